@@ -1,0 +1,206 @@
+//! The response body: a queue of in-memory slices and file regions.
+//!
+//! Memory segments (small-file cache, mappings, part headers) are sent as
+//! zero-copy `Bytes` slices, at most [`CHUNK`] per frame so that the socket,
+//! not the body, decides the pace. File regions are read 64 KiB at a time on
+//! the blocking pool, one read in flight, and only when hyper asks for the
+//! next frame — so a connection never holds more than one block, and a client
+//! that goes away (hyper drops the body) causes no further reads.
+//!
+//! On drop the body reports how many bytes it actually handed over, which is
+//! what `/metrics` and the access log count.
+
+use crate::access_log::{AccessLog, AccessRecord};
+use crate::metrics::Metrics;
+use crate::store::{read_exact_at, FileEntry};
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tokio::task::JoinHandle;
+
+/// Largest frame handed to hyper at once from memory.
+pub const CHUNK: usize = 256 * 1024;
+/// Size of one read from disk.
+pub const BLOCK: u64 = 64 * 1024;
+
+pub enum Segment {
+    Memory(Bytes),
+    File {
+        entry: Arc<FileEntry>,
+        offset: u64,
+        remaining: u64,
+    },
+}
+
+impl Segment {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Memory(bytes) => bytes.len() as u64,
+            Self::File { remaining, .. } => *remaining,
+        }
+    }
+}
+
+/// Who to tell how the response ended.
+struct Completion {
+    metrics: Arc<Metrics>,
+    log: Option<(Arc<AccessLog>, Box<AccessRecord>)>,
+}
+
+#[derive(Default)]
+pub struct EdgeBody {
+    segments: VecDeque<Segment>,
+    remaining: u64,
+    reading: Option<JoinHandle<io::Result<Bytes>>>,
+    sent: u64,
+    completion: Option<Completion>,
+}
+
+impl EdgeBody {
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    pub fn memory(bytes: impl Into<Bytes>) -> Self {
+        Self::from_segments([Segment::Memory(bytes.into())])
+    }
+
+    pub fn from_segments(segments: impl IntoIterator<Item = Segment>) -> Self {
+        let segments: VecDeque<Segment> = segments.into_iter().filter(|s| s.len() > 0).collect();
+        let remaining = segments.iter().map(Segment::len).sum();
+        Self {
+            segments,
+            remaining,
+            reading: None,
+            sent: 0,
+            completion: None,
+        }
+    }
+
+    /// Bytes this body will yield in all.
+    pub fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+
+    /// Reports the bytes sent to `metrics`, and to `log` if given, when the body is dropped.
+    pub fn report_to(
+        &mut self,
+        metrics: Arc<Metrics>,
+        log: Option<(Arc<AccessLog>, Box<AccessRecord>)>,
+    ) {
+        self.completion = Some(Completion { metrics, log });
+    }
+
+    fn emit(&mut self, bytes: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        self.sent += bytes.len() as u64;
+        self.remaining -= bytes.len() as u64;
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+}
+
+impl http_body::Body for EdgeBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        let this = &mut *self;
+        if let Some(reading) = &mut this.reading {
+            let read = ready!(Pin::new(reading).poll(cx));
+            this.reading = None;
+            let bytes = read.map_err(io::Error::other).and_then(|r| r)?;
+            if let Some(Segment::File {
+                offset, remaining, ..
+            }) = this.segments.front_mut()
+            {
+                *offset += bytes.len() as u64;
+                *remaining -= bytes.len() as u64;
+                if *remaining == 0 {
+                    this.segments.pop_front();
+                }
+            }
+            return this.emit(bytes);
+        }
+        match this.segments.front_mut() {
+            None => Poll::Ready(None),
+            Some(Segment::Memory(bytes)) if bytes.len() > CHUNK => {
+                let chunk = bytes.split_to(CHUNK);
+                this.emit(chunk)
+            }
+            Some(Segment::Memory(_)) => {
+                let Some(Segment::Memory(bytes)) = this.segments.pop_front() else {
+                    unreachable!("front was a memory segment")
+                };
+                this.emit(bytes)
+            }
+            Some(Segment::File {
+                entry,
+                offset,
+                remaining,
+            }) => {
+                let (entry, offset, len) = (Arc::clone(entry), *offset, (*remaining).min(BLOCK));
+                this.reading = Some(tokio::task::spawn_blocking(move || {
+                    let mut block = vec![0; len as usize];
+                    read_exact_at(&entry.file, &mut block, offset)?;
+                    Ok(Bytes::from(block))
+                }));
+                self.poll_frame(cx)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+impl Drop for EdgeBody {
+    fn drop(&mut self) {
+        let Some(completion) = self.completion.take() else {
+            return;
+        };
+        completion.metrics.add_bytes_sent(self.sent);
+        if let Some((log, record)) = completion.log {
+            log.write(&record, self.sent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn memory_segments_are_sent_in_bounded_frames_and_in_order() {
+        let big = Bytes::from(vec![7u8; CHUNK * 2 + 10]);
+        let mut body = EdgeBody::from_segments([
+            Segment::Memory(Bytes::from_static(b"head")),
+            Segment::Memory(big),
+            Segment::Memory(Bytes::new()),
+        ]);
+        assert_eq!(body.len(), 4 + CHUNK as u64 * 2 + 10);
+        let mut sizes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            sizes.push(frame.unwrap().into_data().unwrap().len());
+        }
+        assert_eq!(sizes, [4, CHUNK, CHUNK, 10]);
+        assert!(body.is_end_stream());
+    }
+}

@@ -1,0 +1,196 @@
+//! Counters for `/metrics` (Prometheus text format) and `/health`.
+//!
+//! Plain relaxed atomics: a request costs a handful of uncontended-in-the-
+//! common-case increments and no locks.
+
+use crate::store::CacheFigures;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// Upper bounds (seconds) of the time-to-response-head histogram.
+const BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+pub struct Metrics {
+    started: Instant,
+    by_class: [AtomicU64; 5],
+    bytes_sent: AtomicU64,
+    open_connections: AtomicI64,
+    accepted: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_ns: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            by_class: Default::default(),
+            bytes_sent: AtomicU64::new(0),
+            open_connections: AtomicI64::new(0),
+            accepted: AtomicU64::new(0),
+            buckets: Default::default(),
+            latency_count: AtomicU64::new(0),
+            latency_sum_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Records a response by status and the time it took to produce its head.
+    pub fn observe(&self, status: u16, elapsed: Duration) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.by_class[class].fetch_add(1, Relaxed);
+        let secs = elapsed.as_secs_f64();
+        if let Some(bucket) = BUCKETS.iter().position(|&bound| secs <= bound) {
+            self.buckets[bucket].fetch_add(1, Relaxed);
+        }
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_sum_ns
+            .fetch_add(elapsed.as_nanos() as u64, Relaxed);
+    }
+
+    pub fn add_bytes_sent(&self, bytes: u64) {
+        self.bytes_sent.fetch_add(bytes, Relaxed);
+    }
+
+    pub fn connection_opened(&self) {
+        self.accepted.fetch_add(1, Relaxed);
+        self.open_connections.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.open_connections.fetch_sub(1, Relaxed);
+    }
+
+    pub fn open_connections(&self) -> i64 {
+        self.open_connections.load(Relaxed)
+    }
+
+    /// The Prometheus text exposition of every figure.
+    pub fn render(&self, small_files: &CacheFigures, metadata: &CacheFigures) -> String {
+        let mut out = String::with_capacity(4096);
+        let mut family = |name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(
+            "edge_requests_total",
+            "counter",
+            "Responses sent, by status class.",
+        );
+        drop(family);
+        for (i, count) in self.by_class.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "edge_requests_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                count.load(Relaxed)
+            );
+        }
+        let gauge = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        };
+        gauge(
+            &mut out,
+            "edge_bytes_sent_total",
+            "counter",
+            "Body bytes handed to clients.",
+            self.bytes_sent.load(Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "edge_open_connections",
+            "gauge",
+            "Client connections open now.",
+            self.open_connections().to_string(),
+        );
+        gauge(
+            &mut out,
+            "edge_connections_total",
+            "counter",
+            "Client connections accepted.",
+            self.accepted.load(Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "edge_uptime_seconds",
+            "gauge",
+            "Seconds since the server started.",
+            self.uptime().as_secs().to_string(),
+        );
+        for (cache, figures) in [("small_files", small_files), ("metadata", metadata)] {
+            for (name, kind, value) in [
+                ("hits_total", "counter", figures.hits),
+                ("misses_total", "counter", figures.misses),
+                ("evictions_total", "counter", figures.evictions),
+                ("entries", "gauge", figures.entries),
+                ("weight", "gauge", figures.weight),
+            ] {
+                let _ = writeln!(out, "# TYPE edge_cache_{name} {kind}\nedge_cache_{name}{{cache=\"{cache}\"}} {value}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP edge_response_seconds Time from request to response head.\n# TYPE edge_response_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (bound, count) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += count.load(Relaxed);
+            let _ = writeln!(
+                out,
+                "edge_response_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(out, "edge_response_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "edge_response_seconds_sum {}",
+            self.latency_sum_ns.load(Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "edge_response_seconds_count {count}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures() -> CacheFigures {
+        CacheFigures {
+            entries: 1,
+            weight: 2,
+            capacity: 3,
+            hits: 4,
+            misses: 5,
+            evictions: 6,
+        }
+    }
+
+    #[test]
+    fn histogram_is_cumulative_and_counts_every_response() {
+        let metrics = Metrics::default();
+        metrics.observe(200, Duration::from_micros(50));
+        metrics.observe(206, Duration::from_millis(2));
+        metrics.observe(404, Duration::from_secs(60));
+        let text = metrics.render(&figures(), &figures());
+        assert!(text.contains("edge_requests_total{class=\"2xx\"} 2"));
+        assert!(text.contains("edge_requests_total{class=\"4xx\"} 1"));
+        assert!(text.contains("edge_response_seconds_bucket{le=\"0.0001\"} 1"));
+        assert!(text.contains("edge_response_seconds_bucket{le=\"0.0025\"} 2"));
+        assert!(text.contains("edge_response_seconds_bucket{le=\"5\"} 2"));
+        assert!(text.contains("edge_response_seconds_bucket{le=\"+Inf\"} 3"));
+        assert!(text.contains("edge_cache_evictions_total{cache=\"small_files\"} 6"));
+    }
+}

@@ -1,0 +1,183 @@
+//! Request path normalisation: the only place a URL becomes a file name.
+//!
+//! The path is percent-decoded exactly once, then split into segments. Empty
+//! and `.` segments vanish (nginx merges slashes and drops `.` the same way);
+//! anything that could name a file outside the media root — `..`, NUL,
+//! backslashes — is refused here, before any file system call. What comes out
+//! is a [`CleanPath`]: segments joined by single slashes, with a leading one.
+
+/// Why a path was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathError {
+    /// Not a path any client should send: bad escapes, NUL, backslash, `..`.
+    BadRequest,
+    /// A path that is well formed but never served, such as a dot-file.
+    NotFound,
+}
+
+/// A decoded, normalised absolute path: `/` or `/seg/seg…`, where no segment is
+/// empty, `.` or `..`, and none holds NUL or a backslash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CleanPath(Vec<u8>);
+
+impl CleanPath {
+    /// Decodes and normalises the raw path of a request URI.
+    pub fn parse(raw: &str) -> Result<Self, PathError> {
+        let decoded = percent_decode(raw.as_bytes())?;
+        let mut out = Vec::with_capacity(decoded.len() + 1);
+        for segment in decoded.split(|&b| b == b'/') {
+            match segment {
+                b"" | b"." => continue,
+                b".." => return Err(PathError::BadRequest),
+                _ if segment.iter().any(|&b| b == 0 || b == b'\\') => {
+                    return Err(PathError::BadRequest)
+                }
+                _ => {
+                    out.push(b'/');
+                    out.extend_from_slice(segment);
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push(b'/');
+        }
+        Ok(Self(out))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The rest of the path below `prefix` (`/audio`), without its leading
+    /// slash, when the path lies strictly below it.
+    pub fn strip_prefix(&self, prefix: &[u8]) -> Option<&[u8]> {
+        let rest = self.0.strip_prefix(prefix)?;
+        rest.strip_prefix(b"/").filter(|rest| !rest.is_empty())
+    }
+}
+
+/// Whether some segment of a relative media path is hidden (`.git`, `.env`…).
+pub fn has_dot_segment(relative: &[u8]) -> bool {
+    relative
+        .split(|&b| b == b'/')
+        .any(|segment| segment.first() == Some(&b'.'))
+}
+
+/// The extension of the last segment, lower-cased, if it has one.
+pub fn extension(relative: &[u8]) -> Option<String> {
+    let name = relative.rsplit(|&b| b == b'/').next()?;
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    let ext = std::str::from_utf8(&name[dot + 1..]).ok()?;
+    (!ext.is_empty()).then(|| ext.to_ascii_lowercase())
+}
+
+/// Decodes `%XX` escapes once. A `%` not followed by two hex digits is an
+/// error, as it is for nginx (400).
+fn percent_decode(raw: &[u8]) -> Result<Vec<u8>, PathError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] != b'%' {
+            out.push(raw[i]);
+            i += 1;
+            continue;
+        }
+        let hex = raw.get(i + 1..i + 3).ok_or(PathError::BadRequest)?;
+        let (Some(hi), Some(lo)) = (hex_value(hex[0]), hex_value(hex[1])) else {
+            return Err(PathError::BadRequest);
+        };
+        out.push(hi << 4 | lo);
+        i += 3;
+    }
+    Ok(out)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn clean(raw: &str) -> Result<String, PathError> {
+        CleanPath::parse(raw).map(|p| String::from_utf8(p.0).unwrap())
+    }
+
+    #[test]
+    fn dots_and_repeated_slashes_are_normalised() {
+        assert_eq!(clean("/audio/./a.mp3"), Ok("/audio/a.mp3".into()));
+        assert_eq!(clean("//audio//a.mp3"), Ok("/audio/a.mp3".into()));
+        assert_eq!(clean("/audio/%2e/a%20b.mp3"), Ok("/audio/a b.mp3".into()));
+        assert_eq!(clean(""), Ok("/".into()));
+    }
+
+    #[test]
+    fn escapes_out_of_the_root_are_refused_in_every_spelling() {
+        for raw in [
+            "/audio/../etc/passwd",
+            "/audio/%2e%2e/etc/passwd",
+            "/audio/%2E%2e%2fetc/passwd",
+            "/audio/a%2f..%2f..%2fx",
+            "/audio/..",
+            "/audio/a%00.mp3",
+            "/audio/a\\..\\b.mp3",
+            "/audio/a%5c..%5cb.mp3",
+            "/audio/%",
+            "/audio/%4",
+            "/audio/%zz",
+        ] {
+            assert_eq!(clean(raw), Err(PathError::BadRequest), "{raw}");
+        }
+    }
+
+    #[test]
+    fn decoding_happens_once() {
+        assert_eq!(clean("/audio/%252e%252e/x"), Ok("/audio/%2e%2e/x".into()));
+    }
+
+    #[test]
+    fn prefix_is_matched_on_segment_boundaries() {
+        let p = CleanPath::parse("/audio/a.mp3").unwrap();
+        assert_eq!(p.strip_prefix(b"/audio"), Some(&b"a.mp3"[..]));
+        assert_eq!(
+            CleanPath::parse("/audiofile.mp3")
+                .unwrap()
+                .strip_prefix(b"/audio"),
+            None
+        );
+        assert_eq!(
+            CleanPath::parse("/audio/").unwrap().strip_prefix(b"/audio"),
+            None
+        );
+    }
+
+    #[test]
+    fn extensions_and_dot_segments() {
+        assert_eq!(extension(b"dir/A.MP3").as_deref(), Some("mp3"));
+        assert_eq!(extension(b"dir.mp3/noext"), None);
+        assert_eq!(extension(b"trailing."), None);
+        assert!(has_dot_segment(b".hidden/a.mp3"));
+        assert!(has_dot_segment(b"a/.mp3"));
+        assert!(!has_dot_segment(b"a/b.mp3"));
+    }
+
+    proptest! {
+        #[test]
+        fn normalised_paths_never_escape(raw in "[a-z./%25c2eE\\\\0-9]{0,40}") {
+            if let Ok(path) = CleanPath::parse(&raw) {
+                let bytes = path.as_bytes();
+                prop_assert!(bytes.starts_with(b"/"));
+                for segment in bytes[1..].split(|&b| b == b'/') {
+                    prop_assert!(segment != b".." && segment != b".");
+                    prop_assert!(!segment.contains(&0) && !segment.contains(&b'\\'));
+                }
+                // Normalisation is idempotent once decoding is accounted for.
+                if !bytes.contains(&b'%') {
+                    prop_assert_eq!(CleanPath::parse(std::str::from_utf8(bytes).unwrap()).unwrap(), path.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The file store: resolves a clean relative path to an open file with its
+//! validators, and keeps what it learns in two caches.
+//!
+//! * The **metadata cache** holds an [`FileEntry`] per path: the open file,
+//!   its size and mtime, and the response headers derived from them, encoded
+//!   once. An entry is re-checked against the disk (`stat`) when it is older
+//!   than `meta_valid` and dropped after `meta_ttl`, like nginx's
+//!   `open_file_cache`, so a replaced or deleted file is noticed within the
+//!   interval.
+//! * The **small-file cache** holds whole files up to `small_file_max` as
+//!   `Bytes`, weighted by size, so hot tracks are answered from memory and
+//!   ranges are slices of one buffer. Each body remembers the identity of the
+//!   file it was read from and is used only while that identity is current.
+//!
+//! Everything that touches the disk runs on the blocking pool.
+
+use crate::config::{Config, IoMode};
+use crate::mime;
+use bytes::Bytes;
+use http::HeaderValue;
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter, Weighter};
+use spotik_shared::etag::{etag, EtagFormat};
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What identifies one version of a file on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl Identity {
+    fn of(meta: &Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+}
+
+/// A regular file inside the media root, opened, with its validators.
+pub struct FileEntry {
+    pub file: File,
+    pub size: u64,
+    /// Modification time in whole Unix seconds.
+    pub modified: u64,
+    pub filename: String,
+    pub etag: HeaderValue,
+    pub last_modified: HeaderValue,
+    pub content_type: HeaderValue,
+    pub content_length: HeaderValue,
+    /// The whole file mapped into memory (mmap I/O, files above the small-file limit).
+    pub mapped: Option<Bytes>,
+    requested: PathBuf,
+    identity: Identity,
+    loaded_at: Instant,
+    /// When the entry was last confirmed against the disk, in ms since `loaded_at`.
+    checked_ms: AtomicU64,
+}
+
+/// Where the bytes of a response come from.
+pub enum Content {
+    /// The whole file, in memory (small-file cache or mapping).
+    Memory(Bytes),
+    /// Read from `FileEntry::file` in 64 KiB blocks.
+    Disk,
+}
+
+pub struct Opened {
+    pub entry: Arc<FileEntry>,
+    pub content: Content,
+}
+
+/// Why a path could not be served.
+#[derive(Debug)]
+pub enum OpenError {
+    NotFound,
+    Forbidden,
+    Io(io::Error),
+}
+
+impl From<io::Error> for OpenError {
+    fn from(error: io::Error) -> Self {
+        match error.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Self::NotFound,
+            io::ErrorKind::PermissionDenied => Self::Forbidden,
+            _ if error.raw_os_error() == Some(libc::ELOOP) => Self::NotFound,
+            _ => Self::Io(error),
+        }
+    }
+}
+
+/// Counts evictions for `/metrics`.
+#[derive(Clone, Default)]
+struct CountEvictions(Arc<AtomicU64>);
+
+impl<K, V> Lifecycle<K, V> for CountEvictions {
+    type RequestState = ();
+
+    fn begin_request(&self) {}
+
+    fn on_evict(&self, _state: &mut (), _key: K, _value: V) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+struct SmallFile {
+    identity: Identity,
+    bytes: Bytes,
+}
+
+#[derive(Clone)]
+struct ByLength;
+
+impl Weighter<Box<[u8]>, SmallFile> for ByLength {
+    fn weight(&self, key: &Box<[u8]>, value: &SmallFile) -> u64 {
+        (key.len() + value.bytes.len()) as u64
+    }
+}
+
+type MetaCache = Cache<Box<[u8]>, Arc<FileEntry>, UnitWeighter, DefaultHashBuilder, CountEvictions>;
+type BodyCache = Cache<Box<[u8]>, SmallFile, ByLength, DefaultHashBuilder, CountEvictions>;
+
+/// Figures for `/health` and `/metrics`.
+pub struct CacheFigures {
+    pub entries: u64,
+    pub weight: u64,
+    pub capacity: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+}
+
+pub struct FileStore {
+    root: PathBuf,
+    canonical_root: PathBuf,
+    etag_format: EtagFormat,
+    io: IoMode,
+    small_file_max: u64,
+    meta_valid: Duration,
+    meta_ttl: Duration,
+    meta: MetaCache,
+    meta_evictions: Arc<AtomicU64>,
+    bodies: BodyCache,
+    body_evictions: Arc<AtomicU64>,
+}
+
+impl FileStore {
+    pub fn new(config: &Config) -> io::Result<Self> {
+        let canonical_root = std::fs::canonicalize(&config.root).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("media root {}: {e}", config.root.display()),
+            )
+        })?;
+        if !canonical_root.is_dir() {
+            return Err(io::Error::other(format!(
+                "media root {} is not a directory",
+                config.root.display()
+            )));
+        }
+        let meta_lifecycle = CountEvictions::default();
+        let body_lifecycle = CountEvictions::default();
+        let entries = config.meta_entries.max(1);
+        let average_small_file = 4 << 20;
+        Ok(Self {
+            root: config.root.clone(),
+            canonical_root,
+            etag_format: config.etag_format,
+            io: config.io,
+            small_file_max: config.small_file_max,
+            meta_valid: config.meta_valid,
+            meta_ttl: config.meta_ttl,
+            meta_evictions: meta_lifecycle.0.clone(),
+            meta: Cache::with(
+                entries,
+                entries as u64,
+                UnitWeighter,
+                DefaultHashBuilder::default(),
+                meta_lifecycle,
+            ),
+            body_evictions: body_lifecycle.0.clone(),
+            bodies: Cache::with(
+                (config.cache_bytes / average_small_file).max(16) as usize,
+                config.cache_bytes.max(1),
+                ByLength,
+                DefaultHashBuilder::default(),
+                body_lifecycle,
+            ),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Opens `relative` (a clean path below the root, no leading slash).
+    pub async fn open(self: &Arc<Self>, relative: &[u8]) -> Result<Opened, OpenError> {
+        let entry = match self.meta.get(relative) {
+            Some(entry) if self.is_fresh(&entry) => entry,
+            cached => self.reload(relative, cached).await?,
+        };
+        let content = self.content(relative, &entry).await?;
+        Ok(Opened { entry, content })
+    }
+
+    fn is_fresh(&self, entry: &FileEntry) -> bool {
+        let age = entry.loaded_at.elapsed();
+        age < self.meta_ttl
+            && age.as_millis() as u64 - entry.checked_ms.load(Ordering::Relaxed)
+                < self.meta_valid.as_millis() as u64
+    }
+
+    /// Loads an entry, or confirms a stale one against the disk.
+    async fn reload(
+        self: &Arc<Self>,
+        relative: &[u8],
+        cached: Option<Arc<FileEntry>>,
+    ) -> Result<Arc<FileEntry>, OpenError> {
+        let store = Arc::clone(self);
+        let key: Box<[u8]> = relative.into();
+        let loaded = tokio::task::spawn_blocking(move || store.revalidate_or_load(key, cached))
+            .await
+            .map_err(|e| OpenError::Io(io::Error::other(e)))?;
+        if loaded.is_err() {
+            self.meta.remove(relative);
+            self.bodies.remove(relative);
+        }
+        loaded
+    }
+
+    fn revalidate_or_load(
+        &self,
+        key: Box<[u8]>,
+        cached: Option<Arc<FileEntry>>,
+    ) -> Result<Arc<FileEntry>, OpenError> {
+        if let Some(entry) = cached {
+            if entry.loaded_at.elapsed() < self.meta_ttl {
+                let meta = std::fs::metadata(&entry.requested)?;
+                if Identity::of(&meta) == entry.identity {
+                    entry.checked_ms.store(
+                        entry.loaded_at.elapsed().as_millis() as u64,
+                        Ordering::Relaxed,
+                    );
+                    return Ok(entry);
+                }
+            }
+        }
+        let entry = Arc::new(self.load(&key)?);
+        self.meta.insert(key, Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    fn load(&self, relative: &[u8]) -> Result<FileEntry, OpenError> {
+        let requested = self.root.join(OsStr::from_bytes(relative));
+        // Resolving every symlink first is what keeps a link pointing outside
+        // the root from being followed; O_NOFOLLOW then refuses a final
+        // component swapped for a link in between.
+        let canonical = std::fs::canonicalize(&requested)?;
+        if !canonical.starts_with(&self.canonical_root) {
+            return Err(OpenError::NotFound);
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&canonical)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(OpenError::NotFound);
+        }
+        let size = meta.len();
+        let modified = u64::try_from(meta.mtime()).unwrap_or(0);
+        let name = canonical.file_name().map_or(&b""[..], |n| n.as_bytes());
+        let extension = crate::path::extension(relative).unwrap_or_default();
+        let mapped = if self.io == IoMode::Mmap && size > self.small_file_max {
+            Some(map(&file)?)
+        } else {
+            None
+        };
+        Ok(FileEntry {
+            size,
+            modified,
+            filename: String::from_utf8_lossy(name).into_owned(),
+            etag: header_value(etag(self.etag_format, name, modified, size)),
+            last_modified: header_value(crate::conditional::format_date(modified)),
+            content_type: HeaderValue::from_static(mime::content_type(&extension)),
+            content_length: HeaderValue::from(size),
+            mapped,
+            requested,
+            identity: Identity::of(&meta),
+            loaded_at: Instant::now(),
+            checked_ms: AtomicU64::new(0),
+            file,
+        })
+    }
+
+    async fn content(&self, relative: &[u8], entry: &Arc<FileEntry>) -> Result<Content, OpenError> {
+        if let Some(mapped) = &entry.mapped {
+            return Ok(Content::Memory(mapped.clone()));
+        }
+        if entry.size > self.small_file_max {
+            return Ok(Content::Disk);
+        }
+        if let Some(small) = self.bodies.get(relative) {
+            if small.identity == entry.identity {
+                return Ok(Content::Memory(small.bytes));
+            }
+        }
+        let reader = Arc::clone(entry);
+        let bytes = tokio::task::spawn_blocking(move || read_whole(&reader))
+            .await
+            .map_err(|e| OpenError::Io(io::Error::other(e)))??;
+        self.bodies.insert(
+            relative.into(),
+            SmallFile {
+                identity: entry.identity,
+                bytes: bytes.clone(),
+            },
+        );
+        Ok(Content::Memory(bytes))
+    }
+
+    pub fn small_file_figures(&self) -> CacheFigures {
+        CacheFigures {
+            entries: self.bodies.len() as u64,
+            weight: self.bodies.weight(),
+            capacity: self.bodies.capacity(),
+            hits: self.bodies.hits(),
+            misses: self.bodies.misses(),
+            evictions: self.body_evictions.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn metadata_figures(&self) -> CacheFigures {
+        CacheFigures {
+            entries: self.meta.len() as u64,
+            weight: self.meta.weight(),
+            capacity: self.meta.capacity(),
+            hits: self.meta.hits(),
+            misses: self.meta.misses(),
+            evictions: self.meta_evictions.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+fn map(file: &File) -> io::Result<Bytes> {
+    // SAFETY: media files are immutable once published (content-addressed by
+    // the API). A file truncated in place by someone else would make reads of
+    // the lost pages fault; operators who edit files in place should use
+    // `EDGE_IO=buffered`, which reports a short read instead.
+    let mapping = unsafe { memmap2::Mmap::map(file)? };
+    Ok(Bytes::from_owner(mapping))
+}
+
+fn read_whole(entry: &FileEntry) -> io::Result<Bytes> {
+    let mut buffer = vec![0; entry.size as usize];
+    read_exact_at(&entry.file, &mut buffer, 0)?;
+    Ok(Bytes::from(buffer))
+}
+
+/// `pread` until `buffer` is full; a file that ends early is an error, never a short body.
+pub fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<()> {
+    file.read_exact_at(buffer, offset).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being served",
+            )
+        } else {
+            e
+        }
+    })
+}
