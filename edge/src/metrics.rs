@@ -77,15 +77,12 @@ impl Metrics {
     /// The Prometheus text exposition of every figure.
     pub fn render(&self, small_files: &CacheFigures, metadata: &CacheFigures) -> String {
         let mut out = String::with_capacity(4096);
-        let mut family = |name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
         family(
+            &mut out,
             "edge_requests_total",
             "counter",
             "Responses sent, by status class.",
         );
-        drop(family);
         for (i, count) in self.by_class.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -94,54 +91,79 @@ impl Metrics {
                 count.load(Relaxed)
             );
         }
-        let gauge = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        gauge(
-            &mut out,
-            "edge_bytes_sent_total",
-            "counter",
-            "Body bytes handed to clients.",
-            self.bytes_sent.load(Relaxed).to_string(),
-        );
-        gauge(
-            &mut out,
-            "edge_open_connections",
-            "gauge",
-            "Client connections open now.",
-            self.open_connections().to_string(),
-        );
-        gauge(
-            &mut out,
-            "edge_connections_total",
-            "counter",
-            "Client connections accepted.",
-            self.accepted.load(Relaxed).to_string(),
-        );
-        gauge(
-            &mut out,
-            "edge_uptime_seconds",
-            "gauge",
-            "Seconds since the server started.",
-            self.uptime().as_secs().to_string(),
-        );
-        for (cache, figures) in [("small_files", small_files), ("metadata", metadata)] {
-            for (name, kind, value) in [
-                ("hits_total", "counter", figures.hits),
-                ("misses_total", "counter", figures.misses),
-                ("evictions_total", "counter", figures.evictions),
-                ("entries", "gauge", figures.entries),
-                ("weight", "gauge", figures.weight),
-            ] {
-                let _ = writeln!(out, "# TYPE edge_cache_{name} {kind}\nedge_cache_{name}{{cache=\"{cache}\"}} {value}");
+        let singles = [
+            (
+                "edge_bytes_sent_total",
+                "counter",
+                "Body bytes handed to clients.",
+                self.bytes_sent.load(Relaxed) as i64,
+            ),
+            (
+                "edge_open_connections",
+                "gauge",
+                "Client connections open now.",
+                self.open_connections(),
+            ),
+            (
+                "edge_connections_total",
+                "counter",
+                "Client connections accepted.",
+                self.accepted.load(Relaxed) as i64,
+            ),
+            (
+                "edge_uptime_seconds",
+                "gauge",
+                "Seconds since the server started.",
+                self.uptime().as_secs() as i64,
+            ),
+        ];
+        for (name, kind, help, value) in singles {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        let cache_families: [CacheFamily; 5] = [
+            (
+                "edge_cache_hits_total",
+                "counter",
+                "Cache lookups that found an entry.",
+                |f: &CacheFigures| f.hits,
+            ),
+            (
+                "edge_cache_misses_total",
+                "counter",
+                "Cache lookups that found nothing.",
+                |f: &CacheFigures| f.misses,
+            ),
+            (
+                "edge_cache_evictions_total",
+                "counter",
+                "Entries evicted to stay within budget.",
+                |f: &CacheFigures| f.evictions,
+            ),
+            (
+                "edge_cache_entries",
+                "gauge",
+                "Entries held.",
+                |f: &CacheFigures| f.entries,
+            ),
+            (
+                "edge_cache_weight",
+                "gauge",
+                "Bytes (small files) or entries (metadata) held.",
+                |f: &CacheFigures| f.weight,
+            ),
+        ];
+        for (name, kind, help, read) in cache_families {
+            family(&mut out, name, kind, help);
+            for (cache, figures) in [("small_files", small_files), ("metadata", metadata)] {
+                let _ = writeln!(out, "{name}{{cache=\"{cache}\"}} {}", read(figures));
             }
         }
-        let _ = writeln!(
-            out,
-            "# HELP edge_response_seconds Time from request to response head.\n# TYPE edge_response_seconds histogram"
+        family(
+            &mut out,
+            "edge_response_seconds",
+            "histogram",
+            "Time from request to response head.",
         );
         let mut cumulative = 0;
         for (bound, count) in BUCKETS.iter().zip(&self.buckets) {
@@ -161,6 +183,18 @@ impl Metrics {
         let _ = writeln!(out, "edge_response_seconds_count {count}");
         out
     }
+}
+
+/// Name, type, help and reader of one cache metric family.
+type CacheFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&CacheFigures) -> u64,
+);
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! Protections against clients that hold resources: slow headers, huge
+//! headers, idle connections, too many connections, garbage.
+
+use crate::support::*;
+use http::StatusCode;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads until the server closes; returns what it sent and how long that took.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut out))
+        .await
+        .expect("server kept the connection open")
+        .ok();
+    (out, started.elapsed())
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let edge = Edge::with(|c| c.header_timeout = Duration::from_secs(1)).await;
+    let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+    stream
+        .write_all(b"GET /audio/one.mp3 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if stream.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                return stream;
+            }
+        }
+        stream
+    });
+    let mut stream = tokio::time::timeout(Duration::from_secs(4), &mut trickle)
+        .await
+        .expect("cut off in time")
+        .unwrap();
+    let (_, took) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert!(took < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let edge = Edge::start().await;
+    let request = format!(
+        "GET /audio/one.mp3 HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let reply = edge.raw(request.as_bytes()).await;
+    assert_eq!(reply.status(), Some(431), "{}", reply.text());
+    let ranges = format!(
+        "bytes={}",
+        (0..10_000)
+            .map(|i| format!("{i}-{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(
+        edge.get_with("/audio/tone-1500ms.mp3", &[("range", &ranges)])
+            .await
+            .status,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let edge = Edge::with(|c| c.idle_timeout = Duration::from_secs(1)).await;
+    let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+    stream
+        .write_all(b"GET /audio/one.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (out, took) = read_until_closed(&mut stream, Duration::from_secs(4)).await;
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_disconnected() {
+    let edge = Edge::with(|c| {
+        c.idle_timeout = Duration::from_secs(1);
+        c.io = spotik_edge::config::IoMode::Buffered;
+    })
+    .await;
+    std::fs::write(edge.media.path("big.mp3"), vec![0u8; 32 * 1024 * 1024]).unwrap();
+    let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+    stream
+        .write_all(b"GET /audio/big.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut total = 0;
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => total += n,
+            Err(_) => panic!("the stalled connection was left open"),
+        }
+    }
+    assert!(
+        total < 32 * 1024 * 1024,
+        "the whole body was sent to a stalled reader"
+    );
+}
+
+#[tokio::test]
+async fn the_connection_limit_queues_further_clients() {
+    let edge = Edge::with(|c| c.max_connections = 2).await;
+    let first = TcpStream::connect(edge.addr).await.unwrap();
+    let second = TcpStream::connect(edge.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = edge.url("/ping");
+    let mut third =
+        tokio::spawn(async move { send(http::Version::HTTP_11, "GET", &url, &[]).await });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut third)
+            .await
+            .is_err(),
+        "served past the limit"
+    );
+    drop(first);
+    let reply = tokio::time::timeout(Duration::from_secs(3), third)
+        .await
+        .expect("served once a slot freed")
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    drop(second);
+}
+
+#[tokio::test]
+async fn garbage_gets_400_and_the_server_keeps_serving() {
+    let edge = Edge::start().await;
+    for request in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET /audio/one.mp3 HTTP/9.9\r\n\r\n",
+        b"GET /audio/one.mp3 HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"\x00\x01\x02\x03\r\n\r\n",
+        b"GET /audio/one.mp3 HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    ] {
+        let reply = edge.raw(request).await;
+        assert!(
+            matches!(reply.status(), Some(400..=505) | None),
+            "{:?} → {}",
+            String::from_utf8_lossy(request),
+            reply.text()
+        );
+    }
+    assert_eq!(edge.get("/audio/one.mp3").await.status, StatusCode::OK);
+}

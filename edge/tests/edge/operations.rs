@@ -1,0 +1,245 @@
+//! What operators rely on: status endpoints, metrics, HTTP/2, logs,
+//! revalidation of cached metadata, disconnects and graceful shutdown.
+
+use crate::support::*;
+use http::{StatusCode, Version};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn ping_and_health_answer() {
+    let edge = Edge::start().await;
+    let ping = edge.get("/ping").await;
+    assert_eq!((ping.status, &ping.body[..]), (StatusCode::OK, &b"ok"[..]));
+    edge.get("/audio/tone-1500ms.mp3").await;
+    edge.get("/audio/tone-1500ms.mp3").await;
+    let health = edge.get("/health").await;
+    assert_eq!(health.status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["media_dir_readable"], true);
+    assert!(json["uptime_seconds"].is_u64());
+    assert!(json["open_connections"].as_i64().unwrap() >= 1);
+    assert_eq!(json["cache"]["small_files"]["entries"], 1);
+    assert!(json["cache"]["small_files"]["bytes"].as_u64().unwrap() >= 25121);
+    assert!(json["cache"]["metadata"]["hits"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn health_reports_an_unreadable_media_dir() {
+    let edge = Edge::start().await;
+    std::fs::rename(edge.media.root(), edge.media.dir.path().join("moved")).unwrap();
+    let health = edge.get("/health").await;
+    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(String::from_utf8_lossy(&health.body).contains("\"media_dir_readable\":false"));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_bytes_and_cache_use() {
+    let edge = Edge::start().await;
+    edge.get("/audio/tone-1500ms.mp3").await;
+    edge.get("/audio/tone-1500ms.mp3").await;
+    edge.get_with("/audio/one.mp3", &[("range", "bytes=0-0")])
+        .await;
+    edge.get("/audio/missing.mp3").await;
+    let text = String::from_utf8(edge.get("/metrics").await.body.to_vec()).unwrap();
+    let value = |line: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("no {line} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("edge_requests_total{class=\"2xx\"}"), 3.0);
+    assert_eq!(value("edge_requests_total{class=\"4xx\"}"), 1.0);
+    assert!(value("edge_bytes_sent_total") >= 2.0 * 25121.0 + 1.0);
+    assert_eq!(value("edge_cache_hits_total{cache=\"small_files\"}"), 1.0);
+    assert_eq!(value("edge_cache_misses_total{cache=\"small_files\"}"), 2.0);
+    assert_eq!(value("edge_response_seconds_count"), 4.0);
+    assert_eq!(value("edge_response_seconds_bucket{le=\"+Inf\"}"), 4.0);
+    assert!(value("edge_open_connections") >= 1.0);
+}
+
+#[tokio::test]
+async fn small_file_cache_evicts_within_its_budget() {
+    let edge = Edge::with(|c| c.cache_bytes = 60_000).await;
+    for name in [
+        "tone-1500ms.mp3",
+        "tone-1500ms.m4a",
+        "tone-1500ms.flac",
+        "tone-1500ms.ogg",
+        "tone-1500ms.opus",
+    ] {
+        let reply = edge.get(&format!("/audio/{name}")).await;
+        assert_eq!(reply.body, edge.media.bytes(name));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&edge.get("/health").await.body).unwrap();
+    let cache = &json["cache"]["small_files"];
+    assert!(cache["bytes"].as_u64().unwrap() <= 60_000, "{cache}");
+    assert!(cache["evictions"].as_u64().unwrap() >= 1, "{cache}");
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge_serves_the_same_bytes() {
+    let edge = Edge::start().await;
+    let file = pattern(PATTERN_LEN);
+    let full = edge.h2("/audio/pattern.mp3", &[]).await;
+    assert_eq!(full.version, Version::HTTP_2);
+    assert!(full.body == file);
+    let part = edge
+        .h2("/audio/pattern.mp3", &[("range", "bytes=100-199")])
+        .await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert!(part.body == file[100..200]);
+    let cached = edge
+        .h2("/audio/tone-1500ms.mp3", &[("if-none-match", "*")])
+        .await;
+    assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn access_log_writes_combined_lines_with_bytes_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let log_path = log.clone();
+    let edge = Edge::with(move |c| c.access_log = Some(log_path)).await;
+    edge.get_with(
+        "/audio/tone-1500ms.mp3",
+        &[
+            ("range", "bytes=0-9"),
+            ("user-agent", "test-agent/1"),
+            ("referer", "https://r.example/"),
+        ],
+    )
+    .await;
+    edge.get("/audio/missing.mp3").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let first = lines[0];
+    assert!(first.starts_with("127.0.0.1 - - ["), "{first}");
+    assert!(first.ends_with("] \"GET /audio/tone-1500ms.mp3 HTTP/1.1\" 206 10 \"https://r.example/\" \"test-agent/1\""), "{first}");
+    assert!(
+        lines[1].contains("\"GET /audio/missing.mp3 HTTP/1.1\" 404 "),
+        "{}",
+        lines[1]
+    );
+}
+
+#[tokio::test]
+async fn changed_and_deleted_files_are_noticed_within_the_revalidation_interval() {
+    for io in IO_MODES {
+        let edge = Edge::with(|c| {
+            c.io = io;
+            c.meta_valid = Duration::from_secs(1);
+        })
+        .await;
+        for name in ["one.mp3", "pattern.mp3"] {
+            let first = edge.get(&format!("/audio/{name}")).await;
+            assert_eq!(first.status, StatusCode::OK);
+            // Replace the file (a new inode, as a deploy or an atomic rename does).
+            let replacement = edge.media.dir.path().join("replacement");
+            std::fs::write(&replacement, b"replaced content").unwrap();
+            std::fs::rename(&replacement, edge.media.path(name)).unwrap();
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            let second = edge.get(&format!("/audio/{name}")).await;
+            assert_eq!(&second.body[..], b"replaced content", "{io:?} {name}");
+            assert_eq!(second.header("content-length"), "16");
+            assert_ne!(second.header("etag"), first.header("etag"));
+            std::fs::remove_file(edge.media.path(name)).unwrap();
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            assert_eq!(
+                edge.get(&format!("/audio/{name}")).await.status,
+                StatusCode::NOT_FOUND,
+                "{io:?} {name}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_stops_the_transfer() {
+    let edge = Edge::with(|c| c.io = spotik_edge::config::IoMode::Buffered).await;
+    let big = vec![1u8; 64 * 1024 * 1024];
+    std::fs::write(edge.media.path("big.mp3"), &big).unwrap();
+    let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+    stream
+        .write_all(b"GET /audio/big.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0; 64 * 1024];
+    stream.read_exact(&mut buf).await.unwrap();
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let text = String::from_utf8(edge.get("/metrics").await.body.to_vec()).unwrap();
+    let sent: f64 = text
+        .lines()
+        .find(|l| l.starts_with("edge_bytes_sent_total"))
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        sent < 16.0 * 1024.0 * 1024.0,
+        "sent {sent} bytes of 64 MiB after the client left"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&edge.get("/health").await.body).unwrap();
+    assert_eq!(
+        json["open_connections"], 1,
+        "only this request's connection is open"
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_responses_and_stops_accepting() {
+    let mut edge = Edge::with(|c| c.io = spotik_edge::config::IoMode::Buffered).await;
+    let size = 16 * 1024 * 1024;
+    std::fs::write(edge.media.path("long.mp3"), pattern(size)).unwrap();
+    let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+    stream
+        .write_all(b"GET /audio/long.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = vec![0; 1024];
+    stream.read_exact(&mut first).await.unwrap();
+
+    let addr = edge.addr;
+    let stopping = tokio::spawn(async move { edge.stop().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).await.unwrap();
+    let response = [first, rest].concat();
+    let body_start = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        response.len() - body_start,
+        size,
+        "the in-flight response completed"
+    );
+    stopping.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn start_up_fails_clearly_without_a_media_root() {
+    let mut config = spotik_edge::Config::for_root("/definitely/not/here");
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let error = spotik_edge::run(config, listener, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("/definitely/not/here"),
+        "{error}"
+    );
+}
