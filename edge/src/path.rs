@@ -174,8 +174,10 @@ mod tests {
                     prop_assert!(!segment.contains(&0) && !segment.contains(&b'\\'));
                 }
                 // Normalisation is idempotent once decoding is accounted for.
-                if !bytes.contains(&b'%') {
-                    prop_assert_eq!(CleanPath::parse(std::str::from_utf8(bytes).unwrap()).unwrap(), path.clone());
+                if let Ok(text) = std::str::from_utf8(bytes) {
+                    if !text.contains('%') {
+                        prop_assert_eq!(CleanPath::parse(text).unwrap(), path.clone());
+                    }
                 }
             }
         }
