@@ -34,15 +34,10 @@ impl AccessLog {
             Box::new(LineWriter::new(io::stdout()))
         } else {
             Box::new(LineWriter::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
+                std::fs::OpenOptions::new().create(true).append(true).open(path)?,
             ))
         };
-        Ok(Self {
-            out: Mutex::new(out),
-        })
+        Ok(Self { out: Mutex::new(out) })
     }
 
     pub fn write(&self, record: &AccessRecord, bytes_sent: u64) {
@@ -55,12 +50,7 @@ impl AccessLog {
 
 pub fn format_line(record: &AccessRecord, bytes_sent: u64) -> String {
     let mut line = String::with_capacity(160);
-    let _ = write!(
-        line,
-        "{} - - [{}] \"",
-        record.remote,
-        local_time(record.time)
-    );
+    let _ = write!(line, "{} - - [{}] \"", record.remote, local_time(record.time));
     escape_into(&mut line, &record.request_line);
     let _ = write!(line, "\" {} {bytes_sent} \"", record.status);
     escape_into(&mut line, record.referer.as_deref().unwrap_or("-"));

@@ -36,12 +36,8 @@ impl App {
             })?)),
             None => None,
         };
-        let cache_control = HeaderValue::from_str(&config.cache_control).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "Cache-Control value is not a valid header",
-            )
-        })?;
+        let cache_control = HeaderValue::from_str(&config.cache_control)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "Cache-Control value is not a valid header"))?;
         Ok(Self {
             extensions: config
                 .extensions

@@ -92,11 +92,7 @@ impl EdgeBody {
     }
 
     /// Reports the bytes sent to `metrics`, and to `log` if given, when the body is dropped.
-    pub fn report_to(
-        &mut self,
-        metrics: Arc<Metrics>,
-        log: Option<(Arc<AccessLog>, Box<AccessRecord>)>,
-    ) {
+    pub fn report_to(&mut self, metrics: Arc<Metrics>, log: Option<(Arc<AccessLog>, Box<AccessRecord>)>) {
         self.completion = Some(Completion { metrics, log });
     }
 
@@ -111,19 +107,13 @@ impl http_body::Body for EdgeBody {
     type Data = Bytes;
     type Error = io::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         let this = &mut *self;
         if let Some(reading) = &mut this.reading {
             let read = ready!(Pin::new(reading).poll(cx));
             this.reading = None;
             let bytes = read.map_err(io::Error::other).and_then(|r| r)?;
-            if let Some(Segment::File {
-                offset, remaining, ..
-            }) = this.segments.front_mut()
-            {
+            if let Some(Segment::File { offset, remaining, .. }) = this.segments.front_mut() {
                 *offset += bytes.len() as u64;
                 *remaining -= bytes.len() as u64;
                 if *remaining == 0 {

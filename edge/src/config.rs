@@ -68,11 +68,7 @@ pub struct Config {
     pub signing_secret: Option<String>,
 
     /// `Cache-Control` of media responses.
-    #[arg(
-        long,
-        env = "EDGE_CACHE_CONTROL",
-        default_value = "public, max-age=3600, immutable"
-    )]
+    #[arg(long, env = "EDGE_CACHE_CONTROL", default_value = "public, max-age=3600, immutable")]
     pub cache_control: String,
 
     /// Send CORS headers and answer preflights.

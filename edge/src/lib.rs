@@ -33,11 +33,7 @@ use tokio::net::TcpListener;
 ///
 /// `main` and the tests start the server the same way: bind (port 0 in
 /// tests), then call this.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let app = Arc::new(App::new(config)?);
     server::serve(app, listener, shutdown).await
 }

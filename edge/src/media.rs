@@ -25,12 +25,7 @@ const NOSNIFF: (HeaderName, HeaderValue) = (
     HeaderValue::from_static("nosniff"),
 );
 
-pub async fn serve<B>(
-    app: &App,
-    request: &Request<B>,
-    path: &CleanPath,
-    relative: &[u8],
-) -> Response<EdgeBody> {
+pub async fn serve<B>(app: &App, request: &Request<B>, path: &CleanPath, relative: &[u8]) -> Response<EdgeBody> {
     if let Some(secret) = &app.config().signing_secret {
         match check_signature(secret, request, path) {
             LinkCheck::Valid => {}
@@ -42,9 +37,7 @@ pub async fn serve<B>(
         Some(file) => (file, true),
         None => (relative, false),
     };
-    if path::has_dot_segment(relative)
-        || !path::extension(relative).is_some_and(|ext| app.extensions.contains(&ext))
-    {
+    if path::has_dot_segment(relative) || !path::extension(relative).is_some_and(|ext| app.extensions.contains(&ext)) {
         return response::error(StatusCode::NOT_FOUND);
     }
     let opened = match app.store.open(relative).await {
@@ -65,9 +58,7 @@ pub async fn serve<B>(
 
 fn check_signature<B>(secret: &str, request: &Request<B>, path: &CleanPath) -> LinkCheck {
     let query = request.uri().query().unwrap_or("").as_bytes();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     signed_link::verify(
         secret,
         path.as_bytes(),
@@ -94,10 +85,7 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
     }
     let outcome = match headers.get(header::RANGE) {
         Some(range)
-            if conditional::if_range_allows(
-                headers.get(header::IF_RANGE).map(HeaderValue::as_bytes),
-                validators,
-            ) =>
+            if conditional::if_range_allows(headers.get(header::IF_RANGE).map(HeaderValue::as_bytes), validators) =>
         {
             range::evaluate(range.as_bytes(), entry.size, app.config().max_ranges)
         }
@@ -190,9 +178,7 @@ fn content_range(range: ByteRange, size: u64) -> HeaderValue {
 
 fn segment(opened: &Opened, range: ByteRange) -> Segment {
     match &opened.content {
-        Content::Memory(bytes) => {
-            Segment::Memory(bytes.slice(range.start as usize..range.end as usize))
-        }
+        Content::Memory(bytes) => Segment::Memory(bytes.slice(range.start as usize..range.end as usize)),
         Content::Disk => Segment::File {
             entry: Arc::clone(&opened.entry),
             offset: range.start,
@@ -212,10 +198,7 @@ fn multipart_body(opened: &Opened, ranges: &[ByteRange]) -> (String, EdgeBody) {
     static NEXT_BOUNDARY: AtomicU64 = AtomicU64::new(1);
     let boundary = format!("{:020}", NEXT_BOUNDARY.fetch_add(1, Ordering::Relaxed));
     let entry = &opened.entry;
-    let content_type = entry
-        .content_type
-        .to_str()
-        .unwrap_or("application/octet-stream");
+    let content_type = entry.content_type.to_str().unwrap_or("application/octet-stream");
     let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
     for range in ranges {
         let head = format!(
@@ -227,15 +210,12 @@ fn multipart_body(opened: &Opened, ranges: &[ByteRange]) -> (String, EdgeBody) {
         segments.push(Segment::Memory(Bytes::from(head)));
         segments.push(segment(opened, *range));
     }
-    segments.push(Segment::Memory(Bytes::from(format!(
-        "\r\n--{boundary}--\r\n"
-    ))));
+    segments.push(Segment::Memory(Bytes::from(format!("\r\n--{boundary}--\r\n"))));
     (boundary, EdgeBody::from_segments(segments))
 }
 
 fn multipart_type(boundary: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}"))
-        .expect("digits are a valid header")
+    HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")).expect("digits are a valid header")
 }
 
 fn metadata_response(entry: &FileEntry, head: bool) -> Response<EdgeBody> {
@@ -246,8 +226,7 @@ fn metadata_response(entry: &FileEntry, head: bool) -> Response<EdgeBody> {
         "last_modified": entry.last_modified.to_str().unwrap_or_default(),
         "etag": entry.etag.to_str().unwrap_or_default(),
     });
-    let mut response =
-        response::content(StatusCode::OK, "application/json", json.to_string(), head);
+    let mut response = response::content(StatusCode::OK, "application/json", json.to_string(), head);
     let out = response.headers_mut();
     out.insert(header::ETAG, entry.etag.clone());
     out.insert(header::LAST_MODIFIED, entry.last_modified.clone());

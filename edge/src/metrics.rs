@@ -53,8 +53,7 @@ impl Metrics {
             self.buckets[bucket].fetch_add(1, Relaxed);
         }
         self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_ns
-            .fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        self.latency_sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
     }
 
     pub fn add_bytes_sent(&self, bytes: u64) {
@@ -140,12 +139,9 @@ impl Metrics {
                 "Entries evicted to stay within budget.",
                 |f: &CacheFigures| f.evictions,
             ),
-            (
-                "edge_cache_entries",
-                "gauge",
-                "Entries held.",
-                |f: &CacheFigures| f.entries,
-            ),
+            ("edge_cache_entries", "gauge", "Entries held.", |f: &CacheFigures| {
+                f.entries
+            }),
             (
                 "edge_cache_weight",
                 "gauge",
@@ -168,10 +164,7 @@ impl Metrics {
         let mut cumulative = 0;
         for (bound, count) in BUCKETS.iter().zip(&self.buckets) {
             cumulative += count.load(Relaxed);
-            let _ = writeln!(
-                out,
-                "edge_response_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
+            let _ = writeln!(out, "edge_response_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
         }
         let count = self.latency_count.load(Relaxed);
         let _ = writeln!(out, "edge_response_seconds_bucket{{le=\"+Inf\"}} {count}");
@@ -186,12 +179,7 @@ impl Metrics {
 }
 
 /// Name, type, help and reader of one cache metric family.
-type CacheFamily = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&CacheFigures) -> u64,
-);
+type CacheFamily = (&'static str, &'static str, &'static str, fn(&CacheFigures) -> u64);
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

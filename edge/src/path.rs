@@ -29,9 +29,7 @@ impl CleanPath {
             match segment {
                 b"" | b"." => continue,
                 b".." => return Err(PathError::BadRequest),
-                _ if segment.iter().any(|&b| b == 0 || b == b'\\') => {
-                    return Err(PathError::BadRequest)
-                }
+                _ if segment.iter().any(|&b| b == 0 || b == b'\\') => return Err(PathError::BadRequest),
                 _ => {
                     out.push(b'/');
                     out.extend_from_slice(segment);
@@ -142,15 +140,10 @@ mod tests {
         let p = CleanPath::parse("/audio/a.mp3").unwrap();
         assert_eq!(p.strip_prefix(b"/audio"), Some(&b"a.mp3"[..]));
         assert_eq!(
-            CleanPath::parse("/audiofile.mp3")
-                .unwrap()
-                .strip_prefix(b"/audio"),
+            CleanPath::parse("/audiofile.mp3").unwrap().strip_prefix(b"/audio"),
             None
         );
-        assert_eq!(
-            CleanPath::parse("/audio/").unwrap().strip_prefix(b"/audio"),
-            None
-        );
+        assert_eq!(CleanPath::parse("/audio/").unwrap().strip_prefix(b"/audio"), None);
     }
 
     #[test]

@@ -51,10 +51,7 @@ pub fn evaluate(header: &[u8], size: u64, max_ranges: usize) -> RangeOutcome {
     let mut first: Option<ByteRange> = None;
     let mut more: Vec<ByteRange> = Vec::new();
     let mut total: u64 = 0;
-    let mut cursor = Cursor {
-        bytes: spec,
-        pos: 0,
-    };
+    let mut cursor = Cursor { bytes: spec, pos: 0 };
     loop {
         let Some(range) = parse_one(&mut cursor, size) else {
             return RangeOutcome::Unsatisfiable;
@@ -120,9 +117,7 @@ impl Cursor<'_> {
         let start = self.pos;
         let mut value: u64 = 0;
         while let Some(digit @ b'0'..=b'9') = self.peek() {
-            value = value
-                .checked_mul(10)?
-                .checked_add(u64::from(digit - b'0'))?;
+            value = value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
             if value > MAX_OFFSET {
                 return None;
             }
@@ -225,11 +220,7 @@ mod tests {
         ] {
             assert_eq!(eval(header, 100), Unsatisfiable, "{header}");
         }
-        assert_eq!(
-            eval("bytes=0-0", 0),
-            Unsatisfiable,
-            "any range of an empty file"
-        );
+        assert_eq!(eval("bytes=0-0", 0), Unsatisfiable, "any range of an empty file");
         assert_eq!(eval("bytes=99999999999999999999-", 100), Unsatisfiable);
     }
 
@@ -238,19 +229,12 @@ mod tests {
         assert_eq!(eval("items=0-1", 100), Full);
         assert_eq!(eval("bytes 0-1", 100), Full);
         assert_eq!(eval("", 100), Full);
-        assert_eq!(
-            eval("BYTES=0-1", 100),
-            Single(r(0, 2)),
-            "the unit is case-insensitive"
-        );
+        assert_eq!(eval("BYTES=0-1", 100), Single(r(0, 2)), "the unit is case-insensitive");
     }
 
     #[test]
     fn spaces_are_allowed_around_numbers_and_commas() {
-        assert_eq!(
-            eval("bytes= 0 - 1 , 5 - 6", 100),
-            Multiple(vec![r(0, 2), r(5, 7)])
-        );
+        assert_eq!(eval("bytes= 0 - 1 , 5 - 6", 100), Multiple(vec![r(0, 2), r(5, 7)]));
     }
 
     #[test]
@@ -266,25 +250,14 @@ mod tests {
     fn amplification_is_refused_with_the_whole_file() {
         assert_eq!(eval("bytes=0-,0-", 100), Full, "sum exceeds the file");
         assert_eq!(eval("bytes=0-59,10-69", 100), Full);
-        let many = (0..17)
-            .map(|i| format!("{i}-{i}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        assert_eq!(
-            eval(&format!("bytes={many}"), 100),
-            Full,
-            "more than max_ranges"
-        );
+        let many = (0..17).map(|i| format!("{i}-{i}")).collect::<Vec<_>>().join(",");
+        assert_eq!(eval(&format!("bytes={many}"), 100), Full, "more than max_ranges");
         let ten_thousand = (0..10_000)
             .map(|i| format!("{}-{}", i % 100, i % 100))
             .collect::<Vec<_>>()
             .join(",");
         assert_eq!(eval(&format!("bytes={ten_thousand}"), 100), Full);
-        assert_eq!(
-            evaluate(b"bytes=0-1", 100, 0),
-            Full,
-            "max_ranges 0 disables ranges"
-        );
+        assert_eq!(evaluate(b"bytes=0-1", 100, 0), Full, "max_ranges 0 disables ranges");
     }
 
     fn arbitrary_spec() -> impl Strategy<Value = String> {

@@ -20,9 +20,7 @@ impl Default for CorsHeaders {
         Self {
             allow_origin: HeaderValue::from_static("*"),
             expose: HeaderValue::from_static("Content-Length, Content-Range, Accept-Ranges, ETag"),
-            allow_headers: HeaderValue::from_static(
-                "Range, If-None-Match, If-Modified-Since, If-Range",
-            ),
+            allow_headers: HeaderValue::from_static("Range, If-None-Match, If-Modified-Since, If-Range"),
             max_age: HeaderValue::from_static("86400"),
         }
     }
@@ -31,10 +29,7 @@ impl Default for CorsHeaders {
 impl CorsHeaders {
     /// The headers every media response carries.
     pub fn apply(&self, headers: &mut HeaderMap) {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            self.allow_origin.clone(),
-        );
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.clone());
         headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.clone());
     }
 }
@@ -47,10 +42,7 @@ pub fn preflight(cors: Option<&CorsHeaders>) -> Response<EdgeBody> {
     if let Some(cors) = cors {
         cors.apply(headers);
         headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW);
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            cors.allow_headers.clone(),
-        );
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, cors.allow_headers.clone());
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, cors.max_age.clone());
     }
     response
@@ -64,12 +56,7 @@ pub fn method_not_allowed() -> Response<EdgeBody> {
 
 /// A short plain-text error whose body names the status.
 pub fn error(status: StatusCode) -> Response<EdgeBody> {
-    content(
-        status,
-        "text/plain; charset=utf-8",
-        format!("{status}\n"),
-        false,
-    )
+    content(status, "text/plain; charset=utf-8", format!("{status}\n"), false)
 }
 
 pub fn with_status(status: StatusCode, body: EdgeBody) -> Response<EdgeBody> {

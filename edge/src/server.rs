@@ -19,11 +19,7 @@ const MIN_HEAD_BUFFER: usize = 8192;
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight
 /// responses finish for up to the configured grace period.
-pub async fn serve(
-    app: Arc<App>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let config = app.config();
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();

@@ -35,14 +35,8 @@ pub fn health(app: &App, head: bool) -> Response<EdgeBody> {
 }
 
 pub fn metrics(app: &App, head: bool) -> Response<EdgeBody> {
-    let text = app.metrics().render(
-        &app.store().small_file_figures(),
-        &app.store().metadata_figures(),
-    );
-    response::content(
-        StatusCode::OK,
-        "text/plain; version=0.0.4; charset=utf-8",
-        text,
-        head,
-    )
+    let text = app
+        .metrics()
+        .render(&app.store().small_file_figures(), &app.store().metadata_figures());
+    response::content(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text, head)
 }

@@ -161,12 +161,8 @@ pub struct FileStore {
 
 impl FileStore {
     pub fn new(config: &Config) -> io::Result<Self> {
-        let canonical_root = std::fs::canonicalize(&config.root).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("media root {}: {e}", config.root.display()),
-            )
-        })?;
+        let canonical_root = std::fs::canonicalize(&config.root)
+            .map_err(|e| io::Error::new(e.kind(), format!("media root {}: {e}", config.root.display())))?;
         if !canonical_root.is_dir() {
             return Err(io::Error::other(format!(
                 "media root {} is not a directory",
@@ -221,8 +217,7 @@ impl FileStore {
     fn is_fresh(&self, entry: &FileEntry) -> bool {
         let age = entry.loaded_at.elapsed();
         age < self.meta_ttl
-            && age.as_millis() as u64 - entry.checked_ms.load(Ordering::Relaxed)
-                < self.meta_valid.as_millis() as u64
+            && age.as_millis() as u64 - entry.checked_ms.load(Ordering::Relaxed) < self.meta_valid.as_millis() as u64
     }
 
     /// Loads an entry, or confirms a stale one against the disk.
@@ -243,19 +238,14 @@ impl FileStore {
         loaded
     }
 
-    fn revalidate_or_load(
-        &self,
-        key: Box<[u8]>,
-        cached: Option<Arc<FileEntry>>,
-    ) -> Result<Arc<FileEntry>, OpenError> {
+    fn revalidate_or_load(&self, key: Box<[u8]>, cached: Option<Arc<FileEntry>>) -> Result<Arc<FileEntry>, OpenError> {
         if let Some(entry) = cached {
             if entry.loaded_at.elapsed() < self.meta_ttl {
                 let meta = std::fs::metadata(&entry.requested)?;
                 if Identity::of(&meta) == entry.identity {
-                    entry.checked_ms.store(
-                        entry.loaded_at.elapsed().as_millis() as u64,
-                        Ordering::Relaxed,
-                    );
+                    entry
+                        .checked_ms
+                        .store(entry.loaded_at.elapsed().as_millis() as u64, Ordering::Relaxed);
                     return Ok(entry);
                 }
             }
@@ -380,10 +370,7 @@ fn read_whole(entry: &FileEntry) -> io::Result<Bytes> {
 pub fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<()> {
     file.read_exact_at(buffer, offset).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank while being served",
-            )
+            io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being served")
         } else {
             e
         }

@@ -24,9 +24,7 @@ impl std::str::FromStr for EtagFormat {
         match s.to_ascii_lowercase().as_str() {
             "md5" => Ok(Self::Md5),
             "nginx" => Ok(Self::Nginx),
-            other => Err(format!(
-                "unknown ETag format {other:?} (expected md5 or nginx)"
-            )),
+            other => Err(format!("unknown ETag format {other:?} (expected md5 or nginx)")),
         }
     }
 }

@@ -24,11 +24,7 @@ pub enum LinkCheck {
 
 /// The signature of `uri` valid until `expires` (Unix seconds), unpadded base64url.
 pub fn sign(secret: &str, uri: &str, expires: u64) -> String {
-    URL_SAFE_NO_PAD.encode(digest(
-        secret,
-        uri.as_bytes(),
-        expires.to_string().as_bytes(),
-    ))
+    URL_SAFE_NO_PAD.encode(digest(secret, uri.as_bytes(), expires.to_string().as_bytes()))
 }
 
 /// `uri?md5=<sig>&expires=<expires>`: the URL the API hands out.
@@ -38,13 +34,7 @@ pub fn signed_path(secret: &str, uri: &str, expires: u64) -> String {
 
 /// Checks the raw (not percent-decoded) `md5` and `expires` query arguments
 /// for the decoded, normalised request path `uri` at time `now`.
-pub fn verify(
-    secret: &str,
-    uri: &[u8],
-    md5: Option<&[u8]>,
-    expires: Option<&[u8]>,
-    now: u64,
-) -> LinkCheck {
+pub fn verify(secret: &str, uri: &[u8], md5: Option<&[u8]>, expires: Option<&[u8]>, now: u64) -> LinkCheck {
     let (Some(md5), Some(expires_raw)) = (md5, expires) else {
         return LinkCheck::Invalid;
     };
@@ -100,10 +90,7 @@ fn decode_signature(raw: &[u8]) -> Option<[u8; 16]> {
     if raw.len() > 24 {
         return None;
     }
-    let significant = raw
-        .iter()
-        .position(|&b| b == b'=')
-        .map_or(raw, |eq| &raw[..eq]);
+    let significant = raw.iter().position(|&b| b == b'=').map_or(raw, |eq| &raw[..eq]);
     let decoded = URL_SAFE_NO_PAD
         .decode(significant)
         .or_else(|_| URL_SAFE.decode(significant))
@@ -121,10 +108,7 @@ mod tests {
     #[test]
     fn signature_matches_nginx_secure_link_md5() {
         // base64url(md5("1700000000/audio/a.mp3 secret")), computed independently.
-        assert_eq!(
-            sign(SECRET, "/audio/a.mp3", 1_700_000_000),
-            "pWy80ALqytXkgbK9uMxikQ"
-        );
+        assert_eq!(sign(SECRET, "/audio/a.mp3", 1_700_000_000), "pWy80ALqytXkgbK9uMxikQ");
     }
 
     #[test]
@@ -146,29 +130,11 @@ mod tests {
     #[test]
     fn expiry_is_checked_only_after_the_signature() {
         let sig = sign(SECRET, "/audio/a.mp3", 100);
-        let check = |now| {
-            verify(
-                SECRET,
-                b"/audio/a.mp3",
-                Some(sig.as_bytes()),
-                Some(b"100"),
-                now,
-            )
-        };
-        assert_eq!(
-            check(100),
-            LinkCheck::Valid,
-            "expires is inclusive, as in nginx"
-        );
+        let check = |now| verify(SECRET, b"/audio/a.mp3", Some(sig.as_bytes()), Some(b"100"), now);
+        assert_eq!(check(100), LinkCheck::Valid, "expires is inclusive, as in nginx");
         assert_eq!(check(101), LinkCheck::Expired);
         assert_eq!(
-            verify(
-                SECRET,
-                b"/audio/b.mp3",
-                Some(sig.as_bytes()),
-                Some(b"100"),
-                101
-            ),
+            verify(SECRET, b"/audio/b.mp3", Some(sig.as_bytes()), Some(b"100"), 101),
             LinkCheck::Invalid
         );
     }
@@ -178,10 +144,7 @@ mod tests {
         let sig = sign(SECRET, "/audio/a.mp3", 100);
         let sig = Some(sig.as_bytes());
         let uri = b"/audio/a.mp3";
-        assert_eq!(
-            verify(SECRET, uri, None, Some(b"100"), 0),
-            LinkCheck::Invalid
-        );
+        assert_eq!(verify(SECRET, uri, None, Some(b"100"), 0), LinkCheck::Invalid);
         assert_eq!(verify(SECRET, uri, sig, None, 0), LinkCheck::Invalid);
         for expires in [
             &b""[..],
@@ -198,16 +161,8 @@ mod tests {
                 "{expires:?}"
             );
         }
-        for bad in [
-            &b""[..],
-            b"!!!!",
-            b"pWy80ALqytXkgbK9uMxikQAAAAAAA",
-            b"pWy80ALqytXk",
-        ] {
-            assert_eq!(
-                verify(SECRET, uri, Some(bad), Some(b"100"), 0),
-                LinkCheck::Invalid
-            );
+        for bad in [&b""[..], b"!!!!", b"pWy80ALqytXkgbK9uMxikQAAAAAAA", b"pWy80ALqytXk"] {
+            assert_eq!(verify(SECRET, uri, Some(bad), Some(b"100"), 0), LinkCheck::Invalid);
         }
     }
 

@@ -71,9 +71,7 @@ async fn if_none_match_gives_304_with_validators_and_no_body() {
     }
     let miss = edge.get_with(FILE, &[("if-none-match", "\"nope\"")]).await;
     assert_eq!(miss.status, StatusCode::OK);
-    let head = edge
-        .request("HEAD", FILE, &[("if-none-match", &k.etag)])
-        .await;
+    let head = edge.request("HEAD", FILE, &[("if-none-match", &k.etag)]).await;
     assert_eq!(head.status, StatusCode::NOT_MODIFIED);
 }
 
@@ -82,22 +80,13 @@ async fn if_modified_since_compares_dates_and_yields_to_if_none_match() {
     let edge = Edge::start().await;
     let k = known(&edge).await;
     let cases = [
-        (
-            vec![("if-modified-since", date(k.mtime))],
-            StatusCode::NOT_MODIFIED,
-        ),
+        (vec![("if-modified-since", date(k.mtime))], StatusCode::NOT_MODIFIED),
         (
             vec![("if-modified-since", date(k.mtime + 3600))],
             StatusCode::NOT_MODIFIED,
         ),
-        (
-            vec![("if-modified-since", date(k.mtime - 1))],
-            StatusCode::OK,
-        ),
-        (
-            vec![("if-modified-since", "not a date".into())],
-            StatusCode::OK,
-        ),
+        (vec![("if-modified-since", date(k.mtime - 1))], StatusCode::OK),
+        (vec![("if-modified-since", "not a date".into())], StatusCode::OK),
         (
             vec![
                 ("if-none-match", "\"other\"".into()),
@@ -108,11 +97,7 @@ async fn if_modified_since_compares_dates_and_yields_to_if_none_match() {
     ];
     for (headers, want) in cases {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        assert_eq!(
-            edge.get_with(FILE, &headers).await.status,
-            want,
-            "{headers:?}"
-        );
+        assert_eq!(edge.get_with(FILE, &headers).await.status, want, "{headers:?}");
     }
 }
 
@@ -124,37 +109,22 @@ async fn if_match_and_if_unmodified_since_fail_with_412() {
     let cases = [
         (vec![("if-match", k.etag.clone())], StatusCode::OK),
         (vec![("if-match", "*".into())], StatusCode::OK),
-        (
-            vec![("if-match", format!("\"x\", {}", k.etag))],
-            StatusCode::OK,
-        ),
-        (
-            vec![("if-match", "\"x\"".into())],
-            StatusCode::PRECONDITION_FAILED,
-        ),
+        (vec![("if-match", format!("\"x\", {}", k.etag))], StatusCode::OK),
+        (vec![("if-match", "\"x\"".into())], StatusCode::PRECONDITION_FAILED),
         (vec![("if-match", weak)], StatusCode::PRECONDITION_FAILED),
         (
             vec![("if-unmodified-since", date(k.mtime - 1))],
             StatusCode::PRECONDITION_FAILED,
         ),
         (vec![("if-unmodified-since", date(k.mtime))], StatusCode::OK),
-        (
-            vec![("if-unmodified-since", "garbage".into())],
-            StatusCode::OK,
-        ),
+        (vec![("if-unmodified-since", "garbage".into())], StatusCode::OK),
         // If-Match decides before If-None-Match is looked at.
         (
-            vec![
-                ("if-match", "\"x\"".into()),
-                ("if-none-match", k.etag.clone()),
-            ],
+            vec![("if-match", "\"x\"".into()), ("if-none-match", k.etag.clone())],
             StatusCode::PRECONDITION_FAILED,
         ),
         (
-            vec![
-                ("if-match", k.etag.clone()),
-                ("if-none-match", k.etag.clone()),
-            ],
+            vec![("if-match", k.etag.clone()), ("if-none-match", k.etag.clone())],
             StatusCode::NOT_MODIFIED,
         ),
         // A failed precondition wins over a Range.
@@ -165,11 +135,7 @@ async fn if_match_and_if_unmodified_since_fail_with_412() {
     ];
     for (headers, want) in cases {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        assert_eq!(
-            edge.get_with(FILE, &headers).await.status,
-            want,
-            "{headers:?}"
-        );
+        assert_eq!(edge.get_with(FILE, &headers).await.status, want, "{headers:?}");
     }
 }
 
@@ -208,19 +174,14 @@ async fn malformed_conditional_headers_are_harmless() {
     ] {
         let reply = edge.get_with(FILE, &[(name, value)]).await;
         assert!(
-            matches!(
-                reply.status,
-                StatusCode::OK | StatusCode::PRECONDITION_FAILED
-            ),
+            matches!(reply.status, StatusCode::OK | StatusCode::PRECONDITION_FAILED),
             "{name}: {value} → {}",
             reply.status
         );
     }
     let huge = "\"x\",".repeat(3000);
     assert_eq!(
-        edge.get_with(FILE, &[("if-none-match", &huge)])
-            .await
-            .status,
+        edge.get_with(FILE, &[("if-none-match", &huge)]).await.status,
         StatusCode::OK
     );
 }

@@ -54,10 +54,7 @@ async fn oversized_headers_get_431() {
     assert_eq!(reply.status(), Some(431), "{}", reply.text());
     let ranges = format!(
         "bytes={}",
-        (0..10_000)
-            .map(|i| format!("{i}-{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        (0..10_000).map(|i| format!("{i}-{i}")).collect::<Vec<_>>().join(",")
     );
     assert_eq!(
         edge.get_with("/audio/tone-1500ms.mp3", &[("range", &ranges)])
@@ -106,10 +103,7 @@ async fn a_reader_that_stops_reading_is_disconnected() {
             Err(_) => panic!("the stalled connection was left open"),
         }
     }
-    assert!(
-        total < 32 * 1024 * 1024,
-        "the whole body was sent to a stalled reader"
-    );
+    assert!(total < 32 * 1024 * 1024, "the whole body was sent to a stalled reader");
 }
 
 #[tokio::test]
@@ -119,8 +113,7 @@ async fn the_connection_limit_queues_further_clients() {
     let second = TcpStream::connect(edge.addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = edge.url("/ping");
-    let mut third =
-        tokio::spawn(async move { send(http::Version::HTTP_11, "GET", &url, &[]).await });
+    let mut third = tokio::spawn(async move { send(http::Version::HTTP_11, "GET", &url, &[]).await });
     assert!(
         tokio::time::timeout(Duration::from_millis(500), &mut third)
             .await

@@ -40,8 +40,7 @@ async fn metrics_count_requests_bytes_and_cache_use() {
     let edge = Edge::start().await;
     edge.get("/audio/tone-1500ms.mp3").await;
     edge.get("/audio/tone-1500ms.mp3").await;
-    edge.get_with("/audio/one.mp3", &[("range", "bytes=0-0")])
-        .await;
+    edge.get_with("/audio/one.mp3", &[("range", "bytes=0-0")]).await;
     edge.get("/audio/missing.mp3").await;
     let text = String::from_utf8(edge.get("/metrics").await.body.to_vec()).unwrap();
     let value = |line: &str| -> f64 {
@@ -90,14 +89,10 @@ async fn h2c_prior_knowledge_serves_the_same_bytes() {
     let full = edge.h2("/audio/pattern.mp3", &[]).await;
     assert_eq!(full.version, Version::HTTP_2);
     assert!(full.body == file);
-    let part = edge
-        .h2("/audio/pattern.mp3", &[("range", "bytes=100-199")])
-        .await;
+    let part = edge.h2("/audio/pattern.mp3", &[("range", "bytes=100-199")]).await;
     assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
     assert!(part.body == file[100..200]);
-    let cached = edge
-        .h2("/audio/tone-1500ms.mp3", &[("if-none-match", "*")])
-        .await;
+    let cached = edge.h2("/audio/tone-1500ms.mp3", &[("if-none-match", "*")]).await;
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
 }
 
@@ -123,7 +118,10 @@ async fn access_log_writes_combined_lines_with_bytes_sent() {
     assert_eq!(lines.len(), 2, "{text}");
     let first = lines[0];
     assert!(first.starts_with("127.0.0.1 - - ["), "{first}");
-    assert!(first.ends_with("] \"GET /audio/tone-1500ms.mp3 HTTP/1.1\" 206 10 \"https://r.example/\" \"test-agent/1\""), "{first}");
+    assert!(
+        first.ends_with("] \"GET /audio/tone-1500ms.mp3 HTTP/1.1\" 206 10 \"https://r.example/\" \"test-agent/1\""),
+        "{first}"
+    );
     assert!(
         lines[1].contains("\"GET /audio/missing.mp3 HTTP/1.1\" 404 "),
         "{}",
@@ -191,10 +189,7 @@ async fn a_client_that_disconnects_stops_the_transfer() {
         "sent {sent} bytes of 64 MiB after the client left"
     );
     let json: serde_json::Value = serde_json::from_slice(&edge.get("/health").await.body).unwrap();
-    assert_eq!(
-        json["open_connections"], 1,
-        "only this request's connection is open"
-    );
+    assert_eq!(json["open_connections"], 1, "only this request's connection is open");
 }
 
 #[tokio::test]
@@ -213,20 +208,13 @@ async fn graceful_shutdown_finishes_in_flight_responses_and_stops_accepting() {
     let addr = edge.addr;
     let stopping = tokio::spawn(async move { edge.stop().await });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "the listener is closed"
-    );
+    assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed");
 
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).await.unwrap();
     let response = [first, rest].concat();
     let body_start = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    assert_eq!(
-        response.len() - body_start,
-        size,
-        "the in-flight response completed"
-    );
+    assert_eq!(response.len() - body_start, size, "the in-flight response completed");
     stopping.await.unwrap().unwrap();
 }
 
@@ -238,8 +226,5 @@ async fn start_up_fails_clearly_without_a_media_root() {
     let error = spotik_edge::run(config, listener, std::future::pending())
         .await
         .unwrap_err();
-    assert!(
-        error.to_string().contains("/definitely/not/here"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("/definitely/not/here"), "{error}");
 }

@@ -45,11 +45,7 @@ async fn traversal_in_every_spelling_is_refused() {
         "/../../etc/passwd",
     ] {
         let reply = edge.raw(&get(path)).await;
-        assert!(
-            matches!(reply.status(), Some(400 | 404)),
-            "{path}: {}",
-            reply.text()
-        );
+        assert!(matches!(reply.status(), Some(400 | 404)), "{path}: {}", reply.text());
         assert!(
             !reply.text().contains("SECRET"),
             "{path} leaked a file outside the root"
@@ -99,10 +95,7 @@ async fn only_regular_audio_files_that_are_not_hidden_are_served() {
 async fn the_prefix_is_configurable() {
     let edge = Edge::with(|c| c.prefix = "/media/v1".into()).await;
     assert_eq!(edge.get("/media/v1/one.mp3").await.status, StatusCode::OK);
-    assert_eq!(
-        edge.get("/audio/one.mp3").await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(edge.get("/audio/one.mp3").await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -135,13 +128,8 @@ async fn options_answers_a_cors_preflight() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(reply.header("access-control-allow-origin"), "*");
-    assert_eq!(
-        reply.header("access-control-allow-methods"),
-        "GET, HEAD, OPTIONS"
-    );
-    let allowed = reply
-        .header("access-control-allow-headers")
-        .to_ascii_lowercase();
+    assert_eq!(reply.header("access-control-allow-methods"), "GET, HEAD, OPTIONS");
+    let allowed = reply.header("access-control-allow-headers").to_ascii_lowercase();
     for name in ["range", "if-none-match", "if-modified-since", "if-range"] {
         assert!(allowed.contains(name), "{name} not allowed: {allowed}");
     }

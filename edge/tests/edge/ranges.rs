@@ -27,10 +27,7 @@ async fn full_get_sends_the_file_with_every_header() {
     assert_eq!(reply.header("content-type"), "audio/mpeg");
     assert_eq!(reply.header("content-length"), "25121");
     assert_eq!(reply.header("accept-ranges"), "bytes");
-    assert_eq!(
-        reply.header("cache-control"),
-        "public, max-age=3600, immutable"
-    );
+    assert_eq!(reply.header("cache-control"), "public, max-age=3600, immutable");
     assert_eq!(reply.header("x-content-type-options"), "nosniff");
     assert_eq!(
         reply.header("access-control-expose-headers"),
@@ -93,31 +90,18 @@ async fn single_ranges_of_every_form_in_every_io_mode() {
                 ("bytes=-99999999", 0, size),
                 ("bytes=100-199", 100, 200),
                 ("bytes=70000-200000", 70000, 200001.min(size)),
-                (
-                    &*format!("bytes={}-{}", size - 1, size + 1000),
-                    size - 1,
-                    size,
-                ),
+                (&*format!("bytes={}-{}", size - 1, size + 1000), size - 1, size),
             ];
             for (range, start, end) in cases {
-                let reply = edge
-                    .get_with(&format!("/audio/{name}"), &[("range", range)])
-                    .await;
-                assert_eq!(
-                    reply.status,
-                    StatusCode::PARTIAL_CONTENT,
-                    "{io:?} {name} {range}"
-                );
+                let reply = edge.get_with(&format!("/audio/{name}"), &[("range", range)]).await;
+                assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT, "{io:?} {name} {range}");
                 assert_eq!(
                     reply.header("content-range"),
                     format!("bytes {start}-{}/{size}", end - 1),
                     "{io:?} {name} {range}"
                 );
                 assert_eq!(reply.header("content-length"), (end - start).to_string());
-                assert!(
-                    reply.body == file[start..end],
-                    "{io:?} {name} {range}: wrong bytes"
-                );
+                assert!(reply.body == file[start..end], "{io:?} {name} {range}: wrong bytes");
             }
         }
     }
@@ -140,20 +124,14 @@ fn parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
     let text = body;
     let mut out = Vec::new();
     let mut rest = text;
-    assert!(
-        rest.starts_with(delimiter.as_bytes()),
-        "body starts with the boundary"
-    );
+    assert!(rest.starts_with(delimiter.as_bytes()), "body starts with the boundary");
     loop {
         rest = &rest[delimiter.len()..];
         if rest.starts_with(b"--\r\n") {
             assert_eq!(rest.len(), 4, "nothing after the closing boundary");
             return out;
         }
-        let head_end = rest
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("part head");
+        let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("part head");
         let head = String::from_utf8(rest[2..head_end].to_vec()).unwrap();
         rest = &rest[head_end + 4..];
         let next = rest
@@ -173,10 +151,7 @@ async fn several_ranges_make_a_multipart_body_in_request_order() {
             let file = edge.media.bytes(name);
             let size = file.len();
             let reply = edge
-                .get_with(
-                    &format!("/audio/{name}"),
-                    &[("range", "bytes=500-599, 0-9, -5")],
-                )
+                .get_with(&format!("/audio/{name}"), &[("range", "bytes=500-599, 0-9, -5")])
                 .await;
             assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
             let content_type = reply.header("content-type");
@@ -193,10 +168,7 @@ async fn several_ranges_make_a_multipart_body_in_request_order() {
                     head.contains(&format!("Content-Range: bytes {start}-{}/{size}", end - 1)),
                     "{head}"
                 );
-                assert!(
-                    data[..] == file[start..end],
-                    "{io:?} {name} part {start}-{end}"
-                );
+                assert!(data[..] == file[start..end], "{io:?} {name} part {start}-{end}");
             }
         }
     }
@@ -214,15 +186,11 @@ async fn unsatisfiable_and_malformed_ranges_are_416_with_the_size() {
         "bytes=--5",
         "bytes=1-2-3",
     ] {
-        let reply = edge
-            .get_with("/audio/tone-1500ms.mp3", &[("range", range)])
-            .await;
+        let reply = edge.get_with("/audio/tone-1500ms.mp3", &[("range", range)]).await;
         assert_eq!(reply.status, StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
         assert_eq!(reply.header("content-range"), "bytes */25121", "{range}");
     }
-    let reply = edge
-        .get_with("/audio/empty.mp3", &[("range", "bytes=0-")])
-        .await;
+    let reply = edge.get_with("/audio/empty.mp3", &[("range", "bytes=0-")]).await;
     assert_eq!(reply.status, StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(reply.header("content-range"), "bytes */0");
 }
@@ -242,16 +210,10 @@ async fn tiny_files_serve_whole_and_by_range() {
     let edge = Edge::start().await;
     let empty = edge.get("/audio/empty.mp3").await;
     assert_eq!(
-        (
-            empty.status,
-            empty.header("content-length"),
-            empty.body.len()
-        ),
+        (empty.status, empty.header("content-length"), empty.body.len()),
         (StatusCode::OK, "0", 0)
     );
-    let one = edge
-        .get_with("/audio/one.mp3", &[("range", "bytes=0-1")])
-        .await;
+    let one = edge.get_with("/audio/one.mp3", &[("range", "bytes=0-1")]).await;
     assert_eq!(one.status, StatusCode::PARTIAL_CONTENT);
     assert_eq!(one.header("content-range"), "bytes 0-0/1");
     assert_eq!(&one.body[..], b"x");
@@ -271,21 +233,11 @@ async fn range_abuse_gets_the_whole_file_never_more() {
     );
     let ten_thousand = format!(
         "bytes={}",
-        (0..10_000)
-            .map(|i| format!("{i}-{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        (0..10_000).map(|i| format!("{i}-{i}")).collect::<Vec<_>>().join(",")
     );
     for range in [overlapping, &too_many, &ten_thousand] {
-        let reply = edge
-            .get_with("/audio/tone-1500ms.mp3", &[("range", range)])
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "{}",
-            &range[..range.len().min(40)]
-        );
+        let reply = edge.get_with("/audio/tone-1500ms.mp3", &[("range", range)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", &range[..range.len().min(40)]);
         assert_eq!(reply.body, file);
     }
     let sixteen = format!(
@@ -315,9 +267,7 @@ async fn player_probes_are_answered() {
         ("bytes=2000000-", 2_000_000, size),
         ("bytes=-65536", size - 65536, size),
     ] {
-        let reply = edge
-            .get_with("/audio/pattern.mp3", &[("range", range)])
-            .await;
+        let reply = edge.get_with("/audio/pattern.mp3", &[("range", range)]).await;
         assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT, "{range}");
         assert!(reply.body == file[start..end], "{range}");
     }

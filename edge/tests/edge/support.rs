@@ -111,8 +111,7 @@ impl Edge {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         // Built before spawning so that the server is ready when this returns.
-        let app =
-            std::sync::Arc::new(spotik_edge::App::new(config).expect("valid test configuration"));
+        let app = std::sync::Arc::new(spotik_edge::App::new(config).expect("valid test configuration"));
         let task = tokio::spawn(spotik_edge::server::serve(app, listener, async {
             let _ = rx.await;
         }));
@@ -133,11 +132,7 @@ impl Edge {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task
-            .take()
-            .expect("stopped once")
-            .await
-            .expect("server task")
+        self.task.take().expect("stopped once").await.expect("server task")
     }
 
     pub async fn get(&self, path: &str) -> Reply {
