@@ -1,0 +1,181 @@
+//! The differential conformance suite: the same requests to real nginx
+//! (configured by `media/media.conf.template`) and to spotik-edge (ETag format
+//! `nginx`) over the same media folder, comparing status, the headers that
+//! matter and the body bytes. Every deliberate difference is named in
+//! `DIFFERENCES.md` and expected here case by case; any other difference fails.
+
+mod cases;
+mod wire;
+
+use cases::{Case, Expect};
+use spotik_edge::config::IoMode;
+use spotik_nginx_compat::{MediaServer, Nginx};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use wire::{exchange, Observed};
+
+pub const SECRET: &str = "conformance-secret";
+
+/// Headers compared on 2xx and 304 answers.
+const COMPARED: [&str; 7] = [
+    "content-length",
+    "content-range",
+    "content-type",
+    "etag",
+    "last-modified",
+    "accept-ranges",
+    "cache-control",
+];
+
+fn media(root: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/audio");
+    std::fs::create_dir_all(root.join("sub/dir")).unwrap();
+    std::fs::create_dir_all(root.join("folder.mp3")).unwrap();
+    for name in [
+        "tone-1500ms.mp3",
+        "tone-1500ms.m4a",
+        "tone-1500ms.flac",
+        "tone-1500ms.opus",
+        "tone-1500ms.wav",
+    ] {
+        std::fs::copy(fixtures.join(name), root.join(name)).unwrap();
+    }
+    let big: Vec<u8> = (0..cases::BIG_LEN).map(|i| (i * 31 ^ i >> 9) as u8).collect();
+    std::fs::write(root.join("big.mp3"), big).unwrap();
+    std::fs::write(root.join("empty.mp3"), b"").unwrap();
+    std::fs::write(root.join("one.mp3"), b"1").unwrap();
+    std::fs::write(root.join("a b.mp3"), b"space in the name").unwrap();
+    std::fs::write(root.join("sub/dir/deep.ogg"), b"deep file").unwrap();
+    std::fs::write(root.join(".hidden.mp3"), b"hidden").unwrap();
+    std::fs::write(root.join("notes.txt"), b"text").unwrap();
+}
+
+async fn start_edge(root: &Path, secret: Option<&str>, io: IoMode) -> SocketAddr {
+    let mut config = spotik_edge::Config::for_root(root);
+    config.etag_format = spotik_shared::etag::EtagFormat::Nginx;
+    config.signing_secret = secret.map(str::to_owned);
+    config.io = io;
+    // The big file must take the disk path, not the small-file cache.
+    config.small_file_max = 1024 * 1024;
+    let app = Arc::new(spotik_edge::App::new(config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(spotik_edge::server::serve(app, listener, std::future::pending()));
+    addr
+}
+
+/// Compares one case; `Err` explains the first undocumented difference.
+fn compare(case: &Case, nginx: &Observed, edge: &Observed) -> Result<(), String> {
+    match &case.expect {
+        Expect::Same => {}
+        Expect::Differs { id, nginx: n, edge: e } => {
+            return if nginx.status == *n && edge.status == *e {
+                Ok(())
+            } else {
+                Err(format!(
+                    "documented difference {id} expects nginx {n} / edge {e}, got {} / {}",
+                    nginx.status, edge.status
+                ))
+            };
+        }
+    }
+    if nginx.status != edge.status {
+        return Err(format!("status: nginx {} edge {}", nginx.status, edge.status));
+    }
+    if nginx.status >= 400 {
+        // Error pages differ in body and type; the status and Content-Range are the contract.
+        return same_header(nginx, edge, "content-range");
+    }
+    for name in COMPARED {
+        if name == "accept-ranges" && matches!(nginx.status, 206 | 304) && nginx.header(name).is_none() {
+            // D1: nginx omits Accept-Ranges on 206 and 304; the edge always sends it.
+            if edge.header(name) != Some("bytes") {
+                return Err(format!(
+                    "accept-ranges on {}: edge sent {:?}",
+                    edge.status,
+                    edge.header(name)
+                ));
+            }
+            continue;
+        }
+        same_header(nginx, edge, name)?;
+    }
+    if nginx.normalised_body() != edge.normalised_body() {
+        return Err(format!(
+            "body: nginx {} bytes, edge {} bytes differ",
+            nginx.body.len(),
+            edge.body.len()
+        ));
+    }
+    Ok(())
+}
+
+fn same_header(nginx: &Observed, edge: &Observed, name: &str) -> Result<(), String> {
+    let (n, e) = (nginx.normalised_header(name), edge.normalised_header(name));
+    if n == e {
+        Ok(())
+    } else {
+        Err(format!("{name}: nginx {n:?} edge {e:?}"))
+    }
+}
+
+async fn run_suite(io: IoMode) {
+    assert!(
+        spotik_nginx_compat::nginx_binary().is_some(),
+        "nginx is required (apt-get install nginx-light); deploy/test installs it"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("media");
+    media(&root);
+    let nginx = Nginx::start_media(
+        &[
+            MediaServer {
+                media_root: &root,
+                signing_secret: None,
+            },
+            MediaServer {
+                media_root: &root,
+                signing_secret: Some(SECRET),
+            },
+        ],
+        "",
+    )
+    .expect("nginx starts");
+    let edge_plain = start_edge(&root, None, io).await;
+    let edge_signed = start_edge(&root, Some(SECRET), io).await;
+
+    let cases = cases::all(&root);
+    assert!(cases.len() >= 80, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (nginx_addr, edge_addr) = if case.signed {
+            (nginx.addrs[1], edge_signed)
+        } else {
+            (nginx.addrs[0], edge_plain)
+        };
+        let from_nginx = exchange(nginx_addr, &case.request()).await;
+        let from_edge = exchange(edge_addr, &case.request()).await;
+        if let Err(why) = compare(case, &from_nginx, &from_edge) {
+            failures.push(format!("{:<48} {why}", case.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ ({io:?}):\n{}\nnginx error log:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n"),
+        nginx.error_log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_answers_like_nginx_with_mmap() {
+    run_suite(IoMode::Mmap).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_answers_like_nginx_with_buffered_reads() {
+    run_suite(IoMode::Buffered).await;
+}
