@@ -41,7 +41,7 @@ fn media(root: &Path) {
     ] {
         std::fs::copy(fixtures.join(name), root.join(name)).unwrap();
     }
-    let big: Vec<u8> = (0..cases::BIG_LEN).map(|i| (i * 31 ^ i >> 9) as u8).collect();
+    let big: Vec<u8> = (0..cases::BIG_LEN).map(|i| ((i * 31) ^ (i >> 9)) as u8).collect();
     std::fs::write(root.join("big.mp3"), big).unwrap();
     std::fs::write(root.join("empty.mp3"), b"").unwrap();
     std::fs::write(root.join("one.mp3"), b"1").unwrap();
