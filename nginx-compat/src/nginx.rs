@@ -48,8 +48,7 @@ pub struct Nginx {
 
 impl Nginx {
     /// Renders the media templates and starts nginx in the foreground.
-    pub fn start_media(servers: &[MediaServer<'_>], extra_http: &str) -> io::Result<Self> {
-        let binary = nginx_binary().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "nginx not found"))?;
+    pub fn start_media(servers: &[MediaServer<'_>]) -> io::Result<Self> {
         let dir = tempfile::tempdir()?;
         let media_template = std::fs::read_to_string(templates().join("media/media.conf.template"))?;
         let link_template = std::fs::read_to_string(templates().join("media/secure-link.conf.template"))?;
@@ -77,11 +76,23 @@ impl Nginx {
             includes.push_str(&format!("    include {};\n", conf.display()));
             addrs.push(addr);
         }
+        let mut nginx = Self::start(dir, &includes)?;
+        nginx.addrs = addrs;
+        for addr in &nginx.addrs {
+            wait_for(*addr)?;
+        }
+        Ok(nginx)
+    }
+
+    /// Starts nginx in the foreground with `http_block` as the body of its
+    /// `http {}` block, in `dir` (which it keeps). Callers wait for their ports.
+    pub fn start(dir: TempDir, http_block: &str) -> io::Result<Self> {
+        let binary = nginx_binary().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "nginx not found"))?;
         let user = if is_root() { "user root;\n" } else { "" };
         let main = format!(
             "{user}worker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
              events {{ worker_connections 4096; }}\n\
-             http {{\n    access_log off;\n{extra_http}\n{includes}}}\n",
+             http {{\n    access_log off;\n{http_block}\n}}\n",
             dir = dir.path().display()
         );
         let conf = dir.path().join("nginx.conf");
@@ -94,13 +105,17 @@ impl Nginx {
             .arg(&conf)
             .args(["-g", "daemon off;"])
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()?;
-        let nginx = Self { child, dir, addrs };
-        for addr in &nginx.addrs {
-            wait_for(*addr)?;
-        }
-        Ok(nginx)
+        Ok(Self {
+            child,
+            dir,
+            addrs: Vec::new(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn error_log(&self) -> String {
@@ -145,7 +160,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn wait_for(addr: SocketAddr) -> io::Result<()> {
+pub fn wait_for(addr: SocketAddr) -> io::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if TcpStream::connect(addr).is_ok() {

@@ -128,19 +128,16 @@ async fn run_suite(io: IoMode) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("media");
     media(&root);
-    let nginx = Nginx::start_media(
-        &[
-            MediaServer {
-                media_root: &root,
-                signing_secret: None,
-            },
-            MediaServer {
-                media_root: &root,
-                signing_secret: Some(SECRET),
-            },
-        ],
-        "",
-    )
+    let nginx = Nginx::start_media(&[
+        MediaServer {
+            media_root: &root,
+            signing_secret: None,
+        },
+        MediaServer {
+            media_root: &root,
+            signing_secret: Some(SECRET),
+        },
+    ])
     .expect("nginx starts");
     let edge_plain = start_edge(&root, None, io).await;
     let edge_signed = start_edge(&root, Some(SECRET), io).await;

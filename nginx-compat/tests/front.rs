@@ -1,0 +1,149 @@
+//! The front configuration (nginx terminating TLS before the API and the edge
+//! replicas) passes `nginx -t`, and serves audio from the replicas end to end,
+//! surviving the loss of one of them.
+
+use spotik_nginx_compat::{free_port, render, templates, wait_for, Nginx};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+fn self_signed(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is required (deploy/test installs it)");
+    assert!(status.success());
+    (cert.display().to_string(), key.display().to_string())
+}
+
+fn front_block(dir: &Path, edges: &[SocketAddr], http: SocketAddr, https: SocketAddr) -> String {
+    let (cert, key) = self_signed(dir);
+    let servers = |addrs: &[SocketAddr]| {
+        addrs
+            .iter()
+            .map(|a| format!("server {a} max_fails=1 fail_timeout=10s;"))
+            .collect::<String>()
+    };
+    let values = HashMap::from([
+        // No API yet: an address nothing listens on; nginx -t does not connect.
+        ("API_SERVERS", "server 127.0.0.1:9;".to_owned()),
+        ("EDGE_SERVERS", servers(edges)),
+        ("HTTP_LISTEN", http.to_string()),
+        ("HTTPS_LISTEN", format!("{https} ssl http2")),
+        ("SERVER_NAME", "localhost".to_owned()),
+        ("TLS_CERT", cert),
+        ("TLS_KEY", key),
+    ]);
+    let template = std::fs::read_to_string(templates().join("front/front.conf.template")).unwrap();
+    render(&template, &values).unwrap()
+}
+
+async fn start_edge(root: &Path) -> (SocketAddr, oneshot::Sender<()>) {
+    let app = Arc::new(spotik_edge::App::new(spotik_edge::Config::for_root(root)).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(spotik_edge::server::serve(app, listener, async {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+fn curl(url: &str, args: &[&str]) -> (String, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-sk", "--http2", "-D", "/dev/stderr", "-o", "-"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl is required (deploy/test installs it)");
+    (String::from_utf8_lossy(&out.stderr).into_owned(), out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_proxies_audio_over_tls_to_every_edge_replica() {
+    let media = tempfile::tempdir().unwrap();
+    let tone =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/audio/tone-1500ms.mp3")).unwrap();
+    std::fs::write(media.path().join("tone.mp3"), &tone).unwrap();
+    let (first, stop_first) = start_edge(media.path()).await;
+    let (second, _stop_second) = start_edge(media.path()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
+    let https: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
+    let block = front_block(dir.path(), &[first, second], http, https);
+    let nginx = Nginx::start(dir, &block).expect("the front configuration passes nginx -t and starts");
+    wait_for(https).unwrap();
+
+    let url = format!("https://localhost:{}/audio/tone.mp3", https.port());
+    let resolve = format!("localhost:{}:127.0.0.1", https.port());
+    let (head, body) = tokio::task::spawn_blocking({
+        let (url, resolve) = (url.clone(), resolve.clone());
+        move || curl(&url, &["--resolve", &resolve, "-H", "Range: bytes=100-199"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        head.starts_with("HTTP/2 206"),
+        "{head}\n{}",
+        std::fs::read_to_string(nginx.dir().join("error.log")).unwrap_or_default()
+    );
+    assert!(
+        head.to_ascii_lowercase().contains("content-range: bytes 100-199/25121"),
+        "{head}"
+    );
+    assert_eq!(body, tone[100..200]);
+
+    // One replica gone: every request still succeeds on the other.
+    let _ = stop_first.send(());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for _ in 0..4 {
+        let (head, body) = tokio::task::spawn_blocking({
+            let (url, resolve) = (url.clone(), resolve.clone());
+            move || curl(&url, &["--resolve", &resolve])
+        })
+        .await
+        .unwrap();
+        assert!(head.starts_with("HTTP/2 200"), "{head}");
+        assert_eq!(body, tone);
+    }
+
+    // Plain HTTP is redirected to HTTPS.
+    let (head, _) = tokio::task::spawn_blocking(move || curl(&format!("http://{http}/audio/tone.mp3"), &[]))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 301"), "{head}");
+    drop(nginx);
+}
+
+#[test]
+fn media_configuration_passes_nginx_t_signed_and_unsigned() {
+    let root = tempfile::tempdir().unwrap();
+    for secret in [None, Some("s")] {
+        let nginx = Nginx::start_media(&[spotik_nginx_compat::MediaServer {
+            media_root: root.path(),
+            signing_secret: secret,
+        }])
+        .expect("media configuration passes nginx -t and starts");
+        drop(nginx);
+    }
+}
