@@ -1,8 +1,8 @@
 //! The request pipeline: parse the path once, route, answer, account.
 
 use crate::access_log::{AccessLog, AccessRecord};
-use crate::body::EdgeBody;
-use crate::config::Config;
+use crate::body::{DiskReads, EdgeBody};
+use crate::config::{Config, IoMode};
 use crate::metrics::Metrics;
 use crate::path::{CleanPath, PathError};
 use crate::response::{self, CorsHeaders};
@@ -25,10 +25,12 @@ pub struct App {
     pub(crate) extensions: HashSet<String>,
     pub(crate) cache_control: HeaderValue,
     pub(crate) cors: Option<CorsHeaders>,
+    pub(crate) disk_reads: DiskReads,
 }
 
 impl App {
-    pub fn new(config: Config) -> io::Result<Self> {
+    pub fn new(mut config: Config) -> io::Result<Self> {
+        let disk_reads = disk_reads(&mut config);
         let store = Arc::new(FileStore::new(&config)?);
         let access_log = match &config.access_log {
             Some(path) => Some(Arc::new(AccessLog::open(path).map_err(|e| {
@@ -49,6 +51,7 @@ impl App {
             store,
             metrics: Arc::default(),
             access_log,
+            disk_reads,
             config,
         })
     }
@@ -101,6 +104,22 @@ impl App {
                 Some(relative) => media::serve(self, request, &path, relative).await,
                 None => response::error(StatusCode::NOT_FOUND),
             },
+        }
+    }
+}
+
+/// Starts the io_uring reader when asked for, falling back to blocking reads
+/// (and saying so) where the kernel or a sandbox refuses io_uring.
+fn disk_reads(config: &mut Config) -> DiskReads {
+    if config.io != IoMode::Uring {
+        return DiskReads::Blocking;
+    }
+    match crate::uring::UringReader::start() {
+        Ok(ring) => DiskReads::Uring(Arc::new(ring)),
+        Err(error) => {
+            tracing::warn!(%error, "io_uring unavailable; using buffered reads");
+            config.io = IoMode::Buffered;
+            DiskReads::Blocking
         }
     }
 }

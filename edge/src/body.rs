@@ -13,6 +13,7 @@
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::metrics::Metrics;
 use crate::store::{read_exact_at, FileEntry};
+use crate::uring::UringReader;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use std::collections::VecDeque;
@@ -21,6 +22,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Largest frame handed to hyper at once from memory.
@@ -34,7 +36,21 @@ pub enum Segment {
         entry: Arc<FileEntry>,
         offset: u64,
         remaining: u64,
+        via: DiskReads,
     },
+}
+
+/// How file regions are read: `pread` on the blocking pool, or io_uring.
+#[derive(Clone)]
+pub enum DiskReads {
+    Blocking,
+    Uring(Arc<UringReader>),
+}
+
+/// A read in flight for the front file segment.
+enum Reading {
+    Block(JoinHandle<io::Result<Bytes>>),
+    Stream(mpsc::Receiver<io::Result<Bytes>>),
 }
 
 impl Segment {
@@ -56,7 +72,7 @@ struct Completion {
 pub struct EdgeBody {
     segments: VecDeque<Segment>,
     remaining: u64,
-    reading: Option<JoinHandle<io::Result<Bytes>>>,
+    reading: Option<Reading>,
     sent: u64,
     completion: Option<Completion>,
 }
@@ -96,10 +112,36 @@ impl EdgeBody {
         self.completion = Some(Completion { metrics, log });
     }
 
+    /// Accounts for `n` bytes read from the front file segment.
+    fn advance_file(&mut self, n: u64) {
+        if let Some(Segment::File { offset, remaining, .. }) = self.segments.front_mut() {
+            *offset += n;
+            *remaining -= n;
+            if *remaining == 0 {
+                self.segments.pop_front();
+                self.reading = None;
+            }
+        }
+    }
+
     fn emit(&mut self, bytes: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         self.sent += bytes.len() as u64;
         self.remaining -= bytes.len() as u64;
         Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+}
+
+fn start_reading(entry: &Arc<FileEntry>, offset: u64, remaining: u64, via: &DiskReads) -> Reading {
+    match via {
+        DiskReads::Uring(ring) => Reading::Stream(ring.stream(&entry.file, offset, remaining, BLOCK)),
+        DiskReads::Blocking => {
+            let (entry, len) = (Arc::clone(entry), remaining.min(BLOCK));
+            Reading::Block(tokio::task::spawn_blocking(move || {
+                let mut block = vec![0; len as usize];
+                read_exact_at(&entry.file, &mut block, offset)?;
+                Ok(Bytes::from(block))
+            }))
+        }
     }
 }
 
@@ -109,43 +151,42 @@ impl http_body::Body for EdgeBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         let this = &mut *self;
-        if let Some(reading) = &mut this.reading {
-            let read = ready!(Pin::new(reading).poll(cx));
-            this.reading = None;
-            let bytes = read.map_err(io::Error::other).and_then(|r| r)?;
-            if let Some(Segment::File { offset, remaining, .. }) = this.segments.front_mut() {
-                *offset += bytes.len() as u64;
-                *remaining -= bytes.len() as u64;
-                if *remaining == 0 {
-                    this.segments.pop_front();
-                }
-            }
-            return this.emit(bytes);
-        }
-        match this.segments.front_mut() {
-            None => Poll::Ready(None),
-            Some(Segment::Memory(bytes)) if bytes.len() > CHUNK => {
-                let chunk = bytes.split_to(CHUNK);
-                this.emit(chunk)
-            }
-            Some(Segment::Memory(_)) => {
-                let Some(Segment::Memory(bytes)) = this.segments.pop_front() else {
-                    unreachable!("front was a memory segment")
+        loop {
+            if let Some(reading) = &mut this.reading {
+                let block = match reading {
+                    Reading::Block(handle) => {
+                        let read = ready!(Pin::new(handle).poll(cx));
+                        this.reading = None;
+                        read.map_err(io::Error::other).and_then(|r| r)?
+                    }
+                    Reading::Stream(blocks) => match ready!(blocks.poll_recv(cx)) {
+                        Some(block) => block?,
+                        None => return Poll::Ready(Some(Err(io::Error::other("file reader stopped early")))),
+                    },
                 };
-                this.emit(bytes)
+                this.advance_file(block.len() as u64);
+                return this.emit(block);
             }
-            Some(Segment::File {
-                entry,
-                offset,
-                remaining,
-            }) => {
-                let (entry, offset, len) = (Arc::clone(entry), *offset, (*remaining).min(BLOCK));
-                this.reading = Some(tokio::task::spawn_blocking(move || {
-                    let mut block = vec![0; len as usize];
-                    read_exact_at(&entry.file, &mut block, offset)?;
-                    Ok(Bytes::from(block))
-                }));
-                self.poll_frame(cx)
+            match this.segments.front_mut() {
+                None => return Poll::Ready(None),
+                Some(Segment::Memory(bytes)) if bytes.len() > CHUNK => {
+                    let chunk = bytes.split_to(CHUNK);
+                    return this.emit(chunk);
+                }
+                Some(Segment::Memory(_)) => {
+                    let Some(Segment::Memory(bytes)) = this.segments.pop_front() else {
+                        unreachable!("front was a memory segment")
+                    };
+                    return this.emit(bytes);
+                }
+                Some(Segment::File {
+                    entry,
+                    offset,
+                    remaining,
+                    via,
+                }) => {
+                    this.reading = Some(start_reading(entry, *offset, *remaining, via));
+                }
             }
         }
     }

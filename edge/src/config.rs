@@ -8,12 +8,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How bytes of files larger than the small-file limit reach the socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum IoMode {
     /// Map the file and send zero-copy slices of the mapping.
     Mmap,
     /// `pread` 64 KiB at a time on the blocking pool.
     Buffered,
+    /// Read 64 KiB at a time through io_uring (tokio-uring); falls back to
+    /// `buffered` where io_uring is unavailable.
+    Uring,
 }
 
 #[derive(Clone, Debug, Parser)]

@@ -21,6 +21,7 @@ mod response;
 pub mod server;
 mod status;
 pub mod store;
+mod uring;
 
 pub use app::App;
 pub use config::Config;

@@ -96,6 +96,7 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
             StatusCode::OK,
             Kind::Whole,
             single_body(
+                app,
                 &opened,
                 ByteRange {
                     start: 0,
@@ -106,10 +107,10 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
         RangeOutcome::Single(range) => (
             StatusCode::PARTIAL_CONTENT,
             Kind::Part(range),
-            single_body(&opened, range),
+            single_body(app, &opened, range),
         ),
         RangeOutcome::Multiple(ranges) => {
-            let (boundary, body) = multipart_body(&opened, &ranges);
+            let (boundary, body) = multipart_body(app, &opened, &ranges);
             (StatusCode::PARTIAL_CONTENT, Kind::Multipart(boundary), body)
         }
         RangeOutcome::Unsatisfiable => return unsatisfiable(app, entry.size),
@@ -176,25 +177,26 @@ fn content_range(range: ByteRange, size: u64) -> HeaderValue {
         .expect("digits are a valid header")
 }
 
-fn segment(opened: &Opened, range: ByteRange) -> Segment {
+fn segment(app: &App, opened: &Opened, range: ByteRange) -> Segment {
     match &opened.content {
         Content::Memory(bytes) => Segment::Memory(bytes.slice(range.start as usize..range.end as usize)),
         Content::Disk => Segment::File {
             entry: Arc::clone(&opened.entry),
             offset: range.start,
             remaining: range.len(),
+            via: app.disk_reads.clone(),
         },
     }
 }
 
-fn single_body(opened: &Opened, range: ByteRange) -> EdgeBody {
-    EdgeBody::from_segments([segment(opened, range)])
+fn single_body(app: &App, opened: &Opened, range: ByteRange) -> EdgeBody {
+    EdgeBody::from_segments([segment(app, opened, range)])
 }
 
 /// `multipart/byteranges` laid out as nginx does: each part preceded by
 /// CRLF, the boundary line, Content-Type and Content-Range; a closing
 /// boundary line after the last.
-fn multipart_body(opened: &Opened, ranges: &[ByteRange]) -> (String, EdgeBody) {
+fn multipart_body(app: &App, opened: &Opened, ranges: &[ByteRange]) -> (String, EdgeBody) {
     static NEXT_BOUNDARY: AtomicU64 = AtomicU64::new(1);
     let boundary = format!("{:020}", NEXT_BOUNDARY.fetch_add(1, Ordering::Relaxed));
     let entry = &opened.entry;
@@ -208,7 +210,7 @@ fn multipart_body(opened: &Opened, ranges: &[ByteRange]) -> (String, EdgeBody) {
             entry.size
         );
         segments.push(Segment::Memory(Bytes::from(head)));
-        segments.push(segment(opened, *range));
+        segments.push(segment(app, opened, *range));
     }
     segments.push(Segment::Memory(Bytes::from(format!("\r\n--{boundary}--\r\n"))));
     (boundary, EdgeBody::from_segments(segments))

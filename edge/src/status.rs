@@ -21,6 +21,7 @@ pub fn health(app: &App, head: bool) -> Response<EdgeBody> {
         "uptime_seconds": metrics.uptime().as_secs(),
         "open_connections": metrics.open_connections(),
         "media_dir_readable": readable,
+        "io": app.config().io,
         "cache": {
             "small_files": figures(app.store().small_file_figures()),
             "metadata": figures(app.store().metadata_figures()),

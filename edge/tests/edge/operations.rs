@@ -161,8 +161,29 @@ async fn changed_and_deleted_files_are_noticed_within_the_revalidation_interval(
 }
 
 #[tokio::test]
+async fn io_uring_is_used_where_the_kernel_allows_it_and_falls_back_elsewhere() {
+    // Probed on a plain thread: a runtime cannot be dropped inside another.
+    let available = std::thread::spawn(|| tokio_uring::Runtime::new(&tokio_uring::builder()).is_ok())
+        .join()
+        .unwrap();
+    let edge = Edge::with(|c| c.io = spotik_edge::config::IoMode::Uring).await;
+    let json: serde_json::Value = serde_json::from_slice(&edge.get("/health").await.body).unwrap();
+    assert_eq!(json["io"], if available { "uring" } else { "buffered" });
+    let reply = edge
+        .get_with("/audio/pattern.mp3", &[("range", "bytes=1000-300000")])
+        .await;
+    assert!(reply.body == pattern(PATTERN_LEN)[1000..300_001]);
+}
+
+#[tokio::test]
 async fn a_client_that_disconnects_stops_the_transfer() {
-    let edge = Edge::with(|c| c.io = spotik_edge::config::IoMode::Buffered).await;
+    for io in IO_MODES {
+        disconnect_stops_transfer(io).await;
+    }
+}
+
+async fn disconnect_stops_transfer(io: spotik_edge::config::IoMode) {
+    let edge = Edge::with(|c| c.io = io).await;
     let big = vec![1u8; 64 * 1024 * 1024];
     std::fs::write(edge.media.path("big.mp3"), &big).unwrap();
     let mut stream = TcpStream::connect(edge.addr).await.unwrap();

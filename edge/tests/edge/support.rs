@@ -231,5 +231,5 @@ impl RawReply {
     }
 }
 
-/// Every I/O path a file can take: small-file cache, mmap and buffered reads.
-pub const IO_MODES: [IoMode; 2] = [IoMode::Mmap, IoMode::Buffered];
+/// Every I/O path a file can take beyond the small-file cache.
+pub const IO_MODES: [IoMode; 3] = [IoMode::Mmap, IoMode::Buffered, IoMode::Uring];

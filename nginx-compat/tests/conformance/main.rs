@@ -173,6 +173,11 @@ async fn edge_answers_like_nginx_with_mmap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_answers_like_nginx_with_io_uring() {
+    run_suite(IoMode::Uring).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_answers_like_nginx_with_buffered_reads() {
     run_suite(IoMode::Buffered).await;
 }
