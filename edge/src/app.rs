@@ -5,12 +5,11 @@ use crate::body::{DiskReads, EdgeBody};
 use crate::config::{Config, IoMode};
 use crate::metrics::Metrics;
 use crate::path::{CleanPath, PathError};
-use crate::response::{self, CorsHeaders};
+use crate::response::{self, CorsHeaders, MediaHeaders};
 use crate::store::FileStore;
 use crate::{media, status};
 use http::header::{HeaderValue, REFERER, USER_AGENT};
 use http::{Method, Request, Response, StatusCode};
-use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,8 +21,7 @@ pub struct App {
     pub(crate) store: Arc<FileStore>,
     metrics: Arc<Metrics>,
     access_log: Option<Arc<AccessLog>>,
-    pub(crate) extensions: HashSet<String>,
-    pub(crate) cache_control: HeaderValue,
+    extensions: Vec<Box<[u8]>>,
     pub(crate) cors: Option<CorsHeaders>,
     pub(crate) disk_reads: DiskReads,
 }
@@ -31,23 +29,25 @@ pub struct App {
 impl App {
     pub fn new(mut config: Config) -> io::Result<Self> {
         let disk_reads = disk_reads(&mut config);
-        let store = Arc::new(FileStore::new(&config)?);
+        let cache_control = HeaderValue::from_str(&config.cache_control)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "Cache-Control value is not a valid header"))?;
+        let cors = config.cors.then(CorsHeaders::default);
+        let store = Arc::new(FileStore::new(
+            &config,
+            MediaHeaders {
+                cache_control,
+                cors: cors.clone(),
+            },
+        )?);
         let access_log = match &config.access_log {
             Some(path) => Some(Arc::new(AccessLog::open(path).map_err(|e| {
                 io::Error::new(e.kind(), format!("access log {}: {e}", path.display()))
             })?)),
             None => None,
         };
-        let cache_control = HeaderValue::from_str(&config.cache_control)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "Cache-Control value is not a valid header"))?;
         Ok(Self {
-            extensions: config
-                .extensions
-                .iter()
-                .map(|e| e.trim().to_ascii_lowercase())
-                .collect(),
-            cors: config.cors.then(CorsHeaders::default),
-            cache_control,
+            extensions: config.extensions.iter().map(|e| e.trim().as_bytes().into()).collect(),
+            cors,
             store,
             metrics: Arc::default(),
             access_log,
@@ -62,6 +62,13 @@ impl App {
 
     pub fn metrics(&self) -> Arc<Metrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// Whether files with this extension are served (case-insensitive, no allocation).
+    pub(crate) fn serves_extension(&self, extension: &[u8]) -> bool {
+        self.extensions
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(extension))
     }
 
     pub(crate) fn store(&self) -> &FileStore {

@@ -26,29 +26,68 @@ pub enum Verdict {
 }
 
 /// Evaluates If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since.
+///
+/// One pass over the request's header fields collects all four (a request
+/// carries a handful of fields, so this beats four hashed lookups).
 pub fn evaluate(headers: &HeaderMap, validators: Validators<'_>) -> Verdict {
-    let mut if_match = headers.get_all(header::IF_MATCH).iter().peekable();
-    if if_match.peek().is_some() {
-        if !if_match.any(|v| list_matches(v.as_bytes(), validators.etag, Comparison::Strong)) {
-            return Verdict::PreconditionFailed;
-        }
-    } else if let Some(since) = date(headers, header::IF_UNMODIFIED_SINCE) {
-        if validators.modified > since {
-            return Verdict::PreconditionFailed;
+    let mut if_match: Option<bool> = None;
+    let mut if_none_match: Option<bool> = None;
+    let mut unmodified_since = DateField::Absent;
+    let mut modified_since = DateField::Absent;
+    for (name, value) in headers {
+        let value = value.as_bytes();
+        if name == header::IF_MATCH {
+            let hit = if_match == Some(true) || list_matches(value, validators.etag, Comparison::Strong);
+            if_match = Some(hit);
+        } else if name == header::IF_NONE_MATCH {
+            let hit = if_none_match == Some(true) || list_matches(value, validators.etag, Comparison::Weak);
+            if_none_match = Some(hit);
+        } else if name == header::IF_UNMODIFIED_SINCE {
+            unmodified_since.see(value);
+        } else if name == header::IF_MODIFIED_SINCE {
+            modified_since.see(value);
         }
     }
 
-    let mut if_none_match = headers.get_all(header::IF_NONE_MATCH).iter().peekable();
-    if if_none_match.peek().is_some() {
-        if if_none_match.any(|v| list_matches(v.as_bytes(), validators.etag, Comparison::Weak)) {
-            return Verdict::NotModified;
-        }
-    } else if let Some(since) = date(headers, header::IF_MODIFIED_SINCE) {
-        if validators.modified <= since {
-            return Verdict::NotModified;
+    match if_match {
+        Some(false) => return Verdict::PreconditionFailed,
+        Some(true) => {}
+        None => {
+            if unmodified_since.date().is_some_and(|since| validators.modified > since) {
+                return Verdict::PreconditionFailed;
+            }
         }
     }
-    Verdict::Proceed
+    match if_none_match {
+        Some(true) => Verdict::NotModified,
+        Some(false) => Verdict::Proceed,
+        None if modified_since.date().is_some_and(|since| validators.modified <= since) => Verdict::NotModified,
+        None => Verdict::Proceed,
+    }
+}
+
+/// A date field seen zero, one or several times; a repeated date is invalid,
+/// and invalid dates are ignored. Parsed only if it ends up mattering.
+enum DateField<'a> {
+    Absent,
+    Once(&'a [u8]),
+    Repeated,
+}
+
+impl<'a> DateField<'a> {
+    fn see(&mut self, value: &'a [u8]) {
+        *self = match self {
+            Self::Absent => Self::Once(value),
+            _ => Self::Repeated,
+        };
+    }
+
+    fn date(&self) -> Option<u64> {
+        match self {
+            Self::Once(value) => parse_date(value),
+            _ => None,
+        }
+    }
 }
 
 /// Whether `If-Range` (if present) lets the `Range` header apply: an entity
@@ -74,16 +113,6 @@ pub fn parse_date(value: &[u8]) -> Option<u64> {
 /// Formats Unix seconds as an IMF-fixdate.
 pub fn format_date(secs: u64) -> String {
     httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-fn date(headers: &HeaderMap, name: header::HeaderName) -> Option<u64> {
-    // A repeated date header is invalid, and invalid dates are ignored.
-    let mut values = headers.get_all(name).iter();
-    let first = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    parse_date(first.as_bytes())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ pub mod app;
 pub mod body;
 pub mod conditional;
 pub mod config;
-mod idle;
+mod deadlines;
 mod media;
 pub mod metrics;
 pub mod mime;

@@ -5,10 +5,17 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     spotik_shared::telemetry::init("info");
     let config = Config::parse();
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(workers) = config.workers {
-        runtime.worker_threads(workers.max(1));
-    }
+    // One worker needs no work stealing: a current-thread scheduler does the
+    // same job with less synchronisation per task wake-up.
+    let mut runtime = match config.workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(workers) => {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.worker_threads(workers.max(1));
+            runtime
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -12,7 +12,7 @@ use crate::range::{self, ByteRange, RangeOutcome};
 use crate::response;
 use crate::store::{Content, FileEntry, OpenError, Opened};
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use spotik_shared::signed_link::{self, LinkCheck};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,12 +20,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const METADATA_SUFFIX: &[u8] = b"/metadata";
-const NOSNIFF: (HeaderName, HeaderValue) = (
-    HeaderName::from_static("x-content-type-options"),
-    HeaderValue::from_static("nosniff"),
-);
 
-pub async fn serve<B>(app: &App, request: &Request<B>, path: &CleanPath, relative: &[u8]) -> Response<EdgeBody> {
+pub async fn serve<B>(app: &App, request: &Request<B>, path: &CleanPath<'_>, relative: &[u8]) -> Response<EdgeBody> {
     if let Some(secret) = &app.config().signing_secret {
         match check_signature(secret, request, path) {
             LinkCheck::Valid => {}
@@ -37,26 +33,32 @@ pub async fn serve<B>(app: &App, request: &Request<B>, path: &CleanPath, relativ
         Some(file) => (file, true),
         None => (relative, false),
     };
-    if path::has_dot_segment(relative) || !path::extension(relative).is_some_and(|ext| app.extensions.contains(&ext)) {
+    if path::has_dot_segment(relative) || !path::raw_extension(relative).is_some_and(|ext| app.serves_extension(ext)) {
         return response::error(StatusCode::NOT_FOUND);
     }
-    let opened = match app.store.open(relative).await {
-        Ok(opened) => opened,
-        Err(OpenError::NotFound) => return response::error(StatusCode::NOT_FOUND),
-        Err(OpenError::Forbidden) => return response::error(StatusCode::FORBIDDEN),
-        Err(OpenError::Io(error)) => {
-            tracing::error!(%error, path = %String::from_utf8_lossy(relative), "cannot read media file");
-            return response::error(StatusCode::INTERNAL_SERVER_ERROR);
-        }
+    let entry = match app.store.open(relative).await {
+        Ok(entry) => entry,
+        Err(error) => return open_failed(error, relative),
     };
     let head = request.method() == Method::HEAD;
     if metadata {
-        return metadata_response(&opened.entry, head);
+        return metadata_response(&entry, head);
     }
-    file_response(app, request.headers(), opened, head)
+    file_response(app, request.headers(), relative, entry, head).await
 }
 
-fn check_signature<B>(secret: &str, request: &Request<B>, path: &CleanPath) -> LinkCheck {
+fn open_failed(error: OpenError, relative: &[u8]) -> Response<EdgeBody> {
+    match error {
+        OpenError::NotFound => response::error(StatusCode::NOT_FOUND),
+        OpenError::Forbidden => response::error(StatusCode::FORBIDDEN),
+        OpenError::Io(error) => {
+            tracing::error!(%error, path = %String::from_utf8_lossy(relative), "cannot read media file");
+            response::error(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+fn check_signature<B>(secret: &str, request: &Request<B>, path: &CleanPath<'_>) -> LinkCheck {
     let query = request.uri().query().unwrap_or("").as_bytes();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     signed_link::verify(
@@ -68,8 +70,13 @@ fn check_signature<B>(secret: &str, request: &Request<B>, path: &CleanPath) -> L
     )
 }
 
-fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> Response<EdgeBody> {
-    let entry = &opened.entry;
+async fn file_response(
+    app: &App,
+    headers: &HeaderMap,
+    relative: &[u8],
+    entry: Arc<FileEntry>,
+    head: bool,
+) -> Response<EdgeBody> {
     let validators = Validators {
         etag: entry.etag.as_bytes(),
         modified: entry.modified,
@@ -78,7 +85,7 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
         Verdict::PreconditionFailed => return response::error(StatusCode::PRECONDITION_FAILED),
         Verdict::NotModified => {
             let mut response = response::with_status(StatusCode::NOT_MODIFIED, EdgeBody::empty());
-            validator_headers(app, entry, response.headers_mut());
+            *response.headers_mut() = entry.not_modified_headers.clone();
             return response;
         }
         Verdict::Proceed => {}
@@ -91,10 +98,29 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
         }
         _ => RangeOutcome::Full,
     };
-    let (status, kind, body) = match outcome {
-        RangeOutcome::Full => (
+    let kind = match outcome {
+        RangeOutcome::Full => Kind::Whole,
+        RangeOutcome::Single(range) => Kind::Part(range),
+        RangeOutcome::Multiple(ranges) => Kind::Parts(ranges),
+        RangeOutcome::Unsatisfiable => return unsatisfiable(app, entry.size),
+    };
+    // HEAD needs the headers only (lengths come from file regions that are
+    // never read); GET reads the bytes, or finds them cached.
+    let opened = if head {
+        Opened {
+            entry,
+            content: Content::Disk,
+        }
+    } else {
+        match app.store.read(relative, entry).await {
+            Ok(opened) => opened,
+            Err(error) => return open_failed(error, relative),
+        }
+    };
+    let entry = &opened.entry;
+    let (status, body, boundary) = match &kind {
+        Kind::Whole => (
             StatusCode::OK,
-            Kind::Whole,
             single_body(
                 app,
                 &opened,
@@ -103,33 +129,28 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
                     end: entry.size,
                 },
             ),
+            None,
         ),
-        RangeOutcome::Single(range) => (
-            StatusCode::PARTIAL_CONTENT,
-            Kind::Part(range),
-            single_body(app, &opened, range),
-        ),
-        RangeOutcome::Multiple(ranges) => {
-            let (boundary, body) = multipart_body(app, &opened, &ranges);
-            (StatusCode::PARTIAL_CONTENT, Kind::Multipart(boundary), body)
+        Kind::Part(range) => (StatusCode::PARTIAL_CONTENT, single_body(app, &opened, *range), None),
+        Kind::Parts(ranges) => {
+            let (boundary, body) = multipart_body(app, &opened, ranges);
+            (StatusCode::PARTIAL_CONTENT, body, Some(boundary))
         }
-        RangeOutcome::Unsatisfiable => return unsatisfiable(app, entry.size),
     };
     let mut response = response::with_status(status, EdgeBody::empty());
     let out = response.headers_mut();
-    validator_headers(app, entry, out);
+    out.clone_from(&entry.ok_headers);
     match kind {
-        Kind::Whole => {
-            out.insert(header::CONTENT_TYPE, entry.content_type.clone());
-            out.insert(header::CONTENT_LENGTH, entry.content_length.clone());
-        }
+        Kind::Whole => {}
         Kind::Part(range) => {
-            out.insert(header::CONTENT_TYPE, entry.content_type.clone());
             out.insert(header::CONTENT_LENGTH, HeaderValue::from(range.len()));
             out.insert(header::CONTENT_RANGE, content_range(range, entry.size));
         }
-        Kind::Multipart(boundary) => {
-            out.insert(header::CONTENT_TYPE, multipart_type(&boundary));
+        Kind::Parts(_) => {
+            out.insert(
+                header::CONTENT_TYPE,
+                multipart_type(boundary.as_deref().unwrap_or_default()),
+            );
             out.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
     }
@@ -143,20 +164,7 @@ fn file_response(app: &App, headers: &HeaderMap, opened: Opened, head: bool) -> 
 enum Kind {
     Whole,
     Part(ByteRange),
-    Multipart(String),
-}
-
-/// ETag, Last-Modified, Cache-Control, Accept-Ranges, nosniff and CORS: on every 200/206/304.
-fn validator_headers(app: &App, entry: &FileEntry, out: &mut HeaderMap) {
-    out.reserve(12);
-    out.insert(header::ETAG, entry.etag.clone());
-    out.insert(header::LAST_MODIFIED, entry.last_modified.clone());
-    out.insert(header::CACHE_CONTROL, app.cache_control.clone());
-    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    out.insert(NOSNIFF.0, NOSNIFF.1);
-    if let Some(cors) = &app.cors {
-        cors.apply(out);
-    }
+    Parts(Vec<ByteRange>),
 }
 
 fn unsatisfiable(app: &App, size: u64) -> Response<EdgeBody> {

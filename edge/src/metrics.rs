@@ -8,9 +8,23 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// Upper bounds (seconds) of the time-to-response-head histogram.
-const BUCKETS: [f64; 14] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+/// Upper bounds (nanoseconds) of the time-to-response-head histogram,
+/// 100 µs to 5 s.
+const BUCKETS: [u64; 14] = [
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    5_000_000_000,
 ];
 
 pub struct Metrics {
@@ -48,12 +62,12 @@ impl Metrics {
     pub fn observe(&self, status: u16, elapsed: Duration) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.by_class[class].fetch_add(1, Relaxed);
-        let secs = elapsed.as_secs_f64();
-        if let Some(bucket) = BUCKETS.iter().position(|&bound| secs <= bound) {
+        let nanos = elapsed.as_nanos() as u64;
+        if let Some(bucket) = BUCKETS.iter().position(|&bound| nanos <= bound) {
             self.buckets[bucket].fetch_add(1, Relaxed);
         }
         self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        self.latency_sum_ns.fetch_add(nanos, Relaxed);
     }
 
     pub fn add_bytes_sent(&self, bytes: u64) {
@@ -164,7 +178,11 @@ impl Metrics {
         let mut cumulative = 0;
         for (bound, count) in BUCKETS.iter().zip(&self.buckets) {
             cumulative += count.load(Relaxed);
-            let _ = writeln!(out, "edge_response_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "edge_response_seconds_bucket{{le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e9
+            );
         }
         let count = self.latency_count.load(Relaxed);
         let _ = writeln!(out, "edge_response_seconds_bucket{{le=\"+Inf\"}} {count}");

@@ -6,6 +6,8 @@
 //! backslashes — is refused here, before any file system call. What comes out
 //! is a [`CleanPath`]: segments joined by single slashes, with a leading one.
 
+use std::borrow::Cow;
+
 /// Why a path was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathError {
@@ -17,12 +19,17 @@ pub enum PathError {
 
 /// A decoded, normalised absolute path: `/` or `/seg/seg…`, where no segment is
 /// empty, `.` or `..`, and none holds NUL or a backslash.
+///
+/// Paths that are already clean (nearly all of them) are borrowed, not copied.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CleanPath(Vec<u8>);
+pub struct CleanPath<'a>(Cow<'a, [u8]>);
 
-impl CleanPath {
+impl<'a> CleanPath<'a> {
     /// Decodes and normalises the raw path of a request URI.
-    pub fn parse(raw: &str) -> Result<Self, PathError> {
+    pub fn parse(raw: &'a str) -> Result<Self, PathError> {
+        if is_clean(raw.as_bytes()) {
+            return Ok(Self(Cow::Borrowed(raw.as_bytes())));
+        }
         let decoded = percent_decode(raw.as_bytes())?;
         let mut out = Vec::with_capacity(decoded.len() + 1);
         for segment in decoded.split(|&b| b == b'/') {
@@ -39,7 +46,7 @@ impl CleanPath {
         if out.is_empty() {
             out.push(b'/');
         }
-        Ok(Self(out))
+        Ok(Self(Cow::Owned(out)))
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -54,6 +61,20 @@ impl CleanPath {
     }
 }
 
+/// A path that normalisation would leave as it is: `/`, or slash-separated
+/// segments that are non-empty, not `.` or `..`, free of `%`, NUL and `\\`.
+fn is_clean(raw: &[u8]) -> bool {
+    if raw == b"/" {
+        return true;
+    }
+    let Some(rest) = raw.strip_prefix(b"/") else {
+        return false;
+    };
+    rest.split(|&b| b == b'/').all(|segment| {
+        !matches!(segment, b"" | b"." | b"..") && !segment.iter().any(|&b| matches!(b, b'%' | 0 | b'\\'))
+    })
+}
+
 /// Whether some segment of a relative media path is hidden (`.git`, `.env`…).
 pub fn has_dot_segment(relative: &[u8]) -> bool {
     relative
@@ -61,12 +82,18 @@ pub fn has_dot_segment(relative: &[u8]) -> bool {
         .any(|segment| segment.first() == Some(&b'.'))
 }
 
-/// The extension of the last segment, lower-cased, if it has one.
-pub fn extension(relative: &[u8]) -> Option<String> {
+/// The extension of the last segment, as written, if it has one.
+pub fn raw_extension(relative: &[u8]) -> Option<&[u8]> {
     let name = relative.rsplit(|&b| b == b'/').next()?;
     let dot = name.iter().rposition(|&b| b == b'.')?;
-    let ext = std::str::from_utf8(&name[dot + 1..]).ok()?;
-    (!ext.is_empty()).then(|| ext.to_ascii_lowercase())
+    let ext = &name[dot + 1..];
+    (!ext.is_empty()).then_some(ext)
+}
+
+/// The extension of the last segment, lower-cased, if it has one.
+pub fn extension(relative: &[u8]) -> Option<String> {
+    let ext = std::str::from_utf8(raw_extension(relative)?).ok()?;
+    Some(ext.to_ascii_lowercase())
 }
 
 /// Decodes `%XX` escapes once. A `%` not followed by two hex digits is an
@@ -100,7 +127,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn clean(raw: &str) -> Result<String, PathError> {
-        CleanPath::parse(raw).map(|p| String::from_utf8(p.0).unwrap())
+        CleanPath::parse(raw).map(|p| String::from_utf8(p.0.into_owned()).unwrap())
     }
 
     #[test]
@@ -109,6 +136,8 @@ mod tests {
         assert_eq!(clean("//audio//a.mp3"), Ok("/audio/a.mp3".into()));
         assert_eq!(clean("/audio/%2e/a%20b.mp3"), Ok("/audio/a b.mp3".into()));
         assert_eq!(clean(""), Ok("/".into()));
+        assert_eq!(clean("/audio/a.mp3/"), Ok("/audio/a.mp3".into()));
+        assert!(matches!(CleanPath::parse("/audio/a.mp3").unwrap().0, Cow::Borrowed(_)));
     }
 
     #[test]

@@ -1,21 +1,33 @@
-//! The accept loop: connection limit, HTTP/1.1 + h2c, timeouts, graceful shutdown.
+//! The accept loop: connection limit, HTTP/1.1 or h2c per connection,
+//! deadlines, graceful shutdown.
 
 use crate::app::App;
-use crate::idle::IdleTimeout;
+use crate::deadlines::Deadlines;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 /// hyper refuses read buffers smaller than this.
 const MIN_HEAD_BUFFER: usize = 8192;
+/// What an HTTP/2 client with prior knowledge sends first.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Per-connection protocol set-up, shared by every connection.
+struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    idle: Duration,
+    head: Duration,
+}
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight
 /// responses finish for up to the configured grace period.
@@ -23,20 +35,25 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     let config = app.config();
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = http1::Builder::new();
+    // The head deadline lives in `Deadlines`; hyper's own would add a timer per request.
+    http1
         .timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout)
+        .header_read_timeout(None)
         .max_buf_size((config.max_header_bytes as usize).max(MIN_HEAD_BUFFER));
-    builder
-        .http2()
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         .max_concurrent_streams(128)
         .max_header_list_size(config.max_header_bytes.min(u32::MAX as u64) as u32)
         .keep_alive_interval(Some(config.idle_timeout / 2))
         .keep_alive_timeout(Duration::from_secs(20));
-    let idle_timeout = config.idle_timeout;
+    let protocols = Arc::new(Protocols {
+        http1,
+        http2,
+        idle: config.idle_timeout,
+        head: config.header_timeout,
+    });
     let grace = config.shutdown_grace;
 
     tokio::pin!(shutdown);
@@ -59,17 +76,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app_for_conn = Arc::clone(&app);
-        let service = service_fn(move |request| {
-            let app = Arc::clone(&app_for_conn);
-            async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
-        });
-        let io = TokioIo::new(IdleTimeout::new(stream, idle_timeout));
-        let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+        let (app, protocols, watcher) = (Arc::clone(&app), Arc::clone(&protocols), graceful.watcher());
         let metrics = app.metrics();
         metrics.connection_opened();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            if let Err(error) = connection(app, &protocols, watcher, stream, peer).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
             metrics.connection_closed();
@@ -83,4 +94,46 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+async fn connection(
+    app: Arc<App>,
+    protocols: &Protocols,
+    watcher: hyper_util::server::graceful::Watcher,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let service = service_fn(move |request| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+    });
+    let h2 = tokio::time::timeout(protocols.head, starts_with_h2_preface(&stream))
+        .await
+        .unwrap_or(Ok(false))?;
+    if h2 {
+        let io = TokioIo::new(Deadlines::new(stream, protocols.idle, None));
+        watcher.watch(protocols.http2.serve_connection(io, service)).await?;
+    } else {
+        let io = TokioIo::new(Deadlines::new(stream, protocols.idle, Some(protocols.head)));
+        watcher.watch(protocols.http1.serve_connection(io, service)).await?;
+    }
+    Ok(())
+}
+
+/// Peeks (without consuming) until the first bytes either match or rule out
+/// the HTTP/2 connection preface. One `recv(MSG_PEEK)` per connection in
+/// practice; hyper then reads the bytes itself.
+async fn starts_with_h2_preface(stream: &TcpStream) -> io::Result<bool> {
+    let mut buffer = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buffer).await?;
+        if n == 0 || buffer[..n] != H2_PREFACE[..n] {
+            return Ok(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        // A partial preface: wait for more before deciding.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }

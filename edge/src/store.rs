@@ -16,8 +16,9 @@
 
 use crate::config::{Config, IoMode};
 use crate::mime;
+use crate::response::MediaHeaders;
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter, Weighter};
 use spotik_shared::etag::{etag, EtagFormat};
@@ -61,7 +62,10 @@ pub struct FileEntry {
     pub etag: HeaderValue,
     pub last_modified: HeaderValue,
     pub content_type: HeaderValue,
-    pub content_length: HeaderValue,
+    /// Every header of a 200 for the whole file.
+    pub ok_headers: HeaderMap,
+    /// Every header of a 304.
+    pub not_modified_headers: HeaderMap,
     /// The whole file mapped into memory (mmap I/O, files above the small-file limit).
     pub mapped: Option<Bytes>,
     requested: PathBuf,
@@ -147,6 +151,7 @@ pub struct CacheFigures {
 
 pub struct FileStore {
     root: PathBuf,
+    headers: MediaHeaders,
     canonical_root: PathBuf,
     etag_format: EtagFormat,
     io: IoMode,
@@ -160,7 +165,7 @@ pub struct FileStore {
 }
 
 impl FileStore {
-    pub fn new(config: &Config) -> io::Result<Self> {
+    pub fn new(config: &Config, headers: MediaHeaders) -> io::Result<Self> {
         let canonical_root = std::fs::canonicalize(&config.root)
             .map_err(|e| io::Error::new(e.kind(), format!("media root {}: {e}", config.root.display())))?;
         if !canonical_root.is_dir() {
@@ -175,6 +180,7 @@ impl FileStore {
         let average_small_file = 4 << 20;
         Ok(Self {
             root: config.root.clone(),
+            headers,
             canonical_root,
             etag_format: config.etag_format,
             io: config.io,
@@ -204,12 +210,17 @@ impl FileStore {
         &self.root
     }
 
-    /// Opens `relative` (a clean path below the root, no leading slash).
-    pub async fn open(self: &Arc<Self>, relative: &[u8]) -> Result<Opened, OpenError> {
-        let entry = match self.meta.get(relative) {
-            Some(entry) if self.is_fresh(&entry) => entry,
-            cached => self.reload(relative, cached).await?,
-        };
+    /// Opens `relative` (a clean path below the root, no leading slash):
+    /// metadata only, which is all a 304, 412, 416 or HEAD needs.
+    pub async fn open(self: &Arc<Self>, relative: &[u8]) -> Result<Arc<FileEntry>, OpenError> {
+        match self.meta.get(relative) {
+            Some(entry) if self.is_fresh(&entry) => Ok(entry),
+            cached => self.reload(relative, cached).await,
+        }
+    }
+
+    /// The bytes of an opened file, for a response that sends them.
+    pub async fn read(&self, relative: &[u8], entry: Arc<FileEntry>) -> Result<Opened, OpenError> {
         let content = self.content(relative, &entry).await?;
         Ok(Opened { entry, content })
     }
@@ -281,14 +292,19 @@ impl FileStore {
         } else {
             None
         };
+        let etag = header_value(etag(self.etag_format, name, modified, size));
+        let last_modified = header_value(crate::conditional::format_date(modified));
+        let content_type = HeaderValue::from_static(mime::content_type(&extension));
+        let (ok_headers, not_modified_headers) = self.headers.build(&etag, &last_modified, &content_type, size);
         Ok(FileEntry {
             size,
             modified,
             filename: String::from_utf8_lossy(name).into_owned(),
-            etag: header_value(etag(self.etag_format, name, modified, size)),
-            last_modified: header_value(crate::conditional::format_date(modified)),
-            content_type: HeaderValue::from_static(mime::content_type(&extension)),
-            content_length: HeaderValue::from(size),
+            etag,
+            last_modified,
+            content_type,
+            ok_headers,
+            not_modified_headers,
             mapped,
             requested,
             identity: Identity::of(&meta),

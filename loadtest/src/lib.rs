@@ -1,0 +1,1 @@
+//! Helpers for the side-by-side benchmarks in `loadtest/`; see `README.md`.
