@@ -130,14 +130,14 @@ struct SmallFile {
 #[derive(Clone)]
 struct ByLength;
 
-impl Weighter<Box<[u8]>, SmallFile> for ByLength {
-    fn weight(&self, key: &Box<[u8]>, value: &SmallFile) -> u64 {
+impl Weighter<Vec<u8>, SmallFile> for ByLength {
+    fn weight(&self, key: &Vec<u8>, value: &SmallFile) -> u64 {
         (key.len() + value.bytes.len()) as u64
     }
 }
 
 type MetaCache = Cache<Box<[u8]>, Arc<FileEntry>, UnitWeighter, DefaultHashBuilder, CountEvictions>;
-type BodyCache = Cache<Box<[u8]>, SmallFile, ByLength, DefaultHashBuilder, CountEvictions>;
+type BodyCache = Cache<Vec<u8>, SmallFile, ByLength, DefaultHashBuilder, CountEvictions>;
 
 /// Figures for `/health` and `/metrics`.
 pub struct CacheFigures {
@@ -162,6 +162,9 @@ pub struct FileStore {
     meta_evictions: Arc<AtomicU64>,
     bodies: BodyCache,
     body_evictions: Arc<AtomicU64>,
+    /// Counted here rather than by the cache, which counts a waited-for load twice.
+    body_hits: AtomicU64,
+    body_misses: AtomicU64,
 }
 
 impl FileStore {
@@ -196,6 +199,8 @@ impl FileStore {
                 meta_lifecycle,
             ),
             body_evictions: body_lifecycle.0.clone(),
+            body_hits: AtomicU64::new(0),
+            body_misses: AtomicU64::new(0),
             bodies: Cache::with(
                 (config.cache_bytes / average_small_file).max(16) as usize,
                 config.cache_bytes.max(1),
@@ -321,23 +326,39 @@ impl FileStore {
         if entry.size > self.small_file_max {
             return Ok(Content::Disk);
         }
-        if let Some(small) = self.bodies.get(relative) {
-            if small.identity == entry.identity {
-                return Ok(Content::Memory(small.bytes));
+        // One reader per file: concurrent misses wait for it instead of each
+        // reading (and allocating) the whole file — a thundering herd of 50
+        // first requests for a 5 MiB track would otherwise hold 250 MiB.
+        for _ in 0..2 {
+            match self.bodies.get_value_or_guard_async(relative).await {
+                Ok(small) if small.identity == entry.identity => {
+                    self.body_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Content::Memory(small.bytes));
+                }
+                Ok(_) => {
+                    self.bodies.remove(relative);
+                }
+                Err(guard) => {
+                    self.body_misses.fetch_add(1, Ordering::Relaxed);
+                    let bytes = self.read_small(entry).await?;
+                    let _ = guard.insert(SmallFile {
+                        identity: entry.identity,
+                        bytes: bytes.clone(),
+                    });
+                    return Ok(Content::Memory(bytes));
+                }
             }
         }
+        // The file keeps changing under us: serve this version uncached.
+        Ok(Content::Memory(self.read_small(entry).await?))
+    }
+
+    async fn read_small(&self, entry: &Arc<FileEntry>) -> Result<Bytes, OpenError> {
         let reader = Arc::clone(entry);
-        let bytes = tokio::task::spawn_blocking(move || read_whole(&reader))
+        tokio::task::spawn_blocking(move || read_whole(&reader))
             .await
-            .map_err(|e| OpenError::Io(io::Error::other(e)))??;
-        self.bodies.insert(
-            relative.into(),
-            SmallFile {
-                identity: entry.identity,
-                bytes: bytes.clone(),
-            },
-        );
-        Ok(Content::Memory(bytes))
+            .map_err(|e| OpenError::Io(io::Error::other(e)))?
+            .map_err(OpenError::from)
     }
 
     pub fn small_file_figures(&self) -> CacheFigures {
@@ -345,8 +366,8 @@ impl FileStore {
             entries: self.bodies.len() as u64,
             weight: self.bodies.weight(),
             capacity: self.bodies.capacity(),
-            hits: self.bodies.hits(),
-            misses: self.bodies.misses(),
+            hits: self.body_hits.load(Ordering::Relaxed),
+            misses: self.body_misses.load(Ordering::Relaxed),
             evictions: self.body_evictions.load(Ordering::Relaxed),
         }
     }

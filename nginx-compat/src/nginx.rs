@@ -86,11 +86,12 @@ impl Nginx {
 
     /// Starts nginx in the foreground with `http_block` as the body of its
     /// `http {}` block, in `dir` (which it keeps). Callers wait for their ports.
+    /// One process, no master: killing it leaves no orphaned workers behind.
     pub fn start(dir: TempDir, http_block: &str) -> io::Result<Self> {
         let binary = nginx_binary().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "nginx not found"))?;
         let user = if is_root() { "user root;\n" } else { "" };
         let main = format!(
-            "{user}worker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+            "{user}master_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
              events {{ worker_connections 4096; }}\n\
              http {{\n    access_log off;\n{http_block}\n}}\n",
             dir = dir.path().display()
