@@ -1,0 +1,345 @@
+//! Accounts and tokens: register, login, refresh, logout, me; and the
+//! authentication of every other request.
+
+pub mod jwt;
+pub mod limiter;
+pub mod password;
+
+use crate::error::{ApiError, ApiResult};
+use crate::models::User;
+use crate::reply::Reply;
+use crate::request::{json_body, state};
+use chrono::{DateTime, Utc};
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub user: User,
+    pub claims: jwt::Claims,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+}
+
+/// The bearer token of a request; `?token=` too where `allow_query` (for
+/// `<audio src>`, which cannot send headers).
+fn bearer(req: &Request, allow_query: bool) -> Option<String> {
+    let from_header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_owned());
+    from_header.or_else(|| allow_query.then(|| req.query::<String>("token")).flatten())
+}
+
+/// Authenticates the request: a valid, unexpired, unrevoked token of an existing user.
+pub async fn authenticate(req: &Request, depot: &Depot, allow_query: bool) -> ApiResult<AuthUser> {
+    let state = state(depot)?;
+    let token = bearer(req, allow_query).ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
+    let claims = jwt::verify(&state.config.jwt_secret, &token, Utc::now().timestamp(), false).map_err(|e| match e {
+        jwt::TokenError::Expired => ApiError::Unauthorized("Token has expired".into()),
+        jwt::TokenError::Invalid => ApiError::Unauthorized("Invalid token".into()),
+    })?;
+    // One round trip: the user and whether this token was revoked.
+    let row: Option<(Uuid, String, String, DateTime<Utc>, bool)> = sqlx::query_as(
+        "SELECT u.id, u.username, u.email, u.created_at, \
+                EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(claims.sub)
+    .bind(claims.jti)
+    .fetch_optional(&state.db)
+    .await?;
+    match row {
+        Some((id, username, email, created_at, false)) => Ok(AuthUser {
+            user: User {
+                id,
+                username,
+                email,
+                created_at,
+            },
+            claims,
+        }),
+        Some((.., true)) => Err(ApiError::Unauthorized("Token has been revoked".into())),
+        None => Err(ApiError::Unauthorized("Invalid token".into())),
+    }
+}
+
+fn token_data(state: &crate::state::AppState, user: &User) -> Value {
+    let (token, _) = jwt::issue(
+        &state.config.jwt_secret,
+        user.id,
+        Utc::now().timestamp(),
+        state.config.jwt_ttl,
+    );
+    json!({
+        "user": user.private_json(),
+        "token": token,
+        "token_type": "bearer",
+        "expires_in": state.config.jwt_ttl.as_secs(),
+    })
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirmation: String,
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+}
+
+fn validate_registration(r: &Registration) -> Result<(), ApiError> {
+    let mut errors = Map::new();
+    let mut add = |field: &str, message: &str| {
+        if let Some(list) = errors
+            .entry(field.to_owned())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+        {
+            list.push(json!(message));
+        }
+    };
+    let name_len = r.username.chars().count();
+    if !(3..=50).contains(&name_len) {
+        add("username", "The username must be between 3 and 50 characters.");
+    }
+    if !r
+        .username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        add(
+            "username",
+            "The username may only contain letters, numbers, dashes and underscores.",
+        );
+    }
+    if !valid_email(&r.email) {
+        add("email", "The email must be a valid email address.");
+    }
+    if r.password.chars().count() < 8 {
+        add("password", "The password must be at least 8 characters.");
+    }
+    if r.password != r.password_confirmation {
+        add("password", "The password confirmation does not match.");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+#[handler]
+pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?.clone();
+    let input: Registration = json_body(req).await?;
+    validate_registration(&input)?;
+    let memory = state.config.argon2_memory_kib;
+    let password = input.password.clone();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password, memory))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let inserted = sqlx::query_as::<_, User>(
+        "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) \
+         RETURNING id, username, email, created_at",
+    )
+    .bind(input.username.trim())
+    .bind(input.email.trim().to_lowercase())
+    .bind(hash)
+    .fetch_one(&state.db)
+    .await;
+    let user = match inserted {
+        Ok(user) => user,
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("idx_users_email") => {
+            return Err(ApiError::field("email", "The email has already been taken."))
+        }
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("idx_users_username") => {
+            return Err(ApiError::field("username", "The username has already been taken."))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Reply::created(
+        "User registered successfully",
+        token_data(&state, &user),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[handler]
+pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?.clone();
+    let input: Credentials = json_body(req).await?;
+    let email = input.email.trim().to_lowercase();
+    let ip = req.remote_addr().to_string();
+    let ip = ip.rsplit_once(':').map_or(ip.as_str(), |(host, _)| host).to_owned();
+    if let Err(wait) = state.login_limiter.check(&ip, &email) {
+        return Err(ApiError::TooManyRequests {
+            message: "Too many login attempts, try again later".into(),
+            retry_after_secs: wait,
+        });
+    }
+    let row: Option<(Uuid, String, String, DateTime<Utc>, String)> =
+        sqlx::query_as("SELECT id, username, email, created_at, password_hash FROM users WHERE lower(email) = $1")
+            .bind(&email)
+            .fetch_optional(&state.db)
+            .await?;
+    let memory = state.config.argon2_memory_kib;
+    let stored = row.as_ref().map(|r| r.4.clone());
+    let password = input.password.clone();
+    // A missing account is checked against a decoy hash: same cost, same answer.
+    let (matches, rehash) = tokio::task::spawn_blocking(move || {
+        let stored = stored.unwrap_or_else(|| password::decoy(memory));
+        password::verify(&password, &stored)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let Some((id, username, email_db, created_at, _)) = row.filter(|_| matches) else {
+        state.login_limiter.failed(&ip, &email);
+        return Err(ApiError::Unauthorized("Invalid credentials".into()));
+    };
+    state.login_limiter.succeeded(&email);
+    if rehash {
+        let password = input.password.clone();
+        if let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || password::hash(&password, memory)).await {
+            sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+                .bind(id)
+                .bind(hash)
+                .execute(&state.db)
+                .await?;
+        }
+    }
+    let user = User {
+        id,
+        username,
+        email: email_db,
+        created_at,
+    };
+    Ok(Reply::data("Login successful", token_data(&state, &user)))
+}
+
+async fn revoke(state: &crate::state::AppState, claims: &jwt::Claims) -> ApiResult<()> {
+    let expires = DateTime::<Utc>::from_timestamp(
+        claims
+            .exp
+            .max(claims.iat + state.config.jwt_refresh_ttl.as_secs() as i64),
+        0,
+    )
+    .unwrap_or_else(Utc::now);
+    sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(claims.jti)
+        .bind(expires)
+        .execute(&state.db)
+        .await?;
+    let ttl = (expires - Utc::now()).to_std().unwrap_or_default();
+    state.cache.set(&format!("revoked:{}", claims.jti), "1", ttl).await;
+    Ok(())
+}
+
+#[handler]
+pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?.clone();
+    let token = bearer(req, false).ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
+    let now = Utc::now().timestamp();
+    let claims = jwt::verify(&state.config.jwt_secret, &token, now, true)
+        .map_err(|_| ApiError::Unauthorized("Invalid token".into()))?;
+    if claims.iat + state.config.jwt_refresh_ttl.as_secs() as i64 <= now {
+        return Err(ApiError::Unauthorized("Token can no longer be refreshed".into()));
+    }
+    // Revoke first, atomically: of two concurrent refreshes of one token, one wins.
+    let revoked = sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, now() + $2 * interval '1 second') ON CONFLICT DO NOTHING")
+        .bind(claims.jti)
+        .bind(state.config.jwt_refresh_ttl.as_secs() as f64)
+        .execute(&state.db)
+        .await?;
+    if revoked.rows_affected() == 0 {
+        return Err(ApiError::Unauthorized("Token has been revoked".into()));
+    }
+    let user = sqlx::query_as::<_, User>("SELECT id, username, email, created_at FROM users WHERE id = $1")
+        .bind(claims.sub)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("Invalid token".into()))?;
+    Ok(Reply::data("Token refreshed", token_data(&state, &user)))
+}
+
+#[handler]
+pub async fn logout(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    revoke(state(depot)?, &caller.claims).await?;
+    Ok(Reply::data("Logged out", Value::Null))
+}
+
+#[handler]
+pub async fn me(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    Ok(Reply::data("User", json!({ "user": caller.user.private_json() })))
+}
+
+/// Removes revocations of tokens that have expired anyway.
+pub async fn prune_revocations(db: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < now()")
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(username: &str, email: &str, password: &str, confirmation: &str) -> Registration {
+        Registration {
+            username: username.into(),
+            email: email.into(),
+            password: password.into(),
+            password_confirmation: confirmation.into(),
+        }
+    }
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate_registration(&reg("alice_1", "alice@example.com", "password1", "password1")).is_ok());
+        let Err(ApiError::Validation(errors)) = validate_registration(&reg("a!", "nope", "short", "other")) else {
+            panic!("expected validation errors");
+        };
+        for field in ["username", "email", "password"] {
+            assert!(errors.contains_key(field), "{field}");
+        }
+        assert!(!valid_email("a@b"));
+        assert!(!valid_email("a b@example.com"));
+        assert!(valid_email("A.B+c@Example.co.uk"));
+    }
+}

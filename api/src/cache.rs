@@ -1,0 +1,131 @@
+//! Redis, used as a cache and a pub/sub bus that may vanish at any time.
+//!
+//! Every operation has a short deadline and failures only log: the caller
+//! falls back to PostgreSQL. After a failure Redis is left alone for a
+//! moment (a small circuit breaker) so that a dead server does not add its
+//! timeout to every request; the connection manager reconnects by itself
+//! once Redis is back.
+
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const OP_TIMEOUT: Duration = Duration::from_millis(250);
+const BACKOFF: Duration = Duration::from_secs(1);
+
+pub struct Cache {
+    client: Option<redis::Client>,
+    prefix: String,
+    manager: tokio::sync::Mutex<Option<ConnectionManager>>,
+    resting_until: Mutex<Option<Instant>>,
+}
+
+impl Cache {
+    pub fn new(url: &str, prefix: &str) -> Self {
+        let client = redis::Client::open(url)
+            .map_err(|error| tracing::warn!(%error, "REDIS_URL is invalid; running without a cache"))
+            .ok();
+        Self {
+            client,
+            prefix: prefix.to_owned(),
+            manager: tokio::sync::Mutex::new(None),
+            resting_until: Mutex::new(None),
+        }
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn resting(&self) -> bool {
+        let mut until = self.resting_until.lock().unwrap_or_else(|e| e.into_inner());
+        match *until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn rest(&self, error: &dyn std::fmt::Display) {
+        tracing::warn!(%error, "redis unavailable; serving from PostgreSQL");
+        *self.resting_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        if self.resting() {
+            return None;
+        }
+        let mut slot = self.manager.lock().await;
+        if let Some(manager) = slot.as_ref() {
+            return Some(manager.clone());
+        }
+        let client = self.client.clone()?;
+        match tokio::time::timeout(OP_TIMEOUT * 2, ConnectionManager::new(client)).await {
+            Ok(Ok(manager)) => {
+                *slot = Some(manager.clone());
+                Some(manager)
+            }
+            Ok(Err(error)) => {
+                self.rest(&error);
+                None
+            }
+            Err(_) => {
+                self.rest(&"connect timed out");
+                None
+            }
+        }
+    }
+
+    async fn run<T>(&self, op: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>) -> Option<T> {
+        let connection = self.connection().await?;
+        match tokio::time::timeout(OP_TIMEOUT, op(connection)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                self.rest(&error);
+                None
+            }
+            Err(_) => {
+                self.rest(&"operation timed out");
+                None
+            }
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Option<String> {
+        let key = self.key(key);
+        self.run(async move |mut c| c.get::<_, Option<String>>(key).await)
+            .await
+            .flatten()
+    }
+
+    pub async fn set(&self, key: &str, value: &str, ttl: Duration) {
+        let (key, value) = (self.key(key), value.to_owned());
+        let _ = self
+            .run(async move |mut c| c.set_ex::<_, _, ()>(key, value, ttl.as_secs().max(1)).await)
+            .await;
+    }
+
+    pub async fn delete(&self, key: &str) {
+        let key = self.key(key);
+        let _ = self.run(async move |mut c| c.del::<_, ()>(key).await).await;
+    }
+
+    pub async fn publish(&self, channel: &str, message: &str) -> bool {
+        let (channel, message) = (self.key(channel), message.to_owned());
+        self.run(async move |mut c| c.publish::<_, _, ()>(channel, message).await)
+            .await
+            .is_some()
+    }
+
+    /// Round trip time of a PING, for health checks.
+    pub async fn ping(&self) -> Option<Duration> {
+        let started = Instant::now();
+        self.run(async move |mut c| redis::cmd("PING").query_async::<String>(&mut c).await)
+            .await?;
+        Some(started.elapsed())
+    }
+}

@@ -1,0 +1,171 @@
+//! Configuration from the environment, with defaults that run locally.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel (lets tests and tenants share a server).
+    pub redis_prefix: String,
+    pub jwt_secret: String,
+    pub jwt_ttl: Duration,
+    pub jwt_refresh_ttl: Duration,
+    pub media_root: PathBuf,
+    /// Base URL of the edge as players reach it, e.g. `http://127.0.0.1:8080`.
+    pub edge_public_url: String,
+    pub edge_signing_secret: Option<String>,
+    /// How long a signed media URL stays valid.
+    pub edge_link_ttl: Duration,
+    pub upload_max_bytes: u64,
+    pub pool: PoolConfig,
+    pub cache_ttl_tracks: Duration,
+    /// How often the server looks for tracks that have ended.
+    pub advance_interval: Duration,
+    pub login_limit: LoginLimit,
+    /// Argon2id memory cost in KiB for new password hashes.
+    pub argon2_memory_kib: u32,
+    /// Requests slower than this are logged (`HTTP_SLOW_REQUEST_THRESHOLD`, ms).
+    pub slow_request_ms: u64,
+    pub production: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    pub min: u32,
+    pub max: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+/// Failed logins allowed per window, per client address and per account.
+#[derive(Clone, Debug)]
+pub struct LoginLimit {
+    pub per_ip: u32,
+    pub per_account: u32,
+    pub window: Duration,
+}
+
+/// A setting that is missing or malformed.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const DEV_JWT_SECRET: &str = "spotik-development-secret-change-me";
+
+impl Config {
+    /// Reads the environment through `var` (so tests can pass their own).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str, default: &str| {
+            var(name)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            get(name, &default.to_string())
+                .parse()
+                .map_err(|_| ConfigError(format!("{name} must be a whole number")))
+        };
+        let secs = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
+        let production = matches!(get("APP_ENV", "local").as_str(), "production" | "prod");
+        let jwt_secret = match var("JWT_SECRET").filter(|s| !s.is_empty()) {
+            Some(secret) => secret,
+            None if production => return Err(ConfigError("JWT_SECRET must be set in production".into())),
+            None => DEV_JWT_SECRET.to_owned(),
+        };
+        if production && var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()).is_none() {
+            return Err(ConfigError("EDGE_SIGNING_SECRET must be set in production".into()));
+        }
+        let listen = get("API_LISTEN", "127.0.0.1:8000");
+        Ok(Self {
+            listen: listen
+                .parse()
+                .map_err(|_| ConfigError(format!("API_LISTEN {listen:?} is not an address")))?,
+            database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spotik"),
+            redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: get("REDIS_PREFIX", "spotik:"),
+            jwt_secret,
+            jwt_ttl: Duration::from_secs(number("JWT_TTL", 60)? * 60),
+            jwt_refresh_ttl: Duration::from_secs(number("JWT_REFRESH_TTL", 20_160)? * 60),
+            media_root: PathBuf::from(get("MEDIA_ROOT", "media")),
+            edge_public_url: get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080")
+                .trim_end_matches('/')
+                .to_owned(),
+            edge_signing_secret: var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()),
+            edge_link_ttl: secs("EDGE_LINK_TTL", 6 * 3600)?,
+            upload_max_bytes: number("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)?,
+            pool: PoolConfig {
+                min: number("DB_POOL_MIN", 1)? as u32,
+                max: number("DB_POOL_MAX", 20)? as u32,
+                acquire_timeout: secs("DB_POOL_ACQUIRE_TIMEOUT", 5)?,
+                idle_timeout: secs("DB_POOL_IDLE_TIMEOUT", 600)?,
+                max_lifetime: secs("DB_POOL_MAX_LIFETIME", 1800)?,
+            },
+            cache_ttl_tracks: secs("CACHE_TTL_TRACKS", 300)?,
+            advance_interval: Duration::from_millis(number("ADVANCE_INTERVAL_MS", 200)?),
+            login_limit: LoginLimit {
+                per_ip: number("LOGIN_LIMIT_PER_IP", 30)? as u32,
+                per_account: number("LOGIN_LIMIT_PER_ACCOUNT", 10)? as u32,
+                window: secs("LOGIN_LIMIT_WINDOW", 900)?,
+            },
+            argon2_memory_kib: number("ARGON2_MEMORY_KIB", 19 * 1024)? as u32,
+            slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD", 2000)?,
+            production,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_locally() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.jwt_ttl, Duration::from_secs(3600));
+        assert_eq!(config.jwt_refresh_ttl, Duration::from_secs(14 * 24 * 3600));
+        assert_eq!(config.upload_max_bytes, 50 * 1024 * 1024);
+    }
+
+    #[test]
+    fn production_requires_its_secrets_by_name() {
+        let error = with(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(error.0.contains("JWT_SECRET"), "{error}");
+        let error = with(&[("APP_ENV", "production"), ("JWT_SECRET", "x")]).unwrap_err();
+        assert!(error.0.contains("EDGE_SIGNING_SECRET"), "{error}");
+        assert!(with(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "x"),
+            ("EDGE_SIGNING_SECRET", "y")
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn malformed_numbers_name_the_variable() {
+        assert!(with(&[("JWT_TTL", "soon")]).unwrap_err().0.contains("JWT_TTL"));
+        assert!(with(&[("API_LISTEN", "nowhere")]).unwrap_err().0.contains("API_LISTEN"));
+    }
+}

@@ -1,0 +1,106 @@
+//! One error type for the whole API, turned into the JSON envelope in one place.
+
+use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::prelude::*;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 422 with per-field messages.
+    Validation(Map<String, Value>),
+    BadRequest(String),
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    Conflict(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
+    Unavailable(String),
+    /// Anything unexpected: logged in full, answered without detail.
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = Map::new();
+        errors.insert(field.to_owned(), json!([message.into()]));
+        Self::Validation(errors)
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+
+    fn parts(&self) -> (StatusCode, &str, &'static str) {
+        match self {
+            Self::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The given data was invalid.",
+                "validation_failed",
+            ),
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m, "bad_request"),
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m, "unauthorized"),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, m, "forbidden"),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m, "not_found"),
+            Self::Conflict(m) => (StatusCode::CONFLICT, m, "conflict"),
+            Self::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, "payload_too_large"),
+            Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, "unsupported_media_type"),
+            Self::TooManyRequests { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message, "too_many_requests"),
+            Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, "service_unavailable"),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                "internal_error",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Internal(detail) => f.write_str(detail),
+            Self::Validation(errors) => write!(f, "validation failed: {errors:?}"),
+            other => f.write_str(other.parts().1),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::error!(%error, "database unavailable");
+                Self::Unavailable("The database is unavailable, try again shortly".into())
+            }
+            _ => Self::internal(error),
+        }
+    }
+}
+
+#[async_trait]
+impl Writer for ApiError {
+    async fn write(self, _req: &mut Request, _depot: &mut Depot, res: &mut Response) {
+        let (status, message, code) = self.parts();
+        let body = match &self {
+            Self::Validation(errors) => json!({ "success": false, "message": message, "errors": errors }),
+            _ => json!({ "success": false, "message": message, "error": code }),
+        };
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "request failed");
+        }
+        if let Self::TooManyRequests { retry_after_secs, .. } = &self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        res.status_code(status);
+        res.render(Json(body));
+    }
+}

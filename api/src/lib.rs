@@ -1,0 +1,212 @@
+//! spotik-api: the REST API of Spotik over PostgreSQL and Redis.
+//!
+//! [`connect`] builds the application state from a [`Config`] (pool,
+//! migrations, cache); [`run`] serves it on a bound listener until a shutdown
+//! future resolves, so `main` and the tests start it the same way.
+
+pub mod advance;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod models;
+pub mod monitoring;
+pub mod playback;
+pub mod probe;
+pub mod queue;
+mod reply;
+mod request;
+pub mod rooms;
+pub mod seed;
+pub mod state;
+pub mod storage;
+pub mod sync;
+pub mod tracks;
+pub mod upload;
+pub mod votes;
+
+pub use config::Config;
+pub use state::{AppState, State};
+
+use salvo::conn::tcp::TcpAcceptor;
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use sqlx::postgres::PgPoolOptions;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Why the API could not start, in words that name what is missing.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The database URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Connects to PostgreSQL, applies migrations and prepares the cache.
+pub async fn connect(config: Config) -> Result<State, StartError> {
+    let db = PgPoolOptions::new()
+        .min_connections(config.pool.min)
+        .max_connections(config.pool.max.max(1))
+        .acquire_timeout(config.pool.acquire_timeout)
+        .idle_timeout(config.pool.idle_timeout)
+        .max_lifetime(config.pool.max_lifetime)
+        .connect(&config.database_url)
+        .await
+        .map_err(|e| {
+            StartError(format!(
+                "cannot reach PostgreSQL at {} (DATABASE_URL): {e}",
+                redacted(&config.database_url)
+            ))
+        })?;
+    MIGRATOR
+        .run(&db)
+        .await
+        .map_err(|e| StartError(format!("database migrations failed: {e}")))?;
+    std::fs::create_dir_all(&config.media_root)
+        .map_err(|e| StartError(format!("cannot create MEDIA_ROOT {}: {e}", config.media_root.display())))?;
+    let cache = cache::Cache::new(&config.redis_url, &config.redis_prefix);
+    if cache.ping().await.is_none() {
+        tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
+    }
+    Ok(Arc::new(AppState {
+        login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
+        config,
+        db,
+        cache,
+        events: events::Events::default(),
+        requests: monitoring::RequestStats::default(),
+        started: std::time::Instant::now(),
+    }))
+}
+
+struct Inject(State);
+
+#[async_trait]
+impl Handler for Inject {
+    async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+        depot.inject(Arc::clone(&self.0));
+        ctrl.call_next(req, depot, res).await;
+    }
+}
+
+/// Errors salvo raises itself (no route, wrong method) in the API's envelope.
+#[handler]
+async fn json_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
+    let status = res.status_code.unwrap_or(StatusCode::NOT_FOUND);
+    let (message, code) = match status {
+        StatusCode::NOT_FOUND => ("Not found", "not_found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "method_not_allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "payload_too_large"),
+        s if s.is_client_error() => ("Bad request", "bad_request"),
+        _ => ("Internal server error", "internal_error"),
+    };
+    res.render(Json(
+        serde_json::json!({ "success": false, "message": message, "error": code }),
+    ));
+    ctrl.skip_rest();
+}
+
+pub fn router(state: State) -> Router {
+    let room = Router::with_path("{room}")
+        .get(rooms::show_room)
+        .put(rooms::update_room)
+        .delete(rooms::delete_room)
+        .push(Router::with_path("join").post(rooms::join_room))
+        .push(Router::with_path("leave").post(rooms::leave_room))
+        .push(Router::with_path("participants").get(rooms::list_participants))
+        .push(
+            Router::with_path("tracks")
+                .get(tracks::list_queue)
+                .post(tracks::upload_track)
+                .push(
+                    Router::with_path("{track}")
+                        .delete(tracks::remove_track)
+                        .push(
+                            Router::with_path("vote")
+                                .post(votes::add_vote)
+                                .delete(votes::remove_vote),
+                        )
+                        .push(Router::with_path("play").post(playback::play_track)),
+                ),
+        )
+        .push(
+            Router::with_path("playback")
+                .push(Router::with_path("pause").post(playback::pause_playback))
+                .push(Router::with_path("resume").post(playback::resume_playback))
+                .push(Router::with_path("skip").post(playback::skip_track))
+                .push(Router::with_path("stop").post(playback::stop_playback))
+                .push(Router::with_path("status").get(playback::playback_status)),
+        );
+    let api = Router::with_path("api")
+        .push(Router::with_path("ping").get(monitoring::ping))
+        .push(Router::with_path("health").get(monitoring::health))
+        .push(
+            Router::with_path("metrics")
+                .get(monitoring::metrics)
+                .push(Router::with_path("prometheus").get(monitoring::metrics)),
+        )
+        .push(Router::with_path("time").get(monitoring::server_time))
+        .push(
+            Router::with_path("auth")
+                .push(Router::with_path("register").post(auth::register))
+                .push(Router::with_path("login").post(auth::login))
+                .push(Router::with_path("refresh").post(auth::refresh))
+                .push(Router::with_path("logout").post(auth::logout))
+                .push(Router::with_path("me").get(auth::me)),
+        )
+        .push(
+            Router::with_path("rooms")
+                .get(rooms::list_rooms)
+                .post(rooms::create_room)
+                .push(room),
+        )
+        .push(Router::with_path("tracks/{track}/stream").get(tracks::stream_track));
+    Router::new().hoop(Inject(state)).hoop(monitoring::measure).push(api)
+}
+
+pub fn service(state: State) -> Service {
+    Service::new(router(state)).catcher(salvo::catcher::Catcher::default().hoop(json_errors))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, with the
+/// background work every replica does (advancing ended tracks).
+pub async fn run(
+    state: State,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx));
+    let acceptor = TcpAcceptor::try_from(listener)?;
+    let server = Server::new(acceptor);
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        handle.stop_graceful(Duration::from_secs(10));
+    });
+    server.serve(service(state)).await;
+    let _ = advancer.await;
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! `/api/ping`, `/api/health`, `/api/metrics` and `/api/time`, and the
+//! middleware that measures every request.
+
+use crate::request::state;
+use chrono::{SecondsFormat, Utc};
+use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::prelude::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Request figures of this process.
+#[derive(Default)]
+pub struct RequestStats {
+    inner: Mutex<Figures>,
+}
+
+#[derive(Default)]
+struct Figures {
+    total: u64,
+    total_ms: f64,
+    max_ms: f64,
+    by_status: BTreeMap<u16, u64>,
+    by_route: BTreeMap<String, (u64, f64, f64)>,
+    errors_last_minute: Vec<Instant>,
+}
+
+impl RequestStats {
+    fn record(&self, route: String, status: u16, elapsed: Duration) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f.total += 1;
+        f.total_ms += ms;
+        f.max_ms = f.max_ms.max(ms);
+        *f.by_status.entry(status).or_default() += 1;
+        let entry = f.by_route.entry(route).or_default();
+        entry.0 += 1;
+        entry.1 += ms;
+        entry.2 = entry.2.max(ms);
+        if status >= 500 {
+            let now = Instant::now();
+            f.errors_last_minute
+                .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+            f.errors_last_minute.push(now);
+        }
+    }
+
+    fn snapshot(&self) -> Value {
+        let f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let avg = if f.total == 0 { 0.0 } else { f.total_ms / f.total as f64 };
+        let routes: BTreeMap<&String, Value> = f
+            .by_route
+            .iter()
+            .map(|(r, (n, sum, max))| (r, json!({ "count": n, "avg_ms": sum / *n as f64, "max_ms": max })))
+            .collect();
+        json!({
+            "total": f.total,
+            "avg_response_time_ms": avg,
+            "max_response_time_ms": f.max_ms,
+            "by_status": f.by_status,
+            "by_route": routes,
+            "errors_last_minute": f.errors_last_minute.len(),
+        })
+    }
+}
+
+/// Route template for grouping (`/api/rooms/{id}`), not the concrete path.
+fn route_of(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if uuid::Uuid::parse_str(segment).is_ok() {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Measures each request; logs slow ones.
+#[handler]
+pub async fn measure(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    let started = Instant::now();
+    let route = format!("{} {}", req.method(), route_of(req.uri().path()));
+    ctrl.call_next(req, depot, res).await;
+    let elapsed = started.elapsed();
+    let status = res.status_code.unwrap_or(StatusCode::OK).as_u16();
+    if let Ok(state) = state(depot) {
+        if elapsed.as_millis() as u64 > state.config.slow_request_ms {
+            tracing::warn!(%route, status, ms = elapsed.as_millis() as u64, "slow request");
+        }
+        state.requests.record(route, status, elapsed);
+    }
+}
+
+#[handler]
+pub async fn ping() -> Json<Value> {
+    Json(json!({ "status": "ok", "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) }))
+}
+
+/// NTP-style stamps: when the request was received and when the answer left.
+#[handler]
+pub async fn server_time(res: &mut Response) {
+    let received = Utc::now();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let sent = Utc::now();
+    res.render(Json(json!({
+        "success": true,
+        "timestamp": sent.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "unix_timestamp": sent.timestamp(),
+        "unix_ms": sent.timestamp_millis(),
+        "received_at_ms": received.timestamp_millis(),
+        "sent_at_ms": sent.timestamp_millis(),
+        "timezone": "UTC",
+    })));
+}
+
+fn check(ok: bool, started: Instant) -> Value {
+    json!({ "status": if ok { "ok" } else { "failed" }, "response_time": started.elapsed().as_secs_f64() * 1000.0 })
+}
+
+fn memory_used_percent() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        info.lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let (total, available) = (field("MemTotal:")?, field("MemAvailable:")?);
+    Some((total - available) / total * 100.0)
+}
+
+fn disk_used_percent(path: &std::path::Path) -> Option<f64> {
+    let out = std::process::Command::new("df").arg("-P").arg(path).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let used = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(4)?
+        .trim_end_matches('%')
+        .parse()
+        .ok()?;
+    Some(used)
+}
+
+#[handler]
+pub async fn health(depot: &mut Depot, res: &mut Response) {
+    let Ok(state) = state(depot) else {
+        res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+        return;
+    };
+    let started = Instant::now();
+    let database_ok = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
+    let database = check(database_ok, started);
+    let started = Instant::now();
+    let redis_ok = state.cache.ping().await.is_some();
+    let redis = check(redis_ok, started);
+    let started = Instant::now();
+    let probe_file = state
+        .config
+        .media_root
+        .join(format!(".health-{}", uuid::Uuid::new_v4()));
+    let storage_ok =
+        tokio::fs::write(&probe_file, b"ok").await.is_ok() && tokio::fs::remove_file(&probe_file).await.is_ok();
+    let storage = check(storage_ok, started);
+    let memory = memory_used_percent();
+    let disk = disk_used_percent(&state.config.media_root);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
+    let requests = state.requests.snapshot();
+    let mut alerts = Vec::new();
+    for (name, check) in [("database", &database), ("redis", &redis), ("storage", &storage)] {
+        if check["response_time"].as_f64().unwrap_or(0.0) > 5000.0 {
+            alerts.push(json!({ "level": "warning", "message": format!("{name} responded in more than 5 s") }));
+        }
+    }
+    if memory.is_some_and(|m| m > 80.0) {
+        alerts.push(json!({ "level": "warning", "message": "memory use above 80 %" }));
+    }
+    if disk.is_some_and(|d| d > 85.0) {
+        alerts.push(json!({ "level": "warning", "message": "disk use above 85 %" }));
+    }
+    if requests["errors_last_minute"].as_u64().unwrap_or(0) > 5 {
+        alerts.push(json!({ "level": "critical", "message": "more than 5 server errors in the last minute" }));
+    }
+    let status = if !database_ok {
+        "unhealthy"
+    } else if !redis_ok || !storage_ok || !alerts.is_empty() {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    res.status_code(if status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    });
+    res.render(Json(json!({
+        "status": status,
+        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "checks": {
+            "database": database,
+            "redis": redis,
+            "storage": storage,
+            "websocket": { "status": "not_configured", "response_time": 0.0 },
+        },
+        "system": {
+            "memory": { "used_percent": memory },
+            "disk": { "used_percent": disk },
+            "load_average": load,
+            "uptime": state.started.elapsed().as_secs(),
+        },
+        "alerts": alerts,
+    })));
+}
+
+#[handler]
+pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let Ok(state) = state(depot) else { return };
+    let snapshot = state.requests.snapshot();
+    let wants_text = req.uri().path().ends_with("/prometheus")
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/plain"));
+    if !wants_text {
+        res.render(Json(json!({ "success": true, "data": { "requests": snapshot, "database": { "pool_size": state.db.size(), "idle": state.db.num_idle() } } })));
+        return;
+    }
+    let mut text = String::new();
+    text.push_str("# TYPE spotik_api_requests_total counter\n");
+    if let Some(statuses) = snapshot["by_status"].as_object() {
+        for (status, count) in statuses {
+            text.push_str(&format!("spotik_api_requests_total{{status=\"{status}\"}} {count}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "# TYPE spotik_api_response_time_avg_ms gauge\nspotik_api_response_time_avg_ms {}\n# TYPE spotik_api_response_time_max_ms gauge\nspotik_api_response_time_max_ms {}\n",
+        snapshot["avg_response_time_ms"], snapshot["max_response_time_ms"]
+    ));
+    text.push_str(&format!(
+        "# TYPE spotik_api_db_pool_connections gauge\nspotik_api_db_pool_connections {}\n",
+        state.db.size()
+    ));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    res.render(text);
+}

@@ -1,0 +1,67 @@
+//! Where audio files live and how players reach them.
+//!
+//! Files are content-addressed: `<media>/<aa>/<bb>/<sha256>.<ext>`, written
+//! to a temporary file in the same file system first and renamed into place,
+//! so a file is either complete or absent, and identical uploads share one.
+
+use crate::config::Config;
+use spotik_shared::signed_link;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The media-relative path of content with this hash and extension.
+pub fn content_path(sha256_hex: &str, extension: &str) -> String {
+    format!("{}/{}/{sha256_hex}.{extension}", &sha256_hex[..2], &sha256_hex[2..4])
+}
+
+/// Directory for uploads in progress, inside the media root (same file system).
+pub fn temp_dir(config: &Config) -> PathBuf {
+    config.media_root.join(".uploads")
+}
+
+pub fn absolute(config: &Config, relative: &str) -> PathBuf {
+    config.media_root.join(relative)
+}
+
+/// The URL a player fetches: on the edge, signed when a secret is set.
+///
+/// Expiry is rounded up to the hour so that the URL of a track is stable for
+/// an hour at a time, and browsers' caches keep working.
+pub fn file_url(config: &Config, relative: &str) -> String {
+    let uri = format!("/audio/{relative}");
+    let Some(secret) = &config.edge_signing_secret else {
+        return format!("{}{uri}", config.edge_public_url);
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let expires = (now / 3600 + 1) * 3600 + config.edge_link_ttl.as_secs();
+    format!(
+        "{}{}",
+        config.edge_public_url,
+        signed_link::signed_path(secret, &uri, expires)
+    )
+}
+
+/// Moves a finished upload to its content address; an existing file with the
+/// same content is kept and the upload dropped. Returns whether this call created it.
+pub fn publish(temp: &Path, destination: &Path) -> std::io::Result<bool> {
+    if let Some(parent) = destination.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if destination.exists() {
+        std::fs::remove_file(temp)?;
+        return Ok(false);
+    }
+    std::fs::rename(temp, destination)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_paths_fan_out_by_hash() {
+        let sha = "9b2e4c1f".to_owned() + &"0".repeat(56);
+        assert_eq!(content_path(&sha, "mp3"), format!("9b/2e/{sha}.mp3"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real API on port 0, over a fresh PostgreSQL
+//! database and a private Redis key prefix per test, driven over HTTP.
+
+mod support;
+
+mod auth;
+mod playback;
+mod resilience;
+mod rooms;
+mod uploads;
+mod votes;

@@ -1,0 +1,129 @@
+//! Redis may vanish at any time: requests keep answering from PostgreSQL,
+//! and nothing stale is served when it comes back.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A private redis-server on a free port (never the machine's shared one).
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (deploy/test installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_answer_from_postgres_while_redis_is_down_and_nothing_stale_returns() {
+    let port = free_port();
+    let mut redis = PrivateRedis::start(port);
+    let app = spawn_with(Options {
+        redis_url: format!("redis://127.0.0.1:{}", redis.port),
+        ..Options::default()
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let room = app.room(&alice).await;
+    app.upload(&room, &alice, "tone-1500ms.wav").await;
+    let track = app.upload(&room, &alice, "tone-1500ms.flac").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cached = app.get(&format!("/rooms/{room}/tracks"), &alice).await;
+    assert_eq!(cached.body["tracks"][0]["vote_score"], 0);
+
+    redis.stop();
+    let vote = app
+        .post(&format!("/rooms/{room}/tracks/{track}/vote"), &alice, json!({}))
+        .await;
+    assert_eq!(vote.status, StatusCode::OK, "{}", vote.body);
+    let during = app.get(&format!("/rooms/{room}/tracks"), &alice).await;
+    assert_eq!(during.status, StatusCode::OK);
+    assert_eq!(during.body["tracks"][0]["vote_score"], 1, "answered from PostgreSQL");
+    let health = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
+    assert_eq!(health.body["status"], "degraded");
+    assert_eq!(health.body["checks"]["redis"]["status"], "failed");
+
+    // Redis returns with the old queue still in it: it must not be served.
+    let mut redis = PrivateRedis::start(port);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let after = app.get(&format!("/rooms/{room}/tracks"), &alice).await;
+    assert_eq!(after.body["tracks"][0]["vote_score"], 1);
+    // The cache comes back by itself within a few seconds.
+    let mut recovered = false;
+    for _ in 0..50 {
+        let health = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
+        if health.body["checks"]["redis"]["status"] == "ok" {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "redis use resumed after the restart");
+    redis.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_starts_without_redis_and_fails_clearly_without_postgres() {
+    let app = spawn_with(Options {
+        redis_url: format!("redis://127.0.0.1:{}", free_port()),
+        ..Options::default()
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    assert_eq!(app.get("/auth/me", &alice).await.status, StatusCode::OK);
+
+    let mut config = spotik_api::Config::from_lookup(|_| None).unwrap();
+    config.database_url = format!("postgres://postgres:secret@127.0.0.1:{}/nothing", free_port());
+    config.pool.acquire_timeout = Duration::from_secs(2);
+    let error = spotik_api::connect(config).await.err().expect("no database, no start");
+    assert!(
+        error.0.contains("DATABASE_URL") && !error.0.contains("secret"),
+        "{error}"
+    );
+}

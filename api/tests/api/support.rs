@@ -1,0 +1,224 @@
+//! `spawn_app()`: a fresh database, a private Redis prefix, a temporary
+//! media root and the real server on port 0.
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use spotik_api::{Config, State};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/audio")
+        .join(name)
+}
+
+/// A database of its own, created for one test.
+pub async fn fresh_database() -> String {
+    let name = format!("spotik_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(ADMIN_URL)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (deploy/test starts it)");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: State,
+    pub media: Arc<TempDir>,
+    pub database_url: String,
+    pub client: Client,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+pub struct Options {
+    pub redis_url: String,
+    pub database_url: Option<String>,
+    pub media: Option<Arc<TempDir>>,
+    pub tweak: fn(&mut Config),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            redis_url: "redis://127.0.0.1:6379".into(),
+            database_url: None,
+            media: None,
+            tweak: |_| {},
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    let database_url = match options.database_url {
+        Some(url) => url,
+        None => fresh_database().await,
+    };
+    let media = options.media.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let env = [
+        ("DATABASE_URL", database_url.clone()),
+        ("REDIS_URL", options.redis_url.clone()),
+        ("REDIS_PREFIX", prefix),
+        ("MEDIA_ROOT", media.path().display().to_string()),
+        ("EDGE_PUBLIC_URL", "http://edge.test".into()),
+        ("EDGE_SIGNING_SECRET", "edge-secret".into()),
+        ("JWT_SECRET", "test-jwt-secret".into()),
+        ("ARGON2_MEMORY_KIB", "256".into()),
+        ("LOGIN_LIMIT_PER_IP", "1000".into()),
+        ("LOGIN_LIMIT_PER_ACCOUNT", "1000".into()),
+        ("ADVANCE_INTERVAL_MS", "50".into()),
+        ("DB_POOL_MAX", "30".into()),
+    ];
+    let mut config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
+    (options.tweak)(&mut config);
+    let state = spotik_api::connect(config).await.expect("the API starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(spotik_api::run(Arc::clone(&state), listener, async {
+        let _ = rx.await;
+    }));
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        addr,
+        state,
+        media,
+        database_url,
+        client,
+        shutdown: Some(tx),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response: status and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/api{path}", self.addr)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Registers `name` and returns (token, user id).
+    pub async fn user(&self, name: &str) -> (String, String) {
+        let reply = self
+            .call(
+                Method::POST,
+                "/auth/register",
+                None,
+                Some(json!({ "username": name, "email": format!("{name}@example.com"), "password": "password123", "password_confirmation": "password123" })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        (
+            reply.body["data"]["token"].as_str().unwrap().to_owned(),
+            reply.body["data"]["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Creates a room administered by `token`'s user; returns its id.
+    pub async fn room(&self, token: &str) -> String {
+        let reply = self.post("/rooms", token, json!({ "name": "Test room" })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn upload_bytes(&self, room: &str, token: &str, name: &str, bytes: Vec<u8>) -> Answer {
+        let form = Form::new().part("audio_file", Part::bytes(bytes).file_name(name.to_owned()));
+        let response = self
+            .client
+            .post(self.url(&format!("/rooms/{room}/tracks")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        answer(response).await
+    }
+
+    pub async fn upload(&self, room: &str, token: &str, fixture_name: &str) -> Answer {
+        self.upload_bytes(room, token, fixture_name, std::fs::read(fixture(fixture_name)).unwrap())
+            .await
+    }
+
+    /// Every regular file under the media root, temporary uploads included.
+    pub fn media_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.media.path(), &mut out);
+        out
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer { status, body, headers }
+}
