@@ -11,7 +11,10 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// Where tests create their databases: `SPOTIK_TEST_DATABASE_ADMIN_URL`, or the local default.
+fn admin_url() -> String {
+    std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,18 +22,16 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A database of its own, created for one test.
+/// A database of its own, created for one test (and left for inspection;
+/// `deploy/test` drops old ones).
 pub async fn fresh_database() -> String {
     let name = format!("spotik_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(ADMIN_URL)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (deploy/test starts it)");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&admin)
-        .await
-        .unwrap();
+    let admin_url = admin_url();
+    let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432 (deploy/test starts it)");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.unwrap();
     admin.close().await;
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 pub struct TestApp {
