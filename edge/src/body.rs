@@ -40,6 +40,33 @@ pub enum Segment {
     },
 }
 
+/// A queue of segments that does not allocate for the common single one.
+#[derive(Default)]
+struct Segments {
+    first: Option<Segment>,
+    rest: VecDeque<Segment>,
+}
+
+impl Segments {
+    fn push_back(&mut self, segment: Segment) {
+        if self.first.is_none() {
+            self.first = Some(segment);
+        } else {
+            self.rest.push_back(segment);
+        }
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Segment> {
+        self.first.as_mut()
+    }
+
+    fn pop_front(&mut self) -> Option<Segment> {
+        let front = self.first.take();
+        self.first = self.rest.pop_front();
+        front
+    }
+}
+
 /// How file regions are read: `pread` on the blocking pool, or io_uring.
 #[derive(Clone)]
 pub enum DiskReads {
@@ -70,7 +97,7 @@ struct Completion {
 
 #[derive(Default)]
 pub struct EdgeBody {
-    segments: VecDeque<Segment>,
+    segments: Segments,
     remaining: u64,
     reading: Option<Reading>,
     sent: u64,
@@ -87,8 +114,13 @@ impl EdgeBody {
     }
 
     pub fn from_segments(segments: impl IntoIterator<Item = Segment>) -> Self {
-        let segments: VecDeque<Segment> = segments.into_iter().filter(|s| s.len() > 0).collect();
-        let remaining = segments.iter().map(Segment::len).sum();
+        let mut queue = Segments::default();
+        let mut remaining = 0;
+        for segment in segments.into_iter().filter(|s| s.len() > 0) {
+            remaining += segment.len();
+            queue.push_back(segment);
+        }
+        let segments = queue;
         Self {
             segments,
             remaining,

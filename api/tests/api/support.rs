@@ -13,7 +13,8 @@ use tokio::sync::oneshot;
 
 /// Where tests create their databases: `SPOTIK_TEST_DATABASE_ADMIN_URL`, or the local default.
 fn admin_url() -> String {
-    std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -27,8 +28,13 @@ pub fn fixture(name: &str) -> PathBuf {
 pub async fn fresh_database() -> String {
     let name = format!("spotik_test_{}", uuid::Uuid::new_v4().simple());
     let admin_url = admin_url();
-    let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432 (deploy/test starts it)");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.unwrap();
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (deploy/test starts it)");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
     admin.close().await;
     let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
     format!("{base}/{name}")
