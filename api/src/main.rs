@@ -58,28 +58,13 @@ async fn main() -> ExitCode {
                 }
             };
             tracing::info!(%listen, "spotik-api serving");
-            match spotik_api::run(state, listener, shutdown_signal()).await {
+            match spotik_api::run(state, listener, spotik_shared::shutdown::signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("spotik-api: {error}");
                     ExitCode::FAILURE
                 }
             }
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

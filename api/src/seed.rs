@@ -4,49 +4,10 @@
 use crate::auth::password;
 use crate::state::AppState;
 use crate::{probe, storage};
-use std::f64::consts::TAU;
 use uuid::Uuid;
 
 pub const DEMO_EMAIL: &str = "demo@spotik.local";
 pub const DEMO_PASSWORD: &str = "spotik-demo";
-
-/// A stereo 16-bit WAV of a chord, `seconds` long.
-pub fn chord_wav(frequencies: &[f64], seconds: f64) -> Vec<u8> {
-    const RATE: u32 = 44_100;
-    let frames = (seconds * f64::from(RATE)) as u32;
-    let data_len = frames * 4;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    for part in [
-        &b"RIFF"[..],
-        &(36 + data_len).to_le_bytes(),
-        b"WAVEfmt ",
-        &16u32.to_le_bytes(),
-        &1u16.to_le_bytes(),
-        &2u16.to_le_bytes(),
-    ] {
-        out.extend_from_slice(part);
-    }
-    for part in [
-        &RATE.to_le_bytes()[..],
-        &(RATE * 4).to_le_bytes(),
-        &4u16.to_le_bytes(),
-        &16u16.to_le_bytes(),
-        b"data",
-        &data_len.to_le_bytes(),
-    ] {
-        out.extend_from_slice(part);
-    }
-    let fade = f64::from(RATE) * 0.05;
-    for frame in 0..frames {
-        let t = f64::from(frame) / f64::from(RATE);
-        let envelope = (f64::from(frame) / fade).min(f64::from(frames - frame) / fade).min(1.0);
-        let sum: f64 = frequencies.iter().map(|f| (TAU * f * t).sin()).sum();
-        let sample = (sum / frequencies.len() as f64 * envelope * 0.3 * f64::from(i16::MAX)) as i16;
-        out.extend_from_slice(&sample.to_le_bytes());
-        out.extend_from_slice(&sample.to_le_bytes());
-    }
-    out
-}
 
 pub async fn seed(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = $1")
@@ -80,7 +41,7 @@ pub async fn seed(state: &AppState) -> Result<(), Box<dyn std::error::Error + Se
         ("G major.wav", &[196.00, 246.94, 293.66], 20.0),
     ];
     for (name, chord, seconds) in tracks {
-        let bytes = chord_wav(chord, seconds);
+        let bytes = spotik_shared::demo_audio::chord_wav(chord, seconds);
         let temp = storage::temp_dir(&state.config);
         std::fs::create_dir_all(&temp)?;
         let path = temp.join(format!("{}.part", Uuid::new_v4()));

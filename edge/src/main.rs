@@ -43,21 +43,5 @@ async fn serve(config: Config) -> std::io::Result<()> {
         signed = config.signing_secret.is_some(),
         "spotik-edge serving"
     );
-    spotik_edge::run(config, listener, shutdown_signal()).await
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    spotik_edge::run(config, listener, spotik_shared::shutdown::signal()).await
 }

@@ -5,6 +5,8 @@
 //! ([`signed_link`]), and both compute the same validators for a file
 //! ([`etag`]), so any replica (or nginx) answers a URL the same way.
 
+pub mod demo_audio;
 pub mod etag;
+pub mod shutdown;
 pub mod signed_link;
 pub mod telemetry;

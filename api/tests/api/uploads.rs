@@ -132,3 +132,36 @@ async fn stream_redirects_to_a_signed_edge_url_with_a_query_token() {
         .unwrap();
     assert_eq!(outsider.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_upload_without_a_length_is_stopped_while_streaming() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let room = app.room(&alice).await;
+    // 51 MiB in 1 MiB chunks, sent chunked: no Content-Length to refuse up front.
+    let chunks = (0..51).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0u8; 1024 * 1024])));
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let form = reqwest::multipart::Form::new().part(
+        "audio_file",
+        reqwest::multipart::Part::stream(body).file_name("huge.mp3"),
+    );
+    let response = app
+        .client
+        .post(app.url(&format!("/rooms/{room}/tracks")))
+        .bearer_auth(&alice)
+        .multipart(form)
+        .send()
+        .await;
+    // The server may answer and close before the client has sent everything.
+    if let Ok(response) = response {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Whatever the client saw, the server answered 413 (not a 422 after reading it all).
+    let metrics = answer(app.client.get(app.url("/metrics")).send().await.unwrap()).await;
+    let statuses = &metrics.body["data"]["requests"]["by_status"];
+    assert_eq!(statuses["413"], 1, "{statuses}");
+    assert!(statuses.get("422").is_none(), "{statuses}");
+    assert!(app.media_files().is_empty(), "left {:?}", app.media_files());
+    assert_eq!(app.count("tracks").await, 0);
+}

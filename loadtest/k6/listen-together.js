@@ -1,0 +1,41 @@
+// k6 scenario for users: listeners log in, open a room's queue, vote, and
+// fetch audio the way players do (Safari's probe, then ranges).
+// k6 is AGPL-licensed and not part of this repository's tooling; run it
+// where you have it:  k6 run -e API=http://127.0.0.1:8000 loadtest/k6/listen-together.js
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+
+const API = __ENV.API || 'http://127.0.0.1:8000';
+
+export const options = {
+  scenarios: {
+    listeners: { executor: 'ramping-vus', startVUs: 1, stages: [{ duration: '30s', target: 50 }, { duration: '1m', target: 50 }] },
+  },
+  thresholds: { http_req_failed: ['rate<0.01'], http_req_duration: ['p(99)<250'] },
+};
+
+export function setup() {
+  const login = http.post(`${API}/api/auth/login`, JSON.stringify({ email: 'demo@spotik.local', password: 'spotik-demo' }), {
+    headers: { 'Content-Type': 'application/json' },
+  });
+  const token = login.json('data.token');
+  const rooms = http.get(`${API}/api/rooms`, { headers: { Authorization: `Bearer ${token}` } });
+  return { token, room: rooms.json('data.0.id') };
+}
+
+export default function ({ token, room }) {
+  const auth = { headers: { Authorization: `Bearer ${token}` } };
+  const queue = http.get(`${API}/api/rooms/${room}/tracks`, auth);
+  check(queue, { 'queue 200': (r) => r.status === 200 });
+  const tracks = queue.json('tracks') || [];
+  if (tracks.length > 0) {
+    const track = tracks[Math.floor(Math.random() * tracks.length)];
+    http.post(`${API}/api/rooms/${room}/tracks/${track.id}/vote`, '{}', { headers: { ...auth.headers, 'Content-Type': 'application/json' } });
+    const probe = http.get(track.file_url, { headers: { Range: 'bytes=0-1' } });
+    check(probe, { 'probe 206': (r) => r.status === 206 });
+    const chunk = http.get(track.file_url, { headers: { Range: 'bytes=0-65535' } });
+    check(chunk, { 'range 206': (r) => r.status === 206 });
+  }
+  http.get(`${API}/api/time`);
+  sleep(1);
+}
