@@ -36,6 +36,16 @@ fn self_signed(dir: &Path) -> (String, String) {
 }
 
 fn front_block(dir: &Path, edges: &[SocketAddr], http: SocketAddr, https: SocketAddr) -> String {
+    front_block_with_api(dir, "127.0.0.1:9".parse().unwrap(), edges, http, https)
+}
+
+fn front_block_with_api(
+    dir: &Path,
+    api: SocketAddr,
+    edges: &[SocketAddr],
+    http: SocketAddr,
+    https: SocketAddr,
+) -> String {
     let (cert, key) = self_signed(dir);
     let servers = |addrs: &[SocketAddr]| {
         addrs
@@ -44,8 +54,7 @@ fn front_block(dir: &Path, edges: &[SocketAddr], http: SocketAddr, https: Socket
             .collect::<String>()
     };
     let values = HashMap::from([
-        // No API yet: an address nothing listens on; nginx -t does not connect.
-        ("API_SERVERS", "server 127.0.0.1:9;".to_owned()),
+        ("API_SERVERS", format!("server {api};")),
         ("EDGE_SERVERS", servers(edges)),
         ("HTTP_LISTEN", http.to_string()),
         ("HTTPS_LISTEN", format!("{https} ssl http2")),
@@ -146,4 +155,114 @@ fn media_configuration_passes_nginx_t_signed_and_unsigned() {
         .expect("media configuration passes nginx -t and starts");
         drop(nginx);
     }
+}
+
+/// A running spotik-api over a database of its own.
+async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let admin_url = std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("spotik_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("PostgreSQL (deploy/test starts it)");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(base, _)| base)
+        .to_owned();
+    let env = [
+        ("DATABASE_URL", format!("{base}/{name}")),
+        ("MEDIA_ROOT", media.display().to_string()),
+        ("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple())),
+        ("ARGON2_MEMORY_KIB", "256".to_owned()),
+    ];
+    let config =
+        spotik_api::Config::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
+    let state = spotik_api::connect(config).await.expect("the API starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(spotik_api::run(state, listener, async {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
+    let media = tempfile::tempdir().unwrap();
+    let (api, _stop_api) = start_api(media.path()).await;
+    let (edge, _stop_edge) = start_edge(media.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = tempfile::tempdir().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
+    let https: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
+    let block = front_block_with_api(dir.path(), api, &[edge], http, https);
+    let _nginx = Nginx::start(dir, &block).expect("the front configuration starts");
+    wait_for(https).unwrap();
+    let base = format!("https://localhost:{}", https.port());
+    let resolve = format!("localhost:{}:127.0.0.1", https.port());
+    let run = |path: String, args: Vec<String>| {
+        let (url, resolve) = (format!("{base}{path}"), resolve.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut all = vec!["--resolve".to_owned(), resolve];
+            all.extend(args);
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            curl(&url, &refs)
+        })
+    };
+    let (head, body) = run("/api/ping".into(), vec![]).await.unwrap();
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["status"],
+        "ok"
+    );
+
+    let register = r#"{"username":"front","email":"front@example.com","password":"password123","password_confirmation":"password123"}"#;
+    let json = |s: &str| {
+        vec![
+            "-H".to_owned(),
+            "Content-Type: application/json".to_owned(),
+            "--data".to_owned(),
+            s.to_owned(),
+        ]
+    };
+    let (head, body) = run("/api/auth/register".into(), json(register)).await.unwrap();
+    assert!(head.starts_with("HTTP/2 201"), "{head}");
+    let token = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = vec!["-H".to_owned(), format!("Authorization: Bearer {token}")];
+    let (_, body) = run(
+        "/api/rooms".into(),
+        [bearer.clone(), json(r#"{"name":"via nginx"}"#)].concat(),
+    )
+    .await
+    .unwrap();
+    let room = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A real upload goes through; one above the limit is stopped by nginx.
+    let tone = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/audio/tone-1500ms.mp3");
+    let form = |path: &Path| vec!["-F".to_owned(), format!("audio_file=@{}", path.display())];
+    let (head, _) = run(
+        format!("/api/rooms/{room}/tracks"),
+        [bearer.clone(), form(&tone)].concat(),
+    )
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/2 201"), "{head}");
+    let huge = uploads.path().join("huge.mp3");
+    std::fs::write(&huge, vec![0u8; 52 * 1024 * 1024]).unwrap();
+    let (head, _) = run(format!("/api/rooms/{room}/tracks"), [bearer, form(&huge)].concat())
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/2 413"), "{head}");
 }
