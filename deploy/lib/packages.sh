@@ -1,8 +1,17 @@
 # Installs the Debian packages the tests and benchmarks need, if missing.
-# Sourced by deploy/test and loadtest scripts. Uses sudo when not root.
+# Sourced by deploy/test, deploy/run and loadtest scripts. Uses sudo when not root.
 
+install_packages() {
+  echo "==> installing $*"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# ensure_packages command:package ... — installs each package whose command is missing.
 ensure_packages() {
-  local missing=() cmd pkg
+  local missing=() cmd pkg pair
   for pair in "$@"; do
     cmd=${pair%%:*}
     pkg=${pair#*:}
@@ -10,10 +19,5 @@ ensure_packages() {
       missing+=("$pkg")
     fi
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "==> installing ${missing[*]}"
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
 }

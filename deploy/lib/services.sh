@@ -11,10 +11,8 @@ as_root() {
 ensure_postgres() {
   ensure_packages psql:postgresql-client pg_isready:postgresql-client
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
-      ensure_packages pg_ctlcluster:postgresql
-      ls /etc/postgresql/*/main >/dev/null 2>&1 || ensure_packages initdb:postgresql
-    fi
+    # No server answering: install one if this machine has no cluster yet.
+    ls /etc/postgresql/*/main >/dev/null 2>&1 || install_packages postgresql
     echo "==> starting PostgreSQL"
     as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
     for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
