@@ -62,6 +62,13 @@ fn answer(files: &HashMap<String, File>, request: &Request<Incoming>) -> Respons
         HeaderValue::from_static("public, max-age=3600, immutable"),
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // The same headers as the edge (and nginx-compat's media config) send.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Content-Length, Content-Range, Accept-Ranges, ETag"),
+    );
     if request.headers().get(header::IF_NONE_MATCH) == Some(&file.etag) {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         return response;
