@@ -62,7 +62,12 @@ pub fn evaluate(header: &[u8], size: u64, max_ranges: usize) -> RangeOutcome {
             if count > max_ranges {
                 return RangeOutcome::Full;
             }
-            total = total.saturating_add(range.len());
+            // nginx refuses a set whose sum passes the largest offset (416)
+            // before comparing it with the file (200 when larger).
+            total = match total.checked_add(range.len()) {
+                Some(total) if total <= MAX_OFFSET => total,
+                _ => return RangeOutcome::Unsatisfiable,
+            };
             match first {
                 None => first = Some(range),
                 Some(_) => more.push(range),
@@ -222,6 +227,17 @@ mod tests {
         }
         assert_eq!(eval("bytes=0-0", 0), Unsatisfiable, "any range of an empty file");
         assert_eq!(eval("bytes=99999999999999999999-", 100), Unsatisfiable);
+    }
+
+    #[test]
+    fn sums_past_the_largest_offset_are_unsatisfiable_not_wrapped() {
+        // Found by the range_header fuzz target: two suffix ranges of an
+        // impossible file size used to saturate instead of being refused.
+        assert_eq!(
+            evaluate(b"bytes=-9223372036854775807,-9223372036854775807", u64::MAX, 16),
+            Unsatisfiable
+        );
+        assert_eq!(evaluate(b"bytes=0-,0-", u64::MAX, 16), Unsatisfiable);
     }
 
     #[test]
