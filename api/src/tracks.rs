@@ -165,19 +165,31 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         ));
     }
     let mut tx = state.db.begin().await?;
+    // Removing what is playing moves the room on first, as a skip would;
+    // otherwise the room would stay "playing" with no track.
+    let current: Option<uuid::Uuid> = sqlx::query_scalar("SELECT current_track_id FROM rooms WHERE id = $1 FOR UPDATE")
+        .bind(room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut pending = Vec::new();
+    if current == Some(track_id) {
+        pending.extend(playback::advance(state, &mut tx, room_id).await?);
+    }
     sqlx::query("DELETE FROM tracks WHERE id = $1")
         .bind(track_id)
         .execute(&mut *tx)
         .await?;
-    let event = events::stamp(
-        &mut tx,
-        room_id,
-        "track.removed",
-        json!({ "track_id": track_id, "track": { "id": track_id } }),
-    )
-    .await?;
+    pending.push(
+        events::stamp(
+            &mut tx,
+            room_id,
+            "track.removed",
+            json!({ "track_id": track_id, "track": { "id": track_id } }),
+        )
+        .await?,
+    );
     tx.commit().await?;
-    state.events.publish(&state.cache, [event]).await;
+    state.events.publish(&state.cache, pending).await;
     remove_if_unreferenced(state, &found.file_path).await;
     Ok(Reply::data("Track removed", Value::Null))
 }

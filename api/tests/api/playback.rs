@@ -215,3 +215,37 @@ async fn a_track_that_ends_advances_the_room_by_itself_exactly_once_across_repli
     assert_eq!(idle.body["data"]["is_playing"], false);
     assert!(idle.body["data"]["current_track"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_the_playing_track_moves_the_room_on() {
+    let app = spawn_app().await;
+    let (alice, room, first) = playing_room(&app).await;
+    let second = app.upload(&room, &alice, "tone-1500ms.flac").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/rooms/{room}/tracks/{first}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    let shown = app.get(&format!("/rooms/{room}"), &alice).await;
+    assert_eq!(shown.body["data"]["current_track"]["id"], second);
+    assert_eq!(shown.body["data"]["is_playing"], true);
+    let removed = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/rooms/{room}/tracks/{second}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    let idle = app.get(&format!("/rooms/{room}"), &alice).await;
+    assert!(idle.body["data"]["current_track"].is_null());
+    assert_eq!(idle.body["data"]["is_playing"], false, "not playing nothing");
+}
