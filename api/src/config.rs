@@ -20,6 +20,9 @@ pub struct Config {
     pub edge_signing_secret: Option<String>,
     /// How long a signed media URL stays valid.
     pub edge_link_ttl: Duration,
+    /// `/tracks/{id}/stream` answers with an `X-Accel-Redirect` for nginx to
+    /// follow internally (`STREAM_MODE=x-accel`) instead of a 302.
+    pub stream_x_accel: bool,
     pub upload_max_bytes: u64,
     pub pool: PoolConfig,
     pub cache_ttl_tracks: Duration,
@@ -104,6 +107,15 @@ impl Config {
                 .to_owned(),
             edge_signing_secret: var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()),
             edge_link_ttl: secs("EDGE_LINK_TTL", 6 * 3600)?,
+            stream_x_accel: match get("STREAM_MODE", "redirect").as_str() {
+                "redirect" => false,
+                "x-accel" => true,
+                other => {
+                    return Err(ConfigError(format!(
+                        "STREAM_MODE {other:?} must be redirect or x-accel"
+                    )))
+                }
+            },
             upload_max_bytes: number("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)?,
             pool: PoolConfig {
                 min: number("DB_POOL_MIN", 1)? as u32,

@@ -8,6 +8,7 @@ pub struct Reply {
     status: StatusCode,
     body: Value,
     location: Option<String>,
+    accel: Option<String>,
 }
 
 impl Reply {
@@ -42,6 +43,17 @@ impl Reply {
             status,
             body,
             location: None,
+            accel: None,
+        }
+    }
+
+    /// An empty 200 that nginx replaces with the body of `internal_path`.
+    pub fn x_accel(internal_path: String) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Value::Null,
+            location: None,
+            accel: Some(internal_path),
         }
     }
 
@@ -50,6 +62,7 @@ impl Reply {
             status: StatusCode::FOUND,
             body: json!({ "success": true, "message": "Redirecting to the audio" }),
             location: Some(location),
+            accel: None,
         }
     }
 }
@@ -61,6 +74,10 @@ impl Writer for Reply {
             res.headers_mut().insert(header::LOCATION, location);
         }
         res.status_code(self.status);
+        if let Some(accel) = self.accel.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            res.headers_mut().insert("x-accel-redirect", accel);
+            return;
+        }
         res.render(Json(self.body));
     }
 }

@@ -41,6 +41,14 @@ pub fn file_url(config: &Config, relative: &str) -> String {
     )
 }
 
+/// The signed path of a file on the edge, without the host: what nginx's
+/// internal `/internal-audio/` location forwards to the edge replicas.
+pub fn internal_path(config: &Config, relative: &str) -> String {
+    let full = file_url(config, relative);
+    let path = full.strip_prefix(&config.edge_public_url).unwrap_or(&full);
+    format!("/internal-audio{}", path.strip_prefix("/audio").unwrap_or(path))
+}
+
 /// Moves a finished upload to its content address; an existing file with the
 /// same content is kept and the upload dropped. Returns whether this call created it.
 pub fn publish(temp: &Path, destination: &Path) -> std::io::Result<bool> {

@@ -205,5 +205,8 @@ pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         .await?
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
     require_participant(state, found.room_id, caller.id()).await?;
+    if state.config.stream_x_accel {
+        return Ok(Reply::x_accel(storage::internal_path(&state.config, &found.file_path)));
+    }
     Ok(Reply::redirect(storage::file_url(&state.config, &found.file_path)))
 }

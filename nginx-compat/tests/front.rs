@@ -179,6 +179,7 @@ async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()
         ("MEDIA_ROOT", media.display().to_string()),
         ("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple())),
         ("ARGON2_MEMORY_KIB", "256".to_owned()),
+        ("STREAM_MODE", "x-accel".to_owned()),
     ];
     let config =
         spotik_api::Config::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
@@ -252,13 +253,30 @@ async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
     // A real upload goes through; one above the limit is stopped by nginx.
     let tone = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/audio/tone-1500ms.mp3");
     let form = |path: &Path| vec!["-F".to_owned(), format!("audio_file=@{}", path.display())];
-    let (head, _) = run(
+    let (head, body) = run(
         format!("/api/rooms/{room}/tracks"),
         [bearer.clone(), form(&tone)].concat(),
     )
     .await
     .unwrap();
     assert!(head.starts_with("HTTP/2 201"), "{head}");
+    let track = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The stream endpoint hands the file over through nginx (X-Accel-Redirect), ranges included.
+    let (head, audio) = run(format!("/api/tracks/{track}/stream?token={token}"), vec![])
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert_eq!(audio, std::fs::read(&tone).unwrap());
+    let range = vec!["-H".to_owned(), "Range: bytes=0-1".to_owned()];
+    let (head, part) = run(format!("/api/tracks/{track}/stream?token={token}"), range)
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/2 206"), "{head}");
+    assert_eq!(part.len(), 2);
     let huge = uploads.path().join("huge.mp3");
     std::fs::write(&huge, vec![0u8; 52 * 1024 * 1024]).unwrap();
     let (head, _) = run(format!("/api/rooms/{room}/tracks"), [bearer, form(&huge)].concat())
