@@ -224,26 +224,12 @@ async fn removing_the_playing_track_moves_the_room_on() {
         .as_str()
         .unwrap()
         .to_owned();
-    let removed = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/rooms/{room}/tracks/{first}"),
-            Some(&alice),
-            None,
-        )
-        .await;
+    let removed = app.delete(&format!("/rooms/{room}/tracks/{first}"), &alice).await;
     assert_eq!(removed.status, StatusCode::OK);
     let shown = app.get(&format!("/rooms/{room}"), &alice).await;
     assert_eq!(shown.body["data"]["current_track"]["id"], second);
     assert_eq!(shown.body["data"]["is_playing"], true);
-    let removed = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/rooms/{room}/tracks/{second}"),
-            Some(&alice),
-            None,
-        )
-        .await;
+    let removed = app.delete(&format!("/rooms/{room}/tracks/{second}"), &alice).await;
     assert_eq!(removed.status, StatusCode::OK);
     let idle = app.get(&format!("/rooms/{room}"), &alice).await;
     assert!(idle.body["data"]["current_track"].is_null());

@@ -134,15 +134,11 @@ async fn deleting_a_room_cascades_and_only_its_administrator_may() {
         StatusCode::CREATED
     );
     assert_eq!(
-        app.call(Method::DELETE, &format!("/rooms/{room}"), Some(&bob), None)
-            .await
-            .status,
+        app.delete(&format!("/rooms/{room}"), &bob).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.call(Method::DELETE, &format!("/rooms/{room}"), Some(&alice), None)
-            .await
-            .status,
+        app.delete(&format!("/rooms/{room}"), &alice).await.status,
         StatusCode::OK
     );
     assert_eq!(

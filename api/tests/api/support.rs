@@ -151,6 +151,10 @@ impl TestApp {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
@@ -180,6 +184,21 @@ impl TestApp {
     }
 
     pub async fn upload_bytes(&self, room: &str, token: &str, name: &str, bytes: Vec<u8>) -> Answer {
+        self.try_upload_bytes(room, token, name, bytes)
+            .await
+            .expect("upload sent")
+    }
+
+    /// An upload whose request may be cut short: a server that refuses a
+    /// body by its announced length answers and closes while the client is
+    /// still sending, and the client may only see the closed connection.
+    pub async fn try_upload_bytes(
+        &self,
+        room: &str,
+        token: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Answer, reqwest::Error> {
         let form = Form::new().part("audio_file", Part::bytes(bytes).file_name(name.to_owned()));
         let response = self
             .client
@@ -187,9 +206,16 @@ impl TestApp {
             .bearer_auth(token)
             .multipart(form)
             .send()
-            .await
-            .unwrap();
-        answer(response).await
+            .await?;
+        Ok(answer(response).await)
+    }
+
+    /// How many responses with `status` the server has sent, from `/api/metrics`.
+    pub async fn responses_with(&self, status: u16) -> u64 {
+        let metrics = answer(self.client.get(self.url("/metrics")).send().await.unwrap()).await;
+        metrics.body["data"]["requests"]["by_status"][status.to_string()]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     pub async fn upload(&self, room: &str, token: &str, fixture_name: &str) -> Answer {

@@ -1,7 +1,7 @@
 //! Votes under concurrency, and the queue order they produce.
 
 use crate::support::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -66,14 +66,7 @@ async fn one_user_voting_fifty_times_at_once_counts_once() {
         assert_eq!(vote.body["vote_score"], 1);
         assert_eq!(vote.body["user_has_voted"], true);
     }
-    let unvote = app
-        .call(
-            Method::DELETE,
-            &format!("/rooms/{room}/tracks/{track}/vote"),
-            Some(&alice),
-            None,
-        )
-        .await;
+    let unvote = app.delete(&format!("/rooms/{room}/tracks/{track}/vote"), &alice).await;
     assert_eq!(
         (
             unvote.body["vote_score"].as_i64(),
@@ -81,14 +74,7 @@ async fn one_user_voting_fifty_times_at_once_counts_once() {
         ),
         (Some(0), Some(false))
     );
-    let again = app
-        .call(
-            Method::DELETE,
-            &format!("/rooms/{room}/tracks/{track}/vote"),
-            Some(&alice),
-            None,
-        )
-        .await;
+    let again = app.delete(&format!("/rooms/{room}/tracks/{track}/vote"), &alice).await;
     assert_eq!(again.body["vote_score"], 0, "unvoting is idempotent");
 }
 
