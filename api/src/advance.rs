@@ -46,6 +46,6 @@ pub async fn advance_ended(state: &State) -> Result<usize, crate::error::ApiErro
         pending.extend(playback::advance(state, &mut tx, *room).await?);
     }
     tx.commit().await?;
-    state.events.publish(&state.cache, pending).await;
+    state.publish(pending).await;
     Ok(ended.len())
 }

@@ -34,6 +34,11 @@ impl Cache {
         }
     }
 
+    /// The Redis client, for connections of their own (pub/sub).
+    pub fn client(&self) -> Option<redis::Client> {
+        self.client.clone()
+    }
+
     pub fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }

@@ -34,6 +34,27 @@ pub struct Config {
     /// Requests slower than this are logged (`HTTP_SLOW_REQUEST_THRESHOLD`, ms).
     pub slow_request_ms: u64,
     pub production: bool,
+    pub hub: HubConfig,
+}
+
+/// The real-time hub: the Pusher application it serves and its limits.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    pub app_id: String,
+    pub app_key: String,
+    pub app_secret: String,
+    /// laravel-echo's namespace (`App\Events`): event names go out as `App\Events\user\joined`.
+    pub event_namespace: Option<String>,
+    /// Seconds of silence after which a Pusher client is pinged (sent in `connection_established`).
+    pub activity_timeout: Duration,
+    /// How long a pinged client has to answer before it is disconnected.
+    pub pong_timeout: Duration,
+    /// Largest message a client may send.
+    pub max_message_bytes: usize,
+    /// Frames queued for one connection before it is judged too slow and closed.
+    pub client_buffer_frames: usize,
+    /// How long one write to a client may take before it is judged dead.
+    pub write_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +108,9 @@ impl Config {
             None if production => return Err(ConfigError("JWT_SECRET must be set in production".into())),
             None => DEV_JWT_SECRET.to_owned(),
         };
+        if production && var("PUSHER_APP_SECRET").filter(|s| !s.is_empty()).is_none() {
+            return Err(ConfigError("PUSHER_APP_SECRET must be set in production".into()));
+        }
         if production && var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()).is_none() {
             return Err(ConfigError("EDGE_SIGNING_SECRET must be set in production".into()));
         }
@@ -134,6 +158,19 @@ impl Config {
             argon2_memory_kib: number("ARGON2_MEMORY_KIB", 19 * 1024)? as u32,
             slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD", 2000)?,
             production,
+            hub: HubConfig {
+                app_id: get("PUSHER_APP_ID", "spotik"),
+                app_key: get("PUSHER_APP_KEY", "spotik-key"),
+                app_secret: get("PUSHER_APP_SECRET", "spotik-secret"),
+                event_namespace: var("BROADCAST_EVENT_NAMESPACE")
+                    .map(|n| n.trim().trim_end_matches('\\').to_owned())
+                    .filter(|n| !n.is_empty()),
+                activity_timeout: secs("WS_ACTIVITY_TIMEOUT", 120)?.max(Duration::from_secs(1)),
+                pong_timeout: secs("WS_PONG_TIMEOUT", 30)?.max(Duration::from_secs(1)),
+                max_message_bytes: number("WS_MAX_MESSAGE_BYTES", 10_000)? as usize,
+                client_buffer_frames: (number("WS_CLIENT_BUFFER", 256)? as usize).max(1),
+                write_timeout: secs("WS_WRITE_TIMEOUT", 10)?.max(Duration::from_secs(1)),
+            },
         })
     }
 
@@ -159,6 +196,14 @@ mod tests {
         assert_eq!(config.jwt_ttl, Duration::from_secs(3600));
         assert_eq!(config.jwt_refresh_ttl, Duration::from_secs(14 * 24 * 3600));
         assert_eq!(config.upload_max_bytes, 50 * 1024 * 1024);
+        assert_eq!(config.hub.app_key, "spotik-key");
+        assert_eq!(config.hub.event_namespace, None);
+    }
+
+    #[test]
+    fn event_namespace_loses_a_trailing_backslash() {
+        let config = with(&[("BROADCAST_EVENT_NAMESPACE", "App\\Events\\")]).unwrap();
+        assert_eq!(config.hub.event_namespace.as_deref(), Some("App\\Events"));
     }
 
     #[test]
@@ -166,10 +211,18 @@ mod tests {
         let error = with(&[("APP_ENV", "production")]).unwrap_err();
         assert!(error.0.contains("JWT_SECRET"), "{error}");
         let error = with(&[("APP_ENV", "production"), ("JWT_SECRET", "x")]).unwrap_err();
+        assert!(error.0.contains("PUSHER_APP_SECRET"), "{error}");
+        let error = with(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "x"),
+            ("PUSHER_APP_SECRET", "p"),
+        ])
+        .unwrap_err();
         assert!(error.0.contains("EDGE_SIGNING_SECRET"), "{error}");
         assert!(with(&[
             ("APP_ENV", "production"),
             ("JWT_SECRET", "x"),
+            ("PUSHER_APP_SECRET", "p"),
             ("EDGE_SIGNING_SECRET", "y")
         ])
         .is_ok());

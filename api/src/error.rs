@@ -20,6 +20,8 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     Unavailable(String),
+    /// 426: a plain HTTP request to a WebSocket endpoint.
+    UpgradeRequired(String),
     /// Anything unexpected: logged in full, answered without detail.
     Internal(String),
 }
@@ -54,6 +56,7 @@ impl ApiError {
             Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, "unsupported_media_type"),
             Self::TooManyRequests { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message, "too_many_requests"),
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, "service_unavailable"),
+            Self::UpgradeRequired(m) => (StatusCode::UPGRADE_REQUIRED, m, "upgrade_required"),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",

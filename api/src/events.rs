@@ -6,22 +6,20 @@
 //! replicas receive it too. Sequence numbers live in PostgreSQL, so they are
 //! the same on every replica and survive restarts.
 
-use crate::cache::Cache;
+use crate::hub::bus::Broadcast;
+use crate::state::AppState;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-/// The Redis channel (after the key prefix) carrying every room event.
-pub const CHANNEL: &str = "room-events";
-
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomEvent {
     pub room_id: Uuid,
-    pub name: &'static str,
+    pub name: String,
     pub seq: i64,
     /// The full payload, `room_id`, `timestamp` and `seq` included.
     pub payload: Value,
@@ -56,15 +54,19 @@ pub async fn stamp(
         "timestamp".into(),
         Value::String(now.to_rfc3339_opts(SecondsFormat::Millis, true)),
     );
+    payload
+        .entry("server_time")
+        .or_insert_with(|| Value::from(now.timestamp_millis()));
     payload.insert("seq".into(), Value::from(seq));
     Ok(Pending(RoomEvent {
         room_id,
-        name,
+        name: name.to_owned(),
         seq,
         payload: Value::Object(payload),
     }))
 }
 
+/// Local subscribers of the committed room events (tests, diagnostics).
 pub struct Events {
     local: broadcast::Sender<Arc<RoomEvent>>,
 }
@@ -78,20 +80,22 @@ impl Default for Events {
 }
 
 impl Events {
-    /// Local subscribers: the WebSocket hub, and tests.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<RoomEvent>> {
         self.local.subscribe()
     }
+}
 
-    /// Publishes committed events, in order.
-    pub async fn publish(&self, cache: &Cache, events: impl IntoIterator<Item = Pending>) {
+impl AppState {
+    /// Publishes committed events, in order: to this process's WebSocket
+    /// clients at once, then through Redis to the other replicas' clients.
+    pub async fn publish(&self, events: impl IntoIterator<Item = Pending>) {
         for Pending(event) in events {
-            if let Ok(json) = serde_json::to_string(&event) {
-                if !cache.publish(CHANNEL, &json).await {
-                    tracing::debug!(room = %event.room_id, name = event.name, "event not fanned out through redis");
-                }
+            let message = Broadcast::Room(event);
+            self.hub.deliver(&message);
+            crate::hub::bus::publish(self, &message).await;
+            if let Broadcast::Room(event) = message {
+                let _ = self.events.local.send(Arc::new(event));
             }
-            let _ = self.local.send(Arc::new(event));
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hub;
 pub mod models;
 pub mod monitoring;
 pub mod playback;
@@ -91,11 +92,12 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
     }
     Ok(Arc::new(AppState {
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
-        config,
         db,
         cache,
         events: events::Events::default(),
+        hub: hub::Hub::new(config.hub.clone()),
         requests: monitoring::RequestStats::default(),
+        config,
         started: std::time::Instant::now(),
     }))
 }
@@ -181,8 +183,25 @@ pub fn router(state: State) -> Router {
                 .post(rooms::create_room)
                 .push(room),
         )
-        .push(Router::with_path("tracks/{track}/stream").get(tracks::stream_track));
-    Router::new().hoop(Inject(state)).hoop(monitoring::measure).push(api)
+        .push(Router::with_path("tracks/{track}/stream").get(tracks::stream_track))
+        .push(Router::with_path("broadcasting/auth").post(hub::broadcasting::authorize));
+    let apps = Router::with_path("apps/{app_id}")
+        .push(Router::with_path("events").post(hub::http_api::publish))
+        .push(Router::with_path("batch_events").post(hub::http_api::publish_batch))
+        .push(
+            Router::with_path("channels").get(hub::http_api::list_channels).push(
+                Router::with_path("{channel}")
+                    .get(hub::http_api::show_channel)
+                    .push(Router::with_path("users").get(hub::http_api::list_users)),
+            ),
+        );
+    Router::new()
+        .hoop(Inject(state))
+        .hoop(monitoring::measure)
+        .push(api)
+        .push(apps)
+        .push(Router::with_path("app/{key}").goal(hub::pusher::connect))
+        .push(Router::with_path("ws").goal(hub::native::connect))
 }
 
 pub fn service(state: State) -> Service {
@@ -197,16 +216,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx));
+    let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
+    let bus = tokio::spawn(hub::bus::run(Arc::clone(&state), stop_rx));
+    let hub_state = Arc::clone(&state);
     let acceptor = TcpAcceptor::try_from(listener)?;
     let server = Server::new(acceptor);
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
+        hub_state.hub.close_all();
         handle.stop_graceful(Duration::from_secs(10));
     });
     server.serve(service(state)).await;
     let _ = advancer.await;
+    let _ = bus.await;
     Ok(())
 }

@@ -205,7 +205,7 @@ where
     let pending = change(state, &mut tx, room_id, locked).await?;
     let data = sync_fields(state, &mut tx, room_id).await?;
     tx.commit().await?;
-    state.events.publish(&state.cache, pending).await;
+    state.publish(pending).await;
     Ok(Reply::data(message, Value::Object(data)))
 }
 

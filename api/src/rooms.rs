@@ -232,7 +232,7 @@ pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
     room_value.remove("position_ms");
     let event = events::stamp(&mut tx, room_id, "room.updated", json!({ "room": room_value })).await?;
     tx.commit().await?;
-    state.events.publish(&state.cache, [event]).await;
+    state.publish([event]).await;
     let room = require(&state.db, room_id).await?;
     Ok(Reply::data("Room updated", room_json(state, &room, caller.id()).await?))
 }
@@ -254,7 +254,7 @@ pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    state.events.publish(&state.cache, [event]).await;
+    state.publish([event]).await;
     for (path,) in paths {
         crate::tracks::remove_if_unreferenced(state, &path).await;
     }
@@ -291,7 +291,7 @@ pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     let event = add_participant(&mut tx, room_id, &caller).await?;
     tx.commit().await?;
     let joined_now = event.is_some();
-    state.events.publish(&state.cache, event).await;
+    state.publish(event).await;
     let room = require(&state.db, room_id).await?;
     let joined_at: DateTime<Utc> =
         sqlx::query_scalar("SELECT joined_at FROM room_participants WHERE room_id = $1 AND user_id = $2")
@@ -343,7 +343,7 @@ pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     )
     .await?;
     tx.commit().await?;
-    state.events.publish(&state.cache, [event]).await;
+    state.publish([event]).await;
     Ok(Reply::data("Left the room", Value::Null))
 }
 

@@ -4,6 +4,7 @@ use crate::auth::limiter::LoginLimiter;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::events::Events;
+use crate::hub::Hub;
 use crate::monitoring::RequestStats;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ pub struct AppState {
     pub db: PgPool,
     pub cache: Cache,
     pub events: Events,
+    pub hub: Hub,
     pub login_limiter: LoginLimiter,
     pub requests: RequestStats,
     pub started: std::time::Instant,

@@ -72,7 +72,7 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
             return Err(error);
         }
     };
-    state.events.publish(&state.cache, pending).await;
+    state.publish(pending).await;
     let body = track.json(storage::file_url(&state.config, &track.file_path), false);
     Ok(Reply::top_level(
         StatusCode::CREATED,
@@ -189,7 +189,7 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         .await?,
     );
     tx.commit().await?;
-    state.events.publish(&state.cache, pending).await;
+    state.publish(pending).await;
     remove_if_unreferenced(state, &found.file_path).await;
     Ok(Reply::data("Track removed", Value::Null))
 }

@@ -52,7 +52,7 @@ async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply
         None
     };
     tx.commit().await?;
-    state.events.publish(&state.cache, event).await;
+    state.publish(event).await;
     let message = match (up, changed > 0) {
         (true, true) => "Vote added",
         (true, false) => "Already voted",

@@ -7,6 +7,7 @@
 
 pub mod demo_audio;
 pub mod etag;
+pub mod pusher_auth;
 pub mod shutdown;
 pub mod signed_link;
 pub mod telemetry;

@@ -44,7 +44,12 @@ fn bearer(req: &Request, allow_query: bool) -> Option<String> {
 pub async fn authenticate(req: &Request, depot: &Depot, allow_query: bool) -> ApiResult<AuthUser> {
     let state = state(depot)?;
     let token = bearer(req, allow_query).ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
-    let claims = jwt::verify(&state.config.jwt_secret, &token, Utc::now().timestamp(), false).map_err(|e| match e {
+    authenticate_token(state, &token).await
+}
+
+/// The caller a token stands for, if it is valid, unexpired and unrevoked.
+pub async fn authenticate_token(state: &crate::state::AppState, token: &str) -> ApiResult<AuthUser> {
+    let claims = jwt::verify(&state.config.jwt_secret, token, Utc::now().timestamp(), false).map_err(|e| match e {
         jwt::TokenError::Expired => ApiError::Unauthorized("Token has expired".into()),
         jwt::TokenError::Invalid => ApiError::Unauthorized("Invalid token".into()),
     })?;
@@ -265,6 +270,7 @@ async fn revoke(state: &crate::state::AppState, claims: &jwt::Claims) -> ApiResu
         .await?;
     let ttl = (expires - Utc::now()).to_std().unwrap_or_default();
     state.cache.set(&format!("revoked:{}", claims.jti), "1", ttl).await;
+    crate::hub::bus::broadcast(state, crate::hub::bus::Broadcast::Revoked { session: claims.jti }).await;
     Ok(())
 }
 
@@ -287,6 +293,7 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     if revoked.rows_affected() == 0 {
         return Err(ApiError::Unauthorized("Token has been revoked".into()));
     }
+    crate::hub::bus::broadcast(&state, crate::hub::bus::Broadcast::Revoked { session: claims.jti }).await;
     let user = sqlx::query_as::<_, User>("SELECT id, username, email, created_at FROM users WHERE id = $1")
         .bind(claims.sub)
         .fetch_optional(&state.db)

@@ -2,9 +2,13 @@
 //! database and a private Redis key prefix per test, driven over HTTP.
 
 mod support;
+mod ws;
 
 mod auth;
+mod fanout;
+mod native_ws;
 mod playback;
+mod pusher;
 mod resilience;
 mod rooms;
 mod uploads;

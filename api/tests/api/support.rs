@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use spotik_api::{Config, State};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -45,6 +47,7 @@ pub struct TestApp {
     pub state: State,
     pub media: Arc<TempDir>,
     pub database_url: String,
+    pub redis_prefix: String,
     pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -53,6 +56,8 @@ pub struct Options {
     pub redis_url: String,
     pub database_url: Option<String>,
     pub media: Option<Arc<TempDir>>,
+    /// Replicas that must hear each other share a Redis prefix.
+    pub redis_prefix: Option<String>,
     pub tweak: fn(&mut Config),
 }
 
@@ -62,6 +67,7 @@ impl Default for Options {
             redis_url: "redis://127.0.0.1:6379".into(),
             database_url: None,
             media: None,
+            redis_prefix: None,
             tweak: |_| {},
         }
     }
@@ -77,11 +83,13 @@ pub async fn spawn_with(options: Options) -> TestApp {
         None => fresh_database().await,
     };
     let media = options.media.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
-    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let prefix = options
+        .redis_prefix
+        .unwrap_or_else(|| format!("test:{}:", uuid::Uuid::new_v4().simple()));
     let env = [
         ("DATABASE_URL", database_url.clone()),
         ("REDIS_URL", options.redis_url.clone()),
-        ("REDIS_PREFIX", prefix),
+        ("REDIS_PREFIX", prefix.clone()),
         ("MEDIA_ROOT", media.path().display().to_string()),
         ("EDGE_PUBLIC_URL", "http://edge.test".into()),
         ("EDGE_SIGNING_SECRET", "edge-secret".into()),
@@ -110,6 +118,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         state,
         media,
         database_url,
+        redis_prefix: prefix,
         client,
         shutdown: Some(tx),
     }
@@ -254,4 +263,55 @@ pub async fn answer(response: reqwest::Response) -> Answer {
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Answer { status, body, headers }
+}
+
+/// A private redis-server on a free port (never the machine's shared one).
+pub struct PrivateRedis {
+    child: Child,
+    pub port: u16,
+}
+
+impl PrivateRedis {
+    pub fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (deploy/test installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -1,0 +1,171 @@
+//! The text of every frame the hub sends, in both protocols.
+//!
+//! A room event is turned into text once per protocol and channel, and the
+//! same bytes are queued for every recipient.
+
+use super::outbox::Frame;
+use crate::events::RoomEvent;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+
+/// The channels a room's events go to: the private one the front end
+/// subscribes to and a presence one for clients that want the member list.
+pub fn room_channels(room: uuid::Uuid) -> [String; 2] {
+    [format!("private-room.{room}"), format!("presence-room.{room}")]
+}
+
+/// The room a channel name belongs to, if it is a room channel.
+pub fn room_of(channel: &str) -> Option<uuid::Uuid> {
+    let id = channel
+        .strip_prefix("private-room.")
+        .or_else(|| channel.strip_prefix("presence-room."))?;
+    uuid::Uuid::parse_str(id).ok()
+}
+
+/// The event name as it goes out: with laravel-echo's namespace it is
+/// `App\Events\user\joined` for `user.joined`, what `.listen('user.joined')`
+/// waits for.
+pub fn event_name<'a>(namespace: Option<&str>, name: &'a str) -> Cow<'a, str> {
+    match namespace {
+        Some(namespace) => Cow::Owned(format!("{namespace}\\{}", name.replace('.', "\\"))),
+        None => Cow::Borrowed(name),
+    }
+}
+
+#[derive(Serialize)]
+struct PusherFrame<'a> {
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'a str>,
+    /// Pusher's `data` is a string holding JSON.
+    data: &'a str,
+}
+
+/// `{"event":…,"channel":…,"data":"<json as a string>"}`.
+pub fn pusher(event: &str, channel: Option<&str>, data: &str) -> Frame {
+    let text = serde_json::to_string(&PusherFrame { event, channel, data }).unwrap_or_default();
+    Frame::from(text)
+}
+
+pub fn pusher_value(event: &str, channel: Option<&str>, data: &Value) -> Frame {
+    pusher(event, channel, &data.to_string())
+}
+
+/// `pusher:error`; `code` is one of the protocol's 4000–4999 codes, or none.
+pub fn pusher_error(code: Option<u16>, message: &str) -> Frame {
+    pusher_value("pusher:error", None, &json!({ "code": code, "message": message }))
+}
+
+/// A subscription the server refused or ended, as pusher-js reports it to the channel.
+pub fn subscription_error(channel: &str, status: u16, error: &str) -> Frame {
+    pusher_value(
+        "pusher:subscription_error",
+        Some(channel),
+        &json!({ "type": "AuthError", "error": error, "status": status }),
+    )
+}
+
+/// `{"type":…,"data":{…}}`, the front end's native protocol.
+pub fn native(kind: &str, data: &Value) -> Frame {
+    Frame::from(json!({ "type": kind, "data": data }).to_string())
+}
+
+pub fn native_error(message: &str) -> Frame {
+    native("error", &json!({ "message": message }))
+}
+
+/// The native message type of a room event.
+fn native_type(name: &str) -> Cow<'_, str> {
+    match name {
+        "room.updated" => Cow::Borrowed("room_state_updated"),
+        other => Cow::Owned(other.replace('.', "_")),
+    }
+}
+
+/// The native message of a room event: the Pusher payload plus the field
+/// names the front end's native handlers read.
+pub fn native_room_event(event: &RoomEvent) -> Frame {
+    let mut data = match &event.payload {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    match event.name.as_str() {
+        "track.voted" => {
+            if let Some(user) = data.get("user").cloned() {
+                data.insert("voter".into(), user);
+            }
+        }
+        // The client adds the time since `playback_started_at` to the
+        // position it froze at the pause: it must be the resume instant.
+        "playback.resumed" => {
+            if let Some(at) = data.get("resumed_at").cloned() {
+                data.insert("playback_started_at".into(), at);
+            }
+        }
+        _ => {}
+    }
+    native(&native_type(&event.name), &Value::Object(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn laravel_echo_names_carry_the_namespace_with_backslashes() {
+        assert_eq!(
+            event_name(Some("App\\Events"), "user.joined"),
+            "App\\Events\\user\\joined"
+        );
+        assert_eq!(event_name(None, "user.joined"), "user.joined");
+    }
+
+    #[test]
+    fn pusher_data_is_a_json_string() {
+        let frame = pusher_value("track.voted", Some("private-room.x"), &json!({ "seq": 3 }));
+        let parsed: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(parsed["event"], "track.voted");
+        assert_eq!(parsed["channel"], "private-room.x");
+        assert_eq!(parsed["data"], "{\"seq\":3}");
+        let error: Value = serde_json::from_str(&pusher_error(Some(4009), "no")).unwrap();
+        assert!(error.get("channel").is_none());
+    }
+
+    #[test]
+    fn native_messages_use_the_front_ends_names_and_fields() {
+        let event = |name: &str, payload: Value| RoomEvent {
+            room_id: uuid::Uuid::nil(),
+            name: name.into(),
+            seq: 7,
+            payload,
+        };
+        let voted: Value = serde_json::from_str(&native_room_event(&event(
+            "track.voted",
+            json!({ "track": { "id": "t", "vote_score": 2 }, "user": { "id": "u" }, "seq": 7 }),
+        )))
+        .unwrap();
+        assert_eq!(voted["type"], "track_voted");
+        assert_eq!(voted["data"]["voter"]["id"], "u");
+        assert_eq!(voted["data"]["seq"], 7);
+        let resumed: Value = serde_json::from_str(&native_room_event(&event(
+            "playback.resumed",
+            json!({ "resumed_at": "R", "playback_started_at": "S" }),
+        )))
+        .unwrap();
+        assert_eq!(resumed["type"], "playback_resumed");
+        assert_eq!(resumed["data"]["playback_started_at"], "R");
+        let updated: Value = serde_json::from_str(&native_room_event(&event("room.updated", json!({})))).unwrap();
+        assert_eq!(updated["type"], "room_state_updated");
+    }
+
+    #[test]
+    fn room_channels_name_their_room() {
+        let room = uuid::Uuid::new_v4();
+        for channel in room_channels(room) {
+            assert_eq!(room_of(&channel), Some(room));
+        }
+        assert_eq!(room_of("private-room.not-a-uuid"), None);
+        assert_eq!(room_of("private-chat"), None);
+    }
+}

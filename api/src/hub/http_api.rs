@@ -1,0 +1,212 @@
+//! Pusher's HTTP API at `/apps/{app_id}/…`: publish events, query channels.
+//!
+//! Every request is signed as Pusher's server libraries sign it (see
+//! `spotik_shared::pusher_auth`): a bad or missing signature, an unknown key
+//! or a timestamp more than ten minutes off is `401`, another app id `404`.
+//! Published events reach this replica's clients at once and the others'
+//! through Redis.
+
+use super::bus::{self, Broadcast, PusherEvent};
+use crate::error::ApiResult;
+use crate::reply::Reply;
+use crate::request::state;
+use crate::state::AppState;
+use chrono::Utc;
+use salvo::http::{ParseError, StatusCode};
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use spotik_shared::pusher_auth;
+
+/// Pusher's limits: event data size, channels per event, events per batch.
+const MAX_DATA_BYTES: usize = 10 * 1024;
+const MAX_CHANNELS: usize = 100;
+const MAX_BATCH: usize = 10;
+const MAX_NAME: usize = 200;
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Reply {
+    Reply::raw(status, json!({ "error": error.to_string() }))
+}
+
+/// Checks the app id and the signature; the body, if any, comes back.
+async fn verified(req: &mut Request, state: &AppState) -> Result<Vec<u8>, Reply> {
+    if req.param::<String>("app_id").as_deref() != Some(state.config.hub.app_id.as_str()) {
+        return Err(refuse(StatusCode::NOT_FOUND, "Unknown app"));
+    }
+    let body = match req.payload_with_max_size(MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(ParseError::PayloadTooLarge) => {
+            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"))
+        }
+        Err(_) => return Err(refuse(StatusCode::BAD_REQUEST, "Could not read the request body")),
+    };
+    let config = &state.config.hub;
+    pusher_auth::verify_request(
+        &config.app_key,
+        &config.app_secret,
+        req.method().as_str(),
+        req.uri().path(),
+        req.uri().query().unwrap_or(""),
+        &body,
+        Utc::now().timestamp(),
+    )
+    .map_err(|error| refuse(StatusCode::UNAUTHORIZED, error))?;
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+struct EventRequest {
+    name: String,
+    data: Value,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    socket_id: Option<String>,
+}
+
+fn event(request: EventRequest) -> Result<PusherEvent, Reply> {
+    let mut channels = request.channels;
+    channels.extend(request.channel);
+    let data = match request.data {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let bad = |message: &str| Err(refuse(StatusCode::BAD_REQUEST, message));
+    if request.name.is_empty() || request.name.len() > MAX_NAME {
+        return bad("name must be 1 to 200 characters");
+    }
+    if channels.is_empty() || channels.len() > MAX_CHANNELS {
+        return bad("give 1 to 100 channels");
+    }
+    if channels.iter().any(|c| c.is_empty() || c.len() > 164) {
+        return bad("channel names are 1 to 164 characters");
+    }
+    if data.len() > MAX_DATA_BYTES {
+        return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "data is over 10 KiB"));
+    }
+    Ok(PusherEvent {
+        name: request.name,
+        channels,
+        data,
+        socket_id: request.socket_id,
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+#[handler]
+pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        let body = verified(req, state).await?;
+        let event = event(parse(&body)?)?;
+        bus::broadcast(state, Broadcast::Pusher(event)).await;
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({})))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    batch: Vec<EventRequest>,
+}
+
+#[handler]
+pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        let body = verified(req, state).await?;
+        let batch: Batch = parse(&body)?;
+        if batch.batch.len() > MAX_BATCH {
+            return Err(refuse(StatusCode::BAD_REQUEST, "at most 10 events per batch"));
+        }
+        let events = batch.batch.into_iter().map(event).collect::<Result<Vec<_>, _>>()?;
+        for event in events {
+            bus::broadcast(state, Broadcast::Pusher(event)).await;
+        }
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "batch": [] })))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+fn wants(req: &Request, field: &str) -> bool {
+    req.query::<String>("info")
+        .is_some_and(|info| info.split(',').any(|f| f.trim() == field))
+}
+
+#[handler]
+pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        verified(req, state).await?;
+        let prefix = req.query::<String>("filter_by_prefix").unwrap_or_default();
+        let (users, subscriptions) = (wants(req, "user_count"), wants(req, "subscription_count"));
+        let channels: Map<String, Value> = state
+            .hub
+            .occupied(&prefix)
+            .into_iter()
+            .map(|c| {
+                let mut info = Map::new();
+                if users && c.name.starts_with("presence-") {
+                    info.insert("user_count".into(), c.users.into());
+                }
+                if subscriptions {
+                    info.insert("subscription_count".into(), c.subscriptions.into());
+                }
+                (c.name, Value::Object(info))
+            })
+            .collect();
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "channels": channels })))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[handler]
+pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        verified(req, state).await?;
+        let name = req.param::<String>("channel").unwrap_or_default();
+        let found = state.hub.occupied(&name).into_iter().find(|c| c.name == name);
+        let mut info = Map::new();
+        info.insert("occupied".into(), found.is_some().into());
+        let found = found.unwrap_or(super::Occupancy {
+            name: name.clone(),
+            subscriptions: 0,
+            users: 0,
+        });
+        if wants(req, "subscription_count") || !name.starts_with("presence-") {
+            info.insert("subscription_count".into(), found.subscriptions.into());
+        }
+        if name.starts_with("presence-") {
+            info.insert("user_count".into(), found.users.into());
+        }
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, Value::Object(info)))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[handler]
+pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        verified(req, state).await?;
+        let name = req.param::<String>("channel").unwrap_or_default();
+        if !name.starts_with("presence-") {
+            return Err(refuse(StatusCode::BAD_REQUEST, "only presence channels have users"));
+        }
+        let users: Vec<Value> = state
+            .hub
+            .members(&name)
+            .into_iter()
+            .map(|id| json!({ "id": id }))
+            .collect();
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "users": users })))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}

@@ -1,0 +1,414 @@
+//! The real-time hub: WebSocket clients in two protocols, fed by the room
+//! events of every API replica.
+//!
+//! * [`pusher`]: Pusher Channels protocol 7 at `/app/{key}` (pusher-js,
+//!   laravel-echo), with private and presence channels authorised by
+//!   [`broadcasting`]'s endpoint.
+//! * [`native`]: the front end's own protocol at `/ws?token=`.
+//! * [`http_api`]: Pusher's HTTP publishing and channel queries, so any
+//!   backend with a Pusher library can publish through the hub.
+//! * [`bus`]: Redis pub/sub between replicas.
+//!
+//! The registry below maps channels to subscribers. Delivery takes a read
+//! lock, turns an event into text once per protocol and queues the same bytes
+//! for every subscriber without waiting ([`outbox`]); a subscriber too slow to
+//! keep up is closed rather than allowed to hold the others back.
+
+pub mod broadcasting;
+pub mod bus;
+pub mod frames;
+pub mod http_api;
+mod link;
+pub mod native;
+pub mod outbox;
+pub mod pusher;
+mod upgrade;
+
+use crate::config::HubConfig;
+use bus::{Broadcast, PusherEvent};
+use outbox::{Closing, Frame, Outbox};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Pusher,
+    Native,
+}
+
+/// A presence channel member, as its signed `channel_data` describes it.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user_id: String,
+    pub info: Value,
+}
+
+pub struct Subscriber {
+    pub outbox: Outbox,
+    pub protocol: Protocol,
+    pub socket_id: String,
+    /// The Spotik user the subscription was granted to, where known.
+    pub user: Option<Uuid>,
+    /// The token (its `jti`) that granted it: revoking the token ends it.
+    pub session: Option<Uuid>,
+    pub member: Option<Member>,
+}
+
+#[derive(Default)]
+struct Channel {
+    subscribers: HashMap<u64, Subscriber>,
+    /// Presence members: user id → (info, connections of that user here).
+    members: HashMap<String, (Value, usize)>,
+}
+
+impl Channel {
+    fn presence(&self) -> Value {
+        let ids: Vec<&String> = self.members.keys().collect();
+        let hash: Map<String, Value> = self
+            .members
+            .iter()
+            .map(|(id, (info, _))| (id.clone(), info.clone()))
+            .collect();
+        json!({ "presence": { "ids": ids, "hash": hash, "count": ids.len() } })
+    }
+
+    fn send_to_pusher_clients(&self, frame: &Frame, except: Option<u64>) {
+        for (id, subscriber) in &self.subscribers {
+            if Some(*id) != except && subscriber.protocol == Protocol::Pusher {
+                subscriber.outbox.push(frame);
+            }
+        }
+    }
+}
+
+/// Figures for `/api/metrics` and `/api/health`.
+#[derive(Default)]
+pub struct HubStats {
+    pub connections: AtomicI64,
+    pub frames_queued: AtomicU64,
+    pub slow_clients_closed: AtomicU64,
+    pub bus_messages: AtomicU64,
+    pub bus_connected: AtomicBool,
+}
+
+/// Occupancy of one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occupancy {
+    pub name: String,
+    pub subscriptions: usize,
+    pub users: usize,
+}
+
+pub struct Hub {
+    pub config: HubConfig,
+    /// This process on the bus: its own messages coming back are skipped.
+    pub origin: String,
+    socket_prefix: u32,
+    next_connection: AtomicU64,
+    channels: RwLock<HashMap<String, Channel>>,
+    /// Every open connection, to close them all at shutdown.
+    connections: Mutex<HashMap<u64, (Protocol, Outbox)>>,
+    /// Native connections by the token they were opened with.
+    sessions: Mutex<HashMap<Uuid, HashMap<u64, Outbox>>>,
+    pub stats: HubStats,
+}
+
+impl Hub {
+    pub fn new(config: HubConfig) -> Self {
+        let origin = Uuid::new_v4();
+        Self {
+            config,
+            socket_prefix: (origin.as_u128() as u32) % 1_000_000_000,
+            origin: origin.simple().to_string(),
+            next_connection: AtomicU64::new(1),
+            channels: RwLock::default(),
+            connections: Mutex::default(),
+            sessions: Mutex::default(),
+            stats: HubStats::default(),
+        }
+    }
+
+    /// A new connection's number, and its Pusher `socket_id` (unique across replicas).
+    pub fn connection_id(&self) -> (u64, String) {
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        (id, format!("{}.{id}", self.socket_prefix))
+    }
+
+    pub fn connect(&self, id: u64, protocol: Protocol, outbox: Outbox) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (protocol, outbox));
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn disconnect(&self, id: u64) {
+        let removed = self.connections.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        if removed.is_some() {
+            self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes every connection with a code that makes clients reconnect at
+    /// once (to another replica, or to this one once it is back).
+    pub fn close_all(&self) {
+        for (protocol, outbox) in self.connections.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            outbox.close(match protocol {
+                Protocol::Pusher => Closing {
+                    code: 4200,
+                    reason: "Server restarting: reconnect",
+                },
+                Protocol::Native => Closing {
+                    code: 1012,
+                    reason: "Server restarting: reconnect",
+                },
+            });
+        }
+    }
+
+    /// Subscribes connection `id`; answers the presence data for presence
+    /// channels, `{}` for others, and whether it was already subscribed.
+    pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> (Value, bool) {
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let entry = channels.entry(channel.to_owned()).or_default();
+        if entry.subscribers.contains_key(&id) {
+            let data = if channel.starts_with("presence-") {
+                entry.presence()
+            } else {
+                json!({})
+            };
+            return (data, true);
+        }
+        if let Some(member) = &subscriber.member {
+            let (_, count) = entry
+                .members
+                .entry(member.user_id.clone())
+                .or_insert_with(|| (member.info.clone(), 0));
+            *count += 1;
+            if *count == 1 {
+                let added = frames::pusher_value(
+                    "pusher_internal:member_added",
+                    Some(channel),
+                    &json!({ "user_id": member.user_id, "user_info": member.info }),
+                );
+                entry.send_to_pusher_clients(&added, None);
+            }
+        }
+        entry.subscribers.insert(id, subscriber);
+        let data = if channel.starts_with("presence-") {
+            entry.presence()
+        } else {
+            json!({})
+        };
+        (data, false)
+    }
+
+    /// Removes connection `id` from `channel`; false if it was not there.
+    pub fn unsubscribe(&self, channel: &str, id: u64) -> bool {
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = channels.get_mut(channel) else {
+            return false;
+        };
+        let removed = Self::remove(entry, channel, id).is_some();
+        if entry.subscribers.is_empty() {
+            channels.remove(channel);
+        }
+        removed
+    }
+
+    fn remove(entry: &mut Channel, channel: &str, id: u64) -> Option<Subscriber> {
+        let subscriber = entry.subscribers.remove(&id)?;
+        if let Some(member) = &subscriber.member {
+            if let Some((_, count)) = entry.members.get_mut(&member.user_id) {
+                *count -= 1;
+                if *count == 0 {
+                    entry.members.remove(&member.user_id);
+                    let removed = frames::pusher_value(
+                        "pusher_internal:member_removed",
+                        Some(channel),
+                        &json!({ "user_id": member.user_id }),
+                    );
+                    entry.send_to_pusher_clients(&removed, None);
+                }
+            }
+        }
+        Some(subscriber)
+    }
+
+    /// Ends the subscriptions of `channel` that `which` selects, telling each client why.
+    fn end_where(&self, channel: &str, status: u16, reason: &str, which: impl Fn(&Subscriber) -> bool) {
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = channels.get_mut(channel) else {
+            return;
+        };
+        let ended: Vec<u64> = entry
+            .subscribers
+            .iter()
+            .filter(|(_, s)| which(s))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            if let Some(subscriber) = Self::remove(entry, channel, id) {
+                let notice = match subscriber.protocol {
+                    Protocol::Pusher => frames::subscription_error(channel, status, reason),
+                    Protocol::Native => frames::native(
+                        "room_left",
+                        &json!({ "room_id": frames::room_of(channel), "reason": reason }),
+                    ),
+                };
+                subscriber.outbox.push(&notice);
+            }
+        }
+        if entry.subscribers.is_empty() {
+            channels.remove(channel);
+        }
+    }
+
+    /// Delivers a message, raised here or received from the bus, to this
+    /// process's clients.
+    pub fn deliver(&self, message: &Broadcast) {
+        match message {
+            Broadcast::Room(event) => self.deliver_room_event(event),
+            Broadcast::Pusher(event) => self.deliver_pusher_event(event),
+            Broadcast::Revoked { session } => self.revoke(*session),
+        }
+    }
+
+    fn deliver_room_event(&self, event: &crate::events::RoomEvent) {
+        let channels_of_room = frames::room_channels(event.room_id);
+        let name = frames::event_name(self.config.event_namespace.as_deref(), &event.name);
+        let data = event.payload.to_string();
+        let mut native = None;
+        let mut queued = 0;
+        {
+            let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+            for channel in &channels_of_room {
+                let Some(entry) = channels.get(channel) else {
+                    continue;
+                };
+                let mut pusher = None;
+                for subscriber in entry.subscribers.values() {
+                    let frame = match subscriber.protocol {
+                        Protocol::Pusher => pusher.get_or_insert_with(|| frames::pusher(&name, Some(channel), &data)),
+                        Protocol::Native => native.get_or_insert_with(|| frames::native_room_event(event)),
+                    };
+                    queued += u64::from(subscriber.outbox.push(frame));
+                }
+            }
+        }
+        self.stats.frames_queued.fetch_add(queued, Ordering::Relaxed);
+        // What the event ends: the leaver's subscriptions, or all of a deleted room's.
+        match event.name.as_str() {
+            "user.left" => {
+                let leaver = event.payload["user"]["id"]
+                    .as_str()
+                    .and_then(|id| Uuid::parse_str(id).ok());
+                if let Some(leaver) = leaver {
+                    for channel in &channels_of_room {
+                        self.end_where(channel, 403, "You are no longer a participant of this room", |s| {
+                            s.user == Some(leaver)
+                        });
+                    }
+                }
+            }
+            "room.deleted" => {
+                for channel in &channels_of_room {
+                    self.end_where(channel, 404, "The room was deleted", |_| true);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn deliver_pusher_event(&self, event: &PusherEvent) {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let mut queued = 0;
+        for channel in &event.channels {
+            let Some(entry) = channels.get(channel) else {
+                continue;
+            };
+            let frame = frames::pusher(&event.name, Some(channel), &event.data);
+            for subscriber in entry.subscribers.values() {
+                let excluded = event.socket_id.as_deref() == Some(subscriber.socket_id.as_str());
+                if subscriber.protocol == Protocol::Pusher && !excluded {
+                    queued += u64::from(subscriber.outbox.push(&frame));
+                }
+            }
+        }
+        self.stats.frames_queued.fetch_add(queued, Ordering::Relaxed);
+    }
+
+    /// A token was revoked (logout, refresh): its native connections close
+    /// and the subscriptions it granted end.
+    fn revoke(&self, session: Uuid) {
+        let connections = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&session);
+        for outbox in connections.into_iter().flat_map(HashMap::into_values) {
+            outbox.close(Closing {
+                code: 1008,
+                reason: "token revoked",
+            });
+        }
+        let names: Vec<String> = self
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, c)| c.subscribers.values().any(|s| s.session == Some(session)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for channel in names {
+            self.end_where(
+                &channel,
+                401,
+                "The token that authorised this subscription was revoked",
+                |s| s.session == Some(session),
+            );
+        }
+    }
+
+    /// Registers a native connection under the token it was opened with.
+    pub fn open_session(&self, session: Uuid, id: u64, outbox: Outbox) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.entry(session).or_default().insert(id, outbox);
+    }
+
+    pub fn close_session(&self, session: Uuid, id: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(connections) = sessions.get_mut(&session) {
+            connections.remove(&id);
+            if connections.is_empty() {
+                sessions.remove(&session);
+            }
+        }
+    }
+
+    /// Occupied channels whose name starts with `prefix`.
+    pub fn occupied(&self, prefix: &str) -> Vec<Occupancy> {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<Occupancy> = channels
+            .iter()
+            .filter(|(name, c)| name.starts_with(prefix) && !c.subscribers.is_empty())
+            .map(|(name, c)| Occupancy {
+                name: name.clone(),
+                subscriptions: c.subscribers.len(),
+                users: c.members.len(),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// Members of a presence channel: user ids.
+    pub fn members(&self, channel: &str) -> Vec<String> {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = channels
+            .get(channel)
+            .map(|c| c.members.keys().cloned().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}

@@ -1,0 +1,249 @@
+//! The front end's native protocol at `GET /ws?token=<jwt>`.
+//!
+//! `{"type":…,"data":{…}}` both ways. The client joins one room's stream at a
+//! time (`join_room`, sent again on every reconnect) and receives the room's
+//! events with the field names its handlers read. A missing, bad, expired or
+//! revoked token closes the socket with 1008 (policy violation). Liveness is
+//! by WebSocket ping frames; the client sends no application-level ping.
+
+use super::link::{Inbound, Link};
+use super::outbox::{Closing, Frame, Outbox};
+use super::{frames, upgrade, Protocol, Subscriber};
+use crate::auth::{authenticate_token, AuthUser};
+use crate::error::{ApiError, ApiResult};
+use crate::request::state;
+use crate::rooms;
+use crate::state::State;
+use chrono::Utc;
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+const TOO_SLOW: Closing = Closing {
+    code: 1013,
+    reason: "Try again later: the client is not reading its messages fast enough",
+};
+
+#[handler]
+pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
+    let state = state(depot)?.clone();
+    let caller = match req.query::<String>("token") {
+        Some(token) => authenticate_token(&state, &token).await,
+        None => Err(ApiError::Unauthorized(
+            "Authentication required: /ws?token=<jwt>".into(),
+        )),
+    };
+    let socket = upgrade::accept(req, res, state.config.hub.max_message_bytes)?;
+    tokio::spawn(async move {
+        let Some(socket) = socket.await else {
+            return;
+        };
+        let (outbox, frames, control) = Outbox::new(state.config.hub.client_buffer_frames, TOO_SLOW);
+        let mut link = Link::new(socket, frames, control, state.config.hub.write_timeout);
+        let caller = match caller {
+            Ok(caller) => caller,
+            Err(error) => {
+                link.send(frames::native_error(&error.to_string())).await;
+                link.close(Closing {
+                    code: 1008,
+                    reason: "authentication failed",
+                })
+                .await;
+                return;
+            }
+        };
+        let (id, socket_id) = state.hub.connection_id();
+        let mut connection = Connection {
+            state,
+            id,
+            socket_id,
+            outbox,
+            caller,
+            room: None,
+        };
+        connection.run(link).await;
+        connection.close();
+    });
+    Ok(())
+}
+
+struct Connection {
+    state: State,
+    id: u64,
+    socket_id: String,
+    outbox: Outbox,
+    caller: AuthUser,
+    room: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: Value,
+}
+
+fn channel(room: Uuid) -> String {
+    format!("private-room.{room}")
+}
+
+impl Connection {
+    async fn run(&mut self, mut link: Link) {
+        let state = std::sync::Arc::clone(&self.state);
+        let hub = &state.hub;
+        hub.connect(self.id, Protocol::Native, self.outbox.clone());
+        hub.open_session(self.caller.claims.jti, self.id, self.outbox.clone());
+        let established = json!({
+            "user": self.caller.user.public_json(),
+            "socket_id": self.socket_id,
+            "server_time": Utc::now().timestamp_millis(),
+        });
+        if !link.send(frames::native("connection_established", &established)).await {
+            return;
+        }
+        let expires =
+            Instant::now() + Duration::from_secs((self.caller.claims.exp - Utc::now().timestamp()).max(0) as u64);
+        let interval = hub.config.pong_timeout;
+        let mut deadline = Instant::now() + interval;
+        let mut pinged = false;
+        loop {
+            match link.next(deadline.min(expires)).await {
+                Inbound::Text(text) => {
+                    pinged = false;
+                    deadline = Instant::now() + interval;
+                    if let Some(reply) = self.handle(&text).await {
+                        if !link.send(reply).await {
+                            return;
+                        }
+                    }
+                }
+                Inbound::Alive => {
+                    pinged = false;
+                    deadline = Instant::now() + interval;
+                }
+                Inbound::Deadline if Instant::now() >= expires => {
+                    link.send(frames::native_error("Token has expired")).await;
+                    link.close(Closing {
+                        code: 1008,
+                        reason: "token expired",
+                    })
+                    .await;
+                    return;
+                }
+                Inbound::Deadline if pinged => {
+                    link.close(Closing {
+                        code: 1001,
+                        reason: "ping timeout",
+                    })
+                    .await;
+                    return;
+                }
+                Inbound::Deadline => {
+                    pinged = true;
+                    deadline = Instant::now() + interval;
+                    if !link.ping().await {
+                        return;
+                    }
+                }
+                Inbound::Close(closing) => {
+                    if closing == TOO_SLOW {
+                        hub.stats
+                            .slow_clients_closed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    link.close(closing).await;
+                    return;
+                }
+                Inbound::TooLarge => {
+                    link.close(Closing {
+                        code: 1009,
+                        reason: "Message too large",
+                    })
+                    .await;
+                    return;
+                }
+                Inbound::Gone => return,
+            }
+        }
+    }
+
+    async fn handle(&mut self, text: &str) -> Option<Frame> {
+        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+            return Some(frames::native_error(
+                "Malformed message: expected {\"type\":…,\"data\":{…}}",
+            ));
+        };
+        match message.kind.as_str() {
+            "join_room" => {
+                let room = message
+                    .data
+                    .get("room_id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| Uuid::parse_str(id).ok());
+                let Some(room) = room else {
+                    return Some(frames::native_error("join_room needs data.room_id"));
+                };
+                Some(match self.join(room).await {
+                    Ok(frame) => frame,
+                    Err(error) => frames::native_error(&error.to_string()),
+                })
+            }
+            "leave_room" => {
+                let left = self.leave();
+                Some(frames::native("room_left", &json!({ "room_id": left })))
+            }
+            "ping" => Some(frames::native(
+                "pong",
+                &json!({ "server_time": Utc::now().timestamp_millis() }),
+            )),
+            _ => Some(frames::native_error("Unknown message type")),
+        }
+    }
+
+    /// Subscribes first, then reads the room: an event raised in between is
+    /// both in the state and queued, and its `seq` tells the client it is old.
+    async fn join(&mut self, room: Uuid) -> ApiResult<Frame> {
+        let user = self.caller.id();
+        rooms::require_participant(&self.state, room, user).await?;
+        if self.room != Some(room) {
+            self.leave();
+        }
+        let subscriber = Subscriber {
+            outbox: self.outbox.clone(),
+            protocol: Protocol::Native,
+            socket_id: self.socket_id.clone(),
+            user: Some(user),
+            session: Some(self.caller.claims.jti),
+            member: None,
+        };
+        self.state.hub.subscribe(&channel(room), self.id, subscriber);
+        self.room = Some(room);
+        let found = rooms::require(&self.state.db, room).await?;
+        let room_json = rooms::room_json(&self.state, &found, user).await?;
+        Ok(frames::native(
+            "room_joined",
+            &json!({
+                "seq": found.event_seq,
+                "server_time": room_json["server_time"],
+                "position_ms": room_json["position_ms"],
+                "room": room_json,
+            }),
+        ))
+    }
+
+    fn leave(&mut self) -> Option<Uuid> {
+        let room = self.room.take()?;
+        self.state.hub.unsubscribe(&channel(room), self.id);
+        Some(room)
+    }
+
+    fn close(&mut self) {
+        self.leave();
+        self.state.hub.close_session(self.caller.claims.jti, self.id);
+        self.state.hub.disconnect(self.id);
+    }
+}

@@ -1,0 +1,329 @@
+//! Pusher Channels protocol 7 at `/app/{key}`, as pusher-js speaks it.
+//!
+//! Public channels are open; `private-` and `presence-` channels need the
+//! signature that `POST /api/broadcasting/auth` issues, bound to this
+//! connection's `socket_id`. Spotik's own auth endpoint also returns signed
+//! `channel_data` for private room channels, naming the user and the token, so
+//! that leaving the room or revoking the token ends the subscription.
+//! Client events (`client-…`) are not relayed.
+
+use super::link::{Inbound, Link};
+use super::outbox::{Closing, Outbox};
+use super::{frames, upgrade, Member, Protocol, Subscriber};
+use crate::error::ApiResult;
+use crate::request::state;
+use crate::state::State;
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use spotik_shared::pusher_auth;
+use std::collections::HashSet;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Protocol versions whose framing this hub speaks.
+const PROTOCOLS: std::ops::RangeInclusive<u32> = 5..=7;
+/// Longest channel name Pusher accepts.
+const MAX_CHANNEL_NAME: usize = 164;
+/// Subscriptions one connection may hold.
+const MAX_CHANNELS: usize = 100;
+
+const OVER_CAPACITY: Closing = Closing {
+    code: 4100,
+    reason: "Over capacity: the client is not reading its messages fast enough",
+};
+
+#[handler]
+pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
+    let state = state(depot)?.clone();
+    let key = req.param::<String>("key").unwrap_or_default();
+    let protocol = req.query::<String>("protocol");
+    let socket = upgrade::accept(req, res, state.config.hub.max_message_bytes)?;
+    tokio::spawn(async move {
+        let Some(socket) = socket.await else {
+            return;
+        };
+        let refusal = if key != state.config.hub.app_key {
+            Some((4001, format!("App key {key} does not exist")))
+        } else {
+            match protocol.map(|p| p.parse::<u32>()) {
+                None => Some((4008, "No protocol version supplied".to_owned())),
+                Some(Ok(version)) if PROTOCOLS.contains(&version) => None,
+                Some(Ok(_)) => Some((4007, "Unsupported protocol version".to_owned())),
+                Some(Err(_)) => Some((4006, "Invalid version string format".to_owned())),
+            }
+        };
+        let (outbox, frames, control) = Outbox::new(state.config.hub.client_buffer_frames, OVER_CAPACITY);
+        let mut link = Link::new(socket, frames, control, state.config.hub.write_timeout);
+        if let Some((code, message)) = refusal {
+            link.send(frames::pusher_error(Some(code), &message)).await;
+            link.close(Closing {
+                code,
+                reason: "refused",
+            })
+            .await;
+            return;
+        }
+        let (id, socket_id) = state.hub.connection_id();
+        let mut connection = Connection {
+            state,
+            id,
+            socket_id,
+            outbox,
+            channels: HashSet::new(),
+        };
+        connection.run(link).await;
+        connection.leave_all();
+    });
+    Ok(())
+}
+
+struct Connection {
+    state: State,
+    id: u64,
+    socket_id: String,
+    outbox: Outbox,
+    channels: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    event: String,
+    #[serde(default)]
+    data: Value,
+}
+
+#[derive(Deserialize)]
+struct Subscription {
+    channel: String,
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    channel_data: Option<String>,
+}
+
+/// What Spotik's auth endpoint signs into `channel_data`.
+#[derive(Deserialize)]
+struct ChannelData {
+    user_id: Value,
+    #[serde(default)]
+    user_info: Value,
+    #[serde(default)]
+    session: Option<Uuid>,
+}
+
+enum Refusal {
+    /// Reported on the channel as `pusher:subscription_error`.
+    Channel(u16, &'static str),
+}
+
+fn valid_channel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_CHANNEL_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_=@,.;".contains(&b))
+}
+
+impl Connection {
+    async fn run(&mut self, mut link: Link) {
+        let state = std::sync::Arc::clone(&self.state);
+        let hub = &state.hub;
+        hub.connect(self.id, Protocol::Pusher, self.outbox.clone());
+        let activity = hub.config.activity_timeout;
+        let established = json!({ "socket_id": self.socket_id, "activity_timeout": activity.as_secs() });
+        if !link
+            .send(frames::pusher_value(
+                "pusher:connection_established",
+                None,
+                &established,
+            ))
+            .await
+        {
+            return;
+        }
+        let mut deadline = Instant::now() + activity;
+        let mut pinged = false;
+        loop {
+            match link.next(deadline).await {
+                Inbound::Text(text) => {
+                    pinged = false;
+                    deadline = Instant::now() + activity;
+                    if let Some(reply) = self.handle(&text) {
+                        if !link.send(reply).await {
+                            return;
+                        }
+                    }
+                }
+                Inbound::Alive => {
+                    pinged = false;
+                    deadline = Instant::now() + activity;
+                }
+                Inbound::Deadline if pinged => {
+                    link.close(Closing {
+                        code: 4201,
+                        reason: "Pong reply not received",
+                    })
+                    .await;
+                    return;
+                }
+                Inbound::Deadline => {
+                    pinged = true;
+                    deadline = Instant::now() + hub.config.pong_timeout;
+                    if !link.send(frames::pusher("pusher:ping", None, "{}")).await {
+                        return;
+                    }
+                }
+                Inbound::Close(closing) => {
+                    if closing == OVER_CAPACITY {
+                        hub.stats
+                            .slow_clients_closed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    link.close(closing).await;
+                    return;
+                }
+                Inbound::TooLarge => {
+                    link.close(Closing {
+                        code: 1009,
+                        reason: "Message too large",
+                    })
+                    .await;
+                    return;
+                }
+                Inbound::Gone => return,
+            }
+        }
+    }
+
+    /// Handles one client message; answers what goes back at once.
+    fn handle(&mut self, text: &str) -> Option<super::outbox::Frame> {
+        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+            return Some(frames::pusher_error(
+                None,
+                "Invalid message format: expected {\"event\":…,\"data\":…}",
+            ));
+        };
+        // pusher-js sends data as an object; other clients as a JSON string.
+        let data = match message.data {
+            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+            other => other,
+        };
+        match message.event.as_str() {
+            "pusher:ping" => Some(frames::pusher("pusher:pong", None, "{}")),
+            "pusher:pong" => None,
+            "pusher:subscribe" => {
+                let Ok(subscription) = serde_json::from_value::<Subscription>(data) else {
+                    return Some(frames::pusher_error(None, "pusher:subscribe needs data.channel"));
+                };
+                let channel = subscription.channel.clone();
+                match self.subscribe(subscription) {
+                    Ok(presence) => Some(frames::pusher_value(
+                        "pusher_internal:subscription_succeeded",
+                        Some(&channel),
+                        &presence,
+                    )),
+                    Err(Refusal::Channel(status, error)) => Some(frames::subscription_error(&channel, status, error)),
+                }
+            }
+            "pusher:unsubscribe" => {
+                if let Some(channel) = data.get("channel").and_then(Value::as_str) {
+                    self.state.hub.unsubscribe(channel, self.id);
+                    self.channels.remove(channel);
+                }
+                None
+            }
+            name if name.starts_with("client-") => Some(frames::pusher_error(
+                None,
+                "Client events are not enabled on this server",
+            )),
+            "pusher:signin" => Some(frames::pusher_error(None, "User sign-in is not supported")),
+            _ => Some(frames::pusher_error(None, "Unknown event")),
+        }
+    }
+
+    fn subscribe(&mut self, subscription: Subscription) -> Result<Value, Refusal> {
+        let channel = subscription.channel.as_str();
+        if !valid_channel_name(channel) {
+            return Err(Refusal::Channel(400, "Invalid channel name"));
+        }
+        if !self.channels.contains(channel) && self.channels.len() >= MAX_CHANNELS {
+            return Err(Refusal::Channel(400, "Too many channels on one connection"));
+        }
+        let config = &self.state.hub.config;
+        let presence = channel.starts_with("presence-");
+        let mut subscriber = Subscriber {
+            outbox: self.outbox.clone(),
+            protocol: Protocol::Pusher,
+            socket_id: self.socket_id.clone(),
+            user: None,
+            session: None,
+            member: None,
+        };
+        if channel.starts_with("private-encrypted-") {
+            return Err(Refusal::Channel(400, "Encrypted channels are not supported"));
+        }
+        if presence || channel.starts_with("private-") {
+            let auth = subscription
+                .auth
+                .as_deref()
+                .ok_or(Refusal::Channel(401, "This channel needs an auth signature"))?;
+            let channel_data = subscription.channel_data.as_deref();
+            if presence && channel_data.is_none() {
+                return Err(Refusal::Channel(400, "Presence channels need channel_data"));
+            }
+            if !pusher_auth::verify_channel(
+                &config.app_key,
+                &config.app_secret,
+                &self.socket_id,
+                channel,
+                channel_data,
+                auth,
+            ) {
+                return Err(Refusal::Channel(401, "Invalid signature"));
+            }
+            if let Some(raw) = channel_data {
+                let data: ChannelData =
+                    serde_json::from_str(raw).map_err(|_| Refusal::Channel(400, "channel_data is not valid"))?;
+                let user_id = match &data.user_id {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return Err(Refusal::Channel(400, "channel_data needs a user_id")),
+                };
+                subscriber.user = Uuid::parse_str(&user_id).ok();
+                subscriber.session = data.session;
+                if presence {
+                    subscriber.member = Some(Member {
+                        user_id,
+                        info: data.user_info,
+                    });
+                }
+            }
+        }
+        let (data, _) = self.state.hub.subscribe(channel, self.id, subscriber);
+        self.channels.insert(channel.to_owned());
+        Ok(data)
+    }
+
+    fn leave_all(&mut self) {
+        for channel in self.channels.drain() {
+            self.state.hub.unsubscribe(&channel, self.id);
+        }
+        self.state.hub.disconnect(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_channel_name;
+
+    #[test]
+    fn channel_names_follow_pushers_alphabet_and_length() {
+        assert!(valid_channel_name("private-room.0b5e4c1e-8f53-4f9f-a7a0-3f3c4a0c8b11"));
+        assert!(valid_channel_name("presence-a=b@c,d;e_f"));
+        assert!(!valid_channel_name(""));
+        assert!(!valid_channel_name("room with spaces"));
+        assert!(!valid_channel_name("room/../x"));
+        assert!(!valid_channel_name(&"a".repeat(165)));
+    }
+}

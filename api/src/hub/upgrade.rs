@@ -1,0 +1,71 @@
+//! The WebSocket handshake on a salvo request.
+//!
+//! Done here rather than with salvo's `WebSocketUpgrade`, which panics in its
+//! spawned task when a client goes away before the upgrade completes — with
+//! `panic = "abort"` that would take the whole API down.
+
+use crate::error::ApiError;
+use salvo::http::headers::{HeaderMapExt, SecWebsocketAccept, SecWebsocketKey};
+use salvo::http::StatusCode;
+use salvo::hyper::upgrade::OnUpgrade;
+use salvo::prelude::*;
+use salvo::rt::tokio::TokioIo;
+use std::future::Future;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+pub type Socket = WebSocketStream<TokioIo<salvo::hyper::upgrade::Upgraded>>;
+
+fn header_has_token(req: &Request, name: &str, token: &str) -> bool {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// Answers `101 Switching Protocols` and returns the socket to come, or
+/// refuses a request that is not a WebSocket handshake (`426`).
+pub fn accept(
+    req: &mut Request,
+    res: &mut Response,
+    max_message_bytes: usize,
+) -> Result<impl Future<Output = Option<Socket>> + Send + 'static, ApiError> {
+    let is_handshake = header_has_token(req, "connection", "upgrade")
+        && header_has_token(req, "upgrade", "websocket")
+        && req
+            .headers()
+            .get("sec-websocket-version")
+            .is_some_and(|v| v.as_bytes() == b"13");
+    let key = req.headers().typed_get::<SecWebsocketKey>();
+    let (Some(key), true) = (key, is_handshake) else {
+        return Err(ApiError::UpgradeRequired(
+            "This endpoint speaks WebSocket (version 13) only".into(),
+        ));
+    };
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .ok_or_else(|| ApiError::UpgradeRequired("This connection cannot be upgraded".into()))?;
+    res.status_code(StatusCode::SWITCHING_PROTOCOLS);
+    res.headers_mut()
+        .insert("connection", "upgrade".parse().expect("static"));
+    res.headers_mut()
+        .insert("upgrade", "websocket".parse().expect("static"));
+    res.headers_mut().typed_insert(SecWebsocketAccept::from(key));
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes));
+    Ok(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                Some(WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await)
+            }
+            Err(error) => {
+                tracing::debug!(%error, "client left before the WebSocket upgrade completed");
+                None
+            }
+        }
+    })
+}
