@@ -9,6 +9,7 @@ mod fanout;
 mod native_ws;
 mod playback;
 mod pusher;
+mod pusher_js;
 mod resilience;
 mod rooms;
 mod uploads;

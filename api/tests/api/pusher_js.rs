@@ -1,0 +1,132 @@
+//! The front end's Pusher mode for real: laravel-echo over pusher-js in Node
+//! (tests/pusher-js/listen.mjs), against a hub configured with laravel-echo's
+//! namespace, hears every room event under the names the front end listens for.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+struct EchoClient {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl EchoClient {
+    fn start(app: &TestApp, token: &str, room: &str) -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pusher-js");
+        assert!(
+            dir.join("node_modules/pusher-js").is_dir(),
+            "pusher-js is not installed: run `npm ci --prefix api/tests/pusher-js` (deploy/test does)"
+        );
+        let mut child = Command::new("node")
+            .arg("listen.mjs")
+            .current_dir(&dir)
+            .env("SPOTIK_KEY", &app.state.config.hub.app_key)
+            .env("SPOTIK_WS_HOST", app.addr.ip().to_string())
+            .env("SPOTIK_WS_PORT", app.addr.port().to_string())
+            .env("SPOTIK_API", app.url(""))
+            .env("SPOTIK_TOKEN", token)
+            .env("SPOTIK_ROOM", room)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    /// The next line that `wanted` accepts; panics after 10 s.
+    async fn until(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("pusher-js never reported {what}"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("node exited before {what}"));
+            let value: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            assert!(value.get("error").is_none(), "pusher-js reported an error: {value}");
+            if wanted(&value) {
+                return value;
+            }
+        }
+    }
+
+    async fn event(&mut self, name: &str) -> Value {
+        self.until(name, |v| v["via"] == "echo" && v["name"] == name).await["data"].clone()
+    }
+}
+
+#[tokio::test]
+async fn laravel_echo_over_pusher_js_hears_every_room_event() {
+    let app = spawn_with(Options {
+        tweak: |config| config.hub.event_namespace = Some("App\\Events".into()),
+        ..Options::default()
+    })
+    .await;
+    let (admin, _) = app.user("admin").await;
+    let (guest, guest_id) = app.user("guest").await;
+    let room = app.room(&admin).await;
+    app.post(&format!("/rooms/{room}/join"), &guest, json!({})).await;
+    let mut echo = EchoClient::start(&app, &guest, &room);
+    echo.until("the private subscription", |v| v.get("subscribed").is_some()).await;
+    let here = echo.until("the presence list", |v| v.get("here").is_some()).await;
+    assert_eq!(here["here"][0]["id"], guest_id, "{here}");
+
+    let (late, _) = app.user("late").await;
+    app.post(&format!("/rooms/{room}/join"), &late, json!({})).await;
+    assert_eq!(echo.event("user.joined").await["user"]["username"], "late");
+
+    let first = app.upload(&room, &admin, "tone-1500ms.wav").await.body["track"]["id"].clone();
+    let added = echo.event("track.added").await;
+    assert_eq!(added["track"]["id"], first);
+    assert!(added["track"]["duration_seconds"].is_number());
+    assert_eq!(echo.event("playback.started").await["track"]["id"], first);
+
+    let second = app.upload(&room, &admin, "tone-1500ms.flac").await.body["track"]["id"].clone();
+    echo.event("track.added").await;
+    app.post(&format!("/rooms/{room}/tracks/{}/vote", second.as_str().unwrap()), &late, json!({}))
+        .await;
+    let voted = echo.event("track.voted").await;
+    assert_eq!(voted["track"]["id"], second);
+    assert_eq!(voted["track"]["vote_score"], 1);
+
+    app.post(&format!("/rooms/{room}/playback/pause"), &admin, json!({})).await;
+    let paused = echo.event("playback.paused").await;
+    assert!(paused["paused_at"].is_string() && paused["position"].is_number());
+    app.post(&format!("/rooms/{room}/playback/resume"), &admin, json!({})).await;
+    let resumed = echo.event("playback.resumed").await;
+    assert!(resumed["resumed_at"].is_string() && resumed["started_at"].is_string());
+    app.post(&format!("/rooms/{room}/playback/skip"), &admin, json!({})).await;
+    let skipped = echo.event("track.skipped").await;
+    assert_eq!(skipped["next_track"]["id"], second);
+    assert!(skipped["timestamp"].is_string());
+    assert_eq!(echo.event("playback.started").await["track"]["id"], second);
+    app.post(&format!("/rooms/{room}/playback/stop"), &admin, json!({})).await;
+    let stopped = echo.event("playback.stopped").await;
+    assert!(stopped["seq"].is_number());
+
+    let renamed = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/rooms/{room}"),
+            Some(&admin),
+            Some(json!({ "name": "Renamed" })),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    assert_eq!(echo.event("room.updated").await["room"]["name"], "Renamed");
+    app.delete(&format!("/rooms/{room}/tracks/{}", first.as_str().unwrap()), &admin).await;
+    assert_eq!(echo.event("track.removed").await["track_id"], first);
+    app.post(&format!("/rooms/{room}/leave"), &late, json!({})).await;
+    assert_eq!(echo.event("user.left").await["user"]["username"], "late");
+
+    drop(echo.child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(10), echo.child.wait()).await;
+    assert!(matches!(status, Ok(Ok(s)) if s.success()), "node exits cleanly: {status:?}");
+}
