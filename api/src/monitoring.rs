@@ -210,7 +210,11 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
             "database": database,
             "redis": redis,
             "storage": storage,
-            "websocket": { "status": "not_configured", "response_time": 0.0 },
+            "websocket": {
+                "status": if state.hub.stats.bus_connected.load(std::sync::atomic::Ordering::Relaxed) { "ok" } else { "local_only" },
+                "response_time": 0.0,
+                "connections": state.hub.stats.connections.load(std::sync::atomic::Ordering::Relaxed),
+            },
         },
         "system": {
             "memory": { "used_percent": memory },
@@ -233,7 +237,11 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/plain"));
     if !wants_text {
-        res.render(Json(json!({ "success": true, "data": { "requests": snapshot, "database": { "pool_size": state.db.size(), "idle": state.db.num_idle() } } })));
+        res.render(Json(json!({ "success": true, "data": {
+            "requests": snapshot,
+            "database": { "pool_size": state.db.size(), "idle": state.db.num_idle() },
+            "websocket": state.hub.stats.snapshot(),
+        } })));
         return;
     }
     let mut text = String::new();
@@ -251,6 +259,7 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         "# TYPE spotik_api_db_pool_connections gauge\nspotik_api_db_pool_connections {}\n",
         state.db.size()
     ));
+    text.push_str(&state.hub.stats.prometheus());
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

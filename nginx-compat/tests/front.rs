@@ -283,4 +283,106 @@ async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
         .await
         .unwrap();
     assert!(head.starts_with("HTTP/2 413"), "{head}");
+
+    // Both WebSocket protocols upgrade through nginx over TLS, both ways.
+    let pusher = tokio::task::spawn_blocking(move || {
+        websocket_over_tls(
+            https,
+            "/app/spotik-key?protocol=7",
+            Some(r#"{"event":"pusher:ping","data":{}}"#),
+        )
+    });
+    let (head, frames) = pusher.await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(frames[0].contains("pusher:connection_established"), "{frames:?}");
+    assert!(frames[1].contains("pusher:pong"), "{frames:?}");
+    let path = format!("/ws?token={token}");
+    let native = tokio::task::spawn_blocking(move || websocket_over_tls(https, &path, None));
+    let (head, frames) = native.await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(frames[0].contains("connection_established"), "{frames:?}");
+}
+
+/// A WebSocket session through TLS with `openssl s_client`: the handshake,
+/// one optional text frame sent, and the text frames received (up to two).
+fn websocket_over_tls(https: SocketAddr, path: &str, send: Option<&str>) -> (String, Vec<String>) {
+    use std::io::{Read, Write};
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-alpn",
+            "http/1.1",
+            "-servername",
+            "localhost",
+            "-connect",
+        ])
+        .arg(https.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl is required (deploy/test installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    write!(
+        stdin,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    if let Some(text) = send {
+        // A client frame must be masked; an all-zero mask leaves the bytes as they are.
+        let mut frame = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(text.as_bytes());
+        stdin.write_all(&frame).unwrap();
+    }
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 || tx.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let wanted = if send.is_some() { 2 } else { 1 };
+    let mut bytes = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let parse = |bytes: &[u8]| -> Option<(String, Vec<String>)> {
+        let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let (mut at, mut frames) = (end, Vec::new());
+        while at + 2 <= bytes.len() {
+            let (length, start) = match bytes[at + 1] & 0x7f {
+                126 if at + 4 <= bytes.len() => (u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize, at + 4),
+                126 => break,
+                n => (n as usize, at + 2),
+            };
+            if start + length > bytes.len() {
+                break;
+            }
+            frames.push(String::from_utf8_lossy(&bytes[start..start + length]).into_owned());
+            at = start + length;
+        }
+        Some((head, frames))
+    };
+    loop {
+        if let Some((head, frames)) = parse(&bytes) {
+            if frames.len() >= wanted || !head.starts_with("HTTP/1.1 101") {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (head, frames);
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(_) => panic!(
+                "no WebSocket answer through nginx for {path}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
 }

@@ -94,6 +94,35 @@ pub struct HubStats {
     pub bus_connected: AtomicBool,
 }
 
+impl HubStats {
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "connections": self.connections.load(Ordering::Relaxed),
+            "frames_queued": self.frames_queued.load(Ordering::Relaxed),
+            "slow_clients_closed": self.slow_clients_closed.load(Ordering::Relaxed),
+            "bus_messages_received": self.bus_messages.load(Ordering::Relaxed),
+            "bus_connected": self.bus_connected.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The same figures in Prometheus' text format.
+    pub fn prometheus(&self) -> String {
+        let s = self.snapshot();
+        format!(
+            "# TYPE spotik_api_ws_connections gauge\nspotik_api_ws_connections {}\n\
+             # TYPE spotik_api_ws_frames_queued_total counter\nspotik_api_ws_frames_queued_total {}\n\
+             # TYPE spotik_api_ws_slow_clients_closed_total counter\nspotik_api_ws_slow_clients_closed_total {}\n\
+             # TYPE spotik_api_ws_bus_messages_received_total counter\nspotik_api_ws_bus_messages_received_total {}\n\
+             # TYPE spotik_api_ws_bus_connected gauge\nspotik_api_ws_bus_connected {}\n",
+            s["connections"],
+            s["frames_queued"],
+            s["slow_clients_closed"],
+            s["bus_messages_received"],
+            u8::from(s["bus_connected"] == true),
+        )
+    }
+}
+
 /// Occupancy of one channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Occupancy {

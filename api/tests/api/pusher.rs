@@ -22,6 +22,12 @@ async fn the_handshake_names_the_socket_and_answers_pings() {
     assert_eq!(client.expect("pusher:pong").await["event"], "pusher:pong");
     let other = PusherClient::connect(&app).await;
     assert_ne!(other.socket_id, client.socket_id);
+    let metrics = answer(app.client.get(app.url("/metrics")).send().await.unwrap()).await;
+    assert_eq!(
+        metrics.body["data"]["websocket"]["connections"], 2,
+        "{:?}",
+        metrics.body
+    );
 }
 
 #[tokio::test]
@@ -150,7 +156,10 @@ async fn every_rest_action_arrives_as_its_event_with_its_payload() {
     .await;
     let played = client.expect("playback.started").await;
     assert_eq!(played["data"]["track"]["id"], first);
-    assert_eq!(played["data"]["position_ms"], 0);
+    assert!(
+        played["data"]["position_ms"].as_i64().unwrap() < 100,
+        "played from the start"
+    );
 
     let renamed = app
         .call(

@@ -74,9 +74,19 @@ async fn laravel_echo_over_pusher_js_hears_every_room_event() {
     let room = app.room(&admin).await;
     app.post(&format!("/rooms/{room}/join"), &guest, json!({})).await;
     let mut echo = EchoClient::start(&app, &guest, &room);
-    echo.until("the private subscription", |v| v.get("subscribed").is_some()).await;
-    let here = echo.until("the presence list", |v| v.get("here").is_some()).await;
-    assert_eq!(here["here"][0]["id"], guest_id, "{here}");
+    // Both subscriptions succeed, in whichever order.
+    let (mut subscribed, mut here) = (false, None);
+    while !subscribed || here.is_none() {
+        let line = echo
+            .until("both subscriptions", |v| {
+                v.get("subscribed").is_some() || v.get("here").is_some()
+            })
+            .await;
+        subscribed |= line.get("subscribed").is_some();
+        here = here.or(line.get("here").cloned());
+    }
+    let here = here.unwrap();
+    assert_eq!(here[0]["id"], guest_id, "the presence list names the listener: {here}");
 
     let (late, _) = app.user("late").await;
     app.post(&format!("/rooms/{room}/join"), &late, json!({})).await;
@@ -90,24 +100,32 @@ async fn laravel_echo_over_pusher_js_hears_every_room_event() {
 
     let second = app.upload(&room, &admin, "tone-1500ms.flac").await.body["track"]["id"].clone();
     echo.event("track.added").await;
-    app.post(&format!("/rooms/{room}/tracks/{}/vote", second.as_str().unwrap()), &late, json!({}))
-        .await;
+    app.post(
+        &format!("/rooms/{room}/tracks/{}/vote", second.as_str().unwrap()),
+        &late,
+        json!({}),
+    )
+    .await;
     let voted = echo.event("track.voted").await;
     assert_eq!(voted["track"]["id"], second);
     assert_eq!(voted["track"]["vote_score"], 1);
 
-    app.post(&format!("/rooms/{room}/playback/pause"), &admin, json!({})).await;
+    app.post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
+        .await;
     let paused = echo.event("playback.paused").await;
     assert!(paused["paused_at"].is_string() && paused["position"].is_number());
-    app.post(&format!("/rooms/{room}/playback/resume"), &admin, json!({})).await;
+    app.post(&format!("/rooms/{room}/playback/resume"), &admin, json!({}))
+        .await;
     let resumed = echo.event("playback.resumed").await;
     assert!(resumed["resumed_at"].is_string() && resumed["started_at"].is_string());
-    app.post(&format!("/rooms/{room}/playback/skip"), &admin, json!({})).await;
+    app.post(&format!("/rooms/{room}/playback/skip"), &admin, json!({}))
+        .await;
     let skipped = echo.event("track.skipped").await;
     assert_eq!(skipped["next_track"]["id"], second);
     assert!(skipped["timestamp"].is_string());
     assert_eq!(echo.event("playback.started").await["track"]["id"], second);
-    app.post(&format!("/rooms/{room}/playback/stop"), &admin, json!({})).await;
+    app.post(&format!("/rooms/{room}/playback/stop"), &admin, json!({}))
+        .await;
     let stopped = echo.event("playback.stopped").await;
     assert!(stopped["seq"].is_number());
 
@@ -121,12 +139,16 @@ async fn laravel_echo_over_pusher_js_hears_every_room_event() {
         .await;
     assert_eq!(renamed.status, 200);
     assert_eq!(echo.event("room.updated").await["room"]["name"], "Renamed");
-    app.delete(&format!("/rooms/{room}/tracks/{}", first.as_str().unwrap()), &admin).await;
+    app.delete(&format!("/rooms/{room}/tracks/{}", first.as_str().unwrap()), &admin)
+        .await;
     assert_eq!(echo.event("track.removed").await["track_id"], first);
     app.post(&format!("/rooms/{room}/leave"), &late, json!({})).await;
     assert_eq!(echo.event("user.left").await["user"]["username"], "late");
 
     drop(echo.child.stdin.take());
     let status = tokio::time::timeout(Duration::from_secs(10), echo.child.wait()).await;
-    assert!(matches!(status, Ok(Ok(s)) if s.success()), "node exits cleanly: {status:?}");
+    assert!(
+        matches!(status, Ok(Ok(s)) if s.success()),
+        "node exits cleanly: {status:?}"
+    );
 }
