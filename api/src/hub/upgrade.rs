@@ -14,6 +14,9 @@ use std::future::Future;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
+/// Read buffer per connection.
+const READ_BUFFER_BYTES: usize = 4096;
+
 pub type Socket = WebSocketStream<TokioIo<salvo::hyper::upgrade::Upgraded>>;
 
 fn header_has_token(req: &Request, name: &str, token: &str) -> bool {
@@ -54,7 +57,11 @@ pub fn accept(
     res.headers_mut()
         .insert("upgrade", "websocket".parse().expect("static"));
     res.headers_mut().typed_insert(SecWebsocketAccept::from(key));
+    // tungstenite zero-fills its read buffer up to this size on every read
+    // attempt (128 KiB by default, which profiled at 43 % of a fan-out's CPU
+    // time); client messages here are small.
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(max_message_bytes))
         .max_frame_size(Some(max_message_bytes));
     Ok(async move {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Options {
@@ -86,7 +87,11 @@ async fn subscriber(
         "ws://{}/app/{}?protocol=7&client=spotik-fanout&version=1",
         options.server, options.key
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
+    // A small read buffer: tungstenite zero-fills it on every read.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
+        .await
+        .expect("connect");
     let socket_id = loop {
         let Some(Ok(Message::Text(text))) = socket.next().await else {
             panic!("no connection_established")
@@ -126,26 +131,37 @@ async fn subscriber(
     latencies
 }
 
-/// A keep-alive HTTP/1.1 connection, enough for sequential requests.
+/// A keep-alive HTTP/1.1 connection, enough for sequential requests; it
+/// reconnects when the server closes it (`Connection: close`).
 struct Http {
     reader: BufReader<TcpStream>,
-    host: String,
+    server: SocketAddr,
+    closed: bool,
 }
 
 impl Http {
-    async fn connect(server: SocketAddr) -> Self {
+    async fn open(server: SocketAddr) -> BufReader<TcpStream> {
         let stream = TcpStream::connect(server).await.expect("HTTP connect");
         stream.set_nodelay(true).unwrap();
+        BufReader::new(stream)
+    }
+
+    async fn connect(server: SocketAddr) -> Self {
         Self {
-            reader: BufReader::new(stream),
-            host: server.to_string(),
+            reader: Self::open(server).await,
+            server,
+            closed: false,
         }
     }
 
     async fn request(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> u16 {
+        if self.closed {
+            self.reader = Self::open(self.server).await;
+            self.closed = false;
+        }
         let head = format!(
             "{method} {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n{headers}\r\n",
-            self.host,
+            self.server,
             body.len()
         );
         let stream = self.reader.get_mut();
@@ -168,6 +184,9 @@ impl Http {
             if let Some((name, value)) = line.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap();
+                }
+                if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
+                    self.closed = true;
                 }
             }
         }
