@@ -4,10 +4,13 @@
 use super::outbox::{Closing, Control, Frame};
 use super::upgrade::Socket;
 use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -35,6 +38,25 @@ pub struct Link {
     frames: mpsc::Receiver<Frame>,
     control: Arc<Control>,
     write_timeout: Duration,
+    /// One timer for the liveness deadline, moved rather than re-created on
+    /// every wake-up.
+    deadline: Pin<Box<Sleep>>,
+}
+
+/// Writes `first` and whatever else is queued (skipping the empty wake-up
+/// frames of [`super::outbox::Outbox::close`]), then flushes once.
+async fn write_batch(socket: &mut Socket, frames: &mut mpsc::Receiver<Frame>, first: Frame) -> Result<(), WsError> {
+    if !first.is_empty() {
+        socket.feed(Message::Text(first)).await?;
+    }
+    for _ in 0..WRITE_BATCH {
+        match frames.try_recv() {
+            Ok(frame) if frame.is_empty() => {}
+            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
 }
 
 impl Link {
@@ -44,24 +66,24 @@ impl Link {
             frames,
             control,
             write_timeout,
+            deadline: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
         }
     }
 
     /// Writes queued frames until something needs the session's attention.
     pub async fn next(&mut self, deadline: Instant) -> Inbound {
+        if self.deadline.deadline() != deadline {
+            self.deadline.as_mut().reset(deadline);
+        }
         loop {
+            if let Some(closing) = self.control.requested() {
+                return Inbound::Close(closing);
+            }
             tokio::select! {
                 biased;
-                closing = self.control.closed() => return Inbound::Close(closing),
                 Some(frame) = self.frames.recv() => {
-                    // A client that stops reading blocks this write; the hub
-                    // closing it (its queue overflowed) must not wait for it.
-                    let control = Arc::clone(&self.control);
-                    tokio::select! {
-                        written = self.write_queued(frame) => if !written {
-                            return Inbound::Gone;
-                        },
-                        closing = control.closed() => return Inbound::Close(closing),
+                    if let Err(inbound) = self.write_queued(frame).await {
+                        return inbound;
                     }
                 }
                 message = self.socket.next() => return match message {
@@ -71,24 +93,28 @@ impl Link {
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => Inbound::TooLarge,
                     Some(Err(_)) => Inbound::Gone,
                 },
-                _ = tokio::time::sleep_until(deadline) => return Inbound::Deadline,
+                _ = &mut self.deadline => return Inbound::Deadline,
             }
         }
     }
 
-    /// `first` and whatever else is queued, then one flush.
-    async fn write_queued(&mut self, first: Frame) -> bool {
-        let write = async {
-            self.socket.feed(Message::Text(first)).await?;
-            for _ in 0..WRITE_BATCH {
-                match self.frames.try_recv() {
-                    Ok(frame) => self.socket.feed(Message::Text(frame)).await?,
-                    Err(_) => break,
-                }
-            }
-            self.socket.flush().await
+    /// Writes `first` and what else is queued. Usually the socket takes it at
+    /// once; only a write that has to wait is given a timeout and raced
+    /// against the hub closing the connection (a client that stopped reading).
+    async fn write_queued(&mut self, first: Frame) -> Result<(), Inbound> {
+        let mut write = std::pin::pin!(write_batch(&mut self.socket, &mut self.frames, first));
+        let at_once = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        let outcome = match at_once {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => tokio::select! {
+                outcome = tokio::time::timeout(self.write_timeout, write) => match outcome {
+                    Ok(outcome) => outcome,
+                    Err(_) => return Err(Inbound::Gone),
+                },
+                closing = self.control.closed() => return Err(Inbound::Close(closing)),
+            },
         };
-        matches!(tokio::time::timeout(self.write_timeout, write).await, Ok(Ok(())))
+        outcome.map_err(|_| Inbound::Gone)
     }
 
     /// Sends one frame now, ahead of anything queued.

@@ -39,6 +39,14 @@ impl Control {
         self.notify.notify_one();
     }
 
+    /// The reason to close, if one was given (a cheap check).
+    pub fn requested(&self) -> Option<Closing> {
+        if !self.requested.load(Ordering::Acquire) {
+            return None;
+        }
+        self.closing.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Resolves once [`Control::close`] has been called.
     pub async fn closed(&self) -> Closing {
         loop {
@@ -80,6 +88,8 @@ impl Outbox {
         match self.frames.try_send(frame.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                // The connection's task has frames to send, so it is awake or
+                // blocked in a write: either way it sees the request.
                 self.control.close(self.overflow.clone());
                 false
             }
@@ -87,8 +97,11 @@ impl Outbox {
         }
     }
 
+    /// Asks the connection to close. An empty frame wakes its task if it is
+    /// waiting for frames; a task busy writing is woken through [`Control`].
     pub fn close(&self, closing: Closing) {
         self.control.close(closing);
+        let _ = self.frames.try_send(Frame::default());
     }
 }
 
