@@ -379,10 +379,14 @@ fn websocket_over_tls(https: SocketAddr, path: &str, send: Option<&str>) -> (Str
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
             Ok(chunk) => bytes.extend(chunk),
-            Err(_) => panic!(
-                "no WebSocket answer through nginx for {path}: {:?}",
-                String::from_utf8_lossy(&bytes)
-            ),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "no WebSocket answer through nginx for {path}: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            }
         }
     }
 }

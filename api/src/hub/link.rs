@@ -3,9 +3,11 @@
 
 use super::outbox::{Closing, Control, Frame};
 use super::upgrade::Socket;
+use super::HubStats;
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -31,6 +33,46 @@ pub enum Inbound {
     TooLarge,
     /// The client is gone (closed, reset, or too slow to write to).
     Gone,
+}
+
+/// When a client has last shown signs of life, and whether it has been pinged since.
+pub struct Liveness {
+    quiet: Duration,
+    answer_within: Duration,
+    deadline: Instant,
+    pinged: bool,
+}
+
+impl Liveness {
+    /// Ping after `quiet` without a message; give up `answer_within` later.
+    pub fn new(quiet: Duration, answer_within: Duration) -> Self {
+        Self {
+            quiet,
+            answer_within,
+            deadline: Instant::now() + quiet,
+            pinged: false,
+        }
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub fn alive(&mut self) {
+        self.pinged = false;
+        self.deadline = Instant::now() + self.quiet;
+    }
+
+    /// The deadline passed: true if the client is to be pinged now, false
+    /// if it was pinged already and never answered.
+    pub fn ping_now(&mut self) -> bool {
+        if self.pinged {
+            return false;
+        }
+        self.pinged = true;
+        self.deadline = Instant::now() + self.answer_within;
+        true
+    }
 }
 
 pub struct Link {
@@ -128,6 +170,27 @@ impl Link {
         matches!(tokio::time::timeout(self.write_timeout, write).await, Ok(Ok(())))
     }
 
+    /// Ends the connection for the terminal `inbound` (close request, oversized
+    /// message, client gone); `overflow` is how the hub closes slow clients.
+    pub async fn end(self, inbound: Inbound, overflow: &Closing, stats: &HubStats) {
+        match inbound {
+            Inbound::Close(closing) => {
+                if &closing == overflow {
+                    stats.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+                }
+                self.close(closing).await;
+            }
+            Inbound::TooLarge => {
+                self.close(Closing {
+                    code: 1009,
+                    reason: "Message too large",
+                })
+                .await
+            }
+            _ => {}
+        }
+    }
+
     /// Closes with `code`, waiting briefly for the client's answer.
     pub async fn close(mut self, closing: Closing) {
         let frame = CloseFrame {
@@ -135,5 +198,22 @@ impl Link {
             reason: closing.reason.into(),
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.close(Some(frame))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Liveness;
+    use std::time::Duration;
+
+    #[test]
+    fn a_quiet_client_is_pinged_once_then_given_up_on() {
+        let mut liveness = Liveness::new(Duration::from_secs(120), Duration::from_secs(30));
+        let first = liveness.deadline();
+        assert!(liveness.ping_now(), "first deadline: ping");
+        assert!(liveness.deadline() < first + Duration::from_secs(31));
+        assert!(!liveness.ping_now(), "no answer to the ping: give up");
+        liveness.alive();
+        assert!(liveness.ping_now(), "any message starts over");
     }
 }

@@ -6,7 +6,7 @@
 //! revoked token closes the socket with 1008 (policy violation). Liveness is
 //! by WebSocket ping frames; the client sends no application-level ping.
 
-use super::link::{Inbound, Link};
+use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Frame, Outbox};
 use super::{frames, upgrade, Protocol, Subscriber};
 use crate::auth::{authenticate_token, AuthUser};
@@ -108,65 +108,39 @@ impl Connection {
         let expires =
             Instant::now() + Duration::from_secs((self.caller.claims.exp - Utc::now().timestamp()).max(0) as u64);
         let interval = hub.config.pong_timeout;
-        let mut deadline = Instant::now() + interval;
-        let mut pinged = false;
+        let mut liveness = Liveness::new(interval, interval);
         loop {
-            match link.next(deadline.min(expires)).await {
+            match link.next(liveness.deadline().min(expires)).await {
                 Inbound::Text(text) => {
-                    pinged = false;
-                    deadline = Instant::now() + interval;
+                    liveness.alive();
                     if let Some(reply) = self.handle(&text).await {
                         if !link.send(reply).await {
                             return;
                         }
                     }
                 }
-                Inbound::Alive => {
-                    pinged = false;
-                    deadline = Instant::now() + interval;
-                }
+                Inbound::Alive => liveness.alive(),
                 Inbound::Deadline if Instant::now() >= expires => {
                     link.send(frames::native_error("Token has expired")).await;
-                    link.close(Closing {
+                    let closing = Closing {
                         code: 1008,
                         reason: "token expired",
-                    })
-                    .await;
-                    return;
+                    };
+                    return link.close(closing).await;
                 }
-                Inbound::Deadline if pinged => {
-                    link.close(Closing {
-                        code: 1001,
-                        reason: "ping timeout",
-                    })
-                    .await;
-                    return;
-                }
-                Inbound::Deadline => {
-                    pinged = true;
-                    deadline = Instant::now() + interval;
+                Inbound::Deadline if liveness.ping_now() => {
                     if !link.ping().await {
                         return;
                     }
                 }
-                Inbound::Close(closing) => {
-                    if closing == TOO_SLOW {
-                        hub.stats
-                            .slow_clients_closed
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    link.close(closing).await;
-                    return;
+                Inbound::Deadline => {
+                    let closing = Closing {
+                        code: 1001,
+                        reason: "ping timeout",
+                    };
+                    return link.close(closing).await;
                 }
-                Inbound::TooLarge => {
-                    link.close(Closing {
-                        code: 1009,
-                        reason: "Message too large",
-                    })
-                    .await;
-                    return;
-                }
-                Inbound::Gone => return,
+                ending => return link.end(ending, &TOO_SLOW, &hub.stats).await,
             }
         }
     }

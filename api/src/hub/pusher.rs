@@ -7,7 +7,7 @@
 //! that leaving the room or revoking the token ends the subscription.
 //! Client events (`client-…`) are not relayed.
 
-use super::link::{Inbound, Link};
+use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Outbox};
 use super::{frames, upgrade, Member, Protocol, Subscriber};
 use crate::error::ApiResult;
@@ -18,7 +18,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use spotik_shared::pusher_auth;
 use std::collections::HashSet;
-use tokio::time::Instant;
 use uuid::Uuid;
 
 /// Protocol versions whose framing this hub speaks.
@@ -142,56 +141,31 @@ impl Connection {
         {
             return;
         }
-        let mut deadline = Instant::now() + activity;
-        let mut pinged = false;
+        let mut liveness = Liveness::new(activity, hub.config.pong_timeout);
         loop {
-            match link.next(deadline).await {
+            match link.next(liveness.deadline()).await {
                 Inbound::Text(text) => {
-                    pinged = false;
-                    deadline = Instant::now() + activity;
+                    liveness.alive();
                     if let Some(reply) = self.handle(&text) {
                         if !link.send(reply).await {
                             return;
                         }
                     }
                 }
-                Inbound::Alive => {
-                    pinged = false;
-                    deadline = Instant::now() + activity;
-                }
-                Inbound::Deadline if pinged => {
-                    link.close(Closing {
-                        code: 4201,
-                        reason: "Pong reply not received",
-                    })
-                    .await;
-                    return;
-                }
-                Inbound::Deadline => {
-                    pinged = true;
-                    deadline = Instant::now() + hub.config.pong_timeout;
+                Inbound::Alive => liveness.alive(),
+                Inbound::Deadline if liveness.ping_now() => {
                     if !link.send(frames::pusher("pusher:ping", None, "{}")).await {
                         return;
                     }
                 }
-                Inbound::Close(closing) => {
-                    if closing == OVER_CAPACITY {
-                        hub.stats
-                            .slow_clients_closed
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    link.close(closing).await;
-                    return;
+                Inbound::Deadline => {
+                    let closing = Closing {
+                        code: 4201,
+                        reason: "Pong reply not received",
+                    };
+                    return link.close(closing).await;
                 }
-                Inbound::TooLarge => {
-                    link.close(Closing {
-                        code: 1009,
-                        reason: "Message too large",
-                    })
-                    .await;
-                    return;
-                }
-                Inbound::Gone => return,
+                ending => return link.end(ending, &OVER_CAPACITY, &hub.stats).await,
             }
         }
     }

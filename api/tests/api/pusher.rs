@@ -367,3 +367,29 @@ async fn a_namespace_gives_laravel_echo_the_names_it_listens_for() {
     client.expect("App\\Events\\track\\added").await;
     client.expect("App\\Events\\playback\\started").await;
 }
+
+#[tokio::test]
+async fn a_silent_client_is_pinged_and_dropped_if_it_never_answers() {
+    let app = spawn_with(Options {
+        tweak: |config| {
+            config.hub.activity_timeout = Duration::from_millis(300);
+            config.hub.pong_timeout = Duration::from_millis(300);
+        },
+        ..Options::default()
+    })
+    .await;
+    let mut answering = PusherClient::connect(&app).await;
+    let mut silent = PusherClient::connect(&app).await;
+    for _ in 0..3 {
+        answering.expect("pusher:ping").await;
+        answering.send(json!({ "event": "pusher:pong", "data": {} })).await;
+    }
+    silent.expect("pusher:ping").await;
+    assert_eq!(
+        close_code(&mut silent.socket).await,
+        Some(4201),
+        "pong reply not received"
+    );
+    answering.send(json!({ "event": "pusher:ping", "data": {} })).await;
+    answering.expect("pusher:pong").await;
+}
