@@ -8,6 +8,7 @@
 //! lost, and an event raised meanwhile on another replica shows up as a gap in
 //! the room's `seq`, which tells the client to refetch the room.
 
+use super::presence;
 use crate::events::RoomEvent;
 use crate::state::{AppState, State};
 use futures_util::StreamExt;
@@ -35,7 +36,29 @@ pub struct PusherEvent {
 pub enum Broadcast {
     Room(RoomEvent),
     Pusher(PusherEvent),
-    Revoked { session: Uuid },
+    Revoked {
+        session: Uuid,
+    },
+    /// A replica's first connection of a user on a presence channel.
+    MemberUp {
+        origin: String,
+        channel: String,
+        user_id: String,
+        info: serde_json::Value,
+    },
+    /// A replica's last connection of a user on a presence channel left.
+    MemberDown {
+        origin: String,
+        channel: String,
+        user_id: String,
+    },
+    /// A replica (re)joined the bus: the others announce their members again.
+    Hello {
+        origin: String,
+    },
+    Heartbeat {
+        origin: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -70,14 +93,16 @@ pub async fn broadcast(state: &AppState, message: Broadcast) {
     publish(state, &message).await;
 }
 
-/// Receives the other replicas' messages until `stop`, reconnecting to Redis
-/// whenever the subscription breaks.
+/// Receives the other replicas' messages and publishes this one's presence
+/// announcements until `stop`, reconnecting to Redis whenever the
+/// subscription breaks.
 pub async fn run(state: State, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let Some(client) = state.cache.client() else {
+    let (Some(client), Some(mut announcements)) = (state.cache.client(), state.hub.presence.take_outgoing()) else {
         return;
     };
     let channel = state.cache.key(CHANNEL);
     let mut backoff = Duration::from_millis(100);
+    let mut heartbeat = tokio::time::interval(presence::HEARTBEAT);
     loop {
         let session = async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -92,6 +117,7 @@ pub async fn run(state: State, mut stop: tokio::sync::watch::Receiver<bool>) {
             Ok(Ok(pubsub)) => {
                 tracing::info!(%channel, "hub subscribed to Redis");
                 state.hub.stats.bus_connected.store(true, Ordering::Relaxed);
+                state.hub.presence.hello();
                 backoff = Duration::from_millis(100);
                 let mut messages = pubsub.into_on_message();
                 loop {
@@ -101,6 +127,11 @@ pub async fn run(state: State, mut stop: tokio::sync::watch::Receiver<bool>) {
                             Some(message) => receive(&state, message.get_payload_bytes()),
                             None => break,
                         },
+                        Some(announcement) = announcements.recv() => publish(&state, &announcement).await,
+                        _ = heartbeat.tick() => {
+                            state.hub.presence.heartbeat();
+                            state.hub.reap_silent_replicas();
+                        }
                     }
                 }
                 state.hub.stats.bus_connected.store(false, Ordering::Relaxed);
@@ -121,6 +152,7 @@ fn receive(state: &AppState, payload: &[u8]) {
     match serde_json::from_slice::<Incoming>(payload) {
         Ok(envelope) if envelope.origin == state.hub.origin => {}
         Ok(envelope) => {
+            state.hub.presence.heard(&envelope.origin);
             state.hub.stats.bus_messages.fetch_add(1, Ordering::Relaxed);
             state.hub.deliver(&envelope.message);
         }

@@ -21,13 +21,15 @@ pub mod http_api;
 mod link;
 pub mod native;
 pub mod outbox;
+pub mod presence;
 pub mod pusher;
 mod upgrade;
 
 use crate::config::HubConfig;
 use bus::{Broadcast, PusherEvent};
 use outbox::{Closing, Frame, Outbox};
-use serde_json::{json, Map, Value};
+use presence::{Change, Presence};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -60,19 +62,17 @@ pub struct Subscriber {
 #[derive(Default)]
 struct Channel {
     subscribers: HashMap<u64, Subscriber>,
-    /// Presence members: user id → (info, connections of that user here).
-    members: HashMap<String, (Value, usize)>,
 }
 
 impl Channel {
-    fn presence(&self) -> Value {
-        let ids: Vec<&String> = self.members.keys().collect();
-        let hash: Map<String, Value> = self
-            .members
-            .iter()
-            .map(|(id, (info, _))| (id.clone(), info.clone()))
-            .collect();
-        json!({ "presence": { "ids": ids, "hash": hash, "count": ids.len() } })
+    /// Tells the channel's Pusher clients that a member arrived or left.
+    fn announce(&self, channel: &str, change: Change) {
+        let (event, data) = match change {
+            Change::Added(data) => ("pusher_internal:member_added", data),
+            Change::Removed(data) => ("pusher_internal:member_removed", data),
+            Change::Unchanged => return,
+        };
+        self.send_to_pusher_clients(&frames::pusher_value(event, Some(channel), &data), None);
     }
 
     fn send_to_pusher_clients(&self, frame: &Frame, except: Option<u64>) {
@@ -138,6 +138,8 @@ pub struct Hub {
     socket_prefix: u32,
     next_connection: AtomicU64,
     channels: RwLock<HashMap<String, Channel>>,
+    /// Presence members, here and on the other replicas.
+    pub presence: Presence,
     /// Every open connection, to close them all at shutdown.
     connections: Mutex<HashMap<u64, (Protocol, Outbox)>>,
     /// Native connections by the token they were opened with.
@@ -152,6 +154,7 @@ impl Hub {
             config,
             socket_prefix: (origin.as_u128() as u32) % 1_000_000_000,
             origin: origin.simple().to_string(),
+            presence: Presence::new(origin.simple().to_string()),
             next_connection: AtomicU64::new(1),
             channels: RwLock::default(),
             connections: Mutex::default(),
@@ -203,36 +206,19 @@ impl Hub {
     pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> (Value, bool) {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
         let entry = channels.entry(channel.to_owned()).or_default();
-        if entry.subscribers.contains_key(&id) {
-            let data = if channel.starts_with("presence-") {
-                entry.presence()
-            } else {
-                json!({})
-            };
-            return (data, true);
-        }
-        if let Some(member) = &subscriber.member {
-            let (_, count) = entry
-                .members
-                .entry(member.user_id.clone())
-                .or_insert_with(|| (member.info.clone(), 0));
-            *count += 1;
-            if *count == 1 {
-                let added = frames::pusher_value(
-                    "pusher_internal:member_added",
-                    Some(channel),
-                    &json!({ "user_id": member.user_id, "user_info": member.info }),
-                );
-                entry.send_to_pusher_clients(&added, None);
+        let already = entry.subscribers.contains_key(&id);
+        if !already {
+            if let Some(member) = &subscriber.member {
+                entry.announce(channel, self.presence.local_join(channel, member));
             }
+            entry.subscribers.insert(id, subscriber);
         }
-        entry.subscribers.insert(id, subscriber);
         let data = if channel.starts_with("presence-") {
-            entry.presence()
+            self.presence.roster(channel)
         } else {
             json!({})
         };
-        (data, false)
+        (data, already)
     }
 
     /// Removes connection `id` from `channel`; false if it was not there.
@@ -241,30 +227,37 @@ impl Hub {
         let Some(entry) = channels.get_mut(channel) else {
             return false;
         };
-        let removed = Self::remove(entry, channel, id).is_some();
+        let removed = self.remove(entry, channel, id).is_some();
         if entry.subscribers.is_empty() {
             channels.remove(channel);
         }
         removed
     }
 
-    fn remove(entry: &mut Channel, channel: &str, id: u64) -> Option<Subscriber> {
+    fn remove(&self, entry: &mut Channel, channel: &str, id: u64) -> Option<Subscriber> {
         let subscriber = entry.subscribers.remove(&id)?;
         if let Some(member) = &subscriber.member {
-            if let Some((_, count)) = entry.members.get_mut(&member.user_id) {
-                *count -= 1;
-                if *count == 0 {
-                    entry.members.remove(&member.user_id);
-                    let removed = frames::pusher_value(
-                        "pusher_internal:member_removed",
-                        Some(channel),
-                        &json!({ "user_id": member.user_id }),
-                    );
-                    entry.send_to_pusher_clients(&removed, None);
-                }
-            }
+            entry.announce(channel, self.presence.local_leave(channel, &member.user_id));
         }
         Some(subscriber)
+    }
+
+    /// A member change learnt from another replica (or from its silence).
+    fn announce(&self, channel: &str, change: Change) {
+        if change == Change::Unchanged {
+            return;
+        }
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = channels.get(channel) {
+            entry.announce(channel, change);
+        }
+    }
+
+    /// Drops the members of replicas that have gone silent.
+    pub fn reap_silent_replicas(&self) {
+        for (channel, change) in self.presence.reap(presence::SILENCE) {
+            self.announce(&channel, change);
+        }
     }
 
     /// Ends the subscriptions of `channel` that `which` selects, telling each client why.
@@ -280,7 +273,7 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for id in ended {
-            if let Some(subscriber) = Self::remove(entry, channel, id) {
+            if let Some(subscriber) = self.remove(entry, channel, id) {
                 let notice = match subscriber.protocol {
                     Protocol::Pusher => frames::subscription_error(channel, status, reason),
                     Protocol::Native => frames::native(
@@ -303,6 +296,19 @@ impl Hub {
             Broadcast::Room(event) => self.deliver_room_event(event),
             Broadcast::Pusher(event) => self.deliver_pusher_event(event),
             Broadcast::Revoked { session } => self.revoke(*session),
+            Broadcast::MemberUp {
+                origin,
+                channel,
+                user_id,
+                info,
+            } => self.announce(channel, self.presence.remote_up(origin, channel, user_id, info)),
+            Broadcast::MemberDown {
+                origin,
+                channel,
+                user_id,
+            } => self.announce(channel, self.presence.remote_down(origin, channel, user_id)),
+            Broadcast::Hello { .. } => self.presence.announce_all(),
+            Broadcast::Heartbeat { .. } => {}
         }
     }
 
@@ -423,21 +429,19 @@ impl Hub {
             .map(|(name, c)| Occupancy {
                 name: name.clone(),
                 subscriptions: c.subscribers.len(),
-                users: c.members.len(),
+                users: if name.starts_with("presence-") {
+                    self.presence.users(name).len()
+                } else {
+                    0
+                },
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
     }
 
-    /// Members of a presence channel: user ids.
+    /// Members of a presence channel, on every replica: user ids.
     pub fn members(&self, channel: &str) -> Vec<String> {
-        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
-        let mut ids: Vec<String> = channels
-            .get(channel)
-            .map(|c| c.members.keys().cloned().collect())
-            .unwrap_or_default();
-        ids.sort();
-        ids
+        self.presence.users(channel)
     }
 }

@@ -303,3 +303,52 @@ async fn a_client_that_stops_reading_is_closed_and_the_others_miss_nothing() {
         "the stalled client was cut off ({stalled_got} events)"
     );
 }
+
+#[tokio::test]
+async fn presence_members_are_the_same_seen_from_every_process() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = app.user("admin").await;
+    let (guest, guest_id) = app.user("guest").await;
+    let room = app.room(&admin).await;
+    app.post(&format!("/rooms/{room}/join"), &guest, json!({})).await;
+    let channel = format!("presence-room.{room}");
+    bus_ready(&app).await;
+    let mut here = PusherClient::connect(&app).await;
+    here.subscribe(&app, &admin, &channel).await;
+
+    // A process started afterwards learns who is already there.
+    let other = replica_of(&app, "redis://127.0.0.1:6379").await;
+    bus_ready(&other).await;
+    let mut there = PusherClient::connect(&other).await;
+    let mut roster = Value::Null;
+    for _ in 0..40 {
+        roster = there.subscribe(&other, &guest, &channel).await["data"]["presence"].clone();
+        if roster["count"] == 2 {
+            break;
+        }
+        // Not yet heard of the admin: try again once the answer to hello is in.
+        there
+            .send(json!({ "event": "pusher:unsubscribe", "data": { "channel": channel } }))
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(roster["count"], 2, "{roster}");
+    assert!(roster["hash"].get(&admin_id).is_some() && roster["hash"].get(&guest_id).is_some());
+    let added = here.expect("pusher_internal:member_added").await;
+    assert_eq!(added["data"]["user_id"], guest_id);
+
+    // The member list of the HTTP API counts both, asked of either process.
+    for app in [&app, &other] {
+        let users = signed_get(
+            app,
+            &format!("/apps/{}/channels/{channel}/users", app.state.config.hub.app_id),
+            &[],
+        )
+        .await;
+        assert_eq!(users["users"].as_array().unwrap().len(), 2, "{users}");
+    }
+    while here.next(Duration::from_millis(200)).await.is_some() {}
+    there.socket.close(None).await.unwrap();
+    let removed = here.expect("pusher_internal:member_removed").await;
+    assert_eq!(removed["data"]["user_id"], guest_id);
+}
