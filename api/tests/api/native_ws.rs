@@ -142,10 +142,21 @@ async fn every_event_reaches_the_front_end_with_the_fields_it_reads() {
     app.post(&format!("/rooms/{room}/leave"), &late, json!({})).await;
     assert_eq!(client.expect("user_left").await["user"]["id"], late_id);
 
-    client.send("leave_room", json!({})).await;
-    assert_eq!(client.expect("room_left").await["room_id"], room);
     app.post(&format!("/rooms/{room}/playback/stop"), &admin, json!({}))
         .await;
+    assert!(client.expect("playback_stopped").await["seq"].is_number());
+
+    client.send("leave_room", json!({})).await;
+    assert_eq!(client.expect("room_left").await["room_id"], room);
+    let renamed = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/rooms/{room}"),
+            Some(&admin),
+            Some(json!({ "name": "Quiet" })),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
     assert!(
         next_json(&mut client.socket, Duration::from_millis(300))
             .await
