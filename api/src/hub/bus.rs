@@ -59,6 +59,17 @@ pub enum Broadcast {
     Heartbeat {
         origin: String,
     },
+    /// A replica asks the others for their subscription counts.
+    CensusQuery {
+        origin: String,
+        request: u64,
+    },
+    CensusReply {
+        origin: String,
+        to: String,
+        request: u64,
+        channels: Vec<(String, usize)>,
+    },
 }
 
 #[derive(Serialize)]

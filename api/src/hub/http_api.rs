@@ -149,6 +149,7 @@ pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
         let channels: Map<String, Value> = state
             .hub
             .occupied(&prefix)
+            .await
             .into_iter()
             .map(|c| {
                 let mut info = Map::new();
@@ -172,7 +173,7 @@ pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     let outcome = async {
         verified(req, state).await?;
         let name = req.param::<String>("channel").unwrap_or_default();
-        let found = state.hub.occupied(&name).into_iter().find(|c| c.name == name);
+        let found = state.hub.occupied(&name).await.into_iter().find(|c| c.name == name);
         let mut info = Map::new();
         info.insert("occupied".into(), found.is_some().into());
         let found = found.unwrap_or(super::Occupancy {

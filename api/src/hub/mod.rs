@@ -16,6 +16,7 @@
 
 pub mod broadcasting;
 pub mod bus;
+mod census;
 pub mod frames;
 pub mod http_api;
 mod link;
@@ -140,6 +141,7 @@ pub struct Hub {
     channels: RwLock<HashMap<String, Channel>>,
     /// Presence members, here and on the other replicas.
     pub presence: Presence,
+    census: census::Census,
     /// Every open connection, to close them all at shutdown.
     connections: Mutex<HashMap<u64, (Protocol, Outbox)>>,
     /// Native connections by the token they were opened with.
@@ -155,6 +157,7 @@ impl Hub {
             socket_prefix: (origin.as_u128() as u32) % 1_000_000_000,
             origin: origin.simple().to_string(),
             presence: Presence::new(origin.simple().to_string()),
+            census: census::Census::default(),
             next_connection: AtomicU64::new(1),
             channels: RwLock::default(),
             connections: Mutex::default(),
@@ -309,6 +312,10 @@ impl Hub {
             } => self.announce(channel, self.presence.remote_down(origin, channel, user_id)),
             Broadcast::Hello { .. } => self.presence.announce_all(),
             Broadcast::Heartbeat { .. } => {}
+            Broadcast::CensusQuery { origin, request } => self.census.answer(self, origin, *request),
+            Broadcast::CensusReply {
+                to, request, channels, ..
+            } => self.census.received(self, to, *request, channels),
         }
     }
 
@@ -420,20 +427,30 @@ impl Hub {
         }
     }
 
-    /// Occupied channels whose name starts with `prefix`.
-    pub fn occupied(&self, prefix: &str) -> Vec<Occupancy> {
+    /// Subscriptions per channel on this replica.
+    fn local_counts(&self) -> census::Counts {
         let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
-        let mut list: Vec<Occupancy> = channels
+        channels
             .iter()
-            .filter(|(name, c)| name.starts_with(prefix) && !c.subscribers.is_empty())
-            .map(|(name, c)| Occupancy {
-                name: name.clone(),
-                subscriptions: c.subscribers.len(),
+            .filter(|(_, c)| !c.subscribers.is_empty())
+            .map(|(name, c)| (name.clone(), c.subscribers.len()))
+            .collect()
+    }
+
+    /// Occupied channels whose name starts with `prefix`, counted on every replica.
+    pub async fn occupied(&self, prefix: &str) -> Vec<Occupancy> {
+        let counts = self.census.gather(self).await;
+        let mut list: Vec<Occupancy> = counts
+            .into_iter()
+            .filter(|(name, subscriptions)| name.starts_with(prefix) && *subscriptions > 0)
+            .map(|(name, subscriptions)| Occupancy {
                 users: if name.starts_with("presence-") {
-                    self.presence.users(name).len()
+                    self.presence.users(&name).len()
                 } else {
                     0
                 },
+                name,
+                subscriptions,
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));

@@ -89,6 +89,17 @@ impl Presence {
         let _ = self.outgoing.try_send(message);
     }
 
+    /// Queues any hub message for the other replicas.
+    pub fn send(&self, message: Broadcast) {
+        self.announce(message);
+    }
+
+    /// Other replicas heard from recently.
+    pub fn live_nodes(&self) -> usize {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes.values().filter(|heard| heard.elapsed() <= SILENCE).count()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, PresentUser>>> {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }

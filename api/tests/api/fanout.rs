@@ -347,6 +347,17 @@ async fn presence_members_are_the_same_seen_from_every_process() {
         .await;
         assert_eq!(users["users"].as_array().unwrap().len(), 2, "{users}");
     }
+    // Subscription counts are summed over the processes too.
+    for app in [&app, &other] {
+        let path = format!("/apps/{}/channels", app.state.config.hub.app_id);
+        let params = [
+            ("filter_by_prefix", "presence-"),
+            ("info", "subscription_count,user_count"),
+        ];
+        let channels = signed_get(app, &path, &params).await;
+        assert_eq!(channels["channels"][&channel]["subscription_count"], 2, "{channels}");
+        assert_eq!(channels["channels"][&channel]["user_count"], 2, "{channels}");
+    }
     while here.next(Duration::from_millis(200)).await.is_some() {}
     there.socket.close(None).await.unwrap();
     let removed = here.expect("pusher_internal:member_removed").await;
