@@ -66,6 +66,8 @@ pub struct FileEntry {
     pub ok_headers: HeaderMap,
     /// Every header of a 304.
     pub not_modified_headers: HeaderMap,
+    /// Every header of the 206 for `bytes=0-1`.
+    pub probe_headers: Option<HeaderMap>,
     /// The whole file mapped into memory (mmap I/O, files above the small-file limit).
     pub mapped: Option<Bytes>,
     requested: PathBuf,
@@ -300,7 +302,7 @@ impl FileStore {
         let etag = header_value(etag(self.etag_format, name, modified, size));
         let last_modified = header_value(crate::conditional::format_date(modified));
         let content_type = HeaderValue::from_static(mime::content_type(&extension));
-        let (ok_headers, not_modified_headers) = self.headers.build(&etag, &last_modified, &content_type, size);
+        let prepared = self.headers.build(&etag, &last_modified, &content_type, size);
         Ok(FileEntry {
             size,
             modified,
@@ -308,8 +310,9 @@ impl FileStore {
             etag,
             last_modified,
             content_type,
-            ok_headers,
-            not_modified_headers,
+            ok_headers: prepared.ok,
+            not_modified_headers: prepared.not_modified,
+            probe_headers: prepared.probe,
             mapped,
             requested,
             identity: Identity::of(&meta),
