@@ -393,3 +393,26 @@ async fn a_silent_client_is_pinged_and_dropped_if_it_never_answers() {
     answering.send(json!({ "event": "pusher:ping", "data": {} })).await;
     answering.expect("pusher:pong").await;
 }
+
+#[tokio::test]
+async fn a_track_that_ends_advances_the_room_and_says_so() {
+    let app = spawn_app().await;
+    let room = room_with_guest(&app).await;
+    let mut client = PusherClient::connect(&app).await;
+    client
+        .subscribe(&app, &room.guest, &format!("private-room.{}", room.id))
+        .await;
+    // The first upload starts playing; the 1.5 s tone then ends by itself.
+    let first = app.upload(&room.id, &room.admin, "tone-1500ms.wav").await.body["track"]["id"].clone();
+    let second = app.upload(&room.id, &room.admin, "tone-1500ms.flac").await.body["track"]["id"].clone();
+    let skipped = client.expect("track.skipped").await;
+    assert_eq!(skipped["data"]["previous_track"]["id"], first);
+    assert_eq!(skipped["data"]["next_track"]["id"], second);
+    let started = client.expect("playback.started").await;
+    assert_eq!(started["data"]["track"]["id"], second);
+    assert_eq!(
+        started["data"]["seq"].as_i64(),
+        skipped["data"]["seq"].as_i64().map(|s| s + 1),
+        "numbered one after the other"
+    );
+}
