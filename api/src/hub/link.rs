@@ -1,9 +1,10 @@
 //! One WebSocket connection's traffic: queued frames out, client messages in,
 //! a deadline for liveness and a way for the hub to close it.
 
-use super::outbox::{Closing, Control, Frame};
+use super::outbox::{Closing, Control, Frame, Outbox};
 use super::upgrade::Socket;
 use super::HubStats;
+use crate::config::HubConfig;
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
@@ -157,6 +158,19 @@ impl Link {
             },
         };
         outcome.map_err(|_| Inbound::Gone)
+    }
+
+    /// A new connection's link, and the outbox through which the hub queues
+    /// its frames (closed with `overflow` when it fills up).
+    pub fn open(socket: Socket, config: &HubConfig, overflow: Closing) -> (Outbox, Self) {
+        let (outbox, frames, control) = Outbox::new(config.client_buffer_frames, overflow);
+        (outbox, Self::new(socket, frames, control, config.write_timeout))
+    }
+
+    /// Says why in one frame, then closes.
+    pub async fn refuse(mut self, why: Frame, closing: Closing) {
+        self.send(why).await;
+        self.close(closing).await;
     }
 
     /// Sends one frame now, ahead of anything queued.

@@ -41,18 +41,15 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
         let Some(socket) = socket.await else {
             return;
         };
-        let (outbox, frames, control) = Outbox::new(state.config.hub.client_buffer_frames, TOO_SLOW);
-        let mut link = Link::new(socket, frames, control, state.config.hub.write_timeout);
+        let (outbox, link) = Link::open(socket, &state.config.hub, TOO_SLOW);
         let caller = match caller {
             Ok(caller) => caller,
             Err(error) => {
-                link.send(frames::native_error(&error.to_string())).await;
-                link.close(Closing {
+                let closing = Closing {
                     code: 1008,
                     reason: "authentication failed",
-                })
-                .await;
-                return;
+                };
+                return link.refuse(frames::native_error(&error.to_string()), closing).await;
             }
         };
         let (id, socket_id) = state.hub.connection_id();

@@ -52,16 +52,13 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
                 Some(Err(_)) => Some((4006, "Invalid version string format".to_owned())),
             }
         };
-        let (outbox, frames, control) = Outbox::new(state.config.hub.client_buffer_frames, OVER_CAPACITY);
-        let mut link = Link::new(socket, frames, control, state.config.hub.write_timeout);
+        let (outbox, link) = Link::open(socket, &state.config.hub, OVER_CAPACITY);
         if let Some((code, message)) = refusal {
-            link.send(frames::pusher_error(Some(code), &message)).await;
-            link.close(Closing {
+            let closing = Closing {
                 code,
                 reason: "refused",
-            })
-            .await;
-            return;
+            };
+            return link.refuse(frames::pusher_error(Some(code), &message), closing).await;
         }
         let (id, socket_id) = state.hub.connection_id();
         let mut connection = Connection {
