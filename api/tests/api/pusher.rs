@@ -176,6 +176,9 @@ async fn every_rest_action_arrives_as_its_event_with_its_payload() {
     assert_eq!(client.expect("track.removed").await["data"]["track_id"], second);
 
     // Every event numbered: the room's event_seq is the last one received.
+    // (Stopped first, so that the track ending cannot add events meanwhile.)
+    app.post(&format!("{base}/playback/stop"), &room.admin, json!({})).await;
+    client.expect("playback.stopped").await;
     let shown = app.get(&base, &room.admin).await;
     let seq_now = shown.body["data"]["event_seq"].as_i64().unwrap();
     app.delete(&base, &room.admin).await;
