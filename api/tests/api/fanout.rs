@@ -237,7 +237,7 @@ async fn the_http_api_publishes_signed_events_and_refuses_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_closed_and_the_others_miss_nothing() {
     let app = spawn_with(Options {
-        tweak: |config| config.hub.client_buffer_frames = 8,
+        tweak: |config| config.hub.client_buffer_frames = 32,
         ..Options::default()
     })
     .await;
@@ -253,37 +253,44 @@ async fn a_client_that_stops_reading_is_closed_and_the_others_miss_nothing() {
         .await;
     stalled.expect("pusher_internal:subscription_succeeded").await;
 
-    // ~40 MB of events: more than the stalled client's socket buffers hold.
-    let path = format!("/apps/{}/batch_events", hub.app_id);
-    let payload = "x".repeat(10_000);
-    let publish = {
-        let client = app.client.clone();
-        let (addr, key, secret) = (app.addr, hub.app_key.clone(), hub.app_secret.clone());
+    // The reader counts what it receives; the publisher keeps at most 200
+    // events ahead of it, so a client that reads is never the one cut off.
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reading = {
+        let received = std::sync::Arc::clone(&received);
         tokio::spawn(async move {
-            for _ in 0..400 {
-                let batch: Vec<Value> = (0..10)
-                    .map(|_| json!({ "channel": "firehose", "name": "tick", "data": payload }))
-                    .collect();
-                let body = json!({ "batch": batch }).to_string();
-                let now = chrono::Utc::now().timestamp();
-                let query = sign_request(&key, &secret, "POST", &path, &[], body.as_bytes(), now);
-                let status = client
-                    .post(format!("http://{addr}{path}?{query}"))
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status();
-                assert_eq!(status, 200);
+            while received.load(std::sync::atomic::Ordering::Relaxed) < 4_000 {
+                let frame = reader.next(PATIENCE).await.expect("the reading client keeps receiving");
+                if frame["event"] == "tick" {
+                    received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         })
     };
-    let mut received = 0;
-    while received < 4_000 {
-        let frame = reader.next(PATIENCE).await.expect("the reading client keeps receiving");
-        received += usize::from(frame["event"] == "tick");
+    // ~40 MB of events: more than the stalled client's socket buffers hold.
+    let path = format!("/apps/{}/batch_events", hub.app_id);
+    let payload = "x".repeat(10_000);
+    for sent in (0..4_000).step_by(10) {
+        while sent - received.load(std::sync::atomic::Ordering::Relaxed) > 200 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let batch: Vec<Value> = (0..10)
+            .map(|_| json!({ "channel": "firehose", "name": "tick", "data": payload }))
+            .collect();
+        let body = json!({ "batch": batch }).to_string();
+        let now = chrono::Utc::now().timestamp();
+        let query = sign_request(&hub.app_key, &hub.app_secret, "POST", &path, &[], body.as_bytes(), now);
+        let response = app
+            .client
+            .post(format!("http://{}{path}?{query}", app.addr))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
     }
-    publish.await.unwrap();
+    reading.await.unwrap();
+    let received = received.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(received, 4_000, "the reading client got every event");
     assert!(
         app.state

@@ -213,6 +213,10 @@ impl TestApp {
             .client
             .post(self.url(&format!("/rooms/{room}/tracks")))
             .bearer_auth(token)
+            // A refused upload is answered before its body is read and the
+            // server then closes the connection; it must not go back to the
+            // client's pool, or the next request would be sent on a dead one.
+            .header("connection", "close")
             .multipart(form)
             .send()
             .await?;
