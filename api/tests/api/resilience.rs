@@ -22,6 +22,9 @@ async fn requests_answer_from_postgres_while_redis_is_down_and_nothing_stale_ret
         .as_str()
         .unwrap()
         .to_owned();
+    // Paused, so that the first track ending (1.5 s) cannot reorder the queue mid-test.
+    app.post(&format!("/rooms/{room}/playback/pause"), &alice, json!({}))
+        .await;
     let cached = app.get(&format!("/rooms/{room}/tracks"), &alice).await;
     assert_eq!(cached.body["tracks"][0]["vote_score"], 0);
 
