@@ -139,19 +139,17 @@ async fn file_response(
     };
     let mut response = response::with_status(status, EdgeBody::empty());
     let out = response.headers_mut();
-    match (&kind, &entry.probe_headers) {
+    match (kind, &entry.probe_headers) {
+        (Kind::Whole, _) => out.clone_from(&entry.ok_headers),
         // Safari's `bytes=0-1` probe, answered with the map prepared for it.
         (Kind::Part(range), Some(probe)) if range.start == 0 && range.end == 2 => out.clone_from(probe),
-        _ => out.clone_from(&entry.ok_headers),
-    }
-    match kind {
-        Kind::Whole => {}
-        Kind::Part(range) if range.start == 0 && range.end == 2 && entry.probe_headers.is_some() => {}
-        Kind::Part(range) => {
+        (Kind::Part(range), _) => {
+            out.clone_from(&entry.ok_headers);
             out.insert(header::CONTENT_LENGTH, HeaderValue::from(range.len()));
             out.insert(header::CONTENT_RANGE, response::content_range(range, entry.size));
         }
-        Kind::Parts(_) => {
+        (Kind::Parts(_), _) => {
+            out.clone_from(&entry.ok_headers);
             out.insert(
                 header::CONTENT_TYPE,
                 multipart_type(boundary.as_deref().unwrap_or_default()),
