@@ -1,8 +1,8 @@
 //! The one seam through which every room event leaves the API.
 //!
 //! A change and its event number are written in the same transaction
-//! ([`stamp`]); after commit the event is [`Events::publish`]ed to local
-//! subscribers (the WebSocket hub) and to Redis, so that hubs of other API
+//! ([`stamp`]); after commit [`AppState::publish`] hands it to this
+//! process's WebSocket hub and to Redis, so that the hubs of other API
 //! replicas receive it too. Sequence numbers live in PostgreSQL, so they are
 //! the same on every replica and survive restarts.
 
@@ -91,8 +91,7 @@ impl AppState {
     pub async fn publish(&self, events: impl IntoIterator<Item = Pending>) {
         for Pending(event) in events {
             let message = Broadcast::Room(event);
-            self.hub.deliver(&message);
-            crate::hub::bus::publish(self, &message).await;
+            crate::hub::bus::broadcast(self, &message).await;
             if let Broadcast::Room(event) = message {
                 let _ = self.events.local.send(Arc::new(event));
             }

@@ -99,9 +99,9 @@ pub async fn publish(state: &AppState, message: &Broadcast) {
 }
 
 /// Delivers `message` here and publishes it to the other replicas.
-pub async fn broadcast(state: &AppState, message: Broadcast) {
-    state.hub.deliver(&message);
-    publish(state, &message).await;
+pub async fn broadcast(state: &AppState, message: &Broadcast) {
+    state.hub.deliver(message);
+    publish(state, message).await;
 }
 
 /// Receives the other replicas' messages and publishes this one's presence

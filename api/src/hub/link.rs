@@ -103,7 +103,7 @@ async fn write_batch(socket: &mut Socket, frames: &mut mpsc::Receiver<Frame>, fi
 }
 
 impl Link {
-    pub fn new(socket: Socket, frames: mpsc::Receiver<Frame>, control: Arc<Control>, write_timeout: Duration) -> Self {
+    fn new(socket: Socket, frames: mpsc::Receiver<Frame>, control: Arc<Control>, write_timeout: Duration) -> Self {
         Self {
             socket,
             frames,

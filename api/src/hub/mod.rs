@@ -204,24 +204,22 @@ impl Hub {
         }
     }
 
-    /// Subscribes connection `id`; answers the presence data for presence
-    /// channels, `{}` for others, and whether it was already subscribed.
-    pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> (Value, bool) {
+    /// Subscribes connection `id` (once, however often it asks); answers the
+    /// presence data for presence channels, `{}` for others.
+    pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> Value {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
         let entry = channels.entry(channel.to_owned()).or_default();
-        let already = entry.subscribers.contains_key(&id);
-        if !already {
+        if !entry.subscribers.contains_key(&id) {
             if let Some(member) = &subscriber.member {
                 entry.announce(channel, self.presence.local_join(channel, member));
             }
             entry.subscribers.insert(id, subscriber);
         }
-        let data = if channel.starts_with("presence-") {
+        if channel.starts_with("presence-") {
             self.presence.roster(channel)
         } else {
             json!({})
-        };
-        (data, already)
+        }
     }
 
     /// Removes connection `id` from `channel`; false if it was not there.
@@ -322,7 +320,8 @@ impl Hub {
     fn deliver_room_event(&self, event: &crate::events::RoomEvent) {
         let channels_of_room = frames::room_channels(event.room_id);
         let name = frames::event_name(self.config.event_namespace.as_deref(), &event.name);
-        let data = event.payload.to_string();
+        // Turned into text only if a client of that protocol is listening.
+        let mut data = None;
         let mut native = None;
         let mut queued = 0;
         {
@@ -334,7 +333,10 @@ impl Hub {
                 let mut pusher = None;
                 for subscriber in entry.subscribers.values() {
                     let frame = match subscriber.protocol {
-                        Protocol::Pusher => pusher.get_or_insert_with(|| frames::pusher(&name, Some(channel), &data)),
+                        Protocol::Pusher => pusher.get_or_insert_with(|| {
+                            let data = data.get_or_insert_with(|| event.payload.to_string());
+                            frames::pusher(&name, Some(channel), data)
+                        }),
                         Protocol::Native => native.get_or_insert_with(|| frames::native_room_event(event)),
                     };
                     queued += u64::from(subscriber.outbox.push(frame));

@@ -108,10 +108,9 @@ struct ChannelData {
     session: Option<Uuid>,
 }
 
-enum Refusal {
-    /// Reported on the channel as `pusher:subscription_error`.
-    Channel(u16, &'static str),
-}
+/// Why a subscription is refused: the status and error of its
+/// `pusher:subscription_error`.
+type Refusal = (u16, &'static str);
 
 fn valid_channel_name(name: &str) -> bool {
     !name.is_empty()
@@ -194,7 +193,7 @@ impl Connection {
                         Some(&channel),
                         &presence,
                     )),
-                    Err(Refusal::Channel(status, error)) => Some(frames::subscription_error(&channel, status, error)),
+                    Err((status, error)) => Some(frames::subscription_error(&channel, status, error)),
                 }
             }
             "pusher:unsubscribe" => {
@@ -216,10 +215,10 @@ impl Connection {
     fn subscribe(&mut self, subscription: Subscription) -> Result<Value, Refusal> {
         let channel = subscription.channel.as_str();
         if !valid_channel_name(channel) {
-            return Err(Refusal::Channel(400, "Invalid channel name"));
+            return Err((400, "Invalid channel name"));
         }
         if !self.channels.contains(channel) && self.channels.len() >= MAX_CHANNELS {
-            return Err(Refusal::Channel(400, "Too many channels on one connection"));
+            return Err((400, "Too many channels on one connection"));
         }
         let config = &self.state.hub.config;
         let presence = channel.starts_with("presence-");
@@ -232,16 +231,16 @@ impl Connection {
             member: None,
         };
         if channel.starts_with("private-encrypted-") {
-            return Err(Refusal::Channel(400, "Encrypted channels are not supported"));
+            return Err((400, "Encrypted channels are not supported"));
         }
         if presence || channel.starts_with("private-") {
             let auth = subscription
                 .auth
                 .as_deref()
-                .ok_or(Refusal::Channel(401, "This channel needs an auth signature"))?;
+                .ok_or((401, "This channel needs an auth signature"))?;
             let channel_data = subscription.channel_data.as_deref();
             if presence && channel_data.is_none() {
-                return Err(Refusal::Channel(400, "Presence channels need channel_data"));
+                return Err((400, "Presence channels need channel_data"));
             }
             if !pusher_auth::verify_channel(
                 &config.app_key,
@@ -251,15 +250,14 @@ impl Connection {
                 channel_data,
                 auth,
             ) {
-                return Err(Refusal::Channel(401, "Invalid signature"));
+                return Err((401, "Invalid signature"));
             }
             if let Some(raw) = channel_data {
-                let data: ChannelData =
-                    serde_json::from_str(raw).map_err(|_| Refusal::Channel(400, "channel_data is not valid"))?;
+                let data: ChannelData = serde_json::from_str(raw).map_err(|_| (400, "channel_data is not valid"))?;
                 let user_id = match &data.user_id {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
-                    _ => return Err(Refusal::Channel(400, "channel_data needs a user_id")),
+                    _ => return Err((400, "channel_data needs a user_id")),
                 };
                 subscriber.user = Uuid::parse_str(&user_id).ok();
                 subscriber.session = data.session;
@@ -271,7 +269,7 @@ impl Connection {
                 }
             }
         }
-        let (data, _) = self.state.hub.subscribe(channel, self.id, subscriber);
+        let data = self.state.hub.subscribe(channel, self.id, subscriber);
         self.channels.insert(channel.to_owned());
         Ok(data)
     }
