@@ -1,5 +1,6 @@
 //! Configuration from the environment, with defaults that run locally.
 
+use crate::cors::{AllowedOrigins, DEFAULT_ORIGINS};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +36,11 @@ pub struct Config {
     pub slow_request_ms: u64,
     pub production: bool,
     pub hub: HubConfig,
+    /// Browser origins allowed to call the API and open its WebSockets
+    /// (`CORS_ALLOWED_ORIGINS`, plus `FRONTEND_URL`).
+    pub cors_origins: AllowedOrigins,
+    /// Largest cover image accepted (`COVER_MAX_BYTES`).
+    pub cover_max_bytes: u64,
 }
 
 /// The real-time hub: the Pusher application it serves and its limits.
@@ -115,6 +121,13 @@ impl Config {
             return Err(ConfigError("EDGE_SIGNING_SECRET must be set in production".into()));
         }
         let listen = get("API_LISTEN", "127.0.0.1:8000");
+        let configured_origins = var("CORS_ALLOWED_ORIGINS").filter(|v| !v.trim().is_empty());
+        let frontend_url = var("FRONTEND_URL").unwrap_or_default();
+        let cors_origins = match &configured_origins {
+            Some(list) => AllowedOrigins::parse([list.as_str(), frontend_url.as_str()]),
+            None => AllowedOrigins::parse(DEFAULT_ORIGINS.into_iter().chain([frontend_url.as_str()])),
+        }
+        .map_err(|e| ConfigError(format!("CORS_ALLOWED_ORIGINS / FRONTEND_URL: {e}")))?;
         Ok(Self {
             listen: listen
                 .parse()
@@ -171,6 +184,8 @@ impl Config {
                 client_buffer_frames: (number("WS_CLIENT_BUFFER", 256)? as usize).max(1),
                 write_timeout: secs("WS_WRITE_TIMEOUT", 10)?.max(Duration::from_secs(1)),
             },
+            cors_origins,
+            cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,
         })
     }
 
@@ -198,6 +213,20 @@ mod tests {
         assert_eq!(config.upload_max_bytes, 50 * 1024 * 1024);
         assert_eq!(config.hub.app_key, "spotik-key");
         assert_eq!(config.hub.event_namespace, None);
+    }
+
+    #[test]
+    fn cors_origins_default_to_the_front_ends_dev_servers_plus_frontend_url() {
+        let config = with(&[("FRONTEND_URL", "https://spotik.example/")]).unwrap();
+        assert!(config.cors_origins.allows("http://localhost:3000"));
+        assert!(config.cors_origins.allows("https://spotik.example"));
+        let config = with(&[("CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example")]).unwrap();
+        assert!(!config.cors_origins.allows("http://localhost:3000"));
+        assert!(config.cors_origins.allows("https://b.example"));
+        assert!(with(&[("CORS_ALLOWED_ORIGINS", "*")])
+            .unwrap_err()
+            .0
+            .contains("CORS_ALLOWED_ORIGINS"));
     }
 
     #[test]

@@ -88,13 +88,20 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// The failure envelope. The front end shows `error` to the user before
+/// `message` (`FileUpload.vue`, `Room.vue`, the stores), so `error` holds the
+/// same human sentence; the machine-readable code is `code`.
+pub fn envelope(message: &str, code: &str) -> Value {
+    json!({ "success": false, "message": message, "error": message, "code": code })
+}
+
 #[async_trait]
 impl Writer for ApiError {
     async fn write(self, _req: &mut Request, _depot: &mut Depot, res: &mut Response) {
         let (status, message, code) = self.parts();
         let body = match &self {
-            Self::Validation(errors) => json!({ "success": false, "message": message, "errors": errors }),
-            _ => json!({ "success": false, "message": message, "error": code }),
+            Self::Validation(errors) => json!({ "success": false, "message": message, "errors": errors, "code": code }),
+            _ => envelope(message, code),
         };
         if let Self::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");

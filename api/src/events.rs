@@ -29,6 +29,12 @@ pub struct RoomEvent {
 #[must_use = "publish the event after the transaction commits"]
 pub struct Pending(RoomEvent);
 
+impl Pending {
+    pub fn payload(&self) -> &Value {
+        &self.0.payload
+    }
+}
+
 /// Takes the room's next sequence number and builds the payload.
 pub async fn stamp(
     tx: &mut PgConnection,
@@ -41,6 +47,31 @@ pub async fn stamp(
             .bind(room_id)
             .fetch_one(tx)
             .await?;
+    Ok(Pending(RoomEvent {
+        room_id,
+        name: name.to_owned(),
+        seq,
+        payload: with_envelope(data, room_id, seq, now),
+    }))
+}
+
+/// An event that restates the room's state to one client, with the room's
+/// current `seq`: nothing new happened, so no number is taken.
+pub fn restate(room_id: Uuid, name: &str, seq: i64, now: DateTime<Utc>, data: Value) -> RoomEvent {
+    let mut payload = with_envelope(data, room_id, seq, now);
+    if let Value::Object(map) = &mut payload {
+        map.insert("catch_up".into(), Value::Bool(true));
+    }
+    RoomEvent {
+        room_id,
+        name: name.to_owned(),
+        seq,
+        payload,
+    }
+}
+
+/// `room_id`, `timestamp`, `server_time` and `seq` added to an event's data.
+fn with_envelope(data: Value, room_id: Uuid, seq: i64, now: DateTime<Utc>) -> Value {
     let mut payload = match data {
         Value::Object(map) => map,
         other => {
@@ -58,12 +89,7 @@ pub async fn stamp(
         .entry("server_time")
         .or_insert_with(|| Value::from(now.timestamp_millis()));
     payload.insert("seq".into(), Value::from(seq));
-    Ok(Pending(RoomEvent {
-        room_id,
-        name: name.to_owned(),
-        seq,
-        payload: Value::Object(payload),
-    }))
+    Value::Object(payload)
 }
 
 /// Local subscribers of the committed room events (tests, diagnostics).

@@ -8,14 +8,21 @@ pub mod advance;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod cors;
+pub mod covers;
 pub mod error;
 pub mod events;
+pub mod genres;
 pub mod hub;
+pub mod image;
 pub mod models;
 pub mod monitoring;
+mod page;
 pub mod playback;
+pub mod playlists;
 pub mod probe;
 pub mod queue;
+pub mod records;
 mod reply;
 mod request;
 pub mod rooms;
@@ -119,13 +126,12 @@ async fn json_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
     let (message, code) = match status {
         StatusCode::NOT_FOUND => ("Not found", "not_found"),
         StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "method_not_allowed"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "payload_too_large"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("The request body is too large", "payload_too_large"),
+        StatusCode::FORBIDDEN => ("Forbidden", "forbidden"),
         s if s.is_client_error() => ("Bad request", "bad_request"),
         _ => ("Internal server error", "internal_error"),
     };
-    res.render(Json(
-        serde_json::json!({ "success": false, "message": message, "error": code }),
-    ));
+    res.render(Json(error::envelope(message, code)));
     ctrl.skip_rest();
 }
 
@@ -137,6 +143,11 @@ pub fn router(state: State) -> Router {
         .push(Router::with_path("join").post(rooms::join_room))
         .push(Router::with_path("leave").post(rooms::leave_room))
         .push(Router::with_path("participants").get(rooms::list_participants))
+        .push(
+            Router::with_path("cover")
+                .post(covers::set_room_cover)
+                .delete(covers::remove_room_cover),
+        )
         .push(
             Router::with_path("tracks")
                 .get(tracks::list_queue)
@@ -183,7 +194,40 @@ pub fn router(state: State) -> Router {
                 .post(rooms::create_room)
                 .push(room),
         )
-        .push(Router::with_path("tracks/{track}/stream").get(tracks::stream_track))
+        .push(
+            Router::with_path("tracks")
+                .get(tracks::search_tracks)
+                .push(Router::with_path("{track}/stream").get(tracks::stream_track)),
+        )
+        .push(Router::with_path("covers/{name}").get(covers::serve))
+        .push(
+            Router::with_path("genres")
+                .get(genres::list)
+                .post(genres::create)
+                .push(Router::with_path("popular").get(genres::popular))
+                .push(
+                    Router::with_path("{genre}")
+                        .get(genres::show)
+                        .put(genres::update)
+                        .delete(genres::delete),
+                ),
+        )
+        .push(
+            Router::with_path("playlists")
+                .get(playlists::list)
+                .post(playlists::create)
+                .push(
+                    Router::with_path("{playlist}")
+                        .get(playlists::show)
+                        .put(playlists::update)
+                        .delete(playlists::delete)
+                        .push(
+                            Router::with_path("tracks")
+                                .post(playlists::add_track)
+                                .push(Router::with_path("{track}").delete(playlists::remove_track)),
+                        ),
+                ),
+        )
         .push(Router::with_path("broadcasting/auth").post(hub::broadcasting::authorize));
     let apps = Router::with_path("apps/{app_id}")
         .push(Router::with_path("events").post(hub::http_api::publish))
@@ -205,7 +249,10 @@ pub fn router(state: State) -> Router {
 }
 
 pub fn service(state: State) -> Service {
-    Service::new(router(state)).catcher(salvo::catcher::Catcher::default().hoop(json_errors))
+    let origins = Arc::new(state.config.cors_origins.clone());
+    Service::new(router(state))
+        .hoop(cors::Cors(origins))
+        .catcher(salvo::catcher::Catcher::default().hoop(json_errors))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the

@@ -95,6 +95,34 @@ pub async fn measure(req: &mut Request, depot: &mut Depot, res: &mut Response, c
     }
 }
 
+/// The figures in the shape the front end's Dashboard reads:
+/// `metrics.requests.{total, avg_response_time}`, `metrics.status_codes["200"]`
+/// and `metrics.routes[route].count`.
+fn dashboard_view(requests: &Value, database: &Value, websocket: &Value) -> Value {
+    let routes: serde_json::Map<String, Value> = requests["by_route"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(route, r)| {
+            let figures =
+                json!({ "count": r["count"], "avg_response_time": r["avg_ms"], "max_response_time": r["max_ms"] });
+            (route.clone(), figures)
+        })
+        .collect();
+    json!({
+        "requests": {
+            "total": requests["total"],
+            "avg_response_time": requests["avg_response_time_ms"],
+            "max_response_time": requests["max_response_time_ms"],
+            "errors_last_minute": requests["errors_last_minute"],
+        },
+        "status_codes": requests["by_status"],
+        "routes": routes,
+        "database": database,
+        "websocket": websocket,
+    })
+}
+
 #[handler]
 pub async fn ping() -> Json<Value> {
     Json(json!({ "status": "ok", "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) }))
@@ -237,11 +265,13 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/plain"));
     if !wants_text {
-        res.render(Json(json!({ "success": true, "data": {
-            "requests": snapshot,
-            "database": { "pool_size": state.db.size(), "idle": state.db.num_idle() },
-            "websocket": state.hub.stats.snapshot(),
-        } })));
+        let database = json!({ "pool_size": state.db.size(), "idle": state.db.num_idle() });
+        let websocket = state.hub.stats.snapshot();
+        res.render(Json(json!({
+            "success": true,
+            "metrics": dashboard_view(&snapshot, &database, &websocket),
+            "data": { "requests": snapshot, "database": database, "websocket": websocket },
+        })));
         return;
     }
     let mut text = String::new();

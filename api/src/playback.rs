@@ -9,17 +9,19 @@
 
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
-use crate::events::{self, Pending};
-use crate::models::{iso, Track, TRACK_COLUMNS};
+use crate::events::{self, Pending, RoomEvent};
+use crate::models::{iso, to_value, Track, TrackView};
+use crate::records;
 use crate::reply::Reply;
 use crate::request::{state, uuid_param};
-use crate::rooms::{self, require_admin, require_participant};
+use crate::rooms::{require_admin, require_participant};
 use crate::state::AppState;
 use crate::storage;
 use crate::sync::{now_ms, Playback};
 use chrono::{DateTime, Utc};
 use salvo::prelude::*;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -52,11 +54,16 @@ struct Locked {
 type PlaybackRow = (Option<Uuid>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
 
 async fn lock(tx: &mut PgConnection, room: Uuid) -> ApiResult<Locked> {
-    let row: Option<PlaybackRow> = sqlx::query_as(
-        "SELECT current_track_id, playback_started_at, playback_paused_at, is_playing FROM rooms WHERE id = $1 FOR UPDATE",
-    )
+    read(tx, room, "FOR UPDATE").await
+}
+
+/// The room's playback; `lock` is `FOR UPDATE` for a change, empty for a read.
+async fn read(db: impl sqlx::PgExecutor<'_>, room: Uuid, lock: &str) -> ApiResult<Locked> {
+    let row: Option<PlaybackRow> = sqlx::query_as(&format!(
+        "SELECT current_track_id, playback_started_at, playback_paused_at, is_playing FROM rooms WHERE id = $1 {lock}"
+    ))
     .bind(room)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await?;
     let (current, started_at, paused_at, is_playing) =
         row.ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
@@ -89,50 +96,109 @@ async fn store(
     Ok(())
 }
 
-async fn next_in_queue(tx: &mut PgConnection, room: Uuid, current: Option<Uuid>) -> Result<Option<Track>, sqlx::Error> {
-    sqlx::query_as::<_, Track>(&format!(
-        "SELECT {TRACK_COLUMNS} FROM tracks t JOIN users u ON u.id = t.uploader_id \
-         WHERE t.room_id = $1 AND t.played_at IS NULL AND t.id IS DISTINCT FROM $2 \
-         ORDER BY t.vote_score DESC, t.created_at ASC, t.id ASC LIMIT 1"
-    ))
-    .bind(room)
-    .bind(current)
-    .fetch_optional(&mut *tx)
-    .await
+/// The room's playback at one instant, with its current and next tracks.
+struct Snapshot {
+    playback: Playback,
+    current: Option<Track>,
+    next: Option<Track>,
+    now: DateTime<Utc>,
+}
+
+async fn snapshot(tx: &mut PgConnection, room: Uuid) -> ApiResult<Snapshot> {
+    let locked = lock(&mut *tx, room).await?;
+    snapshot_of(tx, room, locked).await
+}
+
+async fn snapshot_of(tx: &mut PgConnection, room: Uuid, locked: Locked) -> ApiResult<Snapshot> {
+    let current = match locked.current {
+        Some(id) => records::track(&mut *tx, id).await?,
+        None => None,
+    };
+    let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
+    Ok(Snapshot {
+        playback: locked.playback,
+        current,
+        next,
+        now: now_ms(),
+    })
+}
+
+/// What a skip (or the end of a track) moved from and to.
+#[derive(Default, Serialize)]
+struct Skip<'a> {
+    previous_track: Option<TrackView<'a>>,
+    /// `stores/playback.js` reads both ids from the skip's answer.
+    skipped_track_id: Option<Uuid>,
+    next_track_id: Option<Uuid>,
+}
+
+/// The sync fields every playback answer and event carries
+/// (`stores/playback.js`, `stores/websocket.js`, `useAudioPlayer.js`).
+#[derive(Serialize)]
+struct PlaybackView<'a> {
+    server_time: i64,
+    is_playing: bool,
+    position_ms: i64,
+    /// Seconds: the true position (`position` and `current_position` are
+    /// what the front end's pause handlers read).
+    position: f64,
+    current_position: f64,
+    #[serde(serialize_with = "iso_or_null")]
+    started_at: Option<DateTime<Utc>>,
+    started_at_ms: Option<i64>,
+    #[serde(serialize_with = "iso_or_null")]
+    paused_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_or_null")]
+    playback_started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_or_null")]
+    playback_paused_at: Option<DateTime<Utc>>,
+    track: Option<TrackView<'a>>,
+    current_track: Option<TrackView<'a>>,
+    track_id: Option<Uuid>,
+    next_track: Option<TrackView<'a>>,
+    /// Set on resume: the instant it resumed, the front end's new `startedAt`.
+    #[serde(serialize_with = "iso_or_null", skip_serializing_if = "Option::is_none")]
+    resumed_at: Option<DateTime<Utc>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    skip: Option<Skip<'a>>,
+}
+
+fn iso_or_null<S: serde::Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => s.serialize_str(&iso(*time)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Snapshot {
+    fn view<'a>(&'a self, state: &AppState) -> PlaybackView<'a> {
+        let p = self.playback;
+        let position_ms = p.position_ms(self.now, self.current.as_ref().map(|t| t.duration_ms));
+        let track_view = |t: &'a Track| t.view(storage::file_url(&state.config, &t.file_path), false);
+        PlaybackView {
+            server_time: self.now.timestamp_millis(),
+            is_playing: p.is_playing,
+            position_ms,
+            position: position_ms as f64 / 1000.0,
+            current_position: position_ms as f64 / 1000.0,
+            started_at: p.started_at,
+            started_at_ms: p.started_at.map(|t| t.timestamp_millis()),
+            paused_at: p.paused_at,
+            playback_started_at: p.started_at,
+            playback_paused_at: p.paused_at,
+            track: self.current.as_ref().map(track_view),
+            current_track: self.current.as_ref().map(track_view),
+            track_id: self.current.as_ref().map(|t| t.id),
+            next_track: self.next.as_ref().map(track_view),
+            resumed_at: None,
+            skip: None,
+        }
+    }
 }
 
 /// The sync fields of a room's playback now, as every playback response and event carries them.
-async fn sync_fields(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Map<String, Value>> {
-    let locked = lock(tx, room).await?;
-    let current = match locked.current {
-        Some(id) => rooms::track(&mut *tx, id).await?,
-        None => None,
-    };
-    let next = next_in_queue(tx, room, locked.current).await?;
-    let now = now_ms();
-    let p = locked.playback;
-    let position_ms = p.position_ms(now, current.as_ref().map(|t| t.duration_ms));
-    let track_json = |t: &Track| t.json(storage::file_url(&state.config, &t.file_path), false);
-    let fields = json!({
-        "server_time": now.timestamp_millis(),
-        "is_playing": p.is_playing,
-        "position_ms": position_ms,
-        "position": position_ms as f64 / 1000.0,
-        "started_at": p.started_at.map(iso),
-        "started_at_ms": p.started_at.map(|t| t.timestamp_millis()),
-        "paused_at": p.paused_at.map(iso),
-        "playback_started_at": p.started_at.map(iso),
-        "playback_paused_at": p.paused_at.map(iso),
-        "current_position": p.legacy_position_seconds(),
-        "track": current.as_ref().map(track_json),
-        "current_track": current.as_ref().map(track_json),
-        "track_id": current.as_ref().map(|t| t.id),
-        "next_track": next.as_ref().map(track_json),
-    });
-    match fields {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::internal("sync fields are an object")),
-    }
+async fn sync_fields(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Value> {
+    Ok(to_value(&snapshot(tx, room).await?.view(state)))
 }
 
 /// Stamps the event of `transition` with the room's current sync fields.
@@ -142,16 +208,13 @@ pub async fn announce(
     room: Uuid,
     transition: Transition,
 ) -> ApiResult<Pending> {
-    let mut fields = sync_fields(state, tx, room).await?;
+    let now = snapshot(tx, room).await?;
+    let mut view = now.view(state);
     if let Transition::Resumed = transition {
         // The instant the sync fields describe: position_ms is exact at it.
-        let at = fields
-            .get("server_time")
-            .and_then(Value::as_i64)
-            .and_then(DateTime::from_timestamp_millis);
-        fields.insert("resumed_at".into(), json!(at.map(iso)));
+        view.resumed_at = Some(now.now);
     }
-    Ok(events::stamp(tx, room, transition.event(), Value::Object(fields)).await?)
+    Ok(events::stamp(tx, room, transition.event(), to_value(&view)).await?)
 }
 
 /// Marks the current track played and starts the next one in the queue, or
@@ -159,7 +222,7 @@ pub async fn announce(
 pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Vec<Pending>> {
     let locked = lock(tx, room).await?;
     let previous = match locked.current {
-        Some(id) => rooms::track(&mut *tx, id).await?,
+        Some(id) => records::track(&mut *tx, id).await?,
         None => None,
     };
     if let Some(previous) = &previous {
@@ -168,20 +231,27 @@ pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> Api
             .execute(&mut *tx)
             .await?;
     }
-    let next = next_in_queue(tx, room, locked.current).await?;
-    let now = now_ms();
+    let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
     match &next {
-        Some(next) => store(tx, room, Some(next.id), Playback::start(now)).await?,
+        Some(next) => store(tx, room, Some(next.id), Playback::start(now_ms())).await?,
         None => store(tx, room, None, Playback::IDLE).await?,
     }
-    let track_json = |t: &Track| t.json(storage::file_url(&state.config, &t.file_path), false);
-    let mut skipped = sync_fields(state, tx, room).await?;
-    skipped.insert(
-        "previous_track".into(),
-        previous.as_ref().map_or(Value::Null, track_json),
-    );
-    skipped.insert("next_track".into(), next.as_ref().map_or(Value::Null, track_json));
-    let mut pending = vec![events::stamp(tx, room, "track.skipped", Value::Object(skipped)).await?];
+    let now = snapshot(tx, room).await?;
+    let mut view = now.view(state);
+    view.skip = Some(Skip {
+        previous_track: previous
+            .as_ref()
+            .map(|t| t.view(storage::file_url(&state.config, &t.file_path), false)),
+        skipped_track_id: previous.as_ref().map(|t| t.id),
+        next_track_id: now.current.as_ref().map(|t| t.id),
+    });
+    // `track.skipped` names what plays now (or null when idle): the front
+    // end takes `next_track` as its new current track.
+    view.next_track = now
+        .current
+        .as_ref()
+        .map(|t| t.view(storage::file_url(&state.config, &t.file_path), false));
+    let mut pending = vec![events::stamp(tx, room, "track.skipped", to_value(&view)).await?];
     let then = if next.is_some() {
         Transition::Started
     } else {
@@ -189,6 +259,43 @@ pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> Api
     };
     pending.push(announce(state, tx, room, then).await?);
     Ok(pending)
+}
+
+/// What a listener who arrives while a track is current needs to hear the
+/// room at once, sent to that listener alone.
+///
+/// The front end loads audio only when its current track changes to another
+/// one, and a late joiner (or a reload) already has the current track from
+/// the room it fetched, so it would stay silent until the next track. Hence:
+/// a skip to nothing (its player lets go of the track), the start of the
+/// current track at its effective start (it loads, seeks and plays), and the
+/// pause if the room is paused. Each carries the room's current `seq` and
+/// `catch_up: true`; nobody else hears them.
+pub async fn catch_up(state: &AppState, room: Uuid) -> ApiResult<Vec<RoomEvent>> {
+    let mut conn = state.db.acquire().await?;
+    let playback = read(&mut *conn, room, "").await?;
+    let seq: i64 = sqlx::query_scalar("SELECT event_seq FROM rooms WHERE id = $1")
+        .bind(room)
+        .fetch_one(&mut *conn)
+        .await?;
+    let now = snapshot_of(&mut conn, room, playback).await?;
+    if now.current.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut view = now.view(state);
+    let idle = json!({ "next_track": null, "previous_track": null, "is_playing": false });
+    let mut events = vec![events::restate(room, "track.skipped", seq, now.now, idle)];
+    // The start as if it had just happened: playing, at the effective start.
+    let paused = !now.playback.is_playing;
+    view.is_playing = true;
+    view.paused_at = None;
+    view.playback_paused_at = None;
+    events.push(events::restate(room, "playback.started", seq, now.now, to_value(&view)));
+    if paused {
+        let view = now.view(state);
+        events.push(events::restate(room, "playback.paused", seq, now.now, to_value(&view)));
+    }
+    Ok(events)
 }
 
 /// Runs `change` on the locked room as the administrator, then answers with the sync fields.
@@ -203,17 +310,22 @@ where
     let mut tx = state.db.begin().await?;
     let locked = lock(&mut tx, room_id).await?;
     let pending = change(state, &mut tx, room_id, locked).await?;
-    let data = sync_fields(state, &mut tx, room_id).await?;
+    // The answer is what the first event says (a skip's ids, a resume's
+    // instant) or, without one, the state now.
+    let data = match pending.first() {
+        Some(event) => event.payload().clone(),
+        None => sync_fields(state, &mut tx, room_id).await?,
+    };
     tx.commit().await?;
     state.publish(pending).await;
-    Ok(Reply::data(message, Value::Object(data)))
+    Ok(Reply::data(message, data))
 }
 
 #[handler]
 pub async fn play_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let track_id = uuid_param(req, "track")?;
     admin_action(req, depot, "Playback started", async move |state, tx, room, locked| {
-        let track = rooms::track(&mut *tx, track_id)
+        let track = records::track(&mut *tx, track_id)
             .await?
             .filter(|t| t.room_id == room)
             .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
@@ -298,5 +410,5 @@ pub async fn playback_status(req: &mut Request, depot: &mut Depot) -> ApiResult<
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let data = sync_fields(state, &mut tx, room_id).await?;
     tx.rollback().await?;
-    Ok(Reply::data("Playback status", Value::Object(data)))
+    Ok(Reply::data("Playback status", data))
 }

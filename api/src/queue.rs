@@ -1,5 +1,6 @@
-//! The room's queue: unplayed tracks that are not current, by score, then
-//! age, then id — a total, stable order. Cached in Redis per room, shared by
+//! The room's track list: every track of the room, played ones included, by
+//! score, then age, then id — a total, stable order, the same for a listener
+//! who joins late as for one who was there. Cached in Redis per room, shared by
 //! every user, with each user's votes overlaid from PostgreSQL, so no
 //! per-user copy ever has to be found and dropped.
 //!
@@ -8,7 +9,8 @@
 //! implicit and cannot be lost: a write that happens while Redis is down
 //! cannot leave a stale queue behind to be served when it comes back.
 
-use crate::models::{Track, TRACK_COLUMNS};
+use crate::models::Track;
+use crate::records;
 use crate::state::AppState;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -24,15 +26,7 @@ pub async fn load(state: &AppState, room: Uuid, seq: i64) -> Result<Vec<Track>, 
             return Ok(tracks);
         }
     }
-    let tracks = sqlx::query_as::<_, Track>(&format!(
-        "SELECT {TRACK_COLUMNS} FROM tracks t JOIN users u ON u.id = t.uploader_id \
-         WHERE t.room_id = $1 AND t.played_at IS NULL \
-           AND t.id IS DISTINCT FROM (SELECT current_track_id FROM rooms WHERE id = $1) \
-         ORDER BY t.vote_score DESC, t.created_at ASC, t.id ASC"
-    ))
-    .bind(room)
-    .fetch_all(&state.db)
-    .await?;
+    let tracks = records::room_tracks(&state.db, room).await?;
     if let Ok(json) = serde_json::to_string(&tracks) {
         state
             .cache

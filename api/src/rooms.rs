@@ -3,50 +3,36 @@
 use crate::auth::{authenticate, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Pending};
-use crate::models::{iso, Room, Track, ROOM_COLUMNS, TRACK_COLUMNS};
+use crate::models::{to_value, Participant, Room, RoomView, Track, TrackView};
+use crate::page::Page;
 use crate::reply::Reply;
 use crate::request::{json_body, state, uuid_param};
 use crate::state::AppState;
-use crate::{queue, storage};
+use crate::{queue, records, storage};
 use chrono::{DateTime, Utc};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
+use std::collections::HashSet;
 use uuid::Uuid;
 
-pub async fn fetch(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> Result<Option<Room>, sqlx::Error> {
-    sqlx::query_as::<_, Room>(&format!(
-        "SELECT {ROOM_COLUMNS} FROM rooms r JOIN users a ON a.id = r.administrator_id WHERE r.id = $1"
-    ))
-    .bind(room)
-    .fetch_optional(db)
-    .await
-}
-
 pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Room> {
-    fetch(db, room)
+    records::room(db, room)
         .await?
         .ok_or_else(|| ApiError::NotFound("Room not found".into()))
 }
 
 /// The room, if `user` takes part in it: one round trip for both answers.
 pub async fn require_participant(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
-    use sqlx::{FromRow, Row};
-    let row = sqlx::query(&format!(
-        "SELECT {ROOM_COLUMNS}, EXISTS (SELECT 1 FROM room_participants p WHERE p.room_id = r.id AND p.user_id = $2) AS viewer_takes_part \
-         FROM rooms r JOIN users a ON a.id = r.administrator_id WHERE r.id = $1"
-    ))
-    .bind(room)
-    .bind(user)
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
-    if !row.try_get::<bool, _>("viewer_takes_part")? {
+    let (room, takes_part) = records::room_with_membership(&state.db, room, user)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
+    if !takes_part {
         return Err(ApiError::Forbidden("You are not a participant of this room".into()));
     }
-    Ok(Room::from_row(&row)?)
+    Ok(room)
 }
 
 pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
@@ -57,67 +43,47 @@ pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResul
     Ok(found)
 }
 
-pub async fn track(db: impl sqlx::PgExecutor<'_>, track: Uuid) -> Result<Option<Track>, sqlx::Error> {
-    sqlx::query_as::<_, Track>(&format!(
-        "SELECT {TRACK_COLUMNS} FROM tracks t JOIN users u ON u.id = t.uploader_id WHERE t.id = $1"
-    ))
-    .bind(track)
-    .fetch_optional(db)
-    .await
+fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> TrackView<'a> {
+    track.view(
+        storage::file_url(&state.config, &track.file_path),
+        voted.contains(&track.id),
+    )
 }
 
 /// The full room JSON for `viewer`, in a constant number of queries.
 pub async fn room_json(state: &AppState, room: &Room, viewer: Uuid) -> ApiResult<Value> {
     let now = Utc::now();
     let current = match room.current_track_id {
-        Some(id) => track(&state.db, id).await?,
+        Some(id) => records::track(&state.db, id).await?,
         None => None,
     };
     let queue = queue::load(state, room.id, room.event_seq).await?;
-    let participants: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT u.id, u.username, p.joined_at FROM room_participants p JOIN users u ON u.id = p.user_id \
-         WHERE p.room_id = $1 ORDER BY p.joined_at, u.id",
-    )
-    .bind(room.id)
-    .fetch_all(&state.db)
-    .await?;
+    let participants = records::participants(&state.db, room.id).await?;
     let mut ids: Vec<Uuid> = queue.iter().map(|t| t.id).collect();
     ids.extend(current.as_ref().map(|t| t.id));
     let voted = queue::voted_by(state, viewer, &ids).await?;
-    let track_json = |t: &Track| t.json(storage::file_url(&state.config, &t.file_path), voted.contains(&t.id));
-    let mut map = room.base_json(now, current.as_ref().map(|t| t.duration_ms));
-    let is_participant = participants.iter().any(|(id, ..)| *id == viewer);
-    map.insert("current_track".into(), current.as_ref().map_or(Value::Null, track_json));
-    map.insert(
-        "participants".into(),
-        participants
-            .iter()
-            .map(|(id, username, joined)| json!({ "id": id, "username": username, "joined_at": iso(*joined) }))
-            .collect(),
-    );
-    map.insert("track_queue".into(), queue.iter().map(track_json).collect());
-    map.insert("is_administrator".into(), Value::Bool(room.administrator_id == viewer));
-    map.insert("is_participant".into(), Value::Bool(is_participant));
-    Ok(Value::Object(map))
+    let track_view = |t| track_view(state, t, &voted);
+    let view = RoomView {
+        summary: room.summary(),
+        clock: room.clock(now, current.as_ref().map(|t| t.duration_ms)),
+        current_track: current.as_ref().map(track_view),
+        participants: Some(participants.iter().map(|p| p.view(room.administrator_id)).collect()),
+        track_queue: Some(queue.iter().map(track_view).collect()),
+        is_administrator: room.administrator_id == viewer,
+        is_participant: participants.iter().any(|p| p.user_id == viewer),
+    };
+    Ok(to_value(&view))
 }
 
 #[handler]
 pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
-    let per_page = req.query::<i64>("per_page").unwrap_or(20).clamp(1, 100);
-    let page = req.query::<i64>("page").unwrap_or(1).max(1);
+    let page = Page::from_query(req, 20)?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rooms")
         .fetch_one(&state.db)
         .await?;
-    let rooms = sqlx::query_as::<_, Room>(&format!(
-        "SELECT {ROOM_COLUMNS} FROM rooms r JOIN users a ON a.id = r.administrator_id \
-         ORDER BY r.created_at DESC, r.id LIMIT $1 OFFSET $2"
-    ))
-    .bind(per_page)
-    .bind((page - 1) * per_page)
-    .fetch_all(&state.db)
-    .await?;
+    let rooms = records::rooms_page(&state.db, page.per_page, page.offset()).await?;
     let ids: Vec<Uuid> = rooms.iter().map(|r| r.id).collect();
     let joined: Vec<(Uuid,)> =
         sqlx::query_as("SELECT room_id FROM room_participants WHERE user_id = $1 AND room_id = ANY($2)")
@@ -126,53 +92,46 @@ pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
             .fetch_all(&state.db)
             .await?;
     let current_ids: Vec<Uuid> = rooms.iter().filter_map(|r| r.current_track_id).collect();
-    let currents = sqlx::query_as::<_, Track>(&format!(
-        "SELECT {TRACK_COLUMNS} FROM tracks t JOIN users u ON u.id = t.uploader_id WHERE t.id = ANY($1)"
-    ))
-    .bind(&current_ids)
-    .fetch_all(&state.db)
-    .await?;
+    let currents = records::tracks(&state.db, &current_ids).await?;
     let now = Utc::now();
-    let data: Vec<Value> = rooms
+    let data: Vec<RoomView> = rooms
         .iter()
         .map(|room| {
             let current = currents.iter().find(|t| Some(t.id) == room.current_track_id);
-            let mut map = room.base_json(now, current.map(|t| t.duration_ms));
-            map.insert(
-                "current_track".into(),
-                current.map_or(Value::Null, |t| {
-                    t.json(storage::file_url(&state.config, &t.file_path), false)
-                }),
-            );
-            map.insert(
-                "is_participant".into(),
-                Value::Bool(joined.iter().any(|(id,)| *id == room.id)),
-            );
-            map.insert(
-                "is_administrator".into(),
-                Value::Bool(room.administrator_id == caller.id()),
-            );
-            Value::Object(map)
+            RoomView {
+                summary: room.summary(),
+                clock: room.clock(now, current.map(|t| t.duration_ms)),
+                current_track: current.map(|t| t.view(storage::file_url(&state.config, &t.file_path), false)),
+                participants: None,
+                track_queue: None,
+                is_participant: joined.iter().any(|(id,)| *id == room.id),
+                is_administrator: room.administrator_id == caller.id(),
+            }
         })
         .collect();
     Ok(Reply::top_level(
         StatusCode::OK,
         "Rooms",
-        json!({
-            "data": data,
-            "pagination": { "page": page, "per_page": per_page, "total": total, "last_page": (total + per_page - 1) / per_page },
-        }),
+        json!({ "data": data, "pagination": page.describe(total) }),
     ))
 }
 
+/// The fields a room is created or edited with (`CreateRoomModal.vue`
+/// sends `name` and `description`).
 #[derive(Deserialize)]
-struct RoomName {
-    #[serde(default)]
-    name: String,
+struct RoomFields {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
 }
 
-fn valid_name(input: &RoomName) -> ApiResult<String> {
-    let name = input.name.trim();
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+fn valid_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::field(
             "name",
@@ -182,17 +141,33 @@ fn valid_name(input: &RoomName) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
+/// A description of at most 500 characters; blank means none.
+fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
+    let text = description.map(str::trim).filter(|d| !d.is_empty());
+    if text.is_some_and(|d| d.chars().count() > 500) {
+        return Err(ApiError::field(
+            "description",
+            "The description may not be longer than 500 characters.",
+        ));
+    }
+    Ok(text.map(str::to_owned))
+}
+
 #[handler]
 pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
-    let name = valid_name(&json_body(req).await?)?;
+    let fields: RoomFields = json_body(req).await?;
+    let name = valid_name(fields.name.as_deref().unwrap_or(""))?;
+    let description = valid_description(fields.description.flatten().as_deref())?;
     let mut tx = state.db.begin().await?;
-    let id: Uuid = sqlx::query_scalar("INSERT INTO rooms (name, administrator_id) VALUES ($1, $2) RETURNING id")
-        .bind(&name)
-        .bind(caller.id())
-        .fetch_one(&mut *tx)
-        .await?;
+    let id: Uuid =
+        sqlx::query_scalar("INSERT INTO rooms (name, description, administrator_id) VALUES ($1, $2, $3) RETURNING id")
+            .bind(&name)
+            .bind(&description)
+            .bind(caller.id())
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2)")
         .bind(id)
         .bind(caller.id())
@@ -214,23 +189,38 @@ pub async fn show_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     Ok(Reply::data("Room", room_json(state, &room, caller.id()).await?))
 }
 
+/// Stamps `room.updated` with the room as it now is, inside `tx`: what
+/// listeners merge into the room they show (`RoomUpdated`, `room_state_updated`).
+pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid) -> ApiResult<Pending> {
+    let room = require(&mut *tx, room_id).await?;
+    let payload = json!({ "room": to_value(&room.summary()) });
+    Ok(events::stamp(tx, room_id, "room.updated", payload).await?)
+}
+
 #[handler]
 pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
-    let name = valid_name(&json_body(req).await?)?;
+    let fields: RoomFields = json_body(req).await?;
+    let name = fields.name.as_deref().map(valid_name).transpose()?;
+    let description = fields
+        .description
+        .map(|d| valid_description(d.as_deref()))
+        .transpose()?;
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE rooms SET name = $2, updated_at = now() WHERE id = $1")
-        .bind(room_id)
-        .bind(&name)
-        .execute(&mut *tx)
-        .await?;
-    let room = require(&mut *tx, room_id).await?;
-    let mut room_value = room.base_json(Utc::now(), None);
-    room_value.remove("position_ms");
-    let event = events::stamp(&mut tx, room_id, "room.updated", json!({ "room": room_value })).await?;
+    sqlx::query(
+        "UPDATE rooms SET name = COALESCE($2, name), description = CASE WHEN $3 THEN $4 ELSE description END, \
+         updated_at = now() WHERE id = $1",
+    )
+    .bind(room_id)
+    .bind(&name)
+    .bind(description.is_some())
+    .bind(description.flatten())
+    .execute(&mut *tx)
+    .await?;
+    let event = announce_update(&mut tx, room_id).await?;
     tx.commit().await?;
     state.publish([event]).await;
     let room = require(&state.db, room_id).await?;
@@ -245,18 +235,26 @@ pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     let event = events::stamp(&mut tx, room_id, "room.deleted", json!({})).await?;
-    let paths: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT file_path FROM tracks WHERE room_id = $1")
-        .bind(room_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let paths: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT file_path, cover_path FROM tracks WHERE room_id = $1 \
+         UNION SELECT NULL, cover_path FROM rooms WHERE id = $1 AND cover_path IS NOT NULL",
+    )
+    .bind(room_id)
+    .fetch_all(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM rooms WHERE id = $1")
         .bind(room_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     state.publish([event]).await;
-    for (path,) in paths {
-        crate::tracks::remove_if_unreferenced(state, &path).await;
+    for (audio, cover) in paths {
+        if let Some(audio) = audio {
+            storage::remove_if_unreferenced(&state.db, &state.config, &audio).await;
+        }
+        if let Some(cover) = cover {
+            storage::remove_if_unreferenced(&state.db, &state.config, &cover).await;
+        }
     }
     Ok(Reply::data("Room deleted", Value::Null))
 }
@@ -267,18 +265,28 @@ pub async fn add_participant(
     room: Uuid,
     user: &AuthUser,
 ) -> Result<Option<Pending>, sqlx::Error> {
-    let inserted =
-        sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(room)
-            .bind(user.id())
-            .execute(&mut *tx)
-            .await?;
-    if inserted.rows_affected() == 0 {
+    let joined_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING joined_at",
+    )
+    .bind(room)
+    .bind(user.id())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(joined_at) = joined_at else {
         return Ok(None);
-    }
-    Ok(Some(
-        events::stamp(tx, room, "user.joined", json!({ "user": user.user.public_json() })).await?,
-    ))
+    };
+    // The front end appends `user` to its participant list as it is.
+    let participant = Participant {
+        user_id: user.id(),
+        username: user.user.username.clone(),
+        joined_at,
+    };
+    let administrator: Uuid = sqlx::query_scalar("SELECT administrator_id FROM rooms WHERE id = $1")
+        .bind(room)
+        .fetch_one(&mut *tx)
+        .await?;
+    let payload = json!({ "user": to_value(&participant.view(administrator)) });
+    Ok(Some(events::stamp(tx, room, "user.joined", payload).await?))
 }
 
 #[handler]
@@ -299,9 +307,14 @@ pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
             .bind(caller.id())
             .fetch_one(&state.db)
             .await?;
+    let participant = Participant {
+        user_id: caller.id(),
+        username: caller.user.username.clone(),
+        joined_at,
+    };
     let data = json!({
         "room": room_json(state, &room, caller.id()).await?,
-        "participant": { "id": caller.id(), "username": caller.user.username, "joined_at": iso(joined_at) },
+        "participant": to_value(&participant.view(room.administrator_id)),
     });
     let message = if joined_now {
         "Joined the room"
@@ -353,18 +366,7 @@ pub async fn list_participants(req: &mut Request, depot: &mut Depot) -> ApiResul
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
-    let rows: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT u.id, u.username, p.joined_at FROM room_participants p JOIN users u ON u.id = p.user_id \
-         WHERE p.room_id = $1 ORDER BY p.joined_at, u.id",
-    )
-    .bind(room_id)
-    .fetch_all(&state.db)
-    .await?;
-    let list: Vec<Value> = rows
-        .iter()
-        .map(|(id, username, joined)| {
-            json!({ "id": id, "username": username, "joined_at": iso(*joined), "is_administrator": *id == room.administrator_id })
-        })
-        .collect();
-    Ok(Reply::data("Participants", json!(list)))
+    let participants = records::participants(&state.db, room_id).await?;
+    let list: Vec<_> = participants.iter().map(|p| p.view(room.administrator_id)).collect();
+    Ok(Reply::data("Participants", to_value(&list)))
 }

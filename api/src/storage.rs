@@ -6,6 +6,7 @@
 
 use crate::config::Config;
 use spotik_shared::signed_link;
+use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -61,6 +62,23 @@ pub fn publish(temp: &Path, destination: &Path) -> std::io::Result<bool> {
     }
     std::fs::rename(temp, destination)?;
     Ok(true)
+}
+
+/// Deletes a media file (audio or cover) that no track or room refers to
+/// any more. Files are shared by content, so this is asked after every
+/// removal rather than assumed.
+pub async fn remove_if_unreferenced(db: &PgPool, config: &Config, relative: &str) {
+    let used: Result<bool, _> = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tracks WHERE file_path = $1) \
+             OR EXISTS (SELECT 1 FROM tracks WHERE cover_path = $1) \
+             OR EXISTS (SELECT 1 FROM rooms WHERE cover_path = $1)",
+    )
+    .bind(relative)
+    .fetch_one(db)
+    .await;
+    if let Ok(false) = used {
+        let _ = tokio::fs::remove_file(absolute(config, relative)).await;
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::events;
-use crate::models::Track;
+use crate::models::{to_value, Track};
 use crate::playback::{self, Transition};
+use crate::records;
 use crate::reply::Reply;
 use crate::request::{state, uuid_param};
-use crate::rooms::{require, require_participant, track};
+use crate::rooms::{require, require_participant};
 use crate::state::AppState;
-use crate::{probe, queue, storage, upload};
+use crate::{covers, probe, queue, storage, upload};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde_json::{json, Value};
@@ -34,40 +35,80 @@ pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     ))
 }
 
+/// The `genre_id` of an upload: one of the genres, or none.
+async fn genre_of(state: &AppState, raw: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let invalid = || ApiError::field("genre_id", "The selected genre is invalid.");
+    let id: i64 = raw.trim().parse().map_err(|_| invalid())?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM genres WHERE id = $1)")
+        .bind(id)
+        .fetch_one(&state.db)
+        .await?;
+    exists.then_some(Some(id)).ok_or_else(invalid)
+}
+
+/// What a stored upload is made of, besides the audio itself.
+struct NewTrack<'a> {
+    room_id: uuid::Uuid,
+    uploader: uuid::Uuid,
+    relative: &'a str,
+    original_name: &'a str,
+    sha256: &'a str,
+    size: u64,
+    audio: &'a probe::Audio,
+    genre_id: Option<i64>,
+    cover_path: Option<&'a str>,
+}
+
 #[handler]
 pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?.clone();
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
-    let received = upload::receive(req, &storage::temp_dir(&state.config), state.config.upload_max_bytes).await?;
+    let limits = upload::FormLimits {
+        audio_bytes: state.config.upload_max_bytes,
+        cover_bytes: state.config.cover_max_bytes,
+    };
+    let form = upload::receive_form(req, &storage::temp_dir(&state.config), limits).await?;
+    let genre_id = genre_of(&state, form.field("genre_id")).await?;
+    let received = form
+        .audio
+        .ok_or_else(|| ApiError::field("audio_file", "The audio file field is required."))?;
     let path = received.path.clone();
     let audio = tokio::task::spawn_blocking(move || probe::probe(&path))
         .await
         .map_err(ApiError::internal)?
         .map_err(|rejected| ApiError::field("audio_file", rejected.0))?;
+    let cover_path = match form.cover.filter(|c| !c.is_empty()) {
+        Some(cover) => Some(covers::store(&state, cover, "cover_image").await?),
+        None => None,
+    };
     let relative = storage::content_path(&received.sha256, audio.extension);
     let destination = storage::absolute(&state.config, &relative);
     let created = storage::publish(&received.path, &destination).map_err(ApiError::internal)?;
     let (size, original_name, sha256) = (received.size, received.original_name.clone(), received.sha256.clone());
     received.keep();
-    let stored = store_track(
-        &state,
+    let new_track = NewTrack {
         room_id,
-        caller.id(),
-        &relative,
-        &original_name,
-        &sha256,
+        uploader: caller.id(),
+        relative: &relative,
+        original_name: &original_name,
+        sha256: &sha256,
         size,
-        &audio,
-    )
-    .await;
-    let (track, pending) = match stored {
+        audio: &audio,
+        genre_id,
+        cover_path: cover_path.as_deref(),
+    };
+    let (track, pending) = match store_track(&state, new_track).await {
         Ok(stored) => stored,
         Err(error) => {
             // Nothing is left behind: a file this upload created goes with its row.
             if created {
-                remove_if_unreferenced(&state, &relative).await;
+                storage::remove_if_unreferenced(&state.db, &state.config, &relative).await;
+            }
+            if let Some(cover) = &cover_path {
+                storage::remove_if_unreferenced(&state.db, &state.config, cover).await;
             }
             return Err(error);
         }
@@ -83,40 +124,33 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
 
 /// Inserts the row and, if the room is idle, starts it — atomically, so two
 /// uploads into an idle room cannot both start playback.
-#[allow(clippy::too_many_arguments)]
-async fn store_track(
-    state: &AppState,
-    room_id: uuid::Uuid,
-    uploader: uuid::Uuid,
-    relative: &str,
-    original_name: &str,
-    sha256: &str,
-    size: u64,
-    audio: &probe::Audio,
-) -> ApiResult<(Track, Vec<events::Pending>)> {
+async fn store_track(state: &AppState, new: NewTrack<'_>) -> ApiResult<(Track, Vec<events::Pending>)> {
     let mut tx = state.db.begin().await?;
     let id: uuid::Uuid = sqlx::query_scalar(
-        "INSERT INTO tracks (room_id, uploader_id, filename, original_name, file_path, duration_ms, file_size_bytes, mime_type, content_sha256) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO tracks (room_id, uploader_id, filename, original_name, file_path, duration_ms, file_size_bytes, \
+         mime_type, content_sha256, genre_id, cover_path) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
-    .bind(room_id)
-    .bind(uploader)
-    .bind(relative.rsplit('/').next().unwrap_or(relative))
-    .bind(original_name)
-    .bind(relative)
-    .bind(audio.duration_ms)
-    .bind(size as i64)
-    .bind(audio.mime_type)
-    .bind(sha256)
+    .bind(new.room_id)
+    .bind(new.uploader)
+    .bind(new.relative.rsplit('/').next().unwrap_or(new.relative))
+    .bind(new.original_name)
+    .bind(new.relative)
+    .bind(new.audio.duration_ms)
+    .bind(new.size as i64)
+    .bind(new.audio.mime_type)
+    .bind(new.sha256)
+    .bind(new.genre_id)
+    .bind(new.cover_path)
     .fetch_one(&mut *tx)
     .await?;
-    let track = track(&mut *tx, id)
+    let track = records::track(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::internal("inserted track vanished"))?;
     let mut pending = vec![
         events::stamp(
             &mut tx,
-            room_id,
+            new.room_id,
             "track.added",
             json!({ "track": track.json(storage::file_url(&state.config, &track.file_path), false) }),
         )
@@ -126,26 +160,15 @@ async fn store_track(
         "UPDATE rooms SET current_track_id = $2, is_playing = true, playback_started_at = now(), playback_paused_at = NULL, updated_at = now() \
          WHERE id = $1 AND current_track_id IS NULL",
     )
-    .bind(room_id)
+    .bind(new.room_id)
     .bind(id)
     .execute(&mut *tx)
     .await?;
     if started.rows_affected() == 1 {
-        pending.push(playback::announce(state, &mut tx, room_id, Transition::Started).await?);
+        pending.push(playback::announce(state, &mut tx, new.room_id, Transition::Started).await?);
     }
     tx.commit().await?;
     Ok((track, pending))
-}
-
-/// Deletes a media file that no track refers to any more.
-pub async fn remove_if_unreferenced(state: &AppState, relative: &str) {
-    let used: Result<bool, _> = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tracks WHERE file_path = $1)")
-        .bind(relative)
-        .fetch_one(&state.db)
-        .await;
-    if let Ok(false) = used {
-        let _ = tokio::fs::remove_file(storage::absolute(&state.config, relative)).await;
-    }
 }
 
 #[handler]
@@ -155,7 +178,7 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
     let room = require(&state.db, room_id).await?;
-    let found = track(&state.db, track_id)
+    let found = records::track(&state.db, track_id)
         .await?
         .filter(|t| t.room_id == room_id)
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
@@ -190,8 +213,55 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     );
     tx.commit().await?;
     state.publish(pending).await;
-    remove_if_unreferenced(state, &found.file_path).await;
+    storage::remove_if_unreferenced(&state.db, &state.config, &found.file_path).await;
+    if let Some(cover) = &found.cover_path {
+        storage::remove_if_unreferenced(&state.db, &state.config, cover).await;
+    }
     Ok(Reply::data("Track removed", Value::Null))
+}
+
+/// `GET /tracks?search=…[&genre_id=…][&limit=…]` (`TrackSearch.vue`): tracks
+/// of the caller's rooms whose name contains the text, best first.
+#[handler]
+pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let text = req
+        .query::<String>("search")
+        .or_else(|| req.query::<String>("q"))
+        .unwrap_or_default();
+    let text = text.trim();
+    if text.chars().count() > 100 {
+        return Err(ApiError::field(
+            "search",
+            "The search may not be longer than 100 characters.",
+        ));
+    }
+    let genre = match req.query::<String>("genre_id").filter(|g| !g.is_empty()) {
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .map_err(|_| ApiError::field("genre_id", "The selected genre is invalid."))?,
+        ),
+        None => None,
+    };
+    let limit = match req.query::<String>("limit") {
+        Some(raw) => raw
+            .parse::<i64>()
+            .map_err(|_| ApiError::field("limit", "The limit must be a whole number."))?,
+        None => 20,
+    }
+    .clamp(1, 50);
+    if text.is_empty() && genre.is_none() {
+        return Ok(Reply::data("Tracks", json!([])));
+    }
+    let found = records::search_tracks(&state.db, caller.id(), text, genre, limit).await?;
+    let ids: Vec<_> = found.iter().map(|t| t.id).collect();
+    let voted = queue::voted_by(state, caller.id(), &ids).await?;
+    let list: Vec<_> = found
+        .iter()
+        .map(|t| t.view(storage::file_url(&state.config, &t.file_path), voted.contains(&t.id)))
+        .collect();
+    Ok(Reply::data("Tracks", to_value(&list)))
 }
 
 /// `GET /tracks/{id}/stream`: 302 to the signed edge URL. `<audio src>`
@@ -201,7 +271,7 @@ pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     let caller = authenticate(req, depot, true).await?;
     let state = state(depot)?;
     let track_id = uuid_param(req, "track")?;
-    let found = track(&state.db, track_id)
+    let found = records::track(&state.db, track_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
     require_participant(state, found.room_id, caller.id()).await?;

@@ -46,8 +46,48 @@ impl Drop for Partial {
     }
 }
 
-/// Reads the `audio_file` field of a multipart body into `dir`.
-pub async fn receive(req: &mut Request, dir: &Path, max_bytes: u64) -> ApiResult<Received> {
+/// A multipart form as the front end sends it: the audio file streamed to
+/// disk, a cover image in memory, and small text fields (`genre_id`).
+#[derive(Default)]
+pub struct Form {
+    pub audio: Option<Received>,
+    pub cover: Option<Vec<u8>>,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Form {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The largest parts a form may hold.
+#[derive(Clone, Copy)]
+pub struct FormLimits {
+    pub audio_bytes: u64,
+    pub cover_bytes: u64,
+}
+
+/// Text fields are ids and names: anything longer is not one of ours.
+const MAX_TEXT_FIELD: usize = 1024;
+const MAX_FIELDS: usize = 16;
+
+/// Whether the request carries a multipart body (as opposed to JSON).
+pub fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// Reads a multipart body: `audio_file` is streamed into `dir` while it is
+/// hashed and counted, `cover_image` kept in memory, other file parts
+/// drained and ignored. Every part is bounded as it arrives.
+pub async fn receive_form(req: &mut Request, dir: &Path, limits: FormLimits) -> ApiResult<Form> {
     let content_type = req
         .headers()
         .get("content-type")
@@ -58,16 +98,13 @@ pub async fn receive(req: &mut Request, dir: &Path, max_bytes: u64) -> ApiResult
         ApiError::UnsupportedMediaType("Send the file as multipart/form-data in the field audio_file".into())
     })?;
     // Framing adds a little; anything announced well beyond the limit is refused before reading.
-    if let Some(length) = req
+    let announced = req
         .headers()
         .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-    {
-        if length > max_bytes + 64 * 1024 {
-            return Err(too_large(max_bytes));
-        }
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limits.audio_bytes + limits.cover_bytes + 64 * 1024) {
+        return Err(too_large(limits.audio_bytes.max(limits.cover_bytes)));
     }
-    tokio::fs::create_dir_all(dir).await.map_err(ApiError::internal)?;
     // The body stream yields frames; multer wants the data ones.
     let body = req.take_body().filter_map(|frame| async move {
         match frame {
@@ -76,41 +113,91 @@ pub async fn receive(req: &mut Request, dir: &Path, max_bytes: u64) -> ApiResult
         }
     });
     let mut multipart = multer::Multipart::new(body, boundary);
+    let mut form = Form::default();
+    let mut parts = 0;
     while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|_| ApiError::BadRequest("Malformed multipart body".into()))?
     {
-        if field.name() != Some("audio_file") {
-            continue;
+        parts += 1;
+        if parts > MAX_FIELDS {
+            return Err(ApiError::BadRequest("Too many parts in the form".into()));
         }
-        let original_name = sanitize_name(field.file_name().unwrap_or("upload"));
-        let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
-        let mut partial = Partial(Some(path.clone()));
-        let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
-        let mut hasher = Sha256::new();
-        let mut size: u64 = 0;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| ApiError::BadRequest("The upload was interrupted".into()))?;
-            size += chunk.len() as u64;
-            if size > max_bytes {
-                return Err(too_large(max_bytes));
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "audio_file" if form.audio.is_none() => {
+                form.audio = Some(receive_file(&mut field, dir, limits.audio_bytes).await?);
             }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(ApiError::internal)?;
+            "cover_image" if form.cover.is_none() => {
+                form.cover = Some(read_bounded(&mut field, limits.cover_bytes, cover_too_large).await?);
+            }
+            _ if field.file_name().is_some() => while field.chunk().await.map_err(|_| interrupted())?.is_some() {},
+            _ => {
+                let value = read_bounded(&mut field, MAX_TEXT_FIELD as u64, |_| {
+                    ApiError::field("form", "A text field of the form is too long.")
+                })
+                .await?;
+                let value = String::from_utf8(value).map_err(|_| ApiError::field(&name, "Not valid text."))?;
+                form.fields.push((name, value));
+            }
         }
-        file.flush().await.map_err(ApiError::internal)?;
-        file.sync_data().await.map_err(ApiError::internal)?;
-        partial.0 = None;
-        return Ok(Received {
-            path,
-            original_name,
-            size,
-            sha256: hex::encode(hasher.finalize()),
-            kept: false,
-        });
     }
-    Err(ApiError::field("audio_file", "The audio file field is required."))
+    Ok(form)
+}
+
+fn interrupted() -> ApiError {
+    ApiError::BadRequest("The upload was interrupted".into())
+}
+
+async fn read_bounded(
+    field: &mut multer::Field<'_>,
+    max_bytes: u64,
+    refuse: fn(u64) -> ApiError,
+) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|_| interrupted())? {
+        if (bytes.len() + chunk.len()) as u64 > max_bytes {
+            return Err(refuse(max_bytes));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+async fn receive_file(field: &mut multer::Field<'_>, dir: &Path, max_bytes: u64) -> ApiResult<Received> {
+    tokio::fs::create_dir_all(dir).await.map_err(ApiError::internal)?;
+    let original_name = sanitize_name(field.file_name().unwrap_or("upload"));
+    let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
+    let mut partial = Partial(Some(path.clone()));
+    let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(|_| interrupted())? {
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    file.sync_data().await.map_err(ApiError::internal)?;
+    partial.0 = None;
+    Ok(Received {
+        path,
+        original_name,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+        kept: false,
+    })
+}
+
+pub fn cover_too_large(max_bytes: u64) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "The cover image may not be larger than {} MiB",
+        (max_bytes / (1024 * 1024)).max(1)
+    ))
 }
 
 fn too_large(max_bytes: u64) -> ApiError {

@@ -25,12 +25,62 @@ pub fn room_of(channel: &str) -> Option<uuid::Uuid> {
 
 /// The event name as it goes out: with laravel-echo's namespace it is
 /// `App\Events\user\joined` for `user.joined`, what `.listen('user.joined')`
-/// waits for.
+/// waits for — except the two events the front end listens to by class
+/// name, `.listen('TrackRemoved')` and `.listen('RoomUpdated')`.
 pub fn event_name<'a>(namespace: Option<&str>, name: &'a str) -> Cow<'a, str> {
-    match namespace {
-        Some(namespace) => Cow::Owned(format!("{namespace}\\{}", name.replace('.', "\\"))),
-        None => Cow::Borrowed(name),
+    let Some(namespace) = namespace else {
+        return Cow::Borrowed(name);
+    };
+    match name {
+        "track.removed" => Cow::Owned(format!("{namespace}\\TrackRemoved")),
+        "room.updated" => Cow::Owned(format!("{namespace}\\RoomUpdated")),
+        _ => Cow::Owned(format!("{namespace}\\{}", name.replace('.', "\\"))),
     }
+}
+
+/// The front end has no handler for a stop: it clears its player on a
+/// `track.skipped` with no `next_track`. So a stop also goes out in that
+/// form, with the same `seq`, to the front end's clients (native, and
+/// Pusher with laravel-echo's namespace).
+fn front_end_alias(event: &RoomEvent) -> Option<RoomEvent> {
+    if event.name != "playback.stopped" {
+        return None;
+    }
+    let mut payload = event.payload.clone();
+    if let Value::Object(map) = &mut payload {
+        map.insert("next_track".into(), Value::Null);
+        map.insert("stopped".into(), Value::Bool(true));
+    }
+    Some(RoomEvent {
+        room_id: event.room_id,
+        name: "track.skipped".into(),
+        seq: event.seq,
+        payload,
+    })
+}
+
+/// Every Pusher frame a room event becomes on `channel`.
+pub fn pusher_room_frames(namespace: Option<&str>, event: &RoomEvent, channel: &str) -> Vec<Frame> {
+    let mut frames = vec![pusher(
+        &event_name(namespace, &event.name),
+        Some(channel),
+        &event.payload.to_string(),
+    )];
+    if let Some(alias) = front_end_alias(event).filter(|_| namespace.is_some()) {
+        frames.push(pusher(
+            &event_name(namespace, &alias.name),
+            Some(channel),
+            &alias.payload.to_string(),
+        ));
+    }
+    frames
+}
+
+/// Every native message a room event becomes.
+pub fn native_room_frames(event: &RoomEvent) -> Vec<Frame> {
+    let mut frames = vec![native_room_event(event)];
+    frames.extend(front_end_alias(event).as_ref().map(native_room_event));
+    frames
 }
 
 #[derive(Serialize)]
@@ -119,6 +169,44 @@ mod tests {
             "App\\Events\\user\\joined"
         );
         assert_eq!(event_name(None, "user.joined"), "user.joined");
+        assert_eq!(
+            event_name(Some("App\\Events"), "track.removed"),
+            "App\\Events\\TrackRemoved"
+        );
+        assert_eq!(
+            event_name(Some("App\\Events"), "room.updated"),
+            "App\\Events\\RoomUpdated"
+        );
+        assert_eq!(event_name(None, "room.updated"), "room.updated");
+    }
+
+    #[test]
+    fn a_stop_also_reaches_the_front_end_as_a_skip_to_nothing() {
+        let stop = RoomEvent {
+            room_id: uuid::Uuid::nil(),
+            name: "playback.stopped".into(),
+            seq: 4,
+            payload: json!({ "seq": 4, "next_track": { "id": "n" } }),
+        };
+        let native: Vec<Value> = native_room_frames(&stop)
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
+        assert_eq!(native.len(), 2);
+        assert_eq!(native[0]["type"], "playback_stopped");
+        assert_eq!(native[1]["type"], "track_skipped");
+        assert_eq!(native[1]["data"]["next_track"], Value::Null);
+        assert_eq!(native[1]["data"]["seq"], 4);
+        assert_eq!(
+            pusher_room_frames(None, &stop, "c").len(),
+            1,
+            "plain Pusher clients get the event as named"
+        );
+        let echo: Vec<Value> = pusher_room_frames(Some("App\\Events"), &stop, "c")
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
+        assert_eq!(echo[1]["event"], "App\\Events\\track\\skipped");
     }
 
     #[test]

@@ -319,9 +319,8 @@ impl Hub {
 
     fn deliver_room_event(&self, event: &crate::events::RoomEvent) {
         let channels_of_room = frames::room_channels(event.room_id);
-        let name = frames::event_name(self.config.event_namespace.as_deref(), &event.name);
+        let namespace = self.config.event_namespace.as_deref();
         // Turned into text only if a client of that protocol is listening.
-        let mut data = None;
         let mut native = None;
         let mut queued = 0;
         {
@@ -332,14 +331,15 @@ impl Hub {
                 };
                 let mut pusher = None;
                 for subscriber in entry.subscribers.values() {
-                    let frame = match subscriber.protocol {
-                        Protocol::Pusher => pusher.get_or_insert_with(|| {
-                            let data = data.get_or_insert_with(|| event.payload.to_string());
-                            frames::pusher(&name, Some(channel), data)
-                        }),
-                        Protocol::Native => native.get_or_insert_with(|| frames::native_room_event(event)),
+                    let frames: &Vec<Frame> = match subscriber.protocol {
+                        Protocol::Pusher => {
+                            pusher.get_or_insert_with(|| frames::pusher_room_frames(namespace, event, channel))
+                        }
+                        Protocol::Native => native.get_or_insert_with(|| frames::native_room_frames(event)),
                     };
-                    queued += u64::from(subscriber.outbox.push(frame));
+                    for frame in frames {
+                        queued += u64::from(subscriber.outbox.push(frame));
+                    }
                 }
             }
         }

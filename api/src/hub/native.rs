@@ -12,8 +12,8 @@ use super::{frames, upgrade, Protocol, Subscriber};
 use crate::auth::{authenticate_token, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::request::state;
-use crate::rooms;
 use crate::state::State;
+use crate::{playback, rooms};
 use chrono::Utc;
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
             "Authentication required: /ws?token=<jwt>".into(),
         )),
     };
-    let socket = upgrade::accept(req, res, state.config.hub.max_message_bytes)?;
+    let socket = upgrade::accept(req, res, &state.config.cors_origins, state.config.hub.max_message_bytes)?;
     tokio::spawn(async move {
         let Some(socket) = socket.await else {
             return;
@@ -110,7 +110,7 @@ impl Connection {
             match link.next(liveness.deadline().min(expires)).await {
                 Inbound::Text(text) => {
                     liveness.alive();
-                    if let Some(reply) = self.handle(&text).await {
+                    for reply in self.handle(&text).await {
                         if !link.send(reply).await {
                             return;
                         }
@@ -142,11 +142,12 @@ impl Connection {
         }
     }
 
-    async fn handle(&mut self, text: &str) -> Option<Frame> {
+    /// Handles one client message; answers what goes back at once, in order.
+    async fn handle(&mut self, text: &str) -> Vec<Frame> {
         let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
-            return Some(frames::native_error(
+            return vec![frames::native_error(
                 "Malformed message: expected {\"type\":…,\"data\":{…}}",
-            ));
+            )];
         };
         match message.kind.as_str() {
             "join_room" => {
@@ -156,28 +157,29 @@ impl Connection {
                     .and_then(Value::as_str)
                     .and_then(|id| Uuid::parse_str(id).ok());
                 let Some(room) = room else {
-                    return Some(frames::native_error("join_room needs data.room_id"));
+                    return vec![frames::native_error("join_room needs data.room_id")];
                 };
-                Some(match self.join(room).await {
-                    Ok(frame) => frame,
-                    Err(error) => frames::native_error(&error.to_string()),
-                })
+                self.join(room)
+                    .await
+                    .unwrap_or_else(|error| vec![frames::native_error(&error.to_string())])
             }
             "leave_room" => {
                 let left = self.leave();
-                Some(frames::native("room_left", &json!({ "room_id": left })))
+                vec![frames::native("room_left", &json!({ "room_id": left }))]
             }
-            "ping" => Some(frames::native(
+            "ping" => vec![frames::native(
                 "pong",
                 &json!({ "server_time": Utc::now().timestamp_millis() }),
-            )),
-            _ => Some(frames::native_error("Unknown message type")),
+            )],
+            _ => vec![frames::native_error("Unknown message type")],
         }
     }
 
     /// Subscribes first, then reads the room: an event raised in between is
     /// both in the state and queued, and its `seq` tells the client it is old.
-    async fn join(&mut self, room: Uuid) -> ApiResult<Frame> {
+    /// Answers `room_joined`, then what a late joiner needs to hear the
+    /// room at once ([`playback::catch_up`]).
+    async fn join(&mut self, room: Uuid) -> ApiResult<Vec<Frame>> {
         let user = self.caller.id();
         rooms::require_participant(&self.state, room, user).await?;
         if self.room != Some(room) {
@@ -195,7 +197,7 @@ impl Connection {
         self.room = Some(room);
         let found = rooms::require(&self.state.db, room).await?;
         let room_json = rooms::room_json(&self.state, &found, user).await?;
-        Ok(frames::native(
+        let mut replies = vec![frames::native(
             "room_joined",
             &json!({
                 "seq": found.event_seq,
@@ -203,7 +205,11 @@ impl Connection {
                 "position_ms": room_json["position_ms"],
                 "room": room_json,
             }),
-        ))
+        )];
+        for event in playback::catch_up(&self.state, room).await? {
+            replies.extend(frames::native_room_frames(&event));
+        }
+        Ok(replies)
     }
 
     fn leave(&mut self) -> Option<Uuid> {

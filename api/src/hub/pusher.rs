@@ -11,6 +11,7 @@ use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Outbox};
 use super::{frames, upgrade, Member, Protocol, Subscriber};
 use crate::error::ApiResult;
+use crate::playback;
 use crate::request::state;
 use crate::state::State;
 use salvo::prelude::*;
@@ -37,7 +38,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
     let state = state(depot)?.clone();
     let key = req.param::<String>("key").unwrap_or_default();
     let protocol = req.query::<String>("protocol");
-    let socket = upgrade::accept(req, res, state.config.hub.max_message_bytes)?;
+    let socket = upgrade::accept(req, res, &state.config.cors_origins, state.config.hub.max_message_bytes)?;
     tokio::spawn(async move {
         let Some(socket) = socket.await else {
             return;
@@ -67,6 +68,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
             socket_id,
             outbox,
             channels: HashSet::new(),
+            catch_up: None,
         };
         connection.run(link).await;
         connection.leave_all();
@@ -80,6 +82,8 @@ struct Connection {
     socket_id: String,
     outbox: Outbox,
     channels: HashSet<String>,
+    /// A room channel just subscribed to, whose state is still to be told.
+    catch_up: Option<(Uuid, String)>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +151,11 @@ impl Connection {
                             return;
                         }
                     }
+                    for frame in self.catch_up_frames().await {
+                        if !link.send(frame).await {
+                            return;
+                        }
+                    }
                 }
                 Inbound::Alive => liveness.alive(),
                 Inbound::Deadline if liveness.ping_now() => {
@@ -188,11 +197,14 @@ impl Connection {
                 };
                 let channel = subscription.channel.clone();
                 match self.subscribe(subscription) {
-                    Ok(presence) => Some(frames::pusher_value(
-                        "pusher_internal:subscription_succeeded",
-                        Some(&channel),
-                        &presence,
-                    )),
+                    Ok(presence) => {
+                        self.catch_up = frames::room_of(&channel).map(|room| (room, channel.clone()));
+                        Some(frames::pusher_value(
+                            "pusher_internal:subscription_succeeded",
+                            Some(&channel),
+                            &presence,
+                        ))
+                    }
                     Err((status, error)) => Some(frames::subscription_error(&channel, status, error)),
                 }
             }
@@ -272,6 +284,25 @@ impl Connection {
         let data = self.state.hub.subscribe(channel, self.id, subscriber);
         self.channels.insert(channel.to_owned());
         Ok(data)
+    }
+
+    /// What a listener subscribing to a room mid-track needs to hear it at
+    /// once ([`playback::catch_up`]), on that channel, to this client alone.
+    async fn catch_up_frames(&mut self) -> Vec<super::outbox::Frame> {
+        let Some((room, channel)) = self.catch_up.take() else {
+            return Vec::new();
+        };
+        let namespace = self.state.hub.config.event_namespace.clone();
+        match playback::catch_up(&self.state, room).await {
+            Ok(events) => events
+                .iter()
+                .flat_map(|event| frames::pusher_room_frames(namespace.as_deref(), event, &channel))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, %room, "could not tell a new subscriber the room's playback");
+                Vec::new()
+            }
+        }
     }
 
     fn leave_all(&mut self) {

@@ -4,6 +4,7 @@
 //! spawned task when a client goes away before the upgrade completes — with
 //! `panic = "abort"` that would take the whole API down.
 
+use crate::cors::AllowedOrigins;
 use crate::error::ApiError;
 use salvo::http::headers::{HeaderMapExt, SecWebsocketAccept, SecWebsocketKey};
 use salvo::http::StatusCode;
@@ -33,8 +34,17 @@ fn header_has_token(req: &Request, name: &str, token: &str) -> bool {
 pub fn accept(
     req: &mut Request,
     res: &mut Response,
+    origins: &AllowedOrigins,
     max_message_bytes: usize,
 ) -> Result<impl Future<Output = Option<Socket>> + Send + 'static, ApiError> {
+    // Browsers let any page open a WebSocket anywhere; CORS does not apply.
+    let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
+    let host = req.headers().get("host").and_then(|v| v.to_str().ok());
+    if !origins.allows_socket(origin, host) {
+        return Err(ApiError::Forbidden(
+            "This origin may not open a WebSocket here (CORS_ALLOWED_ORIGINS)".into(),
+        ));
+    }
     let is_handshake = header_has_token(req, "connection", "upgrade")
         && header_has_token(req, "upgrade", "websocket")
         && req

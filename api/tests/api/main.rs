@@ -5,7 +5,11 @@ mod support;
 mod ws;
 
 mod auth;
+mod cors;
+mod covers;
 mod fanout;
+mod frontend;
+mod late_join;
 mod native_ws;
 mod playback;
 mod pusher;

@@ -319,3 +319,53 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A real WAV `seconds` long, for tests that need a track still playing
+/// when they look (the fixtures last 1.5 s).
+pub fn long_wav(seconds: f64) -> Vec<u8> {
+    spotik_shared::demo_audio::chord_wav(&[220.0, 277.2, 329.6], seconds)
+}
+
+pub fn image_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/images")
+            .join(name),
+    )
+    .unwrap()
+}
+
+impl TestApp {
+    /// A multipart upload with the front end's fields (`FileUpload.vue`):
+    /// `audio_file`, and optionally `cover_image` and `genre_id`.
+    pub async fn upload_form(
+        &self,
+        room: &str,
+        token: &str,
+        audio: (&str, Vec<u8>),
+        cover: Option<(&str, Vec<u8>)>,
+        genre_id: Option<&str>,
+    ) -> Answer {
+        let mut form = Form::new().part("audio_file", Part::bytes(audio.1).file_name(audio.0.to_owned()));
+        if let Some((name, bytes)) = cover {
+            form = form.part("cover_image", Part::bytes(bytes).file_name(name.to_owned()));
+        }
+        if let Some(genre) = genre_id {
+            form = form.text("genre_id", genre.to_owned());
+        }
+        let response = self
+            .client
+            .post(self.url(&format!("/rooms/{room}/tracks")))
+            .bearer_auth(token)
+            .header("connection", "close")
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload sent");
+        answer(response).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+}

@@ -109,9 +109,11 @@ async fn only_participants_upload_and_the_first_upload_starts_an_idle_room() {
     app.post(&format!("/rooms/{room}/playback/pause"), &alice, json!({}))
         .await;
     let second = app.upload(&room, &alice, "tone-1500ms.flac").await;
+    // The list holds every track of the room, the playing one included.
     let queue = app.get(&format!("/rooms/{room}/tracks"), &alice).await;
-    assert_eq!(queue.body["total_count"], 1);
-    assert_eq!(queue.body["tracks"][0]["id"], second.body["track"]["id"]);
+    assert_eq!(queue.body["total_count"], 2);
+    assert_eq!(queue.body["tracks"][0]["id"], first.body["track"]["id"]);
+    assert_eq!(queue.body["tracks"][1]["id"], second.body["track"]["id"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

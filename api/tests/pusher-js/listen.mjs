@@ -33,10 +33,11 @@ const echo = new Echo({
 });
 
 const room = env('SPOTIK_ROOM');
+// Exactly the names of the front end's stores/websocket.js.
 const names = [
-  'user.joined', 'user.left', 'track.added', 'track.voted', 'track.removed',
-  'playback.started', 'playback.paused', 'playback.resumed', 'playback.stopped',
-  'track.skipped', 'room.updated',
+  'user.joined', 'user.left', 'track.added', 'track.voted',
+  'playback.started', 'playback.paused', 'playback.resumed',
+  'track.skipped', 'TrackRemoved', 'RoomUpdated',
 ];
 const channel = echo.private(`room.${room}`);
 for (const name of names) {
