@@ -61,6 +61,9 @@ pub struct HubConfig {
     pub client_buffer_frames: usize,
     /// How long one write to a client may take before it is judged dead.
     pub write_timeout: Duration,
+    /// How long after subscribing a listener is told the room's playback
+    /// (see `hub::catch_up`).
+    pub catch_up_delay: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -183,6 +186,7 @@ impl Config {
                 max_message_bytes: number("WS_MAX_MESSAGE_BYTES", 10_000)? as usize,
                 client_buffer_frames: (number("WS_CLIENT_BUFFER", 256)? as usize).max(1),
                 write_timeout: secs("WS_WRITE_TIMEOUT", 10)?.max(Duration::from_secs(1)),
+                catch_up_delay: Duration::from_millis(number("WS_CATCH_UP_DELAY_MS", 750)?),
             },
             cors_origins,
             cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,

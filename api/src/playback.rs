@@ -271,7 +271,10 @@ pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> Api
 /// current track at its effective start (it loads, seeks and plays), and the
 /// pause if the room is paused. Each carries the room's current `seq` and
 /// `catch_up: true`; nobody else hears them.
-pub async fn catch_up(state: &AppState, room: Uuid) -> ApiResult<Vec<RoomEvent>> {
+///
+/// `since` is when the listener subscribed: a track that started after it
+/// was announced to them live, and is not told again.
+pub async fn catch_up(state: &AppState, room: Uuid, since: DateTime<Utc>) -> ApiResult<Vec<RoomEvent>> {
     let mut conn = state.db.acquire().await?;
     let playback = read(&mut *conn, room, "").await?;
     let seq: i64 = sqlx::query_scalar("SELECT event_seq FROM rooms WHERE id = $1")
@@ -279,7 +282,7 @@ pub async fn catch_up(state: &AppState, room: Uuid) -> ApiResult<Vec<RoomEvent>>
         .fetch_one(&mut *conn)
         .await?;
     let now = snapshot_of(&mut conn, room, playback).await?;
-    if now.current.is_none() {
+    if now.current.is_none() || now.playback.started_at.is_none_or(|started| started > since) {
         return Ok(Vec::new());
     }
     let mut view = now.view(state);

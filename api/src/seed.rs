@@ -25,11 +25,13 @@ pub async fn seed(state: &AppState) -> Result<(), Box<dyn std::error::Error + Se
             .bind(hash)
             .fetch_one(&state.db)
             .await?;
-    let room: Uuid =
-        sqlx::query_scalar("INSERT INTO rooms (name, administrator_id) VALUES ('Demo room', $1) RETURNING id")
-            .bind(user)
-            .fetch_one(&state.db)
-            .await?;
+    let room: Uuid = sqlx::query_scalar(
+        "INSERT INTO rooms (name, description, administrator_id) \
+             VALUES ('Demo room', 'Three generated chords: press play, or upload your own', $1) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&state.db)
+    .await?;
     sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2)")
         .bind(room)
         .bind(user)

@@ -16,6 +16,7 @@
 
 pub mod broadcasting;
 pub mod bus;
+mod catch_up;
 mod census;
 pub mod frames;
 pub mod http_api;
@@ -220,6 +221,11 @@ impl Hub {
         } else {
             json!({})
         }
+    }
+
+    pub fn is_subscribed(&self, channel: &str, id: u64) -> bool {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        channels.get(channel).is_some_and(|c| c.subscribers.contains_key(&id))
     }
 
     /// Removes connection `id` from `channel`; false if it was not there.

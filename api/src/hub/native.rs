@@ -8,12 +8,12 @@
 
 use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Frame, Outbox};
-use super::{frames, upgrade, Protocol, Subscriber};
+use super::{catch_up, frames, upgrade, Protocol, Subscriber};
 use crate::auth::{authenticate_token, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::request::state;
+use crate::rooms;
 use crate::state::State;
-use crate::{playback, rooms};
 use chrono::Utc;
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -177,8 +177,8 @@ impl Connection {
 
     /// Subscribes first, then reads the room: an event raised in between is
     /// both in the state and queued, and its `seq` tells the client it is old.
-    /// Answers `room_joined`, then what a late joiner needs to hear the
-    /// room at once ([`playback::catch_up`]).
+    /// Answers `room_joined`; what a late joiner needs to hear the room
+    /// follows a moment later ([`catch_up`]).
     async fn join(&mut self, room: Uuid) -> ApiResult<Vec<Frame>> {
         let user = self.caller.id();
         rooms::require_participant(&self.state, room, user).await?;
@@ -197,7 +197,7 @@ impl Connection {
         self.room = Some(room);
         let found = rooms::require(&self.state.db, room).await?;
         let room_json = rooms::room_json(&self.state, &found, user).await?;
-        let mut replies = vec![frames::native(
+        let replies = vec![frames::native(
             "room_joined",
             &json!({
                 "seq": found.event_seq,
@@ -206,9 +206,14 @@ impl Connection {
                 "room": room_json,
             }),
         )];
-        for event in playback::catch_up(&self.state, room).await? {
-            replies.extend(frames::native_room_frames(&event));
-        }
+        catch_up::schedule(
+            std::sync::Arc::clone(&self.state),
+            room,
+            channel(room),
+            self.id,
+            self.outbox.clone(),
+            frames::native_room_frames,
+        );
         Ok(replies)
     }
 

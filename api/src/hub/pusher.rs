@@ -9,9 +9,8 @@
 
 use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Outbox};
-use super::{frames, upgrade, Member, Protocol, Subscriber};
+use super::{catch_up, frames, upgrade, Member, Protocol, Subscriber};
 use crate::error::ApiResult;
-use crate::playback;
 use crate::request::state;
 use crate::state::State;
 use salvo::prelude::*;
@@ -68,7 +67,6 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
             socket_id,
             outbox,
             channels: HashSet::new(),
-            catch_up: None,
         };
         connection.run(link).await;
         connection.leave_all();
@@ -82,8 +80,6 @@ struct Connection {
     socket_id: String,
     outbox: Outbox,
     channels: HashSet<String>,
-    /// A room channel just subscribed to, whose state is still to be told.
-    catch_up: Option<(Uuid, String)>,
 }
 
 #[derive(Deserialize)]
@@ -151,11 +147,6 @@ impl Connection {
                             return;
                         }
                     }
-                    for frame in self.catch_up_frames().await {
-                        if !link.send(frame).await {
-                            return;
-                        }
-                    }
                 }
                 Inbound::Alive => liveness.alive(),
                 Inbound::Deadline if liveness.ping_now() => {
@@ -198,7 +189,9 @@ impl Connection {
                 let channel = subscription.channel.clone();
                 match self.subscribe(subscription) {
                     Ok(presence) => {
-                        self.catch_up = frames::room_of(&channel).map(|room| (room, channel.clone()));
+                        if let Some(room) = frames::room_of(&channel) {
+                            self.schedule_catch_up(room, &channel);
+                        }
                         Some(frames::pusher_value(
                             "pusher_internal:subscription_succeeded",
                             Some(&channel),
@@ -286,23 +279,19 @@ impl Connection {
         Ok(data)
     }
 
-    /// What a listener subscribing to a room mid-track needs to hear it at
-    /// once ([`playback::catch_up`]), on that channel, to this client alone.
-    async fn catch_up_frames(&mut self) -> Vec<super::outbox::Frame> {
-        let Some((room, channel)) = self.catch_up.take() else {
-            return Vec::new();
-        };
+    /// What a listener subscribing to a room mid-track needs to hear it,
+    /// on that channel, to this client alone ([`catch_up`]).
+    fn schedule_catch_up(&self, room: Uuid, channel: &str) {
         let namespace = self.state.hub.config.event_namespace.clone();
-        match playback::catch_up(&self.state, room).await {
-            Ok(events) => events
-                .iter()
-                .flat_map(|event| frames::pusher_room_frames(namespace.as_deref(), event, &channel))
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%error, %room, "could not tell a new subscriber the room's playback");
-                Vec::new()
-            }
-        }
+        let on = channel.to_owned();
+        catch_up::schedule(
+            std::sync::Arc::clone(&self.state),
+            room,
+            channel.to_owned(),
+            self.id,
+            self.outbox.clone(),
+            move |event| frames::pusher_room_frames(namespace.as_deref(), event, &on),
+        );
     }
 
     fn leave_all(&mut self) {

@@ -99,6 +99,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ("LOGIN_LIMIT_PER_ACCOUNT", "1000".into()),
         ("ADVANCE_INTERVAL_MS", "50".into()),
         ("DB_POOL_MAX", "30".into()),
+        // Late joiners are told the room's playback this long after joining.
+        ("WS_CATCH_UP_DELAY_MS", "100".into()),
     ];
     let mut config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
     (options.tweak)(&mut config);
