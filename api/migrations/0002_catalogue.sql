@@ -42,8 +42,13 @@ CREATE INDEX idx_rooms_cover ON rooms (cover_path) WHERE cover_path IS NOT NULL;
 -- The list of a room holds every track, played ones included, in queue order.
 DROP INDEX idx_tracks_queue_order;
 CREATE INDEX idx_tracks_queue_order ON tracks (room_id, vote_score DESC, created_at ASC, id);
--- Track search by name: trigram matching serves ILIKE '%…%' from an index.
+-- Track search by name: trigram matching serves ILIKE '%…%' (three
+-- characters or more) from an index; shorter texts match the start of the
+-- name; results come most voted, then newest first, which the last index
+-- serves for texts that match many tracks (loadtest/search-bench).
 CREATE INDEX idx_tracks_name_trgm ON tracks USING gin (original_name gin_trgm_ops);
+CREATE INDEX idx_tracks_name_prefix ON tracks (lower(original_name) text_pattern_ops);
+CREATE INDEX idx_tracks_popular ON tracks (vote_score DESC, created_at DESC, id);
 
 CREATE TABLE playlists (
     id          bigserial PRIMARY KEY,

@@ -53,9 +53,14 @@ pub async fn next_in_queue(
     .await
 }
 
-/// Tracks whose name contains `text` (in `genre` if given), from the rooms
-/// `viewer` takes part in, best matches first. The trigram index on
-/// `original_name` answers the `ILIKE` (see `loadtest/RESULTS.md`).
+/// Tracks of the rooms `viewer` takes part in whose name contains `text`
+/// (three characters or more; shorter, whose name starts with it), in
+/// `genre` if given, most voted then newest first.
+///
+/// The trigram index answers a rare text; for a text that many tracks
+/// contain, walking `idx_tracks_popular` finds the first page at once —
+/// PostgreSQL picks by the trigram statistics. Ranking by where the text
+/// occurs would have to read every match (60–90 ms at 10 000 matches).
 pub async fn search_tracks(
     db: impl PgExecutor<'_>,
     viewer: Uuid,
@@ -63,18 +68,23 @@ pub async fn search_tracks(
     genre: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Track>, sqlx::Error> {
-    let pattern = format!("%{}%", escape_like(text));
+    let (condition, pattern) = if text.chars().count() >= 3 {
+        ("t.original_name ILIKE $2", format!("%{}%", escape_like(text)))
+    } else {
+        (
+            "lower(t.original_name) LIKE $2",
+            format!("{}%", escape_like(&text.to_lowercase())),
+        )
+    };
     sqlx::query_as::<_, Track>(&format!(
         "SELECT {TRACK_COLUMNS} FROM {TRACK_FROM} \
          WHERE t.room_id IN (SELECT room_id FROM room_participants WHERE user_id = $1) \
-           AND t.original_name ILIKE $2 \
-           AND ($3::bigint IS NULL OR t.genre_id = $3) \
-         ORDER BY (t.original_name ILIKE $4) DESC, t.vote_score DESC, t.created_at DESC, t.id LIMIT $5"
+           AND {condition} AND ($3::bigint IS NULL OR t.genre_id = $3) \
+         ORDER BY t.vote_score DESC, t.created_at DESC, t.id LIMIT $4"
     ))
     .bind(viewer)
     .bind(&pattern)
     .bind(genre)
-    .bind(format!("{}%", escape_like(text)))
     .bind(limit)
     .fetch_all(db)
     .await

@@ -576,10 +576,10 @@ async fn track_search_finds_by_name_within_the_callers_rooms() {
         .iter()
         .map(|t| t["original_name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
     assert_eq!(
-        names[0], "Blue in Green.wav",
-        "a name starting with the text comes first"
+        names,
+        ["100% Blue_Notes.wav", "Blue in Green.wav"],
+        "newest first among equal votes"
     );
     assert!(is_whole_number(&found.body["data"][0]["duration_seconds"]));
     let literal = app.get("/tracks?search=100%25", &alice).await;
@@ -589,7 +589,18 @@ async fn track_search_finds_by_name_within_the_callers_rooms() {
         "% is matched literally"
     );
     let underscore = app.get("/tracks?search=e_N", &alice).await;
-    assert_eq!(underscore.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        underscore.body["data"].as_array().unwrap().len(),
+        1,
+        "_ is matched literally"
+    );
+    let short = app.get("/tracks?search=bl", &alice).await;
+    assert_eq!(short.body["data"][0]["original_name"], "Blue in Green.wav");
+    assert_eq!(
+        short.body["data"].as_array().unwrap().len(),
+        1,
+        "two characters match the start of a name"
+    );
     assert_eq!(
         app.get("/tracks?search=blue", &bob).await.body["data"]
             .as_array()
