@@ -118,7 +118,7 @@ pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<R
     Ok(Reply::top_level(
         StatusCode::OK,
         "Room cover updated",
-        json!({ "cover_url": cover_url, "data": { "cover_url": cover_url, "room": room_json(&state, &room, caller.id()).await? } }),
+        json!({ "cover_url": cover_url, "data": { "cover_url": cover_url, "room": room_json(&state, &room, &caller.user).await? } }),
     ))
 }
 

@@ -259,6 +259,7 @@ pub struct RoomSummary<'a> {
     pub administrator: UserRef<'a>,
     /// `ParticipantList.vue` compares it with each participant's `user_id`.
     pub administrator_id: Uuid,
+    pub current_track_id: Option<Uuid>,
     pub participant_count: i64,
     pub track_count: i64,
 }
@@ -284,6 +285,10 @@ pub struct RoomView<'a> {
     pub track_queue: Option<Vec<TrackView<'a>>>,
     pub is_administrator: bool,
     pub is_participant: bool,
+    /// The viewer: `stores/websocket.js` compares `currentRoom.user.id` with
+    /// a vote's `voter` and an upload's `uploader`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserRef<'a>>,
 }
 
 impl Room {
@@ -313,6 +318,7 @@ impl Room {
                 username: &self.administrator_username,
             },
             administrator_id: self.administrator_id,
+            current_track_id: self.current_track_id,
             participant_count: self.participant_count,
             track_count: self.track_count,
         }

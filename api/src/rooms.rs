@@ -3,7 +3,7 @@
 use crate::auth::{authenticate, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Pending};
-use crate::models::{to_value, Participant, Room, RoomView, Track, TrackView};
+use crate::models::{to_value, Participant, Room, RoomView, Track, TrackView, User};
 use crate::page::Page;
 use crate::reply::Reply;
 use crate::request::{json_body, state, uuid_param};
@@ -51,7 +51,8 @@ fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> 
 }
 
 /// The full room JSON for `viewer`, in a constant number of queries.
-pub async fn room_json(state: &AppState, room: &Room, viewer: Uuid) -> ApiResult<Value> {
+pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> ApiResult<Value> {
+    let viewer = viewer_user.id;
     let now = Utc::now();
     let current = match room.current_track_id {
         Some(id) => records::track(&state.db, id).await?,
@@ -71,6 +72,7 @@ pub async fn room_json(state: &AppState, room: &Room, viewer: Uuid) -> ApiResult
         track_queue: Some(queue.iter().map(track_view).collect()),
         is_administrator: room.administrator_id == viewer,
         is_participant: participants.iter().any(|p| p.user_id == viewer),
+        user: Some(viewer_user.public_view()),
     };
     Ok(to_value(&view))
 }
@@ -106,6 +108,7 @@ pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
                 track_queue: None,
                 is_participant: joined.iter().any(|(id,)| *id == room.id),
                 is_administrator: room.administrator_id == caller.id(),
+                user: Some(caller.user.public_view()),
             }
         })
         .collect();
@@ -177,7 +180,7 @@ pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
     let room = require(&state.db, id).await?;
     Ok(Reply::created(
         "Room created",
-        room_json(state, &room, caller.id()).await?,
+        room_json(state, &room, &caller.user).await?,
     ))
 }
 
@@ -186,7 +189,7 @@ pub async fn show_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
     let room = require(&state.db, uuid_param(req, "room")?).await?;
-    Ok(Reply::data("Room", room_json(state, &room, caller.id()).await?))
+    Ok(Reply::data("Room", room_json(state, &room, &caller.user).await?))
 }
 
 /// Stamps `room.updated` with the room as it now is, inside `tx`: what
@@ -224,7 +227,10 @@ pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
     tx.commit().await?;
     state.publish([event]).await;
     let room = require(&state.db, room_id).await?;
-    Ok(Reply::data("Room updated", room_json(state, &room, caller.id()).await?))
+    Ok(Reply::data(
+        "Room updated",
+        room_json(state, &room, &caller.user).await?,
+    ))
 }
 
 #[handler]
@@ -313,7 +319,7 @@ pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
         joined_at,
     };
     let data = json!({
-        "room": room_json(state, &room, caller.id()).await?,
+        "room": room_json(state, &room, &caller.user).await?,
         "participant": to_value(&participant.view(room.administrator_id)),
     });
     let message = if joined_now {

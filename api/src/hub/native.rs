@@ -196,7 +196,7 @@ impl Connection {
         self.state.hub.subscribe(&channel(room), self.id, subscriber);
         self.room = Some(room);
         let found = rooms::require(&self.state.db, room).await?;
-        let room_json = rooms::room_json(&self.state, &found, user).await?;
+        let room_json = rooms::room_json(&self.state, &found, &self.caller.user).await?;
         let replies = vec![frames::native(
             "room_joined",
             &json!({

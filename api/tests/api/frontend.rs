@@ -105,6 +105,8 @@ async fn room_details_and_join_carry_the_admin_badge_fields() {
     let details = app.get(&format!("/rooms/{room}"), &guest).await.body["data"].clone();
     assert_eq!(details["administrator_id"], admin_id.as_str());
     assert_eq!(details["is_participant"], true);
+    // stores/websocket.js tells its own votes and uploads by `currentRoom.user.id`.
+    assert_eq!(details["user"]["id"], guest_id.as_str());
     let participants = details["participants"].as_array().unwrap();
     let admin_row = participants.iter().find(|p| p["user_id"] == admin_id.as_str()).unwrap();
     assert_eq!(admin_row["user"]["username"], "admin");
