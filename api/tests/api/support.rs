@@ -211,6 +211,10 @@ impl TestApp {
         bytes: Vec<u8>,
     ) -> Result<Answer, reqwest::Error> {
         let form = Form::new().part("audio_file", Part::bytes(bytes).file_name(name.to_owned()));
+        self.send_upload(room, token, form).await
+    }
+
+    async fn send_upload(&self, room: &str, token: &str, form: Form) -> Result<Answer, reqwest::Error> {
         let response = self
             .client
             .post(self.url(&format!("/rooms/{room}/tracks")))
@@ -355,16 +359,7 @@ impl TestApp {
         if let Some(genre) = genre_id {
             form = form.text("genre_id", genre.to_owned());
         }
-        let response = self
-            .client
-            .post(self.url(&format!("/rooms/{room}/tracks")))
-            .bearer_auth(token)
-            .header("connection", "close")
-            .multipart(form)
-            .send()
-            .await
-            .expect("upload sent");
-        answer(response).await
+        self.send_upload(room, token, form).await.expect("upload sent")
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
