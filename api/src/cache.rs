@@ -3,8 +3,8 @@
 //! Every operation has a short deadline and failures only log: the caller
 //! falls back to PostgreSQL. After a failure Redis is left alone for a
 //! moment (a small circuit breaker) so that a dead server does not add its
-//! timeout to every request; the connection manager reconnects by itself
-//! once Redis is back.
+//! timeout to every request, then a fresh connection is tried: Redis coming
+//! back is noticed within about a second.
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -87,17 +87,17 @@ impl Cache {
 
     async fn run<T>(&self, op: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>) -> Option<T> {
         let connection = self.connection().await?;
-        match tokio::time::timeout(OP_TIMEOUT, op(connection)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
-                self.rest(&error);
-                None
-            }
-            Err(_) => {
-                self.rest(&"operation timed out");
-                None
-            }
-        }
+        let failure = match tokio::time::timeout(OP_TIMEOUT, op(connection)).await {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "operation timed out".to_owned(),
+        };
+        self.rest(&failure);
+        // The manager's own reconnection gives up after a few retries and
+        // then fails every call for good (seen after a 5 s outage): after a
+        // failure the next call, once rested, starts a fresh connection.
+        *self.manager.lock().await = None;
+        None
     }
 
     pub async fn get(&self, key: &str) -> Option<String> {

@@ -155,7 +155,9 @@ pub async fn run(state: State, mut stop: tokio::sync::watch::Receiver<bool>) {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        // At most a second between attempts: Redis coming back is noticed
+        // within one, as by every other use of it (cache.rs).
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 

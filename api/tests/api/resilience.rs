@@ -78,3 +78,76 @@ async fn the_api_starts_without_redis_and_fails_clearly_without_postgres() {
         "{error}"
     );
 }
+
+/// Redis restarted after an outage during which requests kept coming: within
+/// 2 s every use of it is back — the cache (health says so) and publishing
+/// (one event raised on one process reaches a client of another, first time).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_use_of_redis_recovers_within_two_seconds_of_its_return() {
+    use crate::ws::PusherClient;
+    let port = free_port();
+    let mut redis = PrivateRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = spawn_with(Options {
+        redis_url: url.clone(),
+        ..Options::default()
+    })
+    .await;
+    let other = spawn_with(Options {
+        database_url: Some(app.database_url.clone()),
+        media: Some(app.media.clone()),
+        redis_url: url.clone(),
+        redis_prefix: Some(app.redis_prefix.clone()),
+        ..Options::default()
+    })
+    .await;
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await;
+    let mut client = PusherClient::connect(&other).await;
+    client.subscribe(&other, &admin, &format!("private-room.{room}")).await;
+
+    redis.stop();
+    // Five seconds of outage with traffic: queue reads and health checks.
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < until {
+        assert_eq!(
+            app.get(&format!("/rooms/{room}/tracks"), &admin).await.status,
+            StatusCode::OK
+        );
+        app.client.get(app.url("/health")).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _back = PrivateRedis::start(port);
+    let returned = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let health = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
+    assert_eq!(
+        health.body["checks"]["redis"]["status"], "ok",
+        "2 s after Redis returned: {}",
+        health.body
+    );
+    assert!(
+        other
+            .state
+            .hub
+            .stats
+            .bus_connected
+            .load(std::sync::atomic::Ordering::Relaxed),
+        "the other process's subscriber is back too"
+    );
+    let paused = app
+        .post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
+        .await;
+    assert_eq!(paused.status, StatusCode::OK);
+    let frame = client.expect("playback.paused").await;
+    assert_eq!(
+        frame["data"]["seq"], paused.body["data"]["seq"],
+        "the event of that pause, sent once"
+    );
+    assert!(
+        returned.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        returned.elapsed()
+    );
+}
