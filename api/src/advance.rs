@@ -10,10 +10,15 @@ use crate::state::State;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// How often partial uploads left by a process that ended (on this host or
+/// another sharing the media) are looked for; start-up looks too.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 pub async fn run(state: State, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.advance_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pruned_at = tokio::time::Instant::now();
+    let mut swept_at = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -21,6 +26,11 @@ pub async fn run(state: State, mut shutdown: tokio::sync::watch::Receiver<bool>)
         }
         if let Err(error) = advance_ended(&state).await {
             tracing::warn!(%error, "advancing ended tracks failed; retrying");
+        }
+        if swept_at.elapsed() > SWEEP_EVERY {
+            swept_at = tokio::time::Instant::now();
+            let config = state.config.clone();
+            let _ = tokio::task::spawn_blocking(move || crate::storage::sweep_partial_uploads(&config)).await;
         }
         if pruned_at.elapsed() > Duration::from_secs(3600) {
             pruned_at = tokio::time::Instant::now();

@@ -36,7 +36,10 @@ pub async fn store(state: &AppState, bytes: Vec<u8>, field: &str) -> ApiResult<S
         if let Some(dir) = temp.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(&temp, &bytes)?;
+        let mut file = std::fs::File::create(&temp)?;
+        // Locked, so the sweep of orphaned partial uploads leaves it alone.
+        storage::hold(&file)?;
+        std::io::Write::write_all(&mut file, &bytes)?;
         storage::publish(&temp, &destination).map(drop)
     })
     .await

@@ -93,6 +93,10 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         .map_err(|e| StartError(format!("database migrations failed: {e}")))?;
     std::fs::create_dir_all(&config.media_root)
         .map_err(|e| StartError(format!("cannot create MEDIA_ROOT {}: {e}", config.media_root.display())))?;
+    let swept = storage::sweep_partial_uploads(&config);
+    if swept > 0 {
+        tracing::warn!(swept, "partial uploads of an earlier process removed");
+    }
     let cache = cache::Cache::new(&config.redis_url, &config.redis_prefix);
     if cache.ping().await.is_none() {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");

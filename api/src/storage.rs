@@ -7,8 +7,44 @@
 use crate::config::Config;
 use spotik_shared::signed_link;
 use sqlx::PgPool;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Takes the exclusive lock that marks a partial upload as being written.
+pub fn hold(file: &impl AsRawFd) -> std::io::Result<()> {
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if taken == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Removes the partial uploads (`.uploads/*.part`) nobody is writing: those
+/// whose lock ([`hold`]) is free, left by a process killed mid-upload. Run
+/// at start-up and periodically; safe while this or another process on the
+/// same host uploads. Returns how many were removed.
+pub fn sweep_partial_uploads(config: &Config) -> usize {
+    let Ok(entries) = std::fs::read_dir(temp_dir(config)) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.extension().is_none_or(|e| e != "part") {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new().read(true).open(&path) else {
+            continue;
+        };
+        if hold(&file).is_ok() && std::fs::remove_file(&path).is_ok() {
+            tracing::info!(path = %path.display(), "removed a partial upload left by a process that ended");
+            removed += 1;
+        }
+    }
+    removed
+}
 
 /// The media-relative path of content with this hash and extension.
 pub fn content_path(sha256_hex: &str, extension: &str) -> String {

@@ -5,6 +5,7 @@
 //! file behind (the temporary file is removed when [`Received`] is dropped).
 
 use crate::error::{ApiError, ApiResult};
+use crate::storage;
 use futures_util::StreamExt;
 use salvo::prelude::*;
 use sha2::{Digest, Sha256};
@@ -18,6 +19,10 @@ pub struct Received {
     pub size: u64,
     pub sha256: String,
     kept: bool,
+    /// Open with an exclusive lock for as long as the upload is handled:
+    /// the sweep of orphaned partial uploads leaves locked files alone, and
+    /// the lock dies with the process however it ends.
+    _held: std::fs::File,
 }
 
 impl Received {
@@ -171,6 +176,7 @@ async fn receive_file(field: &mut multer::Field<'_>, dir: &Path, max_bytes: u64)
     let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
     let mut partial = Partial(Some(path.clone()));
     let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
+    storage::hold(&file).map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     while let Some(chunk) = field.chunk().await.map_err(|_| interrupted())? {
@@ -190,6 +196,7 @@ async fn receive_file(field: &mut multer::Field<'_>, dir: &Path, max_bytes: u64)
         size,
         sha256: hex::encode(hasher.finalize()),
         kept: false,
+        _held: file.into_std().await,
     })
 }
 

@@ -7,6 +7,7 @@ mod ws;
 mod auth;
 mod cors;
 mod covers;
+mod crash;
 mod fanout;
 mod frontend;
 mod late_join;
