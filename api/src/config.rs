@@ -41,6 +41,11 @@ pub struct Config {
     pub cors_origins: AllowedOrigins,
     /// Largest cover image accepted (`COVER_MAX_BYTES`).
     pub cover_max_bytes: u64,
+    /// How long a request head may take to arrive, and a kept-alive
+    /// connection may wait for its next request (`HTTP_HEADER_TIMEOUT`, s).
+    pub header_timeout: Duration,
+    /// Largest request head (`HTTP_MAX_HEADER_BYTES`).
+    pub max_header_bytes: usize,
 }
 
 /// The real-time hub: the Pusher application it serves and its limits.
@@ -190,6 +195,8 @@ impl Config {
             },
             cors_origins,
             cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,
+            header_timeout: secs("HTTP_HEADER_TIMEOUT", 10)?.max(Duration::from_secs(1)),
+            max_header_bytes: number("HTTP_MAX_HEADER_BYTES", 16 * 1024)? as usize,
         })
     }
 

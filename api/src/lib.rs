@@ -4,6 +4,7 @@
 //! migrations, cache); [`run`] serves it on a bound listener until a shutdown
 //! future resolves, so `main` and the tests start it the same way.
 
+mod acceptor;
 pub mod advance;
 pub mod auth;
 pub mod cache;
@@ -259,6 +260,9 @@ pub fn service(state: State) -> Service {
         .catcher(salvo::catcher::Catcher::default().hoop(json_errors))
 }
 
+/// hyper refuses a read buffer smaller than this.
+const MIN_HEAD_BUFFER: usize = 8192;
+
 /// Serves the API on `listener` until `shutdown` resolves, with the
 /// background work every replica does (advancing ended tracks).
 pub async fn run(
@@ -270,8 +274,16 @@ pub async fn run(
     let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state), stop_rx));
     let hub_state = Arc::clone(&state);
-    let acceptor = TcpAcceptor::try_from(listener)?;
-    let server = Server::new(acceptor);
+    let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?);
+    let mut server = Server::new(acceptor);
+    // A request head must arrive whole within the deadline, and so must the
+    // next one on a kept-alive connection: slow or silent clients cannot
+    // hold sockets for ever. Heads larger than the limit are refused (431).
+    server
+        .http1_mut()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(state.config.header_timeout)
+        .max_buf_size(state.config.max_header_bytes.max(MIN_HEAD_BUFFER));
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.await;

@@ -4,55 +4,7 @@
 
 use crate::support::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Process {
-    async fn start(database_url: &str, media: &Path, port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_spotik-api"))
-            .arg("serve")
-            .env("API_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", database_url)
-            .env("MEDIA_ROOT", media)
-            .env("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple()))
-            .env("JWT_SECRET", "test-jwt-secret")
-            .env("ARGON2_MEMORY_KIB", "256")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the spotik-api binary");
-        // Owned at once, so that a failed start is still killed and reaped.
-        let process = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}/api"),
-        };
-        for _ in 0..300 {
-            if reqwest::get(format!("{}/ping", process.base)).await.is_ok() {
-                return process;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("spotik-api did not start");
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn partial_uploads(media: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(media.join(".uploads"))
@@ -65,7 +17,7 @@ async fn a_process_killed_mid_upload_leaves_nothing_once_restarted() {
     let database_url = fresh_database().await;
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut api = Process::start(&database_url, media.path(), port).await;
+    let mut api = ApiProcess::start(&database_url, media.path(), port).await;
     let client = reqwest::Client::new();
     let registered: serde_json::Value = client
         .post(format!("{}/auth/register", api.base))
@@ -130,7 +82,7 @@ async fn a_process_killed_mid_upload_leaves_nothing_once_restarted() {
     let held = std::fs::File::create(&live).unwrap();
     spotik_api::storage::hold(&held).unwrap();
 
-    let _restarted = Process::start(&database_url, media.path(), free_port()).await;
+    let _restarted = ApiProcess::start(&database_url, media.path(), free_port()).await;
     assert!(!partial[0].exists(), "the orphan is removed at start-up");
     assert!(live.exists(), "an upload in progress is left alone");
     drop(held);

@@ -11,6 +11,7 @@ mod crash;
 mod fanout;
 mod frontend;
 mod late_join;
+mod limits;
 mod native_ws;
 mod playback;
 mod pusher;

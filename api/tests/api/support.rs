@@ -366,3 +366,57 @@ impl TestApp {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 }
+
+/// The real `spotik-api` binary on `port`, killed when dropped.
+pub struct ApiProcess {
+    pub child: Child,
+    pub base: String,
+}
+
+impl ApiProcess {
+    pub async fn start(database_url: &str, media: &Path, port: u16) -> Self {
+        Self::start_with(database_url, media, port, |_| {}).await
+    }
+
+    /// `configure` adds to the command (environment, limits) before it runs.
+    pub async fn start_with(database_url: &str, media: &Path, port: u16, configure: impl FnOnce(&mut Command)) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_spotik-api"));
+        command
+            .arg("serve")
+            .env("API_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("MEDIA_ROOT", media)
+            .env("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple()))
+            .env("JWT_SECRET", "test-jwt-secret")
+            .env("ARGON2_MEMORY_KIB", "256")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        configure(&mut command);
+        let child = command.spawn().expect("the spotik-api binary");
+        // Owned at once, so that a failed start is still killed and reaped.
+        let process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}/api"),
+        };
+        for _ in 0..300 {
+            if reqwest::get(format!("{}/ping", process.base)).await.is_ok() {
+                return process;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("spotik-api did not start");
+    }
+
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
