@@ -46,6 +46,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Largest request head (`HTTP_MAX_HEADER_BYTES`).
     pub max_header_bytes: usize,
+    /// How long each check of `/api/health` may take (`HEALTH_CHECKS_TIMEOUT`, ms).
+    pub health_checks_timeout: Duration,
 }
 
 /// The real-time hub: the Pusher application it serves and its limits.
@@ -197,6 +199,7 @@ impl Config {
             cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,
             header_timeout: secs("HTTP_HEADER_TIMEOUT", 10)?.max(Duration::from_secs(1)),
             max_header_bytes: number("HTTP_MAX_HEADER_BYTES", 16 * 1024)? as usize,
+            health_checks_timeout: Duration::from_millis(number("HEALTH_CHECKS_TIMEOUT", 2000)?.max(1)),
         })
     }
 

@@ -164,18 +164,27 @@ fn memory_used_percent() -> Option<f64> {
     Some((total - available) / total * 100.0)
 }
 
+/// Used share of the file system holding `path`: one `statvfs` call (no
+/// subprocess on the request path).
 fn disk_used_percent(path: &std::path::Path) -> Option<f64> {
-    let out = std::process::Command::new("df").arg("-P").arg(path).output().ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let used = text
-        .lines()
-        .nth(1)?
-        .split_whitespace()
-        .nth(4)?
-        .trim_end_matches('%')
-        .parse()
-        .ok()?;
-    Some(used)
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a zeroed struct statvfs fills.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 || stats.f_blocks == 0 {
+        return None;
+    }
+    let used = stats.f_blocks.saturating_sub(stats.f_bfree) as f64;
+    let usable = used + stats.f_bavail as f64;
+    Some((used / usable * 100.0).round())
+}
+
+/// Runs one health check within `limit`: whether it passed, and how long it
+/// took (a check that does not answer in time has failed).
+async fn timed(limit: Duration, check: impl std::future::Future<Output = bool>) -> (bool, Value) {
+    let started = Instant::now();
+    let ok = tokio::time::timeout(limit, check).await.unwrap_or(false);
+    (ok, self::check(ok, started))
 }
 
 #[handler]
@@ -184,20 +193,22 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
         return;
     };
-    let started = Instant::now();
-    let database_ok = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
-    let database = check(database_ok, started);
-    let started = Instant::now();
-    let redis_ok = state.cache.ping().await.is_some();
-    let redis = check(redis_ok, started);
-    let started = Instant::now();
+    // Each check is bounded, and they run side by side: a database that
+    // stopped answering makes the answer "unhealthy", never a hung request.
+    let limit = state.config.health_checks_timeout;
     let probe_file = state
         .config
         .media_root
         .join(format!(".health-{}", uuid::Uuid::new_v4()));
-    let storage_ok =
-        tokio::fs::write(&probe_file, b"ok").await.is_ok() && tokio::fs::remove_file(&probe_file).await.is_ok();
-    let storage = check(storage_ok, started);
+    let ((database_ok, database), (redis_ok, redis), (storage_ok, storage)) = tokio::join!(
+        timed(limit, async {
+            sqlx::query("SELECT 1").execute(&state.db).await.is_ok()
+        }),
+        timed(limit, async { state.cache.ping().await.is_some() }),
+        timed(limit, async {
+            tokio::fs::write(&probe_file, b"ok").await.is_ok() && tokio::fs::remove_file(&probe_file).await.is_ok()
+        }),
+    );
     let memory = memory_used_percent();
     let disk = disk_used_percent(&state.config.media_root);
     let load = std::fs::read_to_string("/proc/loadavg")

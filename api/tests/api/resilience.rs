@@ -151,3 +151,73 @@ async fn every_use_of_redis_recovers_within_two_seconds_of_its_return() {
         returned.elapsed()
     );
 }
+
+/// A database that stops answering (frozen, as a hung or partitioned server
+/// is): `/api/health` still answers, `503 unhealthy`, within its timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_answers_within_its_timeout_when_the_database_stops_answering() {
+    let postgres = PrivatePostgres::start();
+    let app = spawn_with(Options {
+        database_url: Some(postgres.url()),
+        tweak: |config| config.health_checks_timeout = Duration::from_millis(1000),
+        ..Options::default()
+    })
+    .await;
+    let healthy = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
+    assert_eq!(healthy.body["checks"]["database"]["status"], "ok");
+
+    postgres.freeze();
+    let started = std::time::Instant::now();
+    let asked = app
+        .client
+        .get(app.url("/health"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    let took = started.elapsed();
+    postgres.thaw();
+    let health = answer(asked.expect("health answers while the database hangs")).await;
+    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.body["status"], "unhealthy");
+    assert_eq!(health.body["checks"]["database"]["status"], "failed");
+    assert!(took < Duration::from_millis(2000), "answered in {took:?}");
+}
+
+/// Requests that need a frozen database answer `503` within the pool's
+/// acquire timeout, however many are waiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_answer_503_within_the_acquire_timeout_when_the_database_stops_answering() {
+    let postgres = PrivatePostgres::start();
+    let app = std::sync::Arc::new(
+        spawn_with(Options {
+            database_url: Some(postgres.url()),
+            tweak: |config| config.pool.acquire_timeout = Duration::from_secs(2),
+            ..Options::default()
+        })
+        .await,
+    );
+    let (alice, _) = app.user("alice").await;
+    app.room(&alice).await;
+    postgres.freeze();
+    let started = std::time::Instant::now();
+    let asks = (0..40).map(|_| {
+        let (app, alice) = (app.clone(), alice.clone());
+        tokio::spawn(async move {
+            let asked = app
+                .client
+                .get(app.url("/rooms"))
+                .bearer_auth(&alice)
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await;
+            (asked.map(|r| r.status()), started.elapsed())
+        })
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    postgres.thaw();
+    for answer in answers {
+        let (status, took) = answer.unwrap();
+        assert_eq!(status.ok(), Some(StatusCode::SERVICE_UNAVAILABLE), "after {took:?}");
+        assert!(took < Duration::from_millis(3500), "answered after {took:?}");
+    }
+}
