@@ -8,6 +8,7 @@ mod auth;
 mod cors;
 mod covers;
 mod crash;
+mod edge;
 mod fanout;
 mod frontend;
 mod late_join;

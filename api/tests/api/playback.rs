@@ -100,6 +100,8 @@ async fn a_paused_then_resumed_track_is_exact_to_the_millisecond() {
         resumed_at - paused_at,
         "started_at moved forward by the pause, to the ms"
     );
+    // Not an identity: the pause lasted at least the 300 ms slept through it.
+    assert!((300..5_000).contains(&moved_by), "started_at moved by {moved_by} ms");
     assert_eq!(
         app.post(&format!("/rooms/{room}/playback/resume"), &alice, json!({}))
             .await

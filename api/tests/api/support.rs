@@ -58,6 +58,8 @@ pub struct Options {
     pub media: Option<Arc<TempDir>>,
     /// Replicas that must hear each other share a Redis prefix.
     pub redis_prefix: Option<String>,
+    /// Where the signed audio links point (`EDGE_PUBLIC_URL`).
+    pub edge_url: Option<String>,
     pub tweak: fn(&mut Config),
 }
 
@@ -68,6 +70,7 @@ impl Default for Options {
             database_url: None,
             media: None,
             redis_prefix: None,
+            edge_url: None,
             tweak: |_| {},
         }
     }
@@ -91,7 +94,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ("REDIS_URL", options.redis_url.clone()),
         ("REDIS_PREFIX", prefix.clone()),
         ("MEDIA_ROOT", media.path().display().to_string()),
-        ("EDGE_PUBLIC_URL", "http://edge.test".into()),
+        (
+            "EDGE_PUBLIC_URL",
+            options.edge_url.clone().unwrap_or_else(|| "http://edge.test".into()),
+        ),
         ("EDGE_SIGNING_SECRET", "edge-secret".into()),
         ("JWT_SECRET", "test-jwt-secret".into()),
         ("ARGON2_MEMORY_KIB", "256".into()),
