@@ -3,8 +3,9 @@
 //! * **Idle**: a connection that makes no progress for `idle` is closed. This
 //!   covers an idle keep-alive connection (no next request) and a reader that
 //!   stops reading (writes stay pending, nginx's `send_timeout`).
-//! * **Request head** (HTTP/1 only): once the first byte of a request has
-//!   arrived, the server must have started answering within `head`. The edge
+//! * **Request head** (HTTP/1 only): from the accept for the first request,
+//!   and once the first byte of a later one has arrived, the server must
+//!   have started answering within `head`. The edge
 //!   answers GET/HEAD/OPTIONS without reading a body and every other method
 //!   with an immediate 405, so a response that has not started means the
 //!   client is still dribbling its headers: the slowloris case.
@@ -43,7 +44,10 @@ impl<T> Deadlines<T> {
             idle,
             head,
             last_progress: now,
-            head_started: None,
+            // A new connection waits for its first request head: the head
+            // deadline runs from the accept (nginx's `client_header_timeout`),
+            // or a client that sends nothing would be held for `idle`.
+            head_started: head.map(|_| now),
             timer: Box::pin(tokio::time::sleep_until(first)),
         }
     }

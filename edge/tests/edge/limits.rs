@@ -43,6 +43,21 @@ async fn slow_headers_are_cut_off() {
     assert!(took < Duration::from_secs(3));
 }
 
+/// A connection that sends nothing is waiting for its first request head:
+/// the header deadline applies, not the (longer) idle one — nginx's
+/// `client_header_timeout`. It used to stay open for the idle 60 s.
+#[tokio::test]
+async fn silent_new_connections_are_closed_at_the_header_deadline() {
+    let edge = Edge::with(|c| {
+        c.header_timeout = Duration::from_secs(1);
+        c.idle_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+    let (_, took) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(took < Duration::from_millis(2500), "closed after {took:?}");
+}
+
 #[tokio::test]
 async fn oversized_headers_get_431() {
     let edge = Edge::start().await;
