@@ -376,3 +376,27 @@ pub async fn list_participants(req: &mut Request, depot: &mut Depot) -> ApiResul
     let list: Vec<_> = participants.iter().map(|p| p.view(room.administrator_id)).collect();
     Ok(Reply::data("Participants", to_value(&list)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Room names and descriptions from any JSON string: accepted
+        /// exactly when their trimmed length fits, and then trimmed.
+        #[test]
+        fn names_and_descriptions_are_bounded_and_trimmed(text in ".{0,600}") {
+            let trimmed = text.trim();
+            match valid_name(&text) {
+                Ok(name) => prop_assert!(name == trimmed && (1..=100).contains(&name.chars().count())),
+                Err(_) => prop_assert!(trimmed.is_empty() || trimmed.chars().count() > 100),
+            }
+            match valid_description(Some(&text)) {
+                Ok(Some(description)) => prop_assert!(description == trimmed && description.chars().count() <= 500),
+                Ok(None) => prop_assert!(trimmed.is_empty()),
+                Err(_) => prop_assert!(trimmed.chars().count() > 500),
+            }
+        }
+    }
+}

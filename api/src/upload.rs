@@ -233,6 +233,18 @@ fn sanitize_name(name: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// The client's file name (a multipart header) is safe to store and
+        /// to put in a header, whatever it was.
+        #[test]
+        fn any_file_name_becomes_a_safe_one(name in ".{0,400}") {
+            let safe = sanitize_name(&name);
+            proptest::prop_assert!(!safe.is_empty() && safe.chars().count() <= 255);
+            proptest::prop_assert!(!safe.contains(['/', '\\', '"']) && !safe.chars().any(char::is_control));
+            proptest::prop_assert_eq!(safe.trim(), safe.as_str());
+        }
+    }
+
     #[test]
     fn names_lose_paths_quotes_and_control_characters() {
         assert_eq!(sanitize_name("../../etc/passwd"), "passwd");

@@ -20,6 +20,7 @@ mod catch_up;
 mod census;
 pub mod frames;
 pub mod http_api;
+pub mod inbound;
 mod link;
 pub mod native;
 pub mod outbox;

@@ -8,7 +8,7 @@
 
 use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Frame, Outbox};
-use super::{catch_up, frames, upgrade, Protocol, Subscriber};
+use super::{catch_up, frames, inbound, upgrade, Protocol, Subscriber};
 use crate::auth::{authenticate_token, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::request::state;
@@ -16,8 +16,7 @@ use crate::rooms;
 use crate::state::State;
 use chrono::Utc;
 use salvo::prelude::*;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -74,14 +73,6 @@ struct Connection {
     outbox: Outbox,
     caller: AuthUser,
     room: Option<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct ClientMessage {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    data: Value,
 }
 
 fn channel(room: Uuid) -> String {
@@ -144,39 +135,23 @@ impl Connection {
 
     /// Handles one client message; answers what goes back at once, in order.
     async fn handle(&mut self, text: &str) -> Vec<Frame> {
-        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
-            return vec![frames::native_error(
-                "Malformed message: expected {\"type\":…,\"data\":{…}}",
-            )];
-        };
-        match message.kind.as_str() {
-            "join_room" => {
-                let room = message
-                    .data
-                    .get("room_id")
-                    .and_then(Value::as_str)
-                    .and_then(|id| Uuid::parse_str(id).ok());
-                let Some(room) = room else {
-                    return vec![frames::native_error("join_room needs data.room_id")];
-                };
-                self.join(room)
-                    .await
-                    .unwrap_or_else(|error| vec![frames::native_error(&error.to_string())])
-            }
-            "leave_room" => {
+        match inbound::native(text) {
+            Ok(inbound::Native::JoinRoom(room)) => self
+                .join(room)
+                .await
+                .unwrap_or_else(|error| vec![frames::native_error(&error.to_string())]),
+            Ok(inbound::Native::LeaveRoom) => {
                 let left = self.leave();
                 vec![frames::native("room_left", &json!({ "room_id": left }))]
             }
-            "ping" => vec![frames::native(
+            Ok(inbound::Native::Ping) => vec![frames::native(
                 "pong",
                 &json!({ "server_time": Utc::now().timestamp_millis() }),
             )],
-            _ => vec![frames::native_error("Unknown message type")],
+            Err(message) => vec![frames::native_error(message)],
         }
     }
 
-    /// Subscribes first, then reads the room: an event raised in between is
-    /// both in the state and queued, and its `seq` tells the client it is old.
     /// Answers `room_joined`; what a late joiner needs to hear the room
     /// follows a moment later ([`catch_up`]).
     async fn join(&mut self, room: Uuid) -> ApiResult<Vec<Frame>> {

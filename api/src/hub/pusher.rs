@@ -7,6 +7,7 @@
 //! that leaving the room or revoking the token ends the subscription.
 //! Client events (`client-…`) are not relayed.
 
+use super::inbound::{self, Subscription};
 use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Outbox};
 use super::{catch_up, frames, upgrade, Member, Protocol, Subscriber};
@@ -82,22 +83,6 @@ struct Connection {
     channels: HashSet<String>,
 }
 
-#[derive(Deserialize)]
-struct ClientMessage {
-    event: String,
-    #[serde(default)]
-    data: Value,
-}
-
-#[derive(Deserialize)]
-struct Subscription {
-    channel: String,
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    channel_data: Option<String>,
-}
-
 /// What Spotik's auth endpoint signs into `channel_data`.
 #[derive(Deserialize)]
 struct ChannelData {
@@ -168,24 +153,10 @@ impl Connection {
 
     /// Handles one client message; answers what goes back at once.
     fn handle(&mut self, text: &str) -> Option<super::outbox::Frame> {
-        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
-            return Some(frames::pusher_error(
-                None,
-                "Invalid message format: expected {\"event\":…,\"data\":…}",
-            ));
-        };
-        // pusher-js sends data as an object; other clients as a JSON string.
-        let data = match message.data {
-            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
-            other => other,
-        };
-        match message.event.as_str() {
-            "pusher:ping" => Some(frames::pusher("pusher:pong", None, "{}")),
-            "pusher:pong" => None,
-            "pusher:subscribe" => {
-                let Ok(subscription) = serde_json::from_value::<Subscription>(data) else {
-                    return Some(frames::pusher_error(None, "pusher:subscribe needs data.channel"));
-                };
+        match inbound::pusher(text) {
+            Ok(inbound::Pusher::Ping) => Some(frames::pusher("pusher:pong", None, "{}")),
+            Ok(inbound::Pusher::Pong) => None,
+            Ok(inbound::Pusher::Subscribe(subscription)) => {
                 let channel = subscription.channel.clone();
                 match self.subscribe(subscription) {
                     Ok(presence) => {
@@ -201,19 +172,14 @@ impl Connection {
                     Err((status, error)) => Some(frames::subscription_error(&channel, status, error)),
                 }
             }
-            "pusher:unsubscribe" => {
-                if let Some(channel) = data.get("channel").and_then(Value::as_str) {
-                    self.state.hub.unsubscribe(channel, self.id);
-                    self.channels.remove(channel);
+            Ok(inbound::Pusher::Unsubscribe(channel)) => {
+                if let Some(channel) = channel {
+                    self.state.hub.unsubscribe(&channel, self.id);
+                    self.channels.remove(&channel);
                 }
                 None
             }
-            name if name.starts_with("client-") => Some(frames::pusher_error(
-                None,
-                "Client events are not enabled on this server",
-            )),
-            "pusher:signin" => Some(frames::pusher_error(None, "User sign-in is not supported")),
-            _ => Some(frames::pusher_error(None, "Unknown event")),
+            Err(message) => Some(frames::pusher_error(None, message)),
         }
     }
 
