@@ -9,7 +9,8 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_answer_from_postgres_while_redis_is_down_and_nothing_stale_returns() {
     let port = free_port();
-    let mut redis = PrivateRedis::start(port);
+    let data = tempfile::tempdir().unwrap();
+    let mut redis = PrivateRedis::start_keeping(port, data.path());
     let app = spawn_with(Options {
         redis_url: format!("redis://127.0.0.1:{}", redis.port),
         ..Options::default()
@@ -41,7 +42,21 @@ async fn requests_answer_from_postgres_while_redis_is_down_and_nothing_stale_ret
     assert_eq!(health.body["checks"]["redis"]["status"], "failed");
 
     // Redis returns with the old queue still in it: it must not be served.
-    let mut redis = PrivateRedis::start(port);
+    let mut redis = PrivateRedis::start_keeping(port, data.path());
+    let mut direct = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let kept: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}queue:*", app.redis_prefix))
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+    assert!(
+        !kept.is_empty(),
+        "the restarted Redis still holds the queue cached before the outage"
+    );
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let after = app.get(&format!("/rooms/{room}/tracks"), &alice).await;
     assert_eq!(after.body["tracks"][0]["vote_score"], 1);

@@ -289,17 +289,20 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub fn start(port: u16) -> Self {
+        Self::launch(port, &["--appendonly", "no"])
+    }
+
+    /// One that keeps its data in `dir` (append-only file, fsync always):
+    /// restarted on the same `dir`, it comes back with what it held.
+    pub fn start_keeping(port: u16, dir: &Path) -> Self {
+        let dir = dir.display().to_string();
+        Self::launch(port, &["--appendonly", "yes", "--appendfsync", "always", "--dir", &dir])
+    }
+
+    fn launch(port: u16, persistence: &[&str]) -> Self {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(persistence)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (deploy/test installs it)");
