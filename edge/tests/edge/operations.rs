@@ -112,7 +112,10 @@ async fn access_log_writes_combined_lines_with_bytes_sent() {
     )
     .await;
     edge.get("/audio/missing.mp3").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("both requests logged", || async {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() >= 2)
+    })
+    .await;
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
@@ -194,7 +197,12 @@ async fn disconnect_stops_transfer(io: spotik_edge::config::IoMode) {
     let mut buf = vec![0; 64 * 1024];
     stream.read_exact(&mut buf).await.unwrap();
     drop(stream);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the server has let the connection go, what it sent is final.
+    eventually("the abandoned connection closed", || async {
+        let health: serde_json::Value = serde_json::from_slice(&edge.get("/health").await.body).unwrap();
+        health["open_connections"] == 1
+    })
+    .await;
     let text = String::from_utf8(edge.get("/metrics").await.body.to_vec()).unwrap();
     let sent: f64 = text
         .lines()
@@ -228,8 +236,10 @@ async fn graceful_shutdown_finishes_in_flight_responses_and_stops_accepting() {
 
     let addr = edge.addr;
     let stopping = tokio::spawn(async move { edge.stop().await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed");
+    eventually("the listener is closed", || async {
+        TcpStream::connect(addr).await.is_err()
+    })
+    .await;
 
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).await.unwrap();

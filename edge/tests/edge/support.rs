@@ -92,6 +92,22 @@ pub struct Edge {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// A test that asks for io_uring runs on io_uring, or fails: the edge
+/// falls back to buffered reads where io_uring is refused, which would let
+/// every "io_uring" test pass without running `uring.rs`. A run on such a
+/// machine says so with `SPOTIK_SKIP_URING=1`, and the fallback is then
+/// reported on stderr instead.
+pub fn require_asked_io(asked: IoMode, running: IoMode) {
+    if asked == running {
+        return;
+    }
+    if std::env::var_os("SPOTIK_SKIP_URING").is_some() {
+        eprintln!("io_uring refused here: running {running:?} instead (SPOTIK_SKIP_URING)");
+        return;
+    }
+    panic!("{asked:?} was asked for but the edge runs {running:?}: io_uring is refused here; set SPOTIK_SKIP_URING=1 to run without it");
+}
+
 impl Edge {
     /// Defaults, except a 1 MiB small-file limit.
     pub async fn start() -> Self {
@@ -110,8 +126,10 @@ impl Edge {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
+        let asked = config.io;
         // Built before spawning so that the server is ready when this returns.
         let app = std::sync::Arc::new(spotik_edge::App::new(config).expect("valid test configuration"));
+        require_asked_io(asked, app.config().io);
         let task = tokio::spawn(spotik_edge::server::serve(app, listener, async {
             let _ = rx.await;
         }));
@@ -233,3 +251,17 @@ impl RawReply {
 
 /// Every I/O path a file can take beyond the small-file cache.
 pub const IO_MODES: [IoMode; 3] = [IoMode::Mmap, IoMode::Buffered, IoMode::Uring];
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after 5 s.
+/// Tests wait on the thing itself, not on a fixed sleep.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -59,6 +59,19 @@ async fn start_edge(root: &Path, secret: Option<&str>, io: IoMode) -> SocketAddr
     // The big file must take the disk path, not the small-file cache.
     config.small_file_max = 1024 * 1024;
     let app = Arc::new(spotik_edge::App::new(config).unwrap());
+    // The io_uring run must run io_uring, not its buffered fallback, unless
+    // the run says io_uring is refused here (SPOTIK_SKIP_URING=1).
+    if app.config().io != io {
+        assert!(
+            std::env::var_os("SPOTIK_SKIP_URING").is_some(),
+            "{io:?} was asked for but the edge runs {:?}: io_uring is refused here; set SPOTIK_SKIP_URING=1 to run without it",
+            app.config().io
+        );
+        eprintln!(
+            "io_uring refused here: the {io:?} run uses {:?} (SPOTIK_SKIP_URING)",
+            app.config().io
+        );
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(spotik_edge::server::serve(app, listener, std::future::pending()));
