@@ -88,6 +88,8 @@ impl Media {
 pub struct Edge {
     pub addr: SocketAddr,
     pub media: Media,
+    /// The server's own counters, read in place (no request needed).
+    pub metrics: std::sync::Arc<spotik_edge::metrics::Metrics>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -130,12 +132,14 @@ impl Edge {
         // Built before spawning so that the server is ready when this returns.
         let app = std::sync::Arc::new(spotik_edge::App::new(config).expect("valid test configuration"));
         require_asked_io(asked, app.config().io);
+        let metrics = app.metrics();
         let task = tokio::spawn(spotik_edge::server::serve(app, listener, async {
             let _ = rx.await;
         }));
         Self {
             addr,
             media,
+            metrics,
             shutdown: Some(tx),
             task: Some(task),
         }
