@@ -48,6 +48,9 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// How long each check of `/api/health` may take (`HEALTH_CHECKS_TIMEOUT`, ms).
     pub health_checks_timeout: Duration,
+    /// How long any request but an upload may take before it is answered
+    /// 503 (`REQUEST_TIMEOUT`, s; default the acquire timeout plus one).
+    pub request_timeout: Duration,
 }
 
 /// The real-time hub: the Pusher application it serves and its limits.
@@ -200,6 +203,10 @@ impl Config {
             header_timeout: secs("HTTP_HEADER_TIMEOUT", 10)?.max(Duration::from_secs(1)),
             max_header_bytes: number("HTTP_MAX_HEADER_BYTES", 16 * 1024)? as usize,
             health_checks_timeout: Duration::from_millis(number("HEALTH_CHECKS_TIMEOUT", 2000)?.max(1)),
+            request_timeout: match var("REQUEST_TIMEOUT").filter(|v| !v.is_empty()) {
+                Some(_) => secs("REQUEST_TIMEOUT", 0)?.max(Duration::from_secs(1)),
+                None => secs("DB_POOL_ACQUIRE_TIMEOUT", 5)? + Duration::from_secs(1),
+            },
         })
     }
 

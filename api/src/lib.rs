@@ -11,6 +11,7 @@ pub mod cache;
 pub mod config;
 pub mod cors;
 pub mod covers;
+mod deadline;
 pub mod error;
 pub mod events;
 pub mod genres;
@@ -247,6 +248,7 @@ pub fn router(state: State) -> Router {
     Router::new()
         .hoop(Inject(state))
         .hoop(monitoring::measure)
+        .hoop(deadline::bounded)
         .push(api)
         .push(apps)
         .push(Router::with_path("app/{key}").goal(hub::pusher::connect))

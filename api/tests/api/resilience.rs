@@ -236,3 +236,68 @@ async fn requests_answer_503_within_the_acquire_timeout_when_the_database_stops_
         assert!(took < Duration::from_millis(3500), "answered after {took:?}");
     }
 }
+
+/// Requests already holding a connection when PostgreSQL stops answering
+/// are bounded too (`REQUEST_TIMEOUT`): under a steady load, PostgreSQL is
+/// frozen mid-queries and every request still ends in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_in_flight_when_the_database_hangs_end_in_time() {
+    let postgres = PrivatePostgres::start();
+    let app = std::sync::Arc::new(
+        spawn_with(Options {
+            database_url: Some(postgres.url()),
+            tweak: |config| {
+                config.pool.acquire_timeout = Duration::from_secs(2);
+                config.request_timeout = Duration::from_secs(3);
+            },
+            ..Options::default()
+        })
+        .await,
+    );
+    let (alice, _) = app.user("alice").await;
+    let room = app.room(&alice).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients = (0..24).map(|_| {
+        let (app, alice, room, stop) = (app.clone(), alice.clone(), room.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = std::time::Instant::now();
+                let asked = app
+                    .client
+                    .get(app.url(&format!("/rooms/{room}")))
+                    .bearer_auth(&alice)
+                    .timeout(Duration::from_secs(20))
+                    .send()
+                    .await;
+                answers.push((asked.map(|r| r.status()).ok(), started.elapsed()));
+            }
+            answers
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    postgres.freeze();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Whatever is still waiting now waits on the frozen server.
+    let ended = tokio::time::timeout(Duration::from_secs(6), futures_util::future::join_all(clients)).await;
+    postgres.thaw();
+    let answers: Vec<_> = ended
+        .expect("every request ended while the database was frozen")
+        .into_iter()
+        .flat_map(|c| c.unwrap())
+        .collect();
+    let unavailable = answers
+        .iter()
+        .filter(|(s, _)| *s == Some(StatusCode::SERVICE_UNAVAILABLE))
+        .count();
+    assert!(unavailable >= 24, "{unavailable} of {} answered 503", answers.len());
+    for (status, took) in &answers {
+        assert!(
+            matches!(*status, Some(StatusCode::OK) | Some(StatusCode::SERVICE_UNAVAILABLE)),
+            "{status:?}"
+        );
+        assert!(*took < Duration::from_millis(3800), "a request took {took:?}");
+    }
+}
