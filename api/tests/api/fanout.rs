@@ -7,18 +7,6 @@ use serde_json::{json, Value};
 use spotik_shared::pusher_auth::sign_request;
 use std::time::Duration;
 
-/// A second API process over the same database, media and Redis prefix.
-async fn replica_of(app: &TestApp, redis_url: &str) -> TestApp {
-    spawn_with(Options {
-        database_url: Some(app.database_url.clone()),
-        media: Some(app.media.clone()),
-        redis_url: redis_url.to_owned(),
-        redis_prefix: Some(app.redis_prefix.clone()),
-        ..Options::default()
-    })
-    .await
-}
-
 /// Waits until `app`'s hub holds its Redis subscription.
 async fn bus_ready(app: &TestApp) {
     for _ in 0..200 {

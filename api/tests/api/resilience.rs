@@ -108,14 +108,7 @@ async fn every_use_of_redis_recovers_within_two_seconds_of_its_return() {
         ..Options::default()
     })
     .await;
-    let other = spawn_with(Options {
-        database_url: Some(app.database_url.clone()),
-        media: Some(app.media.clone()),
-        redis_url: url.clone(),
-        redis_prefix: Some(app.redis_prefix.clone()),
-        ..Options::default()
-    })
-    .await;
+    let other = replica_of(&app, &url).await;
     let (admin, _) = app.user("admin").await;
     let room = app.room(&admin).await;
     app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await;

@@ -76,6 +76,18 @@ impl Default for Options {
     }
 }
 
+/// A second API process over the same database, media and Redis prefix.
+pub async fn replica_of(app: &TestApp, redis_url: &str) -> TestApp {
+    spawn_with(Options {
+        database_url: Some(app.database_url.clone()),
+        media: Some(app.media.clone()),
+        redis_url: redis_url.to_owned(),
+        redis_prefix: Some(app.redis_prefix.clone()),
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_with(Options::default()).await
 }
