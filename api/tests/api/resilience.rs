@@ -294,3 +294,79 @@ async fn requests_in_flight_when_the_database_hangs_end_in_time() {
         assert!(*took < Duration::from_millis(3800), "a request took {took:?}");
     }
 }
+
+/// PostgreSQL stopped and started again under steady load: while it is
+/// down every request answers (503) within the acquire timeout, and once it
+/// is back requests succeed again within seconds, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_restart_under_load_fails_fast_and_recovers() {
+    let postgres = PrivatePostgres::start();
+    let app = std::sync::Arc::new(
+        spawn_with(Options {
+            database_url: Some(postgres.url()),
+            tweak: |config| config.pool.acquire_timeout = Duration::from_secs(2),
+            ..Options::default()
+        })
+        .await,
+    );
+    let (alice, _) = app.user("alice").await;
+    let room = app.room(&alice).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (app, alice, room, stop) = (app.clone(), alice.clone(), room.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = std::time::Instant::now();
+                    let status = app
+                        .client
+                        .get(app.url(&format!("/rooms/{room}")))
+                        .bearer_auth(&alice)
+                        .timeout(Duration::from_secs(20))
+                        .send()
+                        .await
+                        .map(|r| r.status())
+                        .ok();
+                    answers.push((started, status, started.elapsed()));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                answers
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    postgres.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    postgres.restart();
+    let back = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers: Vec<_> = futures_util::future::join_all(clients)
+        .await
+        .into_iter()
+        .flat_map(|c| c.unwrap())
+        .collect();
+    let failed = answers.iter().filter(|(_, s, _)| *s != Some(StatusCode::OK)).count();
+    assert!(failed > 0, "the outage was seen");
+    for (_, status, took) in &answers {
+        assert!(
+            matches!(*status, Some(StatusCode::OK) | Some(StatusCode::SERVICE_UNAVAILABLE)),
+            "{status:?}"
+        );
+        assert!(*took < Duration::from_millis(3500), "a request took {took:?}");
+    }
+    // Back within 2 s of PostgreSQL's return: every later request succeeds.
+    let late_failures: Vec<_> = answers
+        .iter()
+        .filter(|(started, status, _)| *started > back + Duration::from_secs(2) && *status != Some(StatusCode::OK))
+        .collect();
+    assert!(
+        late_failures.is_empty(),
+        "{} failures after recovery",
+        late_failures.len()
+    );
+    assert!(answers
+        .iter()
+        .any(|(started, status, _)| *started > back && *status == Some(StatusCode::OK)));
+}

@@ -535,6 +535,34 @@ impl PrivatePostgres {
         }
     }
 
+    fn pg_ctl(&self, action: &[&str]) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let status = as_postgres(&self.bindir.join("pg_ctl"))
+            .args(["-w", "-D"])
+            .arg(self.dir.path().join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.path().join("log"))
+            .args(action)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl {action:?}");
+    }
+
+    /// Stops the server the way an operator's restart does (`-m fast`:
+    /// sessions are ended) and keeps its data.
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+
+    pub fn restart(&self) {
+        self.pg_ctl(&["start"]);
+    }
+
     pub fn freeze(&self) {
         self.signal(libc::SIGSTOP);
     }
