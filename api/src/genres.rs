@@ -250,3 +250,25 @@ pub async fn delete(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     }
     Ok(Reply::data("Genre deleted", serde_json::Value::Null))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any genre body: accepted only within the limits the columns check.
+        #[test]
+        fn any_genre_body_is_judged(
+            name in proptest::option::of(".{0,120}"),
+            description in proptest::option::of(".{0,520}"),
+            color in proptest::option::of("#?[0-9a-fA-Fxyz]{0,8}"),
+        ) {
+            if let Ok(valid) = validate(GenreFields { name, description, color }) {
+                prop_assert!(valid.name.is_none_or(|n| (1..=100).contains(&n.chars().count())));
+                prop_assert!(valid.description.is_none_or(|d| d.chars().count() <= 500));
+                prop_assert!(valid.color.is_none_or(|c| c.len() == 7 && c.starts_with('#')));
+            }
+        }
+    }
+}

@@ -433,3 +433,26 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         full_view(&state.db, &playlist, caller.id()).await?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any playlist body: accepted only within the limits the columns check.
+        #[test]
+        fn any_playlist_body_is_judged(
+            name in proptest::option::of(".{0,120}"),
+            description in proptest::option::of(".{0,1100}"),
+            creating in any::<bool>(),
+        ) {
+            let fields = PlaylistFields { name, description, is_public: None };
+            if validate(&fields, creating).is_ok() {
+                prop_assert!(!creating || fields.name.is_some());
+                prop_assert!(fields.name.as_deref().is_none_or(|n| (1..=100).contains(&n.trim().chars().count())));
+                prop_assert!(fields.description.as_deref().is_none_or(|d| d.chars().count() <= 1000));
+            }
+        }
+    }
+}

@@ -336,6 +336,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any JSON body for register: refused with a clear error or, when
+        /// accepted, within every rule — never a panic.
+        #[test]
+        fn any_registration_body_is_judged(
+            username in proptest::option::of(".{0,60}"),
+            email in proptest::option::of(".{0,60}"),
+            password in proptest::option::of(".{0,20}"),
+            confirmation in proptest::option::of(".{0,20}"),
+            number in proptest::prelude::any::<i64>(),
+        ) {
+            let mut body = serde_json::Map::new();
+            for (key, value) in [("username", &username), ("email", &email), ("password", &password), ("password_confirmation", &confirmation)] {
+                body.insert(key.into(), value.as_ref().map_or(json!(number), |v| json!(v)));
+            }
+            if let Ok(registration) = serde_json::from_value::<Registration>(serde_json::Value::Object(body)) {
+                if validate_registration(&registration).is_ok() {
+                    proptest::prop_assert!((3..=50).contains(&registration.username.chars().count()));
+                    proptest::prop_assert!(valid_email(&registration.email));
+                    proptest::prop_assert_eq!(&registration.password, &registration.password_confirmation);
+                }
+            }
+        }
+    }
+
     #[test]
     fn registration_rules() {
         assert!(validate_registration(&reg("alice_1", "alice@example.com", "password1", "password1")).is_ok());
