@@ -76,15 +76,26 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// Whether PostgreSQL is away rather than the request wrong: no connection,
+/// or the server refusing work while it shuts down, restarts or is full
+/// (SQLSTATE classes 08 and 57P, and 53300).
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300"),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::error!(%error, "database unavailable");
-                Self::Unavailable("The database is unavailable, try again shortly".into())
-            }
-            _ => Self::internal(error),
+        if database_unavailable(&error) {
+            tracing::error!(%error, "database unavailable");
+            return Self::Unavailable("The database is unavailable, try again shortly".into());
         }
+        Self::internal(error)
     }
 }
 
