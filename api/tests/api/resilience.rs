@@ -250,25 +250,7 @@ async fn requests_in_flight_when_the_database_hangs_end_in_time() {
     let (alice, _) = app.user("alice").await;
     let room = app.room(&alice).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients = (0..24).map(|_| {
-        let (app, alice, room, stop) = (app.clone(), alice.clone(), room.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut answers = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let started = std::time::Instant::now();
-                let asked = app
-                    .client
-                    .get(app.url(&format!("/rooms/{room}")))
-                    .bearer_auth(&alice)
-                    .timeout(Duration::from_secs(20))
-                    .send()
-                    .await;
-                answers.push((asked.map(|r| r.status()).ok(), started.elapsed()));
-            }
-            answers
-        })
-    });
-    let clients: Vec<_> = clients.collect();
+    let clients = steady_load(&app, &alice, &room, 24, Duration::ZERO, &stop);
     tokio::time::sleep(Duration::from_millis(500)).await;
     postgres.freeze();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -283,10 +265,10 @@ async fn requests_in_flight_when_the_database_hangs_end_in_time() {
         .collect();
     let unavailable = answers
         .iter()
-        .filter(|(s, _)| *s == Some(StatusCode::SERVICE_UNAVAILABLE))
+        .filter(|(_, s, _)| *s == Some(StatusCode::SERVICE_UNAVAILABLE))
         .count();
     assert!(unavailable >= 24, "{unavailable} of {} answered 503", answers.len());
-    for (status, took) in &answers {
+    for (_, status, took) in &answers {
         assert!(
             matches!(*status, Some(StatusCode::OK) | Some(StatusCode::SERVICE_UNAVAILABLE)),
             "{status:?}"
@@ -312,29 +294,7 @@ async fn a_postgres_restart_under_load_fails_fast_and_recovers() {
     let (alice, _) = app.user("alice").await;
     let room = app.room(&alice).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let (app, alice, room, stop) = (app.clone(), alice.clone(), room.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut answers = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let started = std::time::Instant::now();
-                    let status = app
-                        .client
-                        .get(app.url(&format!("/rooms/{room}")))
-                        .bearer_auth(&alice)
-                        .timeout(Duration::from_secs(20))
-                        .send()
-                        .await
-                        .map(|r| r.status())
-                        .ok();
-                    answers.push((started, status, started.elapsed()));
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                answers
-            })
-        })
-        .collect();
+    let clients = steady_load(&app, &alice, &room, 16, Duration::from_millis(20), &stop);
     tokio::time::sleep(Duration::from_millis(500)).await;
     postgres.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -369,4 +329,43 @@ async fn a_postgres_restart_under_load_fails_fast_and_recovers() {
     assert!(answers
         .iter()
         .any(|(started, status, _)| *started > back && *status == Some(StatusCode::OK)));
+}
+
+/// One request under load: when it started, its status (`None` if the
+/// client gave up), how long it took.
+type Outcome = (std::time::Instant, Option<StatusCode>, Duration);
+
+/// `clients` loops asking for `room`, `pause` apart, until `stop` is set;
+/// each returns what it saw.
+fn steady_load(
+    app: &std::sync::Arc<TestApp>,
+    token: &str,
+    room: &str,
+    clients: usize,
+    pause: Duration,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Vec<Outcome>>> {
+    (0..clients)
+        .map(|_| {
+            let (app, token, room, stop) = (app.clone(), token.to_owned(), room.to_owned(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = std::time::Instant::now();
+                    let status = app
+                        .client
+                        .get(app.url(&format!("/rooms/{room}")))
+                        .bearer_auth(&token)
+                        .timeout(Duration::from_secs(20))
+                        .send()
+                        .await
+                        .map(|r| r.status())
+                        .ok();
+                    answers.push((started, status, started.elapsed()));
+                    tokio::time::sleep(pause).await;
+                }
+                answers
+            })
+        })
+        .collect()
 }
