@@ -17,6 +17,7 @@ pub mod events;
 pub mod genres;
 pub mod hub;
 pub mod image;
+mod memory;
 pub mod models;
 pub mod monitoring;
 mod page;
@@ -274,6 +275,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
+    let stats = Arc::clone(&state);
+    let trimmer = tokio::spawn(memory::run(move || stats.hub.stats.take_peak(), stop_rx.clone()));
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state), stop_rx));
     let hub_state = Arc::clone(&state);
     let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?);
@@ -295,6 +298,7 @@ pub async fn run(
     });
     server.serve(service(state)).await;
     let _ = advancer.await;
+    let _ = trimmer.await;
     let _ = bus.await;
     Ok(())
 }

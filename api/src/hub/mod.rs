@@ -91,6 +91,8 @@ impl Channel {
 #[derive(Default)]
 pub struct HubStats {
     pub connections: AtomicI64,
+    /// The most connections open at once since [`HubStats::take_peak`].
+    pub peak_connections: AtomicI64,
     pub frames_queued: AtomicU64,
     pub slow_clients_closed: AtomicU64,
     pub bus_messages: AtomicU64,
@@ -98,6 +100,12 @@ pub struct HubStats {
 }
 
 impl HubStats {
+    /// Connections open now, and the most open at once since the last call.
+    pub fn take_peak(&self) -> (i64, i64) {
+        let open = self.connections.load(Ordering::Relaxed);
+        (open, self.peak_connections.swap(open, Ordering::Relaxed).max(open))
+    }
+
     pub fn snapshot(&self) -> Value {
         json!({
             "connections": self.connections.load(Ordering::Relaxed),
@@ -179,7 +187,8 @@ impl Hub {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, (protocol, outbox));
-        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let open = self.stats.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.peak_connections.fetch_max(open, Ordering::Relaxed);
     }
 
     pub fn disconnect(&self, id: u64) {

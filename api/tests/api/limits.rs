@@ -191,3 +191,60 @@ async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
     }
     assert_eq!(fresh, Some(reqwest::StatusCode::OK));
 }
+
+/// The process's resident set in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_held_by_websockets_is_given_back_when_they_close() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let database_url = fresh_database().await;
+    let media = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let api = ApiProcess::start(&database_url, media.path(), port).await;
+    let pid = api.child.id();
+    let before = rss_kib(pid);
+    let url = format!("ws://127.0.0.1:{port}/app/spotik-key?protocol=7");
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
+    let opening: Vec<_> = (0..3000)
+        .map(|_| {
+            let (url, gate) = (url.clone(), gate.clone());
+            tokio::spawn(async move {
+                let _turn = gate.acquire_owned().await.unwrap();
+                let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
+                assert!(matches!(socket.next().await, Some(Ok(Message::Text(_)))), "greeted");
+                socket
+            })
+        })
+        .collect();
+    let mut sockets = Vec::new();
+    for task in opening {
+        sockets.push(task.await.unwrap());
+    }
+    let open = rss_kib(pid);
+    let held = open.saturating_sub(before);
+    assert!(held > 10 * 1024, "3000 sockets hold {held} KiB: too little to tell");
+    for socket in &mut sockets {
+        socket.send(Message::Close(None)).await.unwrap();
+    }
+    for mut socket in sockets {
+        while let Some(Ok(_)) = socket.next().await {}
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rss_kib(pid) >= before + held / 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        rss_kib(pid) < before + held / 3,
+        "{held} KiB held by 3000 sockets; {} KiB still resident 15 s after they closed (was {before} before)",
+        rss_kib(pid)
+    );
+}
