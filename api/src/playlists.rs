@@ -333,6 +333,22 @@ struct NewEntry {
     position: Option<i64>,
 }
 
+/// The track and the position asked for, each checked.
+fn validate_entry(entry: NewEntry) -> ApiResult<(Uuid, Option<i64>)> {
+    let track_id = entry
+        .track_id
+        .as_deref()
+        .and_then(|raw| Uuid::parse_str(raw.trim()).ok())
+        .ok_or_else(|| ApiError::field("track_id", "The selected track id is invalid."))?;
+    if entry.position.is_some_and(|p| !(0..=MAX_POSITION).contains(&p)) {
+        return Err(ApiError::field("position", "The position must be 0 or more."));
+    }
+    Ok((track_id, entry.position))
+}
+
+/// A playlist longer than this is not one a person listens through.
+const MAX_POSITION: i64 = 100_000;
+
 /// `POST /playlists/{id}/tracks` `{track_id, position?}`: at `position`
 /// (later entries move down one), or at the end.
 #[handler]
@@ -341,16 +357,7 @@ pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     let state = state(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
-    let entry: NewEntry = json_body(req).await?;
-    let invalid = || ApiError::field("track_id", "The selected track id is invalid.");
-    let track_id = entry
-        .track_id
-        .as_deref()
-        .and_then(|raw| Uuid::parse_str(raw.trim()).ok())
-        .ok_or_else(invalid)?;
-    if entry.position.is_some_and(|p| !(0..=100_000).contains(&p)) {
-        return Err(ApiError::field("position", "The position must be 0 or more."));
-    }
+    let (track_id, position) = validate_entry(json_body(req).await?)?;
     let mut tx = state.db.begin().await?;
     // Serialises changes to one playlist, so positions stay a sequence.
     sqlx::query("SELECT 1 FROM playlists WHERE id = $1 FOR UPDATE")
@@ -366,13 +373,13 @@ pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     .fetch_one(&mut *tx)
     .await?;
     if !reachable {
-        return Err(invalid());
+        return Err(ApiError::field("track_id", "The selected track id is invalid."));
     }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM playlist_tracks WHERE playlist_id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-    let position = entry.position.map_or(count, |p| p.min(count));
+    let position = position.map_or(count, |p| p.min(count));
     let inserted = sqlx::query(
         "WITH shifted AS (UPDATE playlist_tracks SET position = position + 1 \
                           WHERE playlist_id = $1 AND position >= $3 \
@@ -452,6 +459,26 @@ mod tests {
                 prop_assert!(!creating || fields.name.is_some());
                 prop_assert!(fields.name.as_deref().is_none_or(|n| (1..=100).contains(&n.trim().chars().count())));
                 prop_assert!(fields.description.as_deref().is_none_or(|d| d.chars().count() <= 1000));
+            }
+        }
+
+        /// Any body for adding a track: a real id and a position in range,
+        /// or a 422 naming the field.
+        #[test]
+        fn any_entry_body_is_judged(
+            track_id in proptest::option::of(prop_oneof![".{0,40}", any::<u128>().prop_map(|n| format!(" {} ", Uuid::from_u128(n)))]),
+            position in proptest::option::of(any::<i64>()),
+        ) {
+            let body = serde_json::json!({ "track_id": track_id, "position": position });
+            let entry: NewEntry = serde_json::from_value(body).unwrap();
+            match validate_entry(entry) {
+                Ok((id, at)) => {
+                    prop_assert_eq!(Some(id), track_id.as_deref().and_then(|t| Uuid::parse_str(t.trim()).ok()));
+                    prop_assert!(at.is_none_or(|p| (0..=MAX_POSITION).contains(&p)));
+                    prop_assert_eq!(at, position);
+                }
+                Err(ApiError::Validation(errors)) => prop_assert_eq!(errors.len(), 1),
+                Err(other) => prop_assert!(false, "{other:?}"),
             }
         }
     }

@@ -93,23 +93,9 @@ pub fn is_multipart(req: &Request) -> bool {
 /// hashed and counted, `cover_image` kept in memory, other file parts
 /// drained and ignored. Every part is bounded as it arrives.
 pub async fn receive_form(req: &mut Request, dir: &Path, limits: FormLimits) -> ApiResult<Form> {
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let boundary = multer::parse_boundary(&content_type).map_err(|_| {
-        ApiError::UnsupportedMediaType("Send the file as multipart/form-data in the field audio_file".into())
-    })?;
-    // Framing adds a little; anything announced well beyond the limit is refused before reading.
-    let announced = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > limits.audio_bytes + limits.cover_bytes + 64 * 1024) {
-        return Err(too_large(limits.audio_bytes.max(limits.cover_bytes)));
-    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let content_type = header("content-type").unwrap_or("").to_owned();
+    let announced = header("content-length").and_then(|v| v.parse::<u64>().ok());
     // The body stream yields frames; multer wants the data ones.
     let body = req.take_body().filter_map(|frame| async move {
         match frame {
@@ -117,6 +103,28 @@ pub async fn receive_form(req: &mut Request, dir: &Path, limits: FormLimits) -> 
             Err(error) => Some(Err(std::io::Error::other(error.to_string()))),
         }
     });
+    read_form(&content_type, announced, body, dir, limits).await
+}
+
+/// [`receive_form`] on any byte stream: the parser of untrusted input, apart
+/// from the HTTP request it usually comes from.
+pub async fn read_form<S>(
+    content_type: &str,
+    announced: Option<u64>,
+    body: S,
+    dir: &Path,
+    limits: FormLimits,
+) -> ApiResult<Form>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+{
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        ApiError::UnsupportedMediaType("Send the file as multipart/form-data in the field audio_file".into())
+    })?;
+    // Framing adds a little; anything announced well beyond the limit is refused before reading.
+    if announced.is_some_and(|length| length > limits.audio_bytes + limits.cover_bytes + 64 * 1024) {
+        return Err(too_large(limits.audio_bytes.max(limits.cover_bytes)));
+    }
     let mut multipart = multer::Multipart::new(body, boundary);
     let mut form = Form::default();
     let mut parts = 0;
@@ -232,6 +240,150 @@ fn sanitize_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// One part of a generated form: its field name, an optional file name,
+    /// extra header lines (possibly garbage), and its content.
+    #[derive(Debug, Clone)]
+    struct Part {
+        name: String,
+        file_name: Option<String>,
+        extra_headers: Vec<String>,
+        content: Vec<u8>,
+    }
+
+    fn part() -> impl Strategy<Value = Part> {
+        (
+            prop_oneof![
+                Just("audio_file".to_owned()),
+                Just("cover_image".to_owned()),
+                Just("genre_id".to_owned()),
+                "[^\"\\\\\\p{Cc}]{0,20}",
+            ],
+            proptest::option::of("[^\"\\\\\\p{Cc}]{0,40}"),
+            proptest::collection::vec("[ -~]{0,40}", 0..3),
+            proptest::collection::vec(any::<u8>(), 0..3000),
+        )
+            .prop_map(|(name, file_name, extra_headers, content)| Part {
+                name,
+                file_name,
+                extra_headers,
+                content,
+            })
+    }
+
+    const BOUNDARY: &str = "spotik-boundary-7MA4YWxkTrZu0gW";
+    const LIMITS: FormLimits = FormLimits {
+        audio_bytes: 2048,
+        cover_bytes: 1024,
+    };
+
+    fn encode(parts: &[Part]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for part in parts {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", part.name).as_bytes(),
+            );
+            if let Some(file_name) = &part.file_name {
+                body.extend_from_slice(format!("; filename=\"{file_name}\"").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            for line in &part.extra_headers {
+                body.extend_from_slice(line.as_bytes());
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(&part.content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        body
+    }
+
+    fn read(body: Vec<u8>, chunk: usize, dir: &Path) -> ApiResult<Form> {
+        let chunks: Vec<_> = body
+            .chunks(chunk.max(1))
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(read_form(
+                &content_type,
+                None,
+                futures_util::stream::iter(chunks),
+                dir,
+                LIMITS,
+            ))
+    }
+
+    fn leftovers(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| entries.count())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any form, whole or cut short or with bytes overwritten, split in
+        /// any chunk size: answered with the parts that were sent, within
+        /// the limits, or refused as the client's fault — and nothing left
+        /// on disk once the answer is dropped.
+        #[test]
+        fn any_multipart_body_is_read_or_refused(
+            parts in proptest::collection::vec(part(), 0..6),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+            noise in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+            chunk in 1usize..700,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let whole = encode(&parts);
+            let mut body = whole.clone();
+            if let Some(at) = cut {
+                body.truncate(at.index(body.len()));
+            }
+            if let Some((at, byte)) = noise {
+                let at = at.index(body.len().max(1));
+                if let Some(b) = body.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            let intact = body == whole;
+            match read(body, chunk, dir.path()) {
+                Ok(form) => {
+                    prop_assert!(form.fields.len() <= MAX_FIELDS);
+                    prop_assert!(form.fields.iter().all(|(_, v)| v.len() <= MAX_TEXT_FIELD));
+                    if let Some(audio) = &form.audio {
+                        prop_assert!(audio.size <= LIMITS.audio_bytes);
+                        prop_assert_eq!(std::fs::metadata(&audio.path).unwrap().len(), audio.size);
+                    }
+                    prop_assert!(form.cover.as_ref().is_none_or(|c| c.len() as u64 <= LIMITS.cover_bytes));
+                    if intact && parts.iter().all(|p| p.extra_headers.is_empty()) {
+                        let first = |name: &str| parts.iter().find(|p| p.name == name);
+                        let audio = first("audio_file").map(|p| p.content.len() as u64);
+                        prop_assert_eq!(form.audio.as_ref().map(|a| a.size), audio);
+                        let cover = first("cover_image").map(|p| p.content.clone());
+                        prop_assert_eq!(&form.cover, &cover);
+                    }
+                    drop(form);
+                }
+                Err(error) => {
+                    prop_assert!(!matches!(error, ApiError::Internal(_)), "{error:?}");
+                    // A well-formed form within the limits is never refused.
+                    let within = parts.len() <= MAX_FIELDS
+                        && parts.iter().all(|p| match (p.name.as_str(), &p.file_name) {
+                            ("audio_file", _) => p.content.len() as u64 <= LIMITS.audio_bytes,
+                            ("cover_image", _) => p.content.len() as u64 <= LIMITS.cover_bytes,
+                            (_, Some(_)) => true,
+                            _ => p.content.len() <= MAX_TEXT_FIELD && std::str::from_utf8(&p.content).is_ok(),
+                        });
+                    prop_assert!(!(intact && within && parts.iter().all(|p| p.extra_headers.is_empty())), "{error:?}");
+                }
+            }
+            prop_assert_eq!(leftovers(dir.path()), 0);
+        }
+    }
 
     proptest::proptest! {
         /// The client's file name (a multipart header) is safe to store and

@@ -168,7 +168,7 @@ pub fn verify_request(
     let timestamp: i64 = get("auth_timestamp")?
         .parse()
         .map_err(|_| RequestError::StaleTimestamp)?;
-    if (now - timestamp).abs() > MAX_CLOCK_SKEW_SECS {
+    if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(RequestError::StaleTimestamp);
     }
     if !body.is_empty() && !get("body_md5")?.eq_ignore_ascii_case(&body_md5(body)) {
@@ -315,5 +315,23 @@ mod tests {
             verify_request(KEY, SECRET, "GET", "/apps/3/channels", &encoded, b"", 1),
             Ok(())
         );
+    }
+
+    proptest::proptest! {
+        /// Any query string and body: judged, never a panic, and only a
+        /// signature made with the secret passes.
+        #[test]
+        fn any_query_is_judged(query in "[ -~]{0,200}", body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), now in proptest::prelude::any::<i64>()) {
+            proptest::prop_assert!(verify_request(KEY, SECRET, "POST", "/apps/3/events", &query, &body, now).is_err());
+        }
+
+        /// Whatever the timestamp a client claims, far from now is stale.
+        #[test]
+        fn any_timestamp_is_judged(timestamp in proptest::prelude::any::<i64>(), now in proptest::prelude::any::<i64>()) {
+            let query = sign_request(KEY, SECRET, "GET", "/apps/3/channels", &[], b"", timestamp);
+            let verdict = verify_request(KEY, SECRET, "GET", "/apps/3/channels", &query, b"", now);
+            let fresh = (i128::from(now) - i128::from(timestamp)).abs() <= i128::from(MAX_CLOCK_SKEW_SECS);
+            proptest::prop_assert_eq!(verdict.is_ok(), fresh);
+        }
     }
 }

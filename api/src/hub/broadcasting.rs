@@ -90,6 +90,26 @@ pub async fn authorize(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// A socket id is signed into the channel auth: only two runs of
+        /// digits joined by a dot may pass, whatever the client sends.
+        #[test]
+        fn any_socket_id_is_judged(id in "[0-9.a-z\\n]{0,45}") {
+            let parts: Vec<&str> = id.split('.').collect();
+            let expected = parts.len() == 2
+                && parts.iter().all(|p| (1..=20).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()));
+            proptest::prop_assert_eq!(super::valid_socket_id(&id), expected);
+        }
+
+        /// Any JSON body for the auth endpoint decodes or is refused.
+        #[test]
+        fn any_auth_body_is_decoded_or_refused(body in "[ -~]{0,80}") {
+            if let Ok(request) = serde_json::from_str::<super::AuthRequest>(&body) {
+                proptest::prop_assert!(request.socket_id.len() <= body.len());
+            }
+        }
+    }
+
     #[test]
     fn socket_ids_are_two_numbers() {
         assert!(super::valid_socket_id("123.456"));

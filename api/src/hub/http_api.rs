@@ -211,3 +211,54 @@ pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!(".{{0,{max}}}")).unwrap()
+    }
+
+    proptest! {
+        /// Any bytes as an events body: refused, or an event within
+        /// Pusher's limits — never a panic.
+        #[test]
+        fn any_body_is_judged(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(request) = parse::<EventRequest>(&body) {
+                if let Ok(event) = event(request) {
+                    prop_assert!(!event.name.is_empty() && event.name.len() <= MAX_NAME);
+                }
+            }
+            let _ = parse::<Batch>(&body);
+        }
+
+        /// Event bodies of the right shape: accepted exactly when every
+        /// limit holds, with the data passed on as a string.
+        #[test]
+        fn any_event_is_judged(
+            name in text(210),
+            channels in proptest::collection::vec(text(170), 0..4),
+            channel in proptest::option::of(text(170)),
+            data in prop_oneof![text(40).prop_map(Value::String), any::<i64>().prop_map(Value::from)],
+        ) {
+            let body = json!({ "name": name, "channels": channels, "channel": channel, "data": data }).to_string();
+            let mut all = channels.clone();
+            all.extend(channel.clone());
+            let valid = (1..=MAX_NAME).contains(&name.len())
+                && (1..=MAX_CHANNELS).contains(&all.len())
+                && all.iter().all(|c| (1..=164).contains(&c.len()));
+            let Ok(request) = parse::<EventRequest>(body.as_bytes()) else { panic!("valid JSON") };
+            match event(request) {
+                Ok(event) => {
+                    prop_assert!(valid);
+                    prop_assert_eq!(event.channels, all);
+                    let expected = match data { Value::String(s) => s, other => other.to_string() };
+                    prop_assert_eq!(event.data, expected);
+                }
+                Err(_) => prop_assert!(!valid),
+            }
+        }
+    }
+}
