@@ -90,6 +90,9 @@ impl App {
     }
 
     async fn route<B>(&self, request: &Request<B>) -> Response<EdgeBody> {
+        if !host_is_valid(request) {
+            return response::error(StatusCode::BAD_REQUEST);
+        }
         let path = match CleanPath::parse(request.uri().path()) {
             Ok(path) => path,
             Err(PathError::BadRequest) => return response::error(StatusCode::BAD_REQUEST),
@@ -112,6 +115,18 @@ impl App {
                 None => response::error(StatusCode::NOT_FOUND),
             },
         }
+    }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host` (an
+/// absolute-form target names its host itself); anything else is a 400, as
+/// nginx answers. HTTP/1.0 clients may leave it out.
+fn host_is_valid<B>(request: &Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => false,
+        (Some(_), None) => true,
+        (None, None) => request.version() != http::Version::HTTP_11 || request.uri().authority().is_some(),
     }
 }
 

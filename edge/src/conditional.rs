@@ -30,18 +30,16 @@ pub enum Verdict {
 /// One pass over the request's header fields collects all four (a request
 /// carries a handful of fields, so this beats four hashed lookups).
 pub fn evaluate(headers: &HeaderMap, validators: Validators<'_>) -> Verdict {
-    let mut if_match: Option<bool> = None;
-    let mut if_none_match: Option<bool> = None;
+    let mut if_match = List::Absent;
+    let mut if_none_match = List::Absent;
     let mut unmodified_since = DateField::Absent;
     let mut modified_since = DateField::Absent;
     for (name, value) in headers {
         let value = value.as_bytes();
         if name == header::IF_MATCH {
-            let hit = if_match == Some(true) || list_matches(value, validators.etag, Comparison::Strong);
-            if_match = Some(hit);
+            if_match.see(value, validators.etag, Comparison::Strong);
         } else if name == header::IF_NONE_MATCH {
-            let hit = if_none_match == Some(true) || list_matches(value, validators.etag, Comparison::Weak);
-            if_none_match = Some(hit);
+            if_none_match.see(value, validators.etag, Comparison::Weak);
         } else if name == header::IF_UNMODIFIED_SINCE {
             unmodified_since.see(value);
         } else if name == header::IF_MODIFIED_SINCE {
@@ -49,7 +47,7 @@ pub fn evaluate(headers: &HeaderMap, validators: Validators<'_>) -> Verdict {
         }
     }
 
-    match if_match {
+    match if_match.matched() {
         Some(false) => return Verdict::PreconditionFailed,
         Some(true) => {}
         None => {
@@ -58,11 +56,40 @@ pub fn evaluate(headers: &HeaderMap, validators: Validators<'_>) -> Verdict {
             }
         }
     }
-    match if_none_match {
+    match if_none_match.matched() {
         Some(true) => Verdict::NotModified,
         Some(false) => Verdict::Proceed,
         None if modified_since.date().is_some_and(|since| validators.modified <= since) => Verdict::NotModified,
         None => Verdict::Proceed,
+    }
+}
+
+/// An entity-tag list field, over all its lines: they make one list, so
+/// garbage on any line spoils the whole of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum List {
+    Absent,
+    Matched,
+    Unmatched,
+    Malformed,
+}
+
+impl List {
+    fn see(&mut self, line: &[u8], ours: &[u8], comparison: Comparison) {
+        *self = match (*self, list_matches(line, ours, comparison)) {
+            (Self::Malformed, _) | (_, None) => Self::Malformed,
+            (Self::Matched, _) | (_, Some(true)) => Self::Matched,
+            _ => Self::Unmatched,
+        };
+    }
+
+    /// Whether the field matched, if it was sent; a malformed one never does.
+    fn matched(self) -> Option<bool> {
+        match self {
+            Self::Absent => None,
+            Self::Matched => Some(true),
+            Self::Unmatched | Self::Malformed => Some(false),
+        }
     }
 }
 
@@ -122,12 +149,17 @@ enum Comparison {
 }
 
 /// Whether an `If-Match`/`If-None-Match` field value matches `ours` (a quoted
-/// strong tag). `*` matches any existing representation. Parsing stops at the
-/// first malformed member: what came before still counts.
-fn list_matches(list: &[u8], ours: &[u8], comparison: Comparison) -> bool {
+/// strong tag); `None` when it does not parse as a list of entity tags
+/// (`"abc"x`, an unterminated quote, a bare word), wherever the garbage
+/// sits. Such a field matches nothing: a client that sent it cannot be told
+/// "you have this" on the strength of it (nginx answers those `200` to
+/// If-None-Match and `412` to If-Match too). `*` matches any existing
+/// representation.
+fn list_matches(list: &[u8], ours: &[u8], comparison: Comparison) -> Option<bool> {
     if list.trim_ascii() == b"*" {
-        return true;
+        return Some(true);
     }
+    let mut matched = false;
     let mut rest = list;
     loop {
         rest = rest.trim_ascii_start();
@@ -135,24 +167,22 @@ fn list_matches(list: &[u8], ours: &[u8], comparison: Comparison) -> bool {
             rest = after.trim_ascii_start();
         }
         if rest.is_empty() {
-            return false;
+            return Some(matched);
         }
         let (weak, tagged) = match rest.strip_prefix(b"W/") {
             Some(after) => (true, after),
             None => (false, rest),
         };
-        let Some(body) = tagged.strip_prefix(b"\"") else {
-            return false;
-        };
-        let Some(close) = body.iter().position(|&b| b == b'"') else {
-            return false;
-        };
+        let body = tagged.strip_prefix(b"\"")?;
+        let close = body.iter().position(|&b| b == b'"')?;
         let quoted = &tagged[..close + 2];
         let strong_enough = comparison == Comparison::Weak || !weak;
-        if strong_enough && quoted == ours {
-            return true;
+        matched |= strong_enough && quoted == ours;
+        rest = tagged[close + 2..].trim_ascii_start();
+        // A member ends at a comma or at the end of the value.
+        if !rest.is_empty() && !rest.starts_with(b",") {
+            return None;
         }
-        rest = &tagged[close + 2..];
     }
 }
 
@@ -227,6 +257,36 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_list_matches_nothing() {
+        for garbage in [
+            "\"abc\"x",
+            "\"abc\" x",
+            "\"abc\"\"abc\"",
+            "\"abc\", x",
+            "x, \"abc\"",
+            "W/ \"abc\"",
+            "abc",
+        ] {
+            assert_eq!(check(&[("if-none-match", garbage)]), Verdict::Proceed, "{garbage}");
+            assert_eq!(
+                check(&[("if-match", garbage)]),
+                Verdict::PreconditionFailed,
+                "{garbage}"
+            );
+        }
+        assert_eq!(
+            check(&[("if-none-match", " \"abc\" , ,\"x\" ")]),
+            Verdict::NotModified,
+            "spaces and empty members"
+        );
+        assert_eq!(
+            check(&[("if-none-match", "\"abc\""), ("if-none-match", "\"x\"y")]),
+            Verdict::Proceed,
+            "garbage on another line spoils the list"
+        );
+    }
+
+    #[test]
     fn if_modified_since_is_ignored_when_if_none_match_is_present() {
         assert_eq!(check(&[("if-modified-since", &date(MTIME))]), Verdict::NotModified);
         assert_eq!(check(&[("if-modified-since", &date(MTIME + 10))]), Verdict::NotModified);
@@ -267,6 +327,9 @@ mod tests {
         assert!(if_range_allows(Some(date(MTIME).as_bytes()), v()));
         assert!(!if_range_allows(Some(date(MTIME + 1).as_bytes()), v()));
         assert!(!if_range_allows(Some(b"garbage"), v()));
+        assert!(!if_range_allows(Some(b"\"abc\"x"), v()));
+        let date_and_garbage = format!("{}x", date(MTIME));
+        assert!(!if_range_allows(Some(date_and_garbage.as_bytes()), v()));
     }
 
     proptest! {
@@ -282,9 +345,9 @@ mod tests {
             let mut tags: Vec<String> = others.iter().map(|t| format!("\"x{t}\"")).collect();
             tags.insert(at.min(tags.len()), "\"abc\"".into());
             let list = tags.join(" , ");
-            prop_assert!(list_matches(list.as_bytes(), ETAG, Comparison::Strong));
+            prop_assert_eq!(list_matches(list.as_bytes(), ETAG, Comparison::Strong), Some(true));
             let without: Vec<String> = others.iter().map(|t| format!("W/\"x{t}\"")).collect();
-            prop_assert!(!list_matches(without.join(",").as_bytes(), ETAG, Comparison::Weak));
+            prop_assert_eq!(list_matches(without.join(",").as_bytes(), ETAG, Comparison::Weak), Some(false));
         }
     }
 }

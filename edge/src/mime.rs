@@ -11,13 +11,13 @@ pub fn content_type(extension: &str) -> &'static str {
         "flac" => "audio/flac",
         "ogg" | "oga" => "audio/ogg",
         "opus" => "audio/ogg; codecs=opus",
-        "webm" => "audio/webm",
+        "webm" | "weba" => "audio/webm",
         _ => "application/octet-stream",
     }
 }
 
 /// The extensions served by default: every audio type above.
-pub const DEFAULT_EXTENSIONS: &str = "mp3,m4a,mp4,aac,wav,flac,ogg,oga,opus,webm";
+pub const DEFAULT_EXTENSIONS: &str = "mp3,m4a,mp4,aac,wav,flac,ogg,oga,opus,webm,weba";
 
 #[cfg(test)]
 mod tests {
@@ -29,6 +29,7 @@ mod tests {
             assert!(content_type(ext).starts_with("audio/"), "{ext}");
         }
         assert_eq!(content_type("opus"), "audio/ogg; codecs=opus");
+        assert_eq!(content_type("weba"), "audio/webm");
         assert_eq!(content_type("exe"), "application/octet-stream");
     }
 }

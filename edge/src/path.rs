@@ -4,7 +4,11 @@
 //! and `.` segments vanish (nginx merges slashes and drops `.` the same way);
 //! anything that could name a file outside the media root — `..`, NUL,
 //! backslashes — is refused here, before any file system call. What comes out
-//! is a [`CleanPath`]: segments joined by single slashes, with a leading one.
+//! is a [`CleanPath`]: segments joined by single slashes, with a leading one,
+//! and a trailing one when the request had it. That slash is kept, as nginx
+//! keeps it in `$uri`: `/audio/a.mp3/` names a directory, not the file, so it
+//! is no second URL (and cache key) for `a.mp3`, and a link signed for one is
+//! not valid for the other.
 
 use std::borrow::Cow;
 
@@ -17,8 +21,9 @@ pub enum PathError {
     NotFound,
 }
 
-/// A decoded, normalised absolute path: `/` or `/seg/seg…`, where no segment is
-/// empty, `.` or `..`, and none holds NUL or a backslash.
+/// A decoded, normalised absolute path: `/` or `/seg/seg…`, possibly with a
+/// trailing `/`, where no segment is empty, `.` or `..`, and none holds NUL
+/// or a backslash.
 ///
 /// Paths that are already clean (nearly all of them) are borrowed, not copied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +48,9 @@ impl<'a> CleanPath<'a> {
                 }
             }
         }
-        if out.is_empty() {
+        // `…/a.mp3/` and `…/a.mp3/.` both end in a directory.
+        let last = decoded.rsplit(|&b| b == b'/').next();
+        if out.is_empty() || matches!(last, Some(b"" | b".")) {
             out.push(b'/');
         }
         Ok(Self(Cow::Owned(out)))
@@ -136,7 +143,12 @@ mod tests {
         assert_eq!(clean("//audio//a.mp3"), Ok("/audio/a.mp3".into()));
         assert_eq!(clean("/audio/%2e/a%20b.mp3"), Ok("/audio/a b.mp3".into()));
         assert_eq!(clean(""), Ok("/".into()));
-        assert_eq!(clean("/audio/a.mp3/"), Ok("/audio/a.mp3".into()));
+        assert_eq!(clean("/audio/a.mp3/"), Ok("/audio/a.mp3/".into()));
+        assert_eq!(clean("/audio/a.mp3//"), Ok("/audio/a.mp3/".into()));
+        assert_eq!(clean("/audio/a.mp3/."), Ok("/audio/a.mp3/".into()));
+        assert_eq!(clean("/audio/a.mp3%2F"), Ok("/audio/a.mp3/".into()));
+        assert_eq!(clean("/"), Ok("/".into()));
+        assert_eq!(clean("//"), Ok("/".into()));
         assert!(matches!(CleanPath::parse("/audio/a.mp3").unwrap().0, Cow::Borrowed(_)));
     }
 
@@ -191,7 +203,9 @@ mod tests {
             if let Ok(path) = CleanPath::parse(&raw) {
                 let bytes = path.as_bytes();
                 prop_assert!(bytes.starts_with(b"/"));
-                for segment in bytes[1..].split(|&b| b == b'/') {
+                let inner = bytes[1..].strip_suffix(b"/").unwrap_or(&bytes[1..]);
+                prop_assert!(inner.is_empty() || !inner.split(|&b| b == b'/').any(<[u8]>::is_empty));
+                for segment in inner.split(|&b| b == b'/') {
                     prop_assert!(segment != b".." && segment != b".");
                     prop_assert!(!segment.contains(&0) && !segment.contains(&b'\\'));
                 }

@@ -185,3 +185,35 @@ async fn malformed_conditional_headers_are_harmless() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_tag_followed_by_garbage_never_matches() {
+    let edge = Edge::start().await;
+    let Known { etag, mtime } = known(&edge).await;
+    for garbage in [
+        format!("{etag}x"),
+        format!("{etag} x"),
+        format!("{etag}{etag}"),
+        format!("x, {etag}"),
+    ] {
+        let fresh = edge.get_with(FILE, &[("if-none-match", &garbage)]).await;
+        assert_eq!(fresh.status, StatusCode::OK, "If-None-Match: {garbage}");
+        assert_eq!(fresh.body.len(), 25121, "the whole file");
+        let guarded = edge.get_with(FILE, &[("if-match", &garbage)]).await;
+        assert_eq!(guarded.status, StatusCode::PRECONDITION_FAILED, "If-Match: {garbage}");
+        let ranged = edge
+            .get_with(FILE, &[("range", "bytes=0-9"), ("if-range", &garbage)])
+            .await;
+        assert_eq!(ranged.status, StatusCode::OK, "If-Range: {garbage}");
+    }
+    // A date with garbage after it is not a date: ignored (RFC 9110 §13.1.3).
+    let later = format!("{}x", date(mtime + 3600));
+    let reply = edge.get_with(FILE, &[("if-modified-since", &later)]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // The well-formed spellings still match.
+    let list = format!(" \"other\" ,, {etag} ");
+    assert_eq!(
+        edge.get_with(FILE, &[("if-none-match", &list)]).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+}

@@ -164,3 +164,49 @@ async fn metadata_describes_the_file() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_file_followed_by_a_slash_is_not_found() {
+    let edge = Edge::start().await;
+    for path in [
+        "/audio/tone-1500ms.mp3/",
+        "/audio/tone-1500ms.mp3//",
+        "/audio/tone-1500ms.mp3/.",
+        "/audio/tone-1500ms.mp3%2F",
+        "/audio/sub/dir/deep.ogg/",
+    ] {
+        let reply = edge.raw(&get(path)).await;
+        assert_eq!(reply.status(), Some(404), "{path}");
+    }
+    assert_eq!(edge.raw(&get("/audio/tone-1500ms.mp3")).await.status(), Some(200));
+}
+
+#[tokio::test]
+async fn http_1_1_needs_exactly_one_host() {
+    let edge = Edge::start().await;
+    let without = edge
+        .raw(b"GET /audio/tone-1500ms.mp3 HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(without.status(), Some(400), "no Host");
+    let twice = edge
+        .raw(b"GET /audio/tone-1500ms.mp3 HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(twice.status(), Some(400), "two Hosts");
+    let old = edge.raw(b"GET /audio/tone-1500ms.mp3 HTTP/1.0\r\n\r\n").await;
+    assert_eq!(old.status(), Some(200), "HTTP/1.0 may leave it out");
+    let absolute = edge
+        .raw(b"GET http://x/audio/tone-1500ms.mp3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(absolute.status(), Some(200));
+}
+
+#[tokio::test]
+async fn webm_audio_is_served_under_both_extensions() {
+    let edge = Edge::start().await;
+    for name in ["clip.webm", "clip.weba"] {
+        std::fs::write(edge.media.path(name), b"\x1a\x45\xdf\xa3 webm audio").unwrap();
+        let reply = edge.get(&format!("/audio/{name}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        assert_eq!(reply.header("content-type"), "audio/webm", "{name}");
+    }
+}

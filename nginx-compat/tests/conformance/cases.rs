@@ -21,6 +21,8 @@ pub struct Case {
     method: &'static str,
     target: String,
     headers: Vec<(String, String)>,
+    version: &'static str,
+    host: bool,
     pub signed: bool,
     pub expect: Expect,
 }
@@ -32,6 +34,8 @@ impl Case {
             method: "GET",
             target: target.into(),
             headers: Vec::new(),
+            version: "HTTP/1.1",
+            host: true,
             signed: false,
             expect: Expect::Same,
         }
@@ -47,6 +51,13 @@ impl Case {
         self
     }
 
+    /// Sends no `Host` header, and `version` in the request line.
+    fn without_host(mut self, version: &'static str) -> Self {
+        self.host = false;
+        self.version = version;
+        self
+    }
+
     fn signed(mut self) -> Self {
         self.signed = true;
         self
@@ -58,10 +69,11 @@ impl Case {
     }
 
     pub fn request(&self) -> Vec<u8> {
-        let mut out = format!(
-            "{} {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n",
-            self.method, self.target
-        );
+        let mut out = format!("{} {} {}\r\n", self.method, self.target, self.version);
+        if self.host {
+            out.push_str("Host: localhost\r\n");
+        }
+        out.push_str("Connection: close\r\n");
         for (name, value) in &self.headers {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -174,7 +186,29 @@ fn conditionals(etag: &str, mtime: i64) -> Vec<Case> {
         Case::get("if-match other + inm current", t)
             .header("If-Match", "\"x\"")
             .header("If-None-Match", etag),
+        // A field value that does not parse matches nothing.
+        Case::get("if-none-match tag + garbage", t).header("If-None-Match", format!("{etag}x")),
+        Case::get("if-none-match tag + space + garbage", t).header("If-None-Match", format!("{etag} x")),
+        Case::get("if-none-match two tags unseparated", t).header("If-None-Match", format!("{etag}{etag}")),
+        Case::get("if-none-match bare word", t).header("If-None-Match", "abc"),
+        Case::get("if-match tag + garbage", t).header("If-Match", format!("{etag}x")),
+        Case::get("if-range tag + garbage", t)
+            .header("Range", "bytes=0-9")
+            .header("If-Range", format!("{etag}x")),
     ];
+    // RFC 9110 §13.1.3-5: a date field that is not a valid HTTP-date is ignored.
+    cases.extend([
+        Case::get("if-range date + garbage", t)
+            .header("Range", "bytes=0-9")
+            .header("If-Range", format!("{at}x"))
+            .differs("D6", 206, 200),
+        Case::get("if-modified-since date + garbage", t)
+            .header("If-Modified-Since", format!("{at}x"))
+            .differs("D6", 304, 200),
+        Case::get("if-unmodified-since date + garbage", t)
+            .header("If-Unmodified-Since", format!("{before}x"))
+            .differs("D6", 412, 200),
+    ]);
     // RFC 9110 §13.2.2: If-Modified-Since is ignored when If-None-Match is present,
     // If-Unmodified-Since when If-Match is.
     cases.push(
@@ -224,6 +258,7 @@ fn tiny_files() -> Vec<Case> {
         Case::get("every format m4a", "/audio/tone-1500ms.m4a"),
         Case::get("every format opus", "/audio/tone-1500ms.opus"),
         Case::get("every format wav", "/audio/tone-1500ms.wav"),
+        Case::get("every format weba", "/audio/tone-1500ms.weba"),
     ]
 }
 
@@ -241,6 +276,13 @@ fn paths() -> Vec<Case> {
         Case::get("directory named like audio", "/audio/folder.mp3"),
         Case::get("prefix itself", "/audio/"),
         Case::get("outside the prefix", "/elsewhere.mp3"),
+        Case::get("file with a trailing slash", "/audio/tone-1500ms.mp3/"),
+        Case::get("file with an encoded trailing slash", "/audio/tone-1500ms.mp3%2F"),
+        Case::get("file with a trailing /.", "/audio/tone-1500ms.mp3/."),
+        Case::get("file with trailing //", "/audio/tone-1500ms.mp3//"),
+        Case::get("HTTP/1.1 without Host", "/audio/tone-1500ms.mp3").without_host("HTTP/1.1"),
+        Case::get("HTTP/1.0 without Host", "/audio/tone-1500ms.mp3").without_host("HTTP/1.0"),
+        Case::get("two Host headers", "/audio/tone-1500ms.mp3").header("Host", "other"),
         Case::get("traversal above the root", "/audio/../../etc/passwd"),
         Case::get("encoded traversal above the root", "/audio/%2e%2e/%2e%2e/etc/passwd"),
         Case::get("encoded NUL", "/audio/tone-1500ms.mp3%00.mp3"),
@@ -280,6 +322,11 @@ fn signed(now: u64) -> Vec<Case> {
         Case::get(
             "signed for another file",
             signed_path(secret, "/audio/one.mp3", later).replace("/audio/one.mp3", t),
+        )
+        .signed(),
+        Case::get(
+            "signed, then a trailing slash",
+            signed_path(secret, t, later).replace(".mp3?", ".mp3/?"),
         )
         .signed(),
         Case::get("signed garbage expiry", format!("{t}?md5={sig}&expires=soon")).signed(),

@@ -45,6 +45,8 @@ fn media(root: &Path) {
     std::fs::write(root.join("big.mp3"), big).unwrap();
     std::fs::write(root.join("empty.mp3"), b"").unwrap();
     std::fs::write(root.join("one.mp3"), b"1").unwrap();
+    // WebM audio; the edge does not look inside.
+    std::fs::write(root.join("tone-1500ms.weba"), b"\x1a\x45\xdf\xa3 webm audio").unwrap();
     std::fs::write(root.join("a b.mp3"), b"space in the name").unwrap();
     std::fs::write(root.join("sub/dir/deep.ogg"), b"deep file").unwrap();
     std::fs::write(root.join(".hidden.mp3"), b"hidden").unwrap();
