@@ -1,29 +1,19 @@
 //! The one seam through which every room event leaves the API.
 //!
 //! A change and its event number are written in the same transaction
-//! ([`stamp`]); after commit [`AppState::publish`] hands it to this
+//! ([`stamp`]); after commit [`Events::publish`] hands it to this
 //! process's WebSocket hub and to Redis, so that the hubs of other API
 //! replicas receive it too. Sequence numbers live in PostgreSQL, so they are
 //! the same on every replica and survive restarts.
 
-use crate::hub::bus::Broadcast;
-use crate::state::AppState;
+pub use crate::hub::message::RoomEvent;
+use crate::hub::Hub;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RoomEvent {
-    pub room_id: Uuid,
-    pub name: String,
-    pub seq: i64,
-    /// The full payload, `room_id`, `timestamp` and `seq` included.
-    pub payload: Value,
-}
 
 /// An event stamped inside a transaction, to publish once it commits.
 #[must_use = "publish the event after the transaction commits"]
@@ -111,16 +101,14 @@ impl Events {
     }
 }
 
-impl AppState {
+impl Events {
     /// Publishes committed events, in order: to this process's WebSocket
     /// clients at once, then through Redis to the other replicas' clients.
-    pub async fn publish(&self, events: impl IntoIterator<Item = Pending>) {
+    pub async fn publish(&self, hub: &Hub, events: impl IntoIterator<Item = Pending>) {
         for Pending(event) in events {
-            let message = Broadcast::Room(event);
-            crate::hub::bus::broadcast(self, &message).await;
-            if let Broadcast::Room(event) = message {
-                let _ = self.events.local.send(Arc::new(event));
-            }
+            let local = Arc::new(event.clone());
+            hub.publish_room_event(event).await;
+            let _ = self.local.send(local);
         }
     }
 }

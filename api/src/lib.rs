@@ -28,6 +28,7 @@ pub mod queue;
 pub mod records;
 mod reply;
 mod request;
+pub mod request_stats;
 pub mod rooms;
 pub mod seed;
 pub mod state;
@@ -100,17 +101,17 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
     if swept > 0 {
         tracing::warn!(swept, "partial uploads of an earlier process removed");
     }
-    let cache = cache::Cache::new(&config.redis_url, &config.redis_prefix);
+    let cache = Arc::new(cache::Cache::new(&config.redis_url, &config.redis_prefix));
     if cache.ping().await.is_none() {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
     }
     Ok(Arc::new(AppState {
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
         db,
-        cache,
         events: events::Events::default(),
-        hub: hub::Hub::new(config.hub.clone()),
-        requests: monitoring::RequestStats::default(),
+        hub: Arc::new(hub::Hub::new(config.hub.clone(), Arc::clone(&cache))),
+        cache,
+        requests: request_stats::RequestStats::default(),
         config,
         started: std::time::Instant::now(),
     }))
@@ -277,7 +278,7 @@ pub async fn run(
     let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
     let stats = Arc::clone(&state);
     let trimmer = tokio::spawn(memory::run(move || stats.hub.stats.take_peak(), stop_rx.clone()));
-    let bus = tokio::spawn(hub::bus::run(Arc::clone(&state), stop_rx));
+    let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
     let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?);
     let mut server = Server::new(acceptor);

@@ -3,6 +3,7 @@
 use crate::auth::{authenticate, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Pending};
+use crate::hub::message::Ending;
 use crate::models::{to_value, Participant, Room, RoomView, Track, TrackView, User};
 use crate::page::Page;
 use crate::reply::Reply;
@@ -253,7 +254,7 @@ pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    state.publish([event]).await;
+    state.publish_ending(event, room_id, Ending::Room).await;
     for (audio, cover) in paths {
         if let Some(audio) = audio {
             storage::remove_if_unreferenced(&state.db, &state.config, &audio).await;
@@ -362,7 +363,8 @@ pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     )
     .await?;
     tx.commit().await?;
-    state.publish([event]).await;
+    let leaver = Ending::Participant { user: caller.id() };
+    state.publish_ending(event, room_id, leaver).await;
     Ok(Reply::data("Left the room", Value::Null))
 }
 

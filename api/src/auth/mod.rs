@@ -270,7 +270,7 @@ async fn revoke(state: &crate::state::AppState, claims: &jwt::Claims) -> ApiResu
         .await?;
     let ttl = (expires - Utc::now()).to_std().unwrap_or_default();
     state.cache.set(&format!("revoked:{}", claims.jti), "1", ttl).await;
-    crate::hub::bus::broadcast(state, &crate::hub::bus::Broadcast::Revoked { session: claims.jti }).await;
+    state.hub.revoke_session(claims.jti).await;
     Ok(())
 }
 
@@ -293,7 +293,7 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     if revoked.rows_affected() == 0 {
         return Err(ApiError::Unauthorized("Token has been revoked".into()));
     }
-    crate::hub::bus::broadcast(&state, &crate::hub::bus::Broadcast::Revoked { session: claims.jti }).await;
+    state.hub.revoke_session(claims.jti).await;
     let user = sqlx::query_as::<_, User>("SELECT id, username, email, created_at FROM users WHERE id = $1")
         .bind(claims.sub)
         .fetch_optional(&state.db)

@@ -8,8 +8,8 @@
 //! comes, so what is sent is current, and the frames go through the
 //! connection's queue behind any event delivered meanwhile.
 
+use super::message::RoomEvent;
 use super::outbox::{Frame, Outbox};
-use crate::events::RoomEvent;
 use crate::playback;
 use crate::state::State;
 use uuid::Uuid;

@@ -6,7 +6,7 @@
 //! that do not answer within [`WAIT`] are left out (the answer is then a lower
 //! bound, as it is with Redis down: this replica's counts only).
 
-use super::bus::Broadcast;
+use super::message::Broadcast;
 use super::Hub;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,8 +3,8 @@
 //! A room event is turned into text once per protocol and channel, and the
 //! same bytes are queued for every recipient.
 
+use super::message::RoomEvent;
 use super::outbox::Frame;
-use crate::events::RoomEvent;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;

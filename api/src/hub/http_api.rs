@@ -6,7 +6,7 @@
 //! Published events reach this replica's clients at once and the others'
 //! through Redis.
 
-use super::bus::{self, Broadcast, PusherEvent};
+use super::message::PusherEvent;
 use crate::error::ApiResult;
 use crate::reply::Reply;
 use crate::request::state;
@@ -105,7 +105,7 @@ pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let outcome = async {
         let body = verified(req, state).await?;
         let event = event(parse(&body)?)?;
-        bus::broadcast(state, &Broadcast::Pusher(event)).await;
+        state.hub.publish_pusher_event(event).await;
         Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({})))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
@@ -127,7 +127,7 @@ pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
         }
         let events = batch.batch.into_iter().map(event).collect::<Result<Vec<_>, _>>()?;
         for event in events {
-            bus::broadcast(state, &Broadcast::Pusher(event)).await;
+            state.hub.publish_pusher_event(event).await;
         }
         Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "batch": [] })))
     };

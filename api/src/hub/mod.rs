@@ -8,6 +8,16 @@
 //! * [`http_api`]: Pusher's HTTP publishing and channel queries, so any
 //!   backend with a Pusher library can publish through the hub.
 //! * [`bus`]: Redis pub/sub between replicas.
+//! * [`message`]: what travels through the hub.
+//!
+//! [`Hub`] is the component the rest of the API talks to: it owns the
+//! registry of channels, presence, the census and its handle to Redis, and
+//! offers a small surface — publish a room event, end subscriptions as room
+//! policy decides, revoke a session, counts. It knows nothing of rooms'
+//! rules or of the database: the code that raises an event says what it ends.
+//! The endpoints ([`pusher`], [`native`], [`broadcasting`], [`http_api`])
+//! are the layer above it: they authenticate, check membership and then
+//! talk to the [`Hub`] like any other handler.
 //!
 //! The registry below maps channels to subscribers. Delivery takes a read
 //! lock, turns an event into text once per protocol and queues the same bytes
@@ -22,21 +32,26 @@ pub mod frames;
 pub mod http_api;
 pub mod inbound;
 mod link;
+pub mod message;
 pub mod native;
 pub mod outbox;
 pub mod presence;
 pub mod pusher;
 mod upgrade;
 
+use crate::cache::Cache;
 use crate::config::HubConfig;
-use bus::{Broadcast, PusherEvent};
+use message::{Broadcast, Ending, Outgoing, PusherEvent, RoomEvent};
 use outbox::{Closing, Frame, Outbox};
 use presence::{Change, Presence};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
+
+/// The Redis channel between replicas (after the key prefix).
+pub const CHANNEL: &str = "hub";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -157,10 +172,12 @@ pub struct Hub {
     /// Native connections by the token they were opened with.
     sessions: Mutex<HashMap<Uuid, HashMap<u64, Outbox>>>,
     pub stats: HubStats,
+    /// Redis, for the bus between replicas.
+    redis: Arc<Cache>,
 }
 
 impl Hub {
-    pub fn new(config: HubConfig) -> Self {
+    pub fn new(config: HubConfig, redis: Arc<Cache>) -> Self {
         let origin = Uuid::new_v4();
         Self {
             config,
@@ -173,6 +190,7 @@ impl Hub {
             connections: Mutex::default(),
             sessions: Mutex::default(),
             stats: HubStats::default(),
+            redis,
         }
     }
 
@@ -306,11 +324,52 @@ impl Hub {
         }
     }
 
+    /// Publishes a committed room event to every replica's clients.
+    pub async fn publish_room_event(&self, event: RoomEvent) {
+        self.broadcast(&Broadcast::Room(event)).await;
+    }
+
+    /// Ends subscriptions to a room's channels, on every replica.
+    pub async fn end(&self, room_id: Uuid, ending: Ending) {
+        self.broadcast(&Broadcast::End { room_id, ending }).await;
+    }
+
+    /// A token was revoked: what it opened closes on every replica.
+    pub async fn revoke_session(&self, session: Uuid) {
+        self.broadcast(&Broadcast::Revoked { session }).await;
+    }
+
+    /// An event from Pusher's HTTP API, to every replica's clients.
+    pub async fn publish_pusher_event(&self, event: PusherEvent) {
+        self.broadcast(&Broadcast::Pusher(event)).await;
+    }
+
+    /// Delivers `message` here and publishes it to the other replicas.
+    async fn broadcast(&self, message: &Broadcast) {
+        self.deliver(message);
+        self.publish(message).await;
+    }
+
+    /// Sends `message` to the other replicas (best effort: with Redis down,
+    /// only this replica's clients have it).
+    async fn publish(&self, message: &Broadcast) {
+        let envelope = Outgoing {
+            origin: &self.origin,
+            message,
+        };
+        if let Ok(json) = serde_json::to_string(&envelope) {
+            if !self.redis.publish(CHANNEL, &json).await {
+                tracing::debug!("hub message not fanned out: Redis is unavailable");
+            }
+        }
+    }
+
     /// Delivers a message, raised here or received from the bus, to this
     /// process's clients.
-    pub fn deliver(&self, message: &Broadcast) {
+    fn deliver(&self, message: &Broadcast) {
         match message {
             Broadcast::Room(event) => self.deliver_room_event(event),
+            Broadcast::End { room_id, ending } => self.end_here(*room_id, *ending),
             Broadcast::Pusher(event) => self.deliver_pusher_event(event),
             Broadcast::Revoked { session } => self.revoke(*session),
             Broadcast::MemberUp {
@@ -333,7 +392,7 @@ impl Hub {
         }
     }
 
-    fn deliver_room_event(&self, event: &crate::events::RoomEvent) {
+    fn deliver_room_event(&self, event: &RoomEvent) {
         let channels_of_room = frames::room_channels(event.room_id);
         let namespace = self.config.event_namespace.as_deref();
         // Turned into text only if a client of that protocol is listening.
@@ -360,26 +419,19 @@ impl Hub {
             }
         }
         self.stats.frames_queued.fetch_add(queued, Ordering::Relaxed);
-        // What the event ends: the leaver's subscriptions, or all of a deleted room's.
-        match event.name.as_str() {
-            "user.left" => {
-                let leaver = event.payload["user"]["id"]
-                    .as_str()
-                    .and_then(|id| Uuid::parse_str(id).ok());
-                if let Some(leaver) = leaver {
-                    for channel in &channels_of_room {
-                        self.end_where(channel, 403, "You are no longer a participant of this room", |s| {
-                            s.user == Some(leaver)
-                        });
-                    }
+    }
+
+    /// Ends this replica's subscriptions that `ending` names, telling each client why.
+    fn end_here(&self, room_id: Uuid, ending: Ending) {
+        for channel in &frames::room_channels(room_id) {
+            match ending {
+                Ending::Participant { user } => {
+                    self.end_where(channel, 403, "You are no longer a participant of this room", |s| {
+                        s.user == Some(user)
+                    });
                 }
+                Ending::Room => self.end_where(channel, 404, "The room was deleted", |_| true),
             }
-            "room.deleted" => {
-                for channel in &channels_of_room {
-                    self.end_where(channel, 404, "The room was deleted", |_| true);
-                }
-            }
-            _ => {}
         }
     }
 
@@ -478,5 +530,167 @@ impl Hub {
     /// Members of a presence channel, on every replica: user ids.
     pub fn members(&self, channel: &str) -> Vec<String> {
         self.presence.users(channel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    /// A hub with no Redis behind it: what it publishes stays on this replica.
+    fn hub() -> Hub {
+        let config = HubConfig {
+            app_id: "app".into(),
+            app_key: "key".into(),
+            app_secret: "secret".into(),
+            event_namespace: None,
+            activity_timeout: Duration::from_secs(120),
+            pong_timeout: Duration::from_secs(30),
+            max_message_bytes: 10_000,
+            client_buffer_frames: 64,
+            write_timeout: Duration::from_secs(5),
+            catch_up_delay: Duration::ZERO,
+        };
+        Hub::new(config, Arc::new(Cache::new("no redis here", "test:")))
+    }
+
+    struct Listener {
+        frames: mpsc::Receiver<Frame>,
+    }
+
+    impl Listener {
+        fn join(hub: &Hub, room: Uuid, user: Uuid, protocol: Protocol, session: Option<Uuid>) -> Self {
+            let (id, socket_id) = hub.connection_id();
+            let (outbox, frames, _control) = Outbox::new(
+                16,
+                Closing {
+                    code: 4100,
+                    reason: "slow",
+                },
+            );
+            hub.connect(id, protocol, outbox.clone());
+            let subscriber = Subscriber {
+                outbox,
+                protocol,
+                socket_id,
+                user: Some(user),
+                session,
+                member: None,
+            };
+            hub.subscribe(&format!("private-room.{room}"), id, subscriber);
+            Self { frames }
+        }
+
+        /// Every frame queued so far, as text.
+        fn received(&mut self) -> Vec<String> {
+            std::iter::from_fn(|| self.frames.try_recv().ok())
+                .map(|frame| frame.as_str().to_owned())
+                .collect()
+        }
+    }
+
+    fn event(room: Uuid, name: &str, seq: i64) -> RoomEvent {
+        RoomEvent {
+            room_id: room,
+            name: name.into(),
+            seq,
+            payload: json!({ "room_id": room, "seq": seq }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_room_event_reaches_the_rooms_listeners_in_both_protocols_and_no_one_else() {
+        let hub = hub();
+        let (room, elsewhere) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut pusher = Listener::join(&hub, room, Uuid::new_v4(), Protocol::Pusher, None);
+        let mut native = Listener::join(&hub, room, Uuid::new_v4(), Protocol::Native, None);
+        let mut other = Listener::join(&hub, elsewhere, Uuid::new_v4(), Protocol::Pusher, None);
+        hub.publish_room_event(event(room, "track.voted", 7)).await;
+        let heard = pusher.received();
+        assert!(
+            heard
+                .iter()
+                .any(|f| f.contains("track.voted") && f.contains("private-room.")),
+            "{heard:?}"
+        );
+        let heard = native.received();
+        assert!(heard.iter().any(|f| f.contains("\"seq\":7")), "{heard:?}");
+        assert_eq!(other.received(), Vec::<String>::new());
+        assert_eq!(hub.stats.connections.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn a_participant_leaving_ends_their_subscriptions_and_only_theirs() {
+        let hub = hub();
+        let (room, leaver, stayer) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut leaving = Listener::join(&hub, room, leaver, Protocol::Pusher, None);
+        let mut leaving_natively = Listener::join(&hub, room, leaver, Protocol::Native, None);
+        let mut staying = Listener::join(&hub, room, stayer, Protocol::Pusher, None);
+        hub.publish_room_event(event(room, "user.left", 1)).await;
+        hub.end(room, Ending::Participant { user: leaver }).await;
+        let told = leaving.received();
+        assert!(told[0].contains("user.left"), "the event first: {told:?}");
+        assert!(
+            told[1].contains("pusher:subscription_error") && told[1].contains("403"),
+            "{told:?}"
+        );
+        assert!(leaving_natively.received().iter().any(|f| f.contains("room_left")));
+        hub.publish_room_event(event(room, "track.voted", 2)).await;
+        assert_eq!(
+            leaving.received(),
+            Vec::<String>::new(),
+            "no more events for the leaver"
+        );
+        let heard = staying.received();
+        assert_eq!(heard.len(), 2, "{heard:?}");
+        assert!(heard[1].contains("track.voted"));
+        // A name in an event is only data: the hub ends nothing on its own.
+        let mut naming_the_stayer = event(room, "user.left", 3);
+        naming_the_stayer.payload["user"] = json!({ "id": stayer });
+        hub.publish_room_event(naming_the_stayer).await;
+        assert!(staying.received()[0].contains("user.left"));
+        hub.publish_room_event(event(room, "track.voted", 4)).await;
+        assert_eq!(staying.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_room_ends_every_subscription_to_it() {
+        let hub = hub();
+        let (room, elsewhere) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut first = Listener::join(&hub, room, Uuid::new_v4(), Protocol::Pusher, None);
+        let mut second = Listener::join(&hub, room, Uuid::new_v4(), Protocol::Native, None);
+        let mut other = Listener::join(&hub, elsewhere, Uuid::new_v4(), Protocol::Pusher, None);
+        hub.end(room, Ending::Room).await;
+        assert!(first.received()[0].contains("404"));
+        assert!(second.received()[0].contains("room_left"));
+        hub.publish_room_event(event(room, "track.voted", 1)).await;
+        hub.publish_room_event(event(elsewhere, "track.voted", 1)).await;
+        assert!(first.received().is_empty() && second.received().is_empty());
+        assert_eq!(other.received().len(), 1);
+        assert!(hub
+            .local_counts()
+            .iter()
+            .all(|(name, _)| !name.contains(&room.to_string())));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_session_ends_the_subscriptions_it_granted() {
+        let hub = hub();
+        let room = Uuid::new_v4();
+        let (session, other_session) = (Uuid::new_v4(), Uuid::new_v4());
+        let user = Uuid::new_v4();
+        let mut revoked = Listener::join(&hub, room, user, Protocol::Pusher, Some(session));
+        let mut kept = Listener::join(&hub, room, user, Protocol::Pusher, Some(other_session));
+        hub.revoke_session(session).await;
+        assert!(revoked.received()[0].contains("401"));
+        hub.publish_room_event(event(room, "track.voted", 1)).await;
+        assert!(revoked.received().is_empty());
+        assert_eq!(
+            kept.received().len(),
+            1,
+            "the same user's other session keeps listening"
+        );
     }
 }

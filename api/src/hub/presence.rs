@@ -10,7 +10,7 @@
 //! "present" for ever. `pusher_internal:member_added` / `member_removed` go to
 //! local clients only when a user appears or disappears cluster-wide.
 
-use super::bus::Broadcast;
+use super::message::Broadcast;
 use super::Member;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};

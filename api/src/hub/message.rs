@@ -1,0 +1,99 @@
+//! What travels through the hub, here and between replicas over Redis:
+//! room events, Pusher events, and the hub's own bookkeeping. Plain data;
+//! the [`super::Hub`] acts on it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A room event, numbered and stamped by the code that raised it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoomEvent {
+    pub room_id: Uuid,
+    pub name: String,
+    pub seq: i64,
+    /// The full payload, `room_id`, `timestamp` and `seq` included.
+    pub payload: Value,
+}
+
+/// Subscriptions to a room's channels that room policy ends: the code that
+/// raises a leave or a deletion says so, rather than the hub reading it out
+/// of event payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "who", rename_all = "snake_case")]
+pub enum Ending {
+    /// A participant left or was removed: their subscriptions end.
+    Participant { user: Uuid },
+    /// The room was deleted: every subscription to it ends.
+    Room,
+}
+
+/// An event from the HTTP publishing API, in Pusher's terms.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PusherEvent {
+    pub name: String,
+    pub channels: Vec<String>,
+    /// Already a string, as Pusher carries it.
+    pub data: String,
+    /// The publisher's own connection, left out.
+    pub socket_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Broadcast {
+    Room(RoomEvent),
+    /// Room policy: subscriptions to end after the room's last event.
+    End {
+        room_id: Uuid,
+        ending: Ending,
+    },
+    Pusher(PusherEvent),
+    Revoked {
+        session: Uuid,
+    },
+    /// A replica's first connection of a user on a presence channel.
+    MemberUp {
+        origin: String,
+        channel: String,
+        user_id: String,
+        info: serde_json::Value,
+    },
+    /// A replica's last connection of a user on a presence channel left.
+    MemberDown {
+        origin: String,
+        channel: String,
+        user_id: String,
+    },
+    /// A replica (re)joined the bus: the others announce their members again.
+    Hello {
+        origin: String,
+    },
+    Heartbeat {
+        origin: String,
+    },
+    /// A replica asks the others for their subscription counts.
+    CensusQuery {
+        origin: String,
+        request: u64,
+    },
+    CensusReply {
+        origin: String,
+        to: String,
+        request: u64,
+        channels: Vec<(String, usize)>,
+    },
+}
+
+/// A message on the Redis channel, with the replica that sent it.
+#[derive(Serialize)]
+pub struct Outgoing<'a> {
+    pub origin: &'a str,
+    pub message: &'a Broadcast,
+}
+
+#[derive(Deserialize)]
+pub struct Incoming {
+    pub origin: String,
+    pub message: Broadcast,
+}
