@@ -3,9 +3,10 @@
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::body::{DiskReads, EdgeBody};
 use crate::config::{Config, IoMode};
+use crate::headers::{CorsHeaders, MediaHeaders};
 use crate::metrics::Metrics;
 use crate::path::{CleanPath, PathError};
-use crate::response::{self, CorsHeaders, MediaHeaders};
+use crate::response;
 use crate::store::FileStore;
 use crate::{media, status};
 use http::header::{HeaderValue, REFERER, USER_AGENT};

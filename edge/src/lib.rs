@@ -12,6 +12,7 @@ pub mod body;
 pub mod conditional;
 pub mod config;
 mod deadlines;
+mod headers;
 mod media;
 pub mod metrics;
 pub mod mime;

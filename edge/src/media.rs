@@ -7,6 +7,7 @@
 use crate::app::App;
 use crate::body::{EdgeBody, Segment};
 use crate::conditional::{self, Validators, Verdict};
+use crate::headers;
 use crate::path::{self, CleanPath};
 use crate::range::{self, ByteRange, RangeOutcome};
 use crate::response;
@@ -146,7 +147,7 @@ async fn file_response(
         (Kind::Part(range), _) => {
             out.clone_from(&entry.ok_headers);
             out.insert(header::CONTENT_LENGTH, HeaderValue::from(range.len()));
-            out.insert(header::CONTENT_RANGE, response::content_range(range, entry.size));
+            out.insert(header::CONTENT_RANGE, headers::content_range(range, entry.size));
         }
         (Kind::Parts(_), _) => {
             out.clone_from(&entry.ok_headers);

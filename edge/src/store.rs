@@ -15,8 +15,8 @@
 //! Everything that touches the disk runs on the blocking pool.
 
 use crate::config::{Config, IoMode};
+use crate::headers::MediaHeaders;
 use crate::mime;
-use crate::response::MediaHeaders;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use quick_cache::sync::Cache;
