@@ -8,6 +8,7 @@ mod acceptor;
 pub mod advance;
 pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod covers;

@@ -1,34 +1,25 @@
-use spotik_api::Config;
+use spotik_api::cli::{self, Task};
 use std::process::ExitCode;
-
-const USAGE: &str = "usage: spotik-api [serve [--listen ADDR] | migrate | seed]\n\
-configuration comes from the environment (API_LISTEN, DATABASE_URL, REDIS_URL, JWT_SECRET, MEDIA_ROOT, ...)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     spotik_shared::telemetry::init("info,sqlx=warn");
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("spotik-api: {error}");
+    let (task, config) = match cli::parse(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            // --help and --version come this way too, on standard output.
+            let help = message.starts_with("Spotik") || message.starts_with("Usage");
+            if help {
+                print!("{message}");
+                return ExitCode::SUCCESS;
+            }
+            eprint!("{message}");
+            if !message.ends_with('\n') {
+                eprintln!();
+            }
             return ExitCode::FAILURE;
         }
     };
-    let command = args.first().map(String::as_str).unwrap_or("serve");
-    if let Some(i) = args.iter().position(|a| a == "--listen") {
-        match args.get(i + 1).and_then(|a| a.parse().ok()) {
-            Some(listen) => config.listen = listen,
-            None => {
-                eprintln!("spotik-api: --listen needs an address like 127.0.0.1:8000\n{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    if !matches!(command, "serve" | "migrate" | "seed" | "--listen") {
-        eprintln!("{USAGE}");
-        return ExitCode::FAILURE;
-    }
     let listen = config.listen;
     let state = match spotik_api::connect(config).await {
         Ok(state) => state,
@@ -37,19 +28,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match command {
-        "migrate" => {
+    match task {
+        Task::Migrate => {
             tracing::info!("migrations applied");
             ExitCode::SUCCESS
         }
-        "seed" => match spotik_api::seed::seed(&state).await {
+        Task::Seed => match spotik_api::seed::seed(&state).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("spotik-api: seeding failed: {error}");
                 ExitCode::FAILURE
             }
         },
-        _ => {
+        Task::Serve => {
             let listener = match tokio::net::TcpListener::bind(listen).await {
                 Ok(listener) => listener,
                 Err(error) => {

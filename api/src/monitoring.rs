@@ -152,11 +152,19 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
             tokio::fs::write(&probe_file, b"ok").await.is_ok() && tokio::fs::remove_file(&probe_file).await.is_ok()
         }),
     );
-    let memory = memory_used_percent();
-    let disk = disk_used_percent(&state.config.media_root);
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
+    // File reads and statvfs can block (a hung network mount): off the
+    // worker threads, and bounded like the checks.
+    let media_root = state.config.media_root.clone();
+    let system = tokio::task::spawn_blocking(move || {
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
+        (memory_used_percent(), disk_used_percent(&media_root), load)
+    });
+    let (memory, disk, load) = match tokio::time::timeout(limit, system).await {
+        Ok(Ok(figures)) => figures,
+        _ => (None, None, None),
+    };
     let requests = state.requests.snapshot();
     let mut alerts = Vec::new();
     for (name, check) in [("database", &database), ("redis", &redis), ("storage", &storage)] {

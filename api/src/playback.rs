@@ -221,6 +221,17 @@ pub async fn announce(
 /// leaves the room idle. Used by skip and by the end-of-track advance.
 pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Vec<Pending>> {
     let locked = lock(tx, room).await?;
+    advance_locked(state, tx, room, locked).await
+}
+
+/// [`advance`] for a room already read under its row lock: the room is not
+/// read again, and the events are stamped from what was just stored.
+async fn advance_locked(
+    state: &AppState,
+    tx: &mut PgConnection,
+    room: Uuid,
+    locked: Locked,
+) -> ApiResult<Vec<Pending>> {
     let previous = match locked.current {
         Some(id) => records::track(&mut *tx, id).await?,
         None => None,
@@ -232,11 +243,21 @@ pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> Api
             .await?;
     }
     let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
-    match &next {
-        Some(next) => store(tx, room, Some(next.id), Playback::start(now_ms())).await?,
-        None => store(tx, room, None, Playback::IDLE).await?,
-    }
-    let now = snapshot(tx, room).await?;
+    let playback = match &next {
+        Some(_) => Playback::start(now_ms()),
+        None => Playback::IDLE,
+    };
+    store(tx, room, next.as_ref().map(|t| t.id), playback).await?;
+    let after = match &next {
+        Some(current) => records::next_in_queue(&mut *tx, room, Some(current.id)).await?,
+        None => None,
+    };
+    let now = Snapshot {
+        playback,
+        current: next.clone(),
+        next: after,
+        now: now_ms(),
+    };
     let mut view = now.view(state);
     view.skip = Some(Skip {
         previous_track: previous
@@ -257,7 +278,8 @@ pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> Api
     } else {
         Transition::Stopped
     };
-    pending.push(announce(state, tx, room, then).await?);
+    let view = now.view(state);
+    pending.push(events::stamp(tx, room, then.event(), to_value(&view)).await?);
     Ok(pending)
 }
 
@@ -385,7 +407,7 @@ pub async fn skip_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
                 "Nothing is playing, so there is nothing to skip".into(),
             ));
         }
-        advance(state, tx, room).await
+        advance_locked(state, tx, room, locked).await
     })
     .await
 }
@@ -408,10 +430,11 @@ pub async fn playback_status(req: &mut Request, depot: &mut Depot) -> ApiResult<
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
     require_participant(state, room_id, caller.id()).await?;
+    // A read: no transaction and no row lock, so a status poll never waits
+    // behind a change (nor holds one up). The room row is read first; a
+    // change committed meanwhile shows in the next poll.
     let mut conn = state.db.acquire().await?;
-    // A read: no lock is needed, but the same shape as every playback answer.
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let data = sync_fields(state, &mut tx, room_id).await?;
-    tx.rollback().await?;
+    let room = read(&mut *conn, room_id, "").await?;
+    let data = to_value(&snapshot_of(&mut conn, room_id, room).await?.view(state));
     Ok(Reply::data("Playback status", data))
 }

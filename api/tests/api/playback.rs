@@ -237,3 +237,31 @@ async fn removing_the_playing_track_moves_the_room_on() {
     assert!(idle.body["data"]["current_track"].is_null());
     assert_eq!(idle.body["data"]["is_playing"], false, "not playing nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_a_room_never_waits_behind_a_change_in_progress() {
+    let app = spawn_app().await;
+    let (alice, room, track) = playing_room(&app).await;
+    app.post(&format!("/rooms/{room}/tracks/{track}/play"), &alice, json!({}))
+        .await;
+    // A change in progress elsewhere: the room's row locked, not yet committed.
+    let mut change = app.state.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM rooms WHERE id = $1::uuid FOR UPDATE")
+        .bind(&room)
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    for path in [
+        format!("/rooms/{room}/playback/status"),
+        format!("/rooms/{room}"),
+        format!("/rooms/{room}/tracks"),
+    ] {
+        let started = std::time::Instant::now();
+        let read = tokio::time::timeout(Duration::from_secs(3), app.get(&path, &alice)).await;
+        let took = started.elapsed();
+        let read = read.unwrap_or_else(|_| panic!("{path} waited for the lock"));
+        assert_eq!(read.status, StatusCode::OK, "{path}");
+        assert!(took < Duration::from_secs(1), "{path} took {took:?}");
+    }
+    change.rollback().await.unwrap();
+}

@@ -1,0 +1,251 @@
+//! The command line: `spotik-api [serve|migrate|seed] [--flag value …]`.
+//!
+//! Every setting is an environment variable (the twelve-factor way the
+//! deployments use) and, for a person at a terminal, a flag of the same name
+//! in lower case with dashes (`DATABASE_URL` → `--database-url`; `API_LISTEN`
+//! is `--listen`). A flag wins over the environment. `--help` lists them all.
+
+use crate::config::{Config, ConfigError};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+/// What to do once configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Apply migrations, then serve (the default).
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Apply migrations, add the demo data if absent, and exit.
+    Seed,
+}
+
+/// Every setting: its environment variable and what it does.
+const SETTINGS: &[(&str, &str)] = &[
+    ("API_LISTEN", "address to listen on [default: 127.0.0.1:8000]"),
+    (
+        "DATABASE_URL",
+        "PostgreSQL [default: postgres://postgres@127.0.0.1:5432/spotik]",
+    ),
+    (
+        "REDIS_URL",
+        "Redis for the cache and the bus between replicas [default: redis://127.0.0.1:6379]",
+    ),
+    ("REDIS_PREFIX", "prefix of every Redis key [default: spotik:]"),
+    ("APP_ENV", "`production` refuses development secrets"),
+    ("JWT_SECRET", "secret signing access tokens"),
+    ("JWT_TTL", "access token lifetime, minutes [default: 60]"),
+    ("JWT_REFRESH_TTL", "refresh window, minutes [default: 20160]"),
+    (
+        "MEDIA_ROOT",
+        "directory of the audio files, served by spotik-edge [default: media]",
+    ),
+    (
+        "EDGE_PUBLIC_URL",
+        "base URL of spotik-edge in the links handed out [default: http://127.0.0.1:8080]",
+    ),
+    (
+        "EDGE_SIGNING_SECRET",
+        "secret of the edge's signed links (unset: unsigned)",
+    ),
+    ("EDGE_LINK_TTL", "lifetime of a signed link, seconds [default: 21600]"),
+    (
+        "STREAM_MODE",
+        "`redirect` to the edge, or `x-accel` for nginx in front [default: redirect]",
+    ),
+    ("UPLOAD_MAX_BYTES", "largest audio upload [default: 52428800]"),
+    ("COVER_MAX_BYTES", "largest cover image [default: 5242880]"),
+    ("DB_POOL_MIN", "database connections kept open [default: 1]"),
+    ("DB_POOL_MAX", "database connections at most [default: 20]"),
+    (
+        "DB_POOL_ACQUIRE_TIMEOUT",
+        "seconds a request waits for a connection before 503 [default: 5]",
+    ),
+    (
+        "DB_POOL_IDLE_TIMEOUT",
+        "seconds an idle connection is kept [default: 600]",
+    ),
+    ("DB_POOL_MAX_LIFETIME", "seconds a connection lives [default: 1800]"),
+    (
+        "REQUEST_TIMEOUT",
+        "seconds after which any request but an upload answers 503 [default: acquire timeout + 1]",
+    ),
+    (
+        "HEALTH_CHECKS_TIMEOUT",
+        "milliseconds each health check may take [default: 2000]",
+    ),
+    (
+        "HTTP_HEADER_TIMEOUT",
+        "seconds for a request head to arrive, and idle keep-alive [default: 10]",
+    ),
+    (
+        "HTTP_MAX_HEADER_BYTES",
+        "largest request head, 431 beyond [default: 16384]",
+    ),
+    (
+        "HTTP_SLOW_REQUEST_THRESHOLD",
+        "milliseconds after which a request is logged as slow [default: 2000]",
+    ),
+    ("CACHE_TTL_TRACKS", "seconds a cached queue is kept [default: 300]"),
+    (
+        "ADVANCE_INTERVAL_MS",
+        "how often ended tracks are looked for [default: 250]",
+    ),
+    (
+        "LOGIN_LIMIT_PER_IP",
+        "failed logins per address per window [default: 30]",
+    ),
+    (
+        "LOGIN_LIMIT_PER_ACCOUNT",
+        "failed logins per account per window [default: 10]",
+    ),
+    (
+        "LOGIN_LIMIT_WINDOW",
+        "seconds of the login limit's window [default: 900]",
+    ),
+    ("ARGON2_MEMORY_KIB", "memory of one password hash [default: 19456]"),
+    (
+        "CORS_ALLOWED_ORIGINS",
+        "comma-separated origins allowed to call the API [default: the front end's dev servers]",
+    ),
+    ("FRONTEND_URL", "the front end's origin, added to the allowed ones"),
+    ("PUSHER_APP_ID", "Pusher application id [default: spotik]"),
+    ("PUSHER_APP_KEY", "Pusher application key [default: spotik-key]"),
+    ("PUSHER_APP_SECRET", "Pusher application secret"),
+    (
+        "BROADCAST_EVENT_NAMESPACE",
+        "laravel-echo namespace of event names, e.g. App\\Events",
+    ),
+    (
+        "WS_ACTIVITY_TIMEOUT",
+        "seconds of silence before a WebSocket is pinged [default: 120]",
+    ),
+    (
+        "WS_PONG_TIMEOUT",
+        "seconds a pinged WebSocket has to answer [default: 30]",
+    ),
+    ("WS_MAX_MESSAGE_BYTES", "largest client message [default: 10000]"),
+    (
+        "WS_CLIENT_BUFFER",
+        "frames queued for a client before it is judged too slow [default: 256]",
+    ),
+    (
+        "WS_WRITE_TIMEOUT",
+        "seconds one write to a client may take [default: 10]",
+    ),
+    (
+        "WS_CATCH_UP_DELAY_MS",
+        "how long after joining a listener is told the room's playback [default: 750]",
+    ),
+];
+
+/// `API_LISTEN` → `listen`, `DATABASE_URL` → `database-url`. Leaked: clap
+/// keeps `'static` names, and the command is built once per process.
+fn flag(variable: &str) -> &'static str {
+    match variable {
+        "API_LISTEN" => "listen",
+        other => Box::leak(other.to_ascii_lowercase().replace('_', "-").into_boxed_str()),
+    }
+}
+
+fn command() -> Command {
+    let mut command = Command::new("spotik-api")
+        .about("Spotik's REST API, WebSocket hub and background work, over PostgreSQL and Redis")
+        .after_help(
+            "Every flag can be given as the environment variable shown instead; a flag wins. \
+             Give secrets in the environment: other users can read a process's flags.",
+        )
+        .subcommand(Command::new("serve").about("Apply migrations, then serve (the default)"))
+        .subcommand(Command::new("migrate").about("Apply migrations and exit"))
+        .subcommand(Command::new("seed").about("Apply migrations, add the demo data if absent, and exit"));
+    for (variable, help) in SETTINGS {
+        command = command.arg(
+            Arg::new(*variable)
+                .long(flag(variable))
+                .env(*variable)
+                // Secrets live in the environment: never echo them in --help.
+                .hide_env_values(true)
+                .value_name("VALUE")
+                .help(*help)
+                .action(ArgAction::Set)
+                .global(true),
+        );
+    }
+    command
+}
+
+/// Parses `args` (without the program name) and the environment.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Task, Config), String> {
+    let matches = command()
+        .try_get_matches_from(std::iter::once("spotik-api".to_owned()).chain(args))
+        .map_err(|error| error.render().to_string())?;
+    let task = match matches.subcommand_name() {
+        Some("migrate") => Task::Migrate,
+        Some("seed") => Task::Seed,
+        _ => Task::Serve,
+    };
+    let config = configure(&matches).map_err(|error| format!("spotik-api: {error}"))?;
+    Ok((task, config))
+}
+
+fn configure(matches: &ArgMatches) -> Result<Config, ConfigError> {
+    // Subcommands see the global flags in their own matches.
+    let scope = matches.subcommand().map_or(matches, |(_, sub)| sub);
+    Config::from_lookup(|name| scope.get_one::<String>(name).cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn flags_set_what_the_environment_would() {
+        let (task, config) = parse(args(&["--listen", "127.0.0.1:9999", "--upload-max-bytes", "1024"])).unwrap();
+        assert_eq!(task, Task::Serve);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(config.upload_max_bytes, 1024);
+        let (task, config) = parse(args(&["migrate", "--database-url", "postgres://x@127.0.0.1/y"])).unwrap();
+        assert_eq!(task, Task::Migrate);
+        assert_eq!(config.database_url, "postgres://x@127.0.0.1/y");
+        assert_eq!(parse(args(&["seed"])).unwrap().0, Task::Seed);
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        let error = parse(args(&["--listen", "nowhere"])).unwrap_err();
+        assert!(error.contains("API_LISTEN"), "{error}");
+        let error = parse(args(&["--no-such-flag", "1"])).unwrap_err();
+        assert!(error.contains("--no-such-flag"), "{error}");
+        let error = parse(args(&["launch"])).unwrap_err();
+        assert!(error.contains("launch"), "{error}");
+    }
+
+    #[test]
+    fn every_setting_the_configuration_reads_has_a_flag() {
+        let source = include_str!("config.rs");
+        let known: Vec<&str> = SETTINGS.iter().map(|(v, _)| *v).collect();
+        let mut rest = source;
+        while let Some(at) = rest.find('"') {
+            rest = &rest[at + 1..];
+            let Some(end) = rest.find('"') else { break };
+            let word = &rest[..end];
+            rest = &rest[end + 1..];
+            let is_variable = word.len() > 3
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && word.contains('_');
+            if is_variable {
+                assert!(known.contains(&word), "{word} has no flag");
+            }
+        }
+    }
+}
