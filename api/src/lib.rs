@@ -26,6 +26,7 @@ pub mod playback;
 pub mod playlists;
 pub mod probe;
 pub mod queue;
+pub mod recent;
 pub mod records;
 mod reply;
 mod request;
@@ -115,6 +116,8 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         requests: request_stats::RequestStats::default(),
         config,
         started: std::time::Instant::now(),
+        sessions: recent::Recent::new(state::TRUSTED_FOR),
+        members: recent::Recent::new(state::TRUSTED_FOR),
     }))
 }
 
@@ -279,6 +282,9 @@ pub async fn run(
     let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
     let stats = Arc::clone(&state);
     let trimmer = tokio::spawn(memory::run(move || stats.hub.stats.take_peak(), stop_rx.clone()));
+    let follower = Arc::clone(&state);
+    let endings = stop_rx.clone();
+    let follow = tokio::spawn(async move { follower.follow_endings(endings).await });
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
     let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?);
@@ -301,6 +307,7 @@ pub async fn run(
     server.serve(service(state)).await;
     let _ = advancer.await;
     let _ = trimmer.await;
+    let _ = follow.await;
     let _ = bus.await;
     Ok(())
 }

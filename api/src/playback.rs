@@ -14,7 +14,7 @@ use crate::models::{iso, to_value, Track, TrackView};
 use crate::records;
 use crate::reply::Reply;
 use crate::request::{state, uuid_param};
-use crate::rooms::{require_admin, require_participant};
+use crate::rooms::{require_admin, require_member};
 use crate::state::AppState;
 use crate::storage;
 use crate::sync::{now_ms, Playback};
@@ -429,7 +429,7 @@ pub async fn playback_status(req: &mut Request, depot: &mut Depot) -> ApiResult<
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
-    require_participant(state, room_id, caller.id()).await?;
+    require_member(state, room_id, caller.id()).await?;
     // A read: no transaction and no row lock, so a status poll never waits
     // behind a change (nor holds one up). The room row is read first; a
     // change committed meanwhile shows in the next poll.

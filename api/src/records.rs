@@ -130,6 +130,27 @@ pub async fn room_with_membership(
     }
 }
 
+/// What a queue read needs besides the cached queue, in one round trip:
+/// the room's event number, whether `user` takes part, and the tracks of
+/// the room `user` has voted for.
+pub async fn queue_viewer(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    user: Uuid,
+) -> Result<Option<(i64, bool, Vec<Uuid>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.event_seq, \
+                EXISTS (SELECT 1 FROM room_participants p WHERE p.room_id = r.id AND p.user_id = $2), \
+                COALESCE((SELECT array_agg(v.track_id) FROM track_votes v JOIN tracks t ON t.id = v.track_id \
+                          WHERE t.room_id = r.id AND v.user_id = $2), '{}') \
+         FROM rooms r WHERE r.id = $1",
+    )
+    .bind(room)
+    .bind(user)
+    .fetch_optional(db)
+    .await
+}
+
 /// One page of rooms, newest first.
 pub async fn rooms_page(db: impl PgExecutor<'_>, limit: i64, offset: i64) -> Result<Vec<Room>, sqlx::Error> {
     sqlx::query_as::<_, Room>(&format!(

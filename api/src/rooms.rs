@@ -27,13 +27,29 @@ pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Roo
 
 /// The room, if `user` takes part in it: one round trip for both answers.
 pub async fn require_participant(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
-    let (room, takes_part) = records::room_with_membership(&state.db, room, user)
+    let asked = std::time::Instant::now();
+    let (found, takes_part) = records::room_with_membership(&state.db, room, user)
         .await?
         .ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
     if !takes_part {
-        return Err(ApiError::Forbidden("You are not a participant of this room".into()));
+        return Err(not_a_participant());
     }
-    Ok(room)
+    state.members.put((room, user), (), asked);
+    Ok(found)
+}
+
+/// That `user` takes part in `room`, for requests that need nothing else of
+/// the room: answered from the membership seen within the last second when
+/// there is one, with no round trip.
+pub async fn require_member(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<()> {
+    if state.members.get(&(room, user)).is_some() {
+        return Ok(());
+    }
+    require_participant(state, room, user).await.map(drop)
+}
+
+pub fn not_a_participant() -> ApiError {
+    ApiError::Forbidden("You are not a participant of this room".into())
 }
 
 pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
@@ -254,6 +270,7 @@ pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    state.members.forget_where(|(room, _)| *room == room_id);
     state.publish_ending(event, room_id, Ending::Room).await;
     for (audio, cover) in paths {
         if let Some(audio) = audio {
@@ -363,6 +380,9 @@ pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     )
     .await?;
     tx.commit().await?;
+    // Refused at once here; on the other replicas when the hub's message
+    // arrives, or within a second without it.
+    state.members.forget((room_id, caller.id()));
     let leaver = Ending::Participant { user: caller.id() };
     state.publish_ending(event, room_id, leaver).await;
     Ok(Reply::data("Left the room", Value::Null))

@@ -4,8 +4,10 @@ use crate::auth::limiter::LoginLimiter;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::events::{Events, Pending};
-use crate::hub::message::Ending;
+use crate::hub::message::{Ended, Ending};
 use crate::hub::Hub;
+use crate::models::User;
+use crate::recent::Recent;
 use crate::request_stats::RequestStats;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -19,7 +21,15 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     pub requests: RequestStats,
     pub started: std::time::Instant,
+    /// Who each recently seen token (by `jti`) stands for.
+    pub sessions: Recent<uuid::Uuid, User>,
+    /// (room, user) pairs recently seen to take part.
+    pub members: Recent<(uuid::Uuid, uuid::Uuid), ()>,
 }
+
+/// How long a session or a membership read from PostgreSQL is trusted: a
+/// logout or a leave reaches every replica within it, bus or no bus.
+pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub type State = Arc<AppState>;
 
@@ -35,5 +45,37 @@ impl AppState {
     pub async fn publish_ending(&self, event: Pending, room_id: uuid::Uuid, ending: Ending) {
         self.events.publish(&self.hub, [event]).await;
         self.hub.end(room_id, ending).await;
+    }
+}
+
+impl AppState {
+    /// Forgets what revocations and room policy end, as the hub hears of
+    /// them, until `stop`.
+    pub async fn follow_endings(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut endings = self.hub.follow_endings();
+        loop {
+            let ended = tokio::select! {
+                _ = stop.changed() => return,
+                ended = endings.recv() => ended,
+            };
+            match ended {
+                Ok(Ended::Session(jti)) => self.sessions.forget(jti),
+                Ok(Ended::Subscriptions {
+                    room_id,
+                    ending: Ending::Participant { user },
+                }) => {
+                    self.members.forget((room_id, user));
+                }
+                Ok(Ended::Subscriptions {
+                    room_id,
+                    ending: Ending::Room,
+                }) => {
+                    self.members.forget_where(|(room, _)| *room == room_id);
+                }
+                // Missed some: the entries age out within TRUSTED_FOR anyway.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::playback::{self, Transition};
 use crate::records;
 use crate::reply::Reply;
 use crate::request::{state, uuid_param};
-use crate::rooms::{require, require_participant};
+use crate::rooms::{require, require_member, require_participant};
 use crate::state::AppState;
 use crate::{covers, probe, queue, storage, upload};
 use salvo::http::StatusCode;
@@ -20,10 +20,18 @@ pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
-    let room = require_participant(state, room_id, caller.id()).await?;
-    let tracks = queue::load(state, room_id, room.event_seq).await?;
-    let ids: Vec<_> = tracks.iter().map(|t| t.id).collect();
-    let voted = queue::voted_by(state, caller.id(), &ids).await?;
+    // One round trip to PostgreSQL (the room's event number, membership and
+    // the caller's votes) and one to Redis for the queue itself.
+    let asked = std::time::Instant::now();
+    let (seq, takes_part, voted) = records::queue_viewer(&state.db, room_id, caller.id())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
+    if !takes_part {
+        return Err(crate::rooms::not_a_participant());
+    }
+    state.members.put((room_id, caller.id()), (), asked);
+    let voted: std::collections::HashSet<_> = voted.into_iter().collect();
+    let tracks = queue::load(state, room_id, seq).await?;
     let list: Vec<Value> = tracks
         .iter()
         .map(|t| t.json(storage::file_url(&state.config, &t.file_path), voted.contains(&t.id)))
@@ -274,7 +282,7 @@ pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     let found = records::track(&state.db, track_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
-    require_participant(state, found.room_id, caller.id()).await?;
+    require_member(state, found.room_id, caller.id()).await?;
     if state.config.stream_x_accel {
         return Ok(Reply::x_accel(storage::internal_path(&state.config, &found.file_path)));
     }

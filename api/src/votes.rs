@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events;
 use crate::reply::Reply;
 use crate::request::{state, uuid_param};
-use crate::rooms::require_participant;
+use crate::rooms::require_member;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde_json::json;
@@ -18,7 +18,7 @@ async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
-    require_participant(state, room_id, caller.id()).await?;
+    require_member(state, room_id, caller.id()).await?;
     let sql = if up {
         "WITH changed AS (INSERT INTO track_votes (track_id, user_id) \
                           SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) \

@@ -53,6 +53,11 @@ pub async fn authenticate_token(state: &crate::state::AppState, token: &str) -> 
         jwt::TokenError::Expired => ApiError::Unauthorized("Token has expired".into()),
         jwt::TokenError::Invalid => ApiError::Unauthorized("Invalid token".into()),
     })?;
+    // Seen within the last second (and not revoked here since): no round trip.
+    if let Some(user) = state.sessions.get(&claims.jti).filter(|u| u.id == claims.sub) {
+        return Ok(AuthUser { user, claims });
+    }
+    let asked = std::time::Instant::now();
     // One round trip: the user and whether this token was revoked.
     let row: Option<(Uuid, String, String, DateTime<Utc>, bool)> = sqlx::query_as(
         "SELECT u.id, u.username, u.email, u.created_at, \
@@ -64,15 +69,16 @@ pub async fn authenticate_token(state: &crate::state::AppState, token: &str) -> 
     .fetch_optional(&state.db)
     .await?;
     match row {
-        Some((id, username, email, created_at, false)) => Ok(AuthUser {
-            user: User {
+        Some((id, username, email, created_at, false)) => {
+            let user = User {
                 id,
                 username,
                 email,
                 created_at,
-            },
-            claims,
-        }),
+            };
+            state.sessions.put(claims.jti, user.clone(), asked);
+            Ok(AuthUser { user, claims })
+        }
         Some((.., true)) => Err(ApiError::Unauthorized("Token has been revoked".into())),
         None => Err(ApiError::Unauthorized("Invalid token".into())),
     }
@@ -268,8 +274,7 @@ async fn revoke(state: &crate::state::AppState, claims: &jwt::Claims) -> ApiResu
         .bind(expires)
         .execute(&state.db)
         .await?;
-    let ttl = (expires - Utc::now()).to_std().unwrap_or_default();
-    state.cache.set(&format!("revoked:{}", claims.jti), "1", ttl).await;
+    state.sessions.forget(claims.jti);
     state.hub.revoke_session(claims.jti).await;
     Ok(())
 }
@@ -293,6 +298,7 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     if revoked.rows_affected() == 0 {
         return Err(ApiError::Unauthorized("Token has been revoked".into()));
     }
+    state.sessions.forget(claims.jti);
     state.hub.revoke_session(claims.jti).await;
     let user = sqlx::query_as::<_, User>("SELECT id, username, email, created_at FROM users WHERE id = $1")
         .bind(claims.sub)

@@ -28,6 +28,15 @@ pub enum Ending {
     Room,
 }
 
+/// What room policy and revocations ended, as the hub saw it (raised here or
+/// on another replica): for whoever keeps what those change, such as the
+/// caches of sessions and memberships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Session(Uuid),
+    Subscriptions { room_id: Uuid, ending: Ending },
+}
+
 /// An event from the HTTP publishing API, in Pusher's terms.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PusherEvent {

@@ -41,7 +41,7 @@ mod upgrade;
 
 use crate::cache::Cache;
 use crate::config::HubConfig;
-use message::{Broadcast, Ending, Outgoing, PusherEvent, RoomEvent};
+use message::{Broadcast, Ended, Ending, Outgoing, PusherEvent, RoomEvent};
 use outbox::{Closing, Frame, Outbox};
 use presence::{Change, Presence};
 use serde_json::{json, Value};
@@ -174,6 +174,8 @@ pub struct Hub {
     pub stats: HubStats,
     /// Redis, for the bus between replicas.
     redis: Arc<Cache>,
+    /// Revocations and room policy, told to whoever follows them.
+    ended: tokio::sync::broadcast::Sender<Ended>,
 }
 
 impl Hub {
@@ -191,6 +193,7 @@ impl Hub {
             sessions: Mutex::default(),
             stats: HubStats::default(),
             redis,
+            ended: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -344,6 +347,12 @@ impl Hub {
         self.broadcast(&Broadcast::Pusher(event)).await;
     }
 
+    /// Revocations and room policy as they reach this replica, from here or
+    /// from the others.
+    pub fn follow_endings(&self) -> tokio::sync::broadcast::Receiver<Ended> {
+        self.ended.subscribe()
+    }
+
     /// Delivers `message` here and publishes it to the other replicas.
     async fn broadcast(&self, message: &Broadcast) {
         self.deliver(message);
@@ -369,9 +378,18 @@ impl Hub {
     fn deliver(&self, message: &Broadcast) {
         match message {
             Broadcast::Room(event) => self.deliver_room_event(event),
-            Broadcast::End { room_id, ending } => self.end_here(*room_id, *ending),
+            Broadcast::End { room_id, ending } => {
+                self.end_here(*room_id, *ending);
+                let _ = self.ended.send(Ended::Subscriptions {
+                    room_id: *room_id,
+                    ending: *ending,
+                });
+            }
             Broadcast::Pusher(event) => self.deliver_pusher_event(event),
-            Broadcast::Revoked { session } => self.revoke(*session),
+            Broadcast::Revoked { session } => {
+                self.revoke(*session);
+                let _ = self.ended.send(Ended::Session(*session));
+            }
             Broadcast::MemberUp {
                 origin,
                 channel,

@@ -19,5 +19,6 @@ mod pusher;
 mod pusher_js;
 mod resilience;
 mod rooms;
+mod trust;
 mod uploads;
 mod votes;
