@@ -37,12 +37,19 @@ pub async fn stamp(
             .bind(room_id)
             .fetch_one(tx)
             .await?;
-    Ok(Pending(RoomEvent {
+    Ok(numbered(room_id, name, data, seq, now))
+}
+
+/// An event whose number a statement of its own change took (`UPDATE rooms
+/// SET event_seq = event_seq + 1 … RETURNING event_seq, now()` inside it):
+/// one round trip instead of two.
+pub fn numbered(room_id: Uuid, name: &'static str, data: Value, seq: i64, now: DateTime<Utc>) -> Pending {
+    Pending(RoomEvent {
         room_id,
         name: name.to_owned(),
         seq,
         payload: with_envelope(data, room_id, seq, now),
-    }))
+    })
 }
 
 /// An event that restates the room's state to one client, with the room's

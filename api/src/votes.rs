@@ -11,47 +11,53 @@ use salvo::prelude::*;
 use serde_json::json;
 
 /// Adds (`up`) or removes the caller's vote. Both are idempotent; concurrent
-/// votes neither lose nor double count, because the vote row and the score
-/// change in one statement (the row lock on the track orders them).
+/// votes neither lose nor double count, because the vote row, the score and
+/// the event number change in one statement under the room's row lock.
 async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
     require_member(state, room_id, caller.id()).await?;
-    let sql = if up {
-        "WITH changed AS (INSERT INTO track_votes (track_id, user_id) \
-                          SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) \
-                          ON CONFLICT DO NOTHING RETURNING 1) \
-         UPDATE tracks SET vote_score = vote_score + (SELECT count(*) FROM changed), updated_at = now() \
-         WHERE id = $1 AND room_id = $3 RETURNING vote_score, (SELECT count(*) FROM changed)"
+    // One statement, so one round trip and no transaction around it: the
+    // room's row is locked first (as every change of the room locks it, so
+    // the order of locks is the same everywhere), then the vote is recorded,
+    // the score moved by what changed, and — only if something did — the
+    // room's next event number taken.
+    let change = if up {
+        "changed AS (INSERT INTO track_votes (track_id, user_id) \
+                     SELECT $1, $2 FROM room WHERE EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) \
+                     ON CONFLICT DO NOTHING RETURNING 1)"
     } else {
-        "WITH changed AS (DELETE FROM track_votes WHERE track_id = $1 AND user_id = $2 RETURNING 1) \
-         UPDATE tracks SET vote_score = vote_score - (SELECT count(*) FROM changed), updated_at = now() \
-         WHERE id = $1 AND room_id = $3 RETURNING vote_score, (SELECT count(*) FROM changed)"
+        "changed AS (DELETE FROM track_votes WHERE track_id = $1 AND user_id = $2 \
+                     AND EXISTS (SELECT 1 FROM room) RETURNING 1)"
     };
-    let mut tx = state.db.begin().await?;
-    let row: Option<(i32, i64)> = sqlx::query_as(sql)
+    let sign = if up { "+" } else { "-" };
+    let sql = format!(
+        "WITH room AS (SELECT id FROM rooms WHERE id = $3 FOR UPDATE), {change}, \
+              scored AS (UPDATE tracks SET vote_score = vote_score {sign} (SELECT count(*) FROM changed), updated_at = now() \
+                         WHERE id = $1 AND room_id = $3 RETURNING vote_score), \
+              numbered AS (UPDATE rooms SET event_seq = event_seq + 1 \
+                           WHERE id = $3 AND EXISTS (SELECT 1 FROM changed) RETURNING event_seq) \
+         SELECT (SELECT vote_score FROM scored), (SELECT count(*) FROM changed), (SELECT event_seq FROM numbered), now()"
+    );
+    let row: (Option<i32>, i64, Option<i64>, chrono::DateTime<chrono::Utc>) = sqlx::query_as(&sql)
         .bind(track_id)
         .bind(caller.id())
         .bind(room_id)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&state.db)
         .await?;
-    let (score, changed) = row.ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
-    let event = if changed > 0 {
-        Some(
-            events::stamp(
-                &mut tx,
-                room_id,
-                "track.voted",
-                json!({ "track": { "id": track_id, "vote_score": score }, "user": caller.user.public_json(), "vote_added": up }),
-            )
-            .await?,
+    let (score, changed, seq, now) = row;
+    let score = score.ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
+    let event = seq.map(|seq| {
+        events::numbered(
+            room_id,
+            "track.voted",
+            json!({ "track": { "id": track_id, "vote_score": score }, "user": caller.user.public_json(), "vote_added": up }),
+            seq,
+            now,
         )
-    } else {
-        None
-    };
-    tx.commit().await?;
+    });
     state.publish(event).await;
     let message = match (up, changed > 0) {
         (true, true) => "Vote added",
