@@ -8,6 +8,8 @@
 //! PostgreSQL transaction, hub, sockets. Events are sent one at a time, each
 //! after the previous request was answered, so the k-th event a subscriber
 //! receives is the k-th sent and its latency is `received − sent[k]`.
+//! With `--native`, the subscribers are the front end's own: `/ws?token=`,
+//! `join_room`, `track_voted` (a vote publishes, with its token and room).
 //!
 //! ```text
 //! fanout --ws 127.0.0.1:8000 --key spotik-key --secret spotik-secret --app-id spotik \
@@ -21,8 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use spotik_loadtest::Http;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,6 +39,9 @@ struct Options {
     payload_bytes: usize,
     /// Publish by voting: `/api` token, room and track.
     vote: Option<(String, String, String)>,
+    /// Subscribers on the front end's native `/ws` (with the vote's token)
+    /// instead of the Pusher protocol.
+    native: bool,
     label: String,
 }
 
@@ -71,6 +75,7 @@ fn options() -> Options {
         events: number("--events", 200),
         interval: Duration::from_millis(number("--interval-ms", 20) as u64),
         payload_bytes: number("--payload-bytes", 400),
+        native: args.iter().any(|a| a == "--native"),
         vote,
         label: get("--label").unwrap_or_else(|| "server".into()),
     }
@@ -83,6 +88,9 @@ async fn subscriber(
     epoch: Instant,
     ready: Arc<AtomicUsize>,
 ) -> Vec<u64> {
+    if options.native {
+        return native_subscriber(options, sent, epoch, ready).await;
+    }
     let url = format!(
         "ws://{}/app/{}?protocol=7&client=spotik-fanout&version=1",
         options.server, options.key
@@ -131,69 +139,40 @@ async fn subscriber(
     latencies
 }
 
-/// A keep-alive HTTP/1.1 connection, enough for sequential requests; it
-/// reconnects when the server closes it (`Connection: close`).
-struct Http {
-    reader: BufReader<TcpStream>,
-    server: SocketAddr,
-    closed: bool,
-}
-
-impl Http {
-    async fn open(server: SocketAddr) -> BufReader<TcpStream> {
-        let stream = TcpStream::connect(server).await.expect("HTTP connect");
-        stream.set_nodelay(true).unwrap();
-        BufReader::new(stream)
-    }
-
-    async fn connect(server: SocketAddr) -> Self {
-        Self {
-            reader: Self::open(server).await,
-            server,
-            closed: false,
+/// A subscriber of the front end's native protocol: joins the vote's room
+/// with the vote's token, then records when each `track_voted` arrives.
+async fn native_subscriber(
+    options: Arc<Options>,
+    sent: Arc<Vec<AtomicU64>>,
+    epoch: Instant,
+    ready: Arc<AtomicUsize>,
+) -> Vec<u64> {
+    let (token, room, _) = options.vote.as_ref().expect("--native needs --token --room --track");
+    let url = format!("ws://{}/ws?token={token}", options.server);
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
+        .await
+        .expect("connect");
+    let join = json!({ "type": "join_room", "data": { "room_id": room } }).to_string();
+    socket.send(Message::text(join)).await.expect("join_room");
+    let mut latencies = Vec::with_capacity(options.events);
+    while let Some(Ok(message)) = socket.next().await {
+        let Message::Text(text) = message else { continue };
+        let now = epoch.elapsed().as_micros() as u64;
+        if text.contains("\"room_joined\"") {
+            ready.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if !text.contains("\"track_voted\"") {
+            continue;
+        }
+        let k = latencies.len();
+        latencies.push(now.saturating_sub(sent[k].load(Ordering::Acquire)));
+        if latencies.len() == options.events {
+            break;
         }
     }
-
-    async fn request(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> u16 {
-        if self.closed {
-            self.reader = Self::open(self.server).await;
-            self.closed = false;
-        }
-        let head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n{headers}\r\n",
-            self.server,
-            body.len()
-        );
-        let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        stream.write_all(body).await.unwrap();
-        let mut line = String::new();
-        self.reader.read_line(&mut line).await.unwrap();
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).await.unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
-                }
-                if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
-                    self.closed = true;
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).await.unwrap();
-        status
-    }
+    latencies
 }
 
 async fn publish(options: Arc<Options>, sent: Arc<Vec<AtomicU64>>, epoch: Instant) {
