@@ -101,7 +101,10 @@ impl Connection {
             match link.next(liveness.deadline().min(expires)).await {
                 Inbound::Text(text) => {
                     liveness.alive();
-                    for reply in self.handle(&text).await {
+                    // Boxed: handling a message may query PostgreSQL, whose
+                    // future is large; inline it would size every idle
+                    // connection's task for it.
+                    for reply in Box::pin(self.handle(&text)).await {
                         if !link.send(reply).await {
                             return;
                         }

@@ -62,7 +62,8 @@ async fn answer(ceiling: Arc<Ceiling>, request: Request<Incoming>) -> Response<F
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [addr, redis_url, key, secret] = <[String; 4]>::try_from(args).expect("usage: api-ceiling ADDR REDIS_URL KEY JWT_SECRET");
+    let [addr, redis_url, key, secret] =
+        <[String; 4]>::try_from(args).expect("usage: api-ceiling ADDR REDIS_URL KEY JWT_SECRET");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

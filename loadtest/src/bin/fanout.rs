@@ -18,12 +18,12 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use spotik_loadtest::Http;
 use spotik_shared::pusher_auth;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use spotik_loadtest::Http;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
