@@ -147,7 +147,7 @@ async fn json_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
     ctrl.skip_rest();
 }
 
-pub fn router(state: State) -> Router {
+pub fn router() -> Router {
     let room = Router::with_path("{room}")
         .get(rooms::show_room)
         .put(rooms::update_room)
@@ -252,8 +252,6 @@ pub fn router(state: State) -> Router {
             ),
         );
     Router::new()
-        .hoop(Inject(state))
-        .hoop(monitoring::measure)
         .hoop(deadline::bounded)
         .push(api)
         .push(apps)
@@ -263,7 +261,11 @@ pub fn router(state: State) -> Router {
 
 pub fn service(state: State) -> Service {
     let origins = Arc::new(state.config.cors_origins.clone());
-    Service::new(router(state))
+    // Before routing, so that paths no route matches are counted too (as
+    // one route) and preflights are answered.
+    Service::new(router())
+        .hoop(Inject(state))
+        .hoop(monitoring::measure)
         .hoop(cors::Cors(origins))
         .catcher(salvo::catcher::Catcher::default().hoop(json_errors))
 }

@@ -8,26 +8,12 @@ use salvo::prelude::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// Route template for grouping (`/api/rooms/{id}`), not the concrete path.
-fn route_of(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if uuid::Uuid::parse_str(segment).is_ok() {
-                "{id}"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// Measures each request; logs slow ones.
 #[handler]
 pub async fn measure(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
     let started = Instant::now();
-    let route = format!("{} {}", req.method(), route_of(req.uri().path()));
     ctrl.call_next(req, depot, res).await;
+    let route = crate::request_stats::route_of(req.method().as_str(), req.matched_path());
     let elapsed = started.elapsed();
     let status = res.status_code.unwrap_or(StatusCode::OK).as_u16();
     if let Ok(state) = state(depot) {
@@ -236,20 +222,14 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         })));
         return;
     }
-    let mut text = String::new();
-    text.push_str("# TYPE spotik_api_requests_total counter\n");
-    if let Some(statuses) = snapshot["by_status"].as_object() {
-        for (status, count) in statuses {
-            text.push_str(&format!("spotik_api_requests_total{{status=\"{status}\"}} {count}\n"));
-        }
-    }
+    let mut text = state.requests.prometheus();
     text.push_str(&format!(
-        "# TYPE spotik_api_response_time_avg_ms gauge\nspotik_api_response_time_avg_ms {}\n# TYPE spotik_api_response_time_max_ms gauge\nspotik_api_response_time_max_ms {}\n",
-        snapshot["avg_response_time_ms"], snapshot["max_response_time_ms"]
-    ));
-    text.push_str(&format!(
-        "# TYPE spotik_api_db_pool_connections gauge\nspotik_api_db_pool_connections {}\n",
-        state.db.size()
+        "# HELP spotik_api_db_pool_connections Database connections open.\n\
+         # TYPE spotik_api_db_pool_connections gauge\nspotik_api_db_pool_connections {}\n\
+         # HELP spotik_api_db_pool_idle Database connections open and idle.\n\
+         # TYPE spotik_api_db_pool_idle gauge\nspotik_api_db_pool_idle {}\n",
+        state.db.size(),
+        state.db.num_idle()
     ));
     text.push_str(&state.hub.stats.prometheus());
     res.headers_mut().insert(

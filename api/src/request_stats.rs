@@ -1,10 +1,27 @@
 //! Request figures of this process: counts, times and errors by status and
-//! route, kept for `/api/metrics` and the health check.
+//! route, kept for `/api/metrics` (JSON and Prometheus) and the health check.
+//!
+//! Routes are templates (`GET /api/rooms/{id}`), and there are at most
+//! [`MAX_ROUTES`] of them: a path first seen with a routing failure (404,
+//! 405) — what a scan of random URLs produces — counts under one route,
+//! [`OTHER`], so no client can grow the figures without bound. Every
+//! function that depends on the time takes it as an argument, so the tests
+//! move the clock instead of sleeping.
 
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Distinct routes kept at most; beyond, new ones count as [`OTHER`].
+pub const MAX_ROUTES: usize = 200;
+/// Where paths that matched no route, and routes beyond the limit, count.
+pub const OTHER: &str = "other";
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+/// The window of the error-rate figure.
+const ERROR_WINDOW: Duration = Duration::from_secs(60);
 
 /// Request figures of this process.
 #[derive(Default)]
@@ -18,37 +35,92 @@ struct Figures {
     total_ms: f64,
     max_ms: f64,
     by_status: BTreeMap<u16, u64>,
-    by_route: BTreeMap<String, (u64, f64, f64)>,
-    errors_last_minute: Vec<Instant>,
+    by_route: BTreeMap<String, Route>,
+    /// When each server error of the last minute happened, oldest first.
+    recent_errors: VecDeque<Instant>,
+}
+
+#[derive(Default)]
+struct Route {
+    count: u64,
+    errors: u64,
+    sum_ms: f64,
+    max_ms: f64,
+    /// Requests at or under each of [`BUCKETS`] (not cumulative).
+    buckets: [u64; BUCKETS.len()],
+}
+
+impl Figures {
+    fn forget_old_errors(&mut self, now: Instant) {
+        while self
+            .recent_errors
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= ERROR_WINDOW)
+        {
+            self.recent_errors.pop_front();
+        }
+    }
+}
+
+/// The route of a request: its method and the router's template it matched
+/// (`GET /api/rooms/{room}/tracks`, as salvo records it), or [`OTHER`] when
+/// no route matched — whatever the path, a preflight of any path included.
+pub fn route_of(method: &str, matched: &str) -> String {
+    if matched.is_empty() {
+        return OTHER.to_owned();
+    }
+    let matched = matched.trim_start_matches('/');
+    format!("{method} /{matched}")
 }
 
 impl RequestStats {
     pub fn record(&self, route: String, status: u16, elapsed: Duration) {
+        self.record_at(route, status, elapsed, Instant::now());
+    }
+
+    pub fn record_at(&self, route: String, status: u16, elapsed: Duration, now: Instant) {
         let ms = elapsed.as_secs_f64() * 1000.0;
         let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         f.total += 1;
         f.total_ms += ms;
         f.max_ms = f.max_ms.max(ms);
         *f.by_status.entry(status).or_default() += 1;
+        let known = f.by_route.contains_key(&route);
+        let unrouted = matches!(status, 404 | 405);
+        let route = if known || (!unrouted && f.by_route.len() < MAX_ROUTES) {
+            route
+        } else {
+            OTHER.to_owned()
+        };
         let entry = f.by_route.entry(route).or_default();
-        entry.0 += 1;
-        entry.1 += ms;
-        entry.2 = entry.2.max(ms);
+        entry.count += 1;
+        entry.errors += u64::from(status >= 500);
+        entry.sum_ms += ms;
+        entry.max_ms = entry.max_ms.max(ms);
+        if let Some(bucket) = BUCKETS.iter().position(|le| elapsed.as_secs_f64() <= *le) {
+            entry.buckets[bucket] += 1;
+        }
+        f.forget_old_errors(now);
         if status >= 500 {
-            let now = Instant::now();
-            f.errors_last_minute
-                .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-            f.errors_last_minute.push(now);
+            f.recent_errors.push_back(now);
         }
     }
 
     pub fn snapshot(&self) -> Value {
-        let f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.snapshot_at(Instant::now())
+    }
+
+    pub fn snapshot_at(&self, now: Instant) -> Value {
+        let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f.forget_old_errors(now);
         let avg = if f.total == 0 { 0.0 } else { f.total_ms / f.total as f64 };
         let routes: BTreeMap<&String, Value> = f
             .by_route
             .iter()
-            .map(|(r, (n, sum, max))| (r, json!({ "count": n, "avg_ms": sum / *n as f64, "max_ms": max })))
+            .map(|(r, figures)| {
+                let avg = figures.sum_ms / figures.count as f64;
+                (r, json!({ "count": figures.count, "errors": figures.errors, "avg_ms": avg, "max_ms": figures.max_ms }))
+            })
             .collect();
         json!({
             "total": f.total,
@@ -56,7 +128,143 @@ impl RequestStats {
             "max_response_time_ms": f.max_ms,
             "by_status": f.by_status,
             "by_route": routes,
-            "errors_last_minute": f.errors_last_minute.len(),
+            "errors_last_minute": f.recent_errors.len(),
         })
+    }
+
+    /// The figures in Prometheus's text format: requests by status, and a
+    /// latency histogram by route.
+    pub fn prometheus(&self) -> String {
+        let f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::from(
+            "# HELP spotik_api_requests_total Requests answered, by status.\n# TYPE spotik_api_requests_total counter\n",
+        );
+        for (status, count) in &f.by_status {
+            let _ = writeln!(text, "spotik_api_requests_total{{status=\"{status}\"}} {count}");
+        }
+        text.push_str(
+            "# HELP spotik_api_request_duration_seconds Time to answer, by route.\n\
+             # TYPE spotik_api_request_duration_seconds histogram\n",
+        );
+        for (route, figures) in &f.by_route {
+            let label = route.replace('\\', "\\\\").replace('"', "\\\"");
+            let mut cumulative = 0;
+            for (le, count) in BUCKETS.iter().zip(figures.buckets) {
+                cumulative += count;
+                let _ = writeln!(
+                    text,
+                    "spotik_api_request_duration_seconds_bucket{{route=\"{label}\",le=\"{le}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                text,
+                "spotik_api_request_duration_seconds_bucket{{route=\"{label}\",le=\"+Inf\"}} {}\n\
+                 spotik_api_request_duration_seconds_sum{{route=\"{label}\"}} {}\n\
+                 spotik_api_request_duration_seconds_count{{route=\"{label}\"}} {}",
+                figures.count,
+                figures.sum_ms / 1000.0,
+                figures.count
+            );
+        }
+        let _ = write!(
+            text,
+            "# HELP spotik_api_server_errors_last_minute Answers with a 5xx status in the last minute.\n\
+             # TYPE spotik_api_server_errors_last_minute gauge\nspotik_api_server_errors_last_minute {}\n",
+            f.recent_errors.len()
+        );
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: Duration = Duration::from_millis(3);
+
+    #[test]
+    fn routes_are_the_routers_templates() {
+        assert_eq!(
+            route_of("GET", "api/rooms/{room}/tracks"),
+            "GET /api/rooms/{room}/tracks"
+        );
+        assert_eq!(route_of("OPTIONS", ""), OTHER);
+    }
+
+    #[test]
+    fn a_scan_of_random_urls_counts_as_one_route() {
+        let stats = RequestStats::default();
+        stats.record(route_of("GET", "api/rooms"), 200, FAST);
+        for i in 0..10_000 {
+            // A raw path that reached the figures by some other way still
+            // counts as one route once it is a routing failure.
+            stats.record(format!("GET /scan/{i}x/.env"), 404, FAST);
+        }
+        let snapshot = stats.snapshot();
+        let routes = snapshot["by_route"].as_object().unwrap();
+        assert_eq!(routes.len(), 2, "{routes:?}");
+        assert_eq!(routes[OTHER]["count"], 10_000);
+        assert_eq!(snapshot["total"], 10_001);
+    }
+
+    #[test]
+    fn routes_are_bounded_whatever_their_status() {
+        let stats = RequestStats::default();
+        for i in 0..(MAX_ROUTES + 50) {
+            stats.record(format!("GET /api/x{i}"), 200, FAST);
+        }
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot["by_route"].as_object().unwrap().len(), MAX_ROUTES + 1);
+        assert_eq!(snapshot["by_route"][OTHER]["count"], 50);
+    }
+
+    #[test]
+    fn the_error_rate_clears_after_a_quiet_minute() {
+        let stats = RequestStats::default();
+        let start = Instant::now();
+        for i in 0..6 {
+            stats.record_at("GET /api/x".into(), 500, FAST, start + Duration::from_secs(i));
+        }
+        assert_eq!(
+            stats.snapshot_at(start + Duration::from_secs(10))["errors_last_minute"],
+            6
+        );
+        // Nothing happens for a minute: the figure falls by itself, no new
+        // error needed to prune it.
+        assert_eq!(
+            stats.snapshot_at(start + Duration::from_secs(62))["errors_last_minute"],
+            3
+        );
+        assert_eq!(
+            stats.snapshot_at(start + Duration::from_secs(66))["errors_last_minute"],
+            0
+        );
+        stats.record_at("GET /api/x".into(), 200, FAST, start + Duration::from_secs(70));
+        assert_eq!(
+            stats.snapshot_at(start + Duration::from_secs(70))["errors_last_minute"],
+            0
+        );
+    }
+
+    #[test]
+    fn the_histogram_is_cumulative_and_counts_every_request() {
+        let stats = RequestStats::default();
+        for ms in [1, 3, 3, 40, 7000] {
+            stats.record("GET /api/x".into(), 200, Duration::from_millis(ms));
+        }
+        let text = stats.prometheus();
+        let bucket = |le: &str| {
+            let prefix = format!("spotik_api_request_duration_seconds_bucket{{route=\"GET /api/x\",le=\"{le}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("no bucket {le} in\n{text}"))
+                .to_owned()
+        };
+        assert_eq!(bucket("0.001"), "1");
+        assert_eq!(bucket("0.005"), "3");
+        assert_eq!(bucket("0.05"), "4");
+        assert_eq!(bucket("5"), "4");
+        assert_eq!(bucket("+Inf"), "5");
+        assert!(text.contains("spotik_api_request_duration_seconds_count{route=\"GET /api/x\"} 5"));
     }
 }

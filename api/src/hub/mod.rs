@@ -135,10 +135,15 @@ impl HubStats {
     pub fn prometheus(&self) -> String {
         let s = self.snapshot();
         format!(
-            "# TYPE spotik_api_ws_connections gauge\nspotik_api_ws_connections {}\n\
+            "# HELP spotik_api_ws_connections WebSocket connections open.\n\
+             # TYPE spotik_api_ws_connections gauge\nspotik_api_ws_connections {}\n\
+             # HELP spotik_api_ws_frames_queued_total Frames queued for WebSocket clients.\n\
              # TYPE spotik_api_ws_frames_queued_total counter\nspotik_api_ws_frames_queued_total {}\n\
+             # HELP spotik_api_ws_slow_clients_closed_total Clients closed for not reading fast enough.\n\
              # TYPE spotik_api_ws_slow_clients_closed_total counter\nspotik_api_ws_slow_clients_closed_total {}\n\
+             # HELP spotik_api_ws_bus_messages_received_total Messages received from other replicas.\n\
              # TYPE spotik_api_ws_bus_messages_received_total counter\nspotik_api_ws_bus_messages_received_total {}\n\
+             # HELP spotik_api_ws_bus_connected Whether the bus to the other replicas is up.\n\
              # TYPE spotik_api_ws_bus_connected gauge\nspotik_api_ws_bus_connected {}\n",
             s["connections"],
             s["frames_queued"],

@@ -13,6 +13,7 @@ mod fanout;
 mod frontend;
 mod late_join;
 mod limits;
+mod monitoring;
 mod native_ws;
 mod playback;
 mod pusher;

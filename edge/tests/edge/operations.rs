@@ -259,3 +259,32 @@ async fn start_up_fails_clearly_without_a_media_root() {
         .unwrap_err();
     assert!(error.to_string().contains("/definitely/not/here"), "{error}");
 }
+
+#[tokio::test]
+async fn promtool_accepts_the_metrics() {
+    use std::io::Write;
+    let edge = Edge::start().await;
+    edge.get("/audio/tone-1500ms.mp3").await;
+    edge.get("/audio/missing.mp3").await;
+    let text = edge.get("/metrics").await.body;
+    // promtool comes with Debian's `prometheus` package, which deploy/test installs.
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is required (apt-get install prometheus); deploy/test installs it");
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}\n{}",
+        String::from_utf8_lossy(&text)
+    );
+}

@@ -1,0 +1,103 @@
+//! What `/api/metrics` reports: the requests a client made, by status and
+//! route template, in a form Prometheus's own checker accepts.
+
+use crate::support::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// `promtool check metrics` on `text`: its complaints, if any. promtool
+/// comes with Debian's `prometheus` package, which `deploy/test` installs.
+pub fn promtool_complaints(text: &str) -> Option<String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is required (apt-get install prometheus); deploy/test installs it");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (!output.status.success() || !said.trim().is_empty()).then_some(said)
+}
+
+async fn prometheus_text(app: &TestApp) -> String {
+    app.client
+        .get(app.url("/metrics/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn counts_match_the_requests_made_and_promtool_accepts_them() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice").await;
+    let room = app.room(&token).await;
+    for _ in 0..7 {
+        app.get(&format!("/rooms/{room}"), &token).await;
+    }
+    for _ in 0..3 {
+        app.get(&format!("/rooms/{}", uuid::Uuid::new_v4()), &token).await;
+    }
+    let text = prometheus_text(&app).await;
+    let route = "spotik_api_request_duration_seconds_count{route=\"GET /api/rooms/{room}\"}";
+    assert_eq!(sample(&text, route), 10.0, "7 found and 3 missing rooms, one template");
+    assert!(sample(&text, "spotik_api_requests_total{status=\"404\"}") >= 3.0);
+    if let Some(complaints) = promtool_complaints(&text) {
+        panic!("promtool check metrics:\n{complaints}\n{text}");
+    }
+}
+
+fn routes(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with("spotik_api_request_duration_seconds_count{"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scan_of_random_urls_does_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    app.client.get(app.url("/ping")).send().await.unwrap();
+    prometheus_text(&app).await;
+    let before = routes(&prometheus_text(&app).await);
+    for i in 0..300 {
+        let path = match i % 3 {
+            0 => format!("/api/wp-admin/{i}x/setup.php"),
+            1 => format!("/api/rooms/not-a-room-{i}"),
+            _ => format!("/.env{i}"),
+        };
+        let url = format!("http://{}{path}", app.addr);
+        app.client.get(url).send().await.unwrap();
+    }
+    let text = prometheus_text(&app).await;
+    // Two more routes, whatever the paths: the template a third of them
+    // matched, and `other` for the rest.
+    assert_eq!(routes(&text), before + 2, "300 random paths:\n{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "spotik_api_request_duration_seconds_count{route=\"GET /api/rooms/{room}\"}"
+        ),
+        100.0
+    );
+    assert_eq!(
+        sample(&text, "spotik_api_request_duration_seconds_count{route=\"other\"}"),
+        200.0
+    );
+}
