@@ -85,10 +85,26 @@ const SETTINGS: &[(&str, &str)] = &[
         "HTTP_SLOW_REQUEST_THRESHOLD",
         "milliseconds after which a request is logged as slow [default: 2000]",
     ),
+    (
+        "MONITORING_ENABLED",
+        "`false` turns request monitoring and /api/metrics off [default: true]",
+    ),
+    (
+        "HTTP_MONITORING_ENABLED",
+        "`false` stops timing and counting requests [default: true]",
+    ),
+    (
+        "METRICS_ENABLED",
+        "`false` answers /api/metrics with 404 [default: true]",
+    ),
+    (
+        "APP_DEBUG",
+        "`true` adds X-Execution-Time, X-Memory-Usage and X-Peak-Memory to every answer [default: false]",
+    ),
     ("CACHE_TTL_TRACKS", "seconds a cached queue is kept [default: 300]"),
     (
         "ADVANCE_INTERVAL_MS",
-        "how often ended tracks are looked for [default: 250]",
+        "how often ended tracks are looked for [default: 200]",
     ),
     (
         "LOGIN_LIMIT_PER_IP",

@@ -34,6 +34,7 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     /// Requests slower than this are logged (`HTTP_SLOW_REQUEST_THRESHOLD`, ms).
     pub slow_request_ms: u64,
+    pub monitoring: MonitoringConfig,
     pub production: bool,
     pub hub: HubConfig,
     /// Browser origins allowed to call the API and open its WebSockets
@@ -74,6 +75,18 @@ pub struct HubConfig {
     /// How long after subscribing a listener is told the room's playback
     /// (see `hub::catch_up`).
     pub catch_up_delay: Duration,
+}
+
+/// What is measured and shown (`MONITORING_ENABLED`, `HTTP_MONITORING_ENABLED`,
+/// `METRICS_ENABLED`, `APP_DEBUG`).
+#[derive(Clone, Debug)]
+pub struct MonitoringConfig {
+    /// Every request timed and counted, slow ones logged.
+    pub requests: bool,
+    /// `/api/metrics` answered (404 otherwise).
+    pub metrics: bool,
+    /// `X-Execution-Time`, `X-Memory-Usage` and `X-Peak-Memory` on every answer.
+    pub debug_headers: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -121,6 +134,16 @@ impl Config {
                 .map_err(|_| ConfigError(format!("{name} must be a whole number")))
         };
         let secs = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
+        let switch = |name: &str, default: bool| -> Result<bool, ConfigError> {
+            match get(name, if default { "true" } else { "false" })
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError(format!("{name} must be true or false"))),
+            }
+        };
         let production = matches!(get("APP_ENV", "local").as_str(), "production" | "prod");
         let jwt_secret = match var("JWT_SECRET").filter(|s| !s.is_empty()) {
             Some(secret) => secret,
@@ -183,6 +206,14 @@ impl Config {
             },
             argon2_memory_kib: number("ARGON2_MEMORY_KIB", 19 * 1024)? as u32,
             slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD", 2000)?,
+            monitoring: {
+                let all = switch("MONITORING_ENABLED", true)?;
+                MonitoringConfig {
+                    requests: all && switch("HTTP_MONITORING_ENABLED", true)?,
+                    metrics: all && switch("METRICS_ENABLED", true)?,
+                    debug_headers: switch("APP_DEBUG", false)?,
+                }
+            },
             production,
             hub: HubConfig {
                 app_id: get("PUSHER_APP_ID", "spotik"),

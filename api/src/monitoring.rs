@@ -8,19 +8,55 @@ use salvo::prelude::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// Measures each request; logs slow ones.
+/// Measures each request (unless `HTTP_MONITORING_ENABLED` is off); logs
+/// slow ones; adds the debug headers when `APP_DEBUG` is on.
 #[handler]
 pub async fn measure(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    let Ok(state) = state(depot).cloned() else {
+        ctrl.call_next(req, depot, res).await;
+        return;
+    };
+    let switches = &state.config.monitoring;
+    if !switches.requests && !switches.debug_headers {
+        ctrl.call_next(req, depot, res).await;
+        return;
+    }
     let started = Instant::now();
     ctrl.call_next(req, depot, res).await;
-    let route = crate::request_stats::route_of(req.method().as_str(), req.matched_path());
     let elapsed = started.elapsed();
+    if switches.debug_headers {
+        debug_headers(res, elapsed);
+    }
+    if !switches.requests {
+        return;
+    }
     let status = res.status_code.unwrap_or(StatusCode::OK).as_u16();
-    if let Ok(state) = state(depot) {
-        if elapsed.as_millis() as u64 > state.config.slow_request_ms {
-            tracing::warn!(%route, status, ms = elapsed.as_millis() as u64, "slow request");
-        }
-        state.requests.record(route, status, elapsed);
+    let route = crate::request_stats::route_of(req.method().as_str(), req.matched_path());
+    if elapsed.as_millis() as u64 > state.config.slow_request_ms {
+        tracing::warn!(%route, status, ms = elapsed.as_millis() as u64, "slow request");
+    }
+    state.requests.record(route, status, elapsed);
+}
+
+/// `X-Execution-Time` (ms), `X-Memory-Usage` (bytes the allocator has handed
+/// out now) and `X-Peak-Memory` (the process's peak resident set): from the
+/// allocator and `getrusage`, no file read on the request path.
+fn debug_headers(res: &mut Response, elapsed: Duration) {
+    let headers = res.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("{:.3}ms", elapsed.as_secs_f64() * 1000.0)) {
+        headers.insert("x-execution-time", value);
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 and getrusage only fill the structs they return.
+        let (in_use, peak) = unsafe {
+            let info = libc::mallinfo2();
+            let mut usage: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            (info.uordblks + info.hblkhd, usage.ru_maxrss as u64 * 1024)
+        };
+        headers.insert("x-memory-usage", HeaderValue::from(in_use as u64));
+        headers.insert("x-peak-memory", HeaderValue::from(peak));
     }
 }
 
@@ -205,6 +241,13 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
 #[handler]
 pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let Ok(state) = state(depot) else { return };
+    if !state.config.monitoring.metrics {
+        res.status_code(StatusCode::NOT_FOUND);
+        res.render(Json(
+            json!({ "success": false, "message": "Metrics are off (METRICS_ENABLED)", "code": "not_found" }),
+        ));
+        return;
+    }
     let snapshot = state.requests.snapshot();
     let wants_text = req.uri().path().ends_with("/prometheus")
         || req

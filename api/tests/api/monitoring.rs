@@ -101,3 +101,47 @@ async fn a_scan_of_random_urls_does_not_grow_the_metrics() {
         200.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_switch_is_honoured() {
+    // Debug headers on: each answer says its time and the process's memory.
+    let debug = spawn_with(Options {
+        tweak: |config| config.monitoring.debug_headers = true,
+        ..Options::default()
+    })
+    .await;
+    let answer = debug.client.get(debug.url("/ping")).send().await.unwrap();
+    let header = |name: &str| answer.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert!(header("x-execution-time").is_some_and(|t| t.ends_with("ms")));
+    assert!(header("x-memory-usage")
+        .and_then(|m| m.parse::<u64>().ok())
+        .is_some_and(|m| m > 0));
+    assert!(header("x-peak-memory")
+        .and_then(|m| m.parse::<u64>().ok())
+        .is_some_and(|m| m > 1 << 20));
+    // Off by default.
+    let plain = spawn_app().await;
+    let answer = plain.client.get(plain.url("/ping")).send().await.unwrap();
+    assert!(answer.headers().get("x-execution-time").is_none());
+
+    // Request monitoring off: nothing counted, metrics still answered.
+    let quiet = spawn_with(Options {
+        tweak: |config| config.monitoring.requests = false,
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..5 {
+        quiet.client.get(quiet.url("/ping")).send().await.unwrap();
+    }
+    let text = prometheus_text(&quiet).await;
+    assert_eq!(routes(&text), 0, "{text}");
+
+    // Metrics off: 404.
+    let dark = spawn_with(Options {
+        tweak: |config| config.monitoring.metrics = false,
+        ..Options::default()
+    })
+    .await;
+    let answer = dark.client.get(dark.url("/metrics")).send().await.unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::NOT_FOUND);
+}
