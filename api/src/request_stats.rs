@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 pub const MAX_ROUTES: usize = 200;
 /// Where paths that matched no route, and routes beyond the limit, count.
 pub const OTHER: &str = "other";
-/// Upper bounds of the latency histogram's buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+/// Upper bounds of the latency histogram's buckets, in seconds: up to 10 s,
+/// so that the alert on a p99 over 5 s can see one.
+const BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// The window of the error-rate figure.
 const ERROR_WINDOW: Duration = Duration::from_secs(60);
 
@@ -264,6 +267,7 @@ mod tests {
         assert_eq!(bucket("0.005"), "3");
         assert_eq!(bucket("0.05"), "4");
         assert_eq!(bucket("5"), "4");
+        assert_eq!(bucket("10"), "5");
         assert_eq!(bucket("+Inf"), "5");
         assert!(text.contains("spotik_api_request_duration_seconds_count{route=\"GET /api/x\"} 5"));
     }
