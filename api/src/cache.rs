@@ -119,6 +119,41 @@ impl Cache {
         let _ = self.run(async move |mut c| c.del::<_, ()>(key).await).await;
     }
 
+    /// Adds to the numbers of hash `key` in one step: `("s", field, n)` adds
+    /// `n`, `("m", field, n)` keeps the larger; the hash then expires after
+    /// `ttl`. False when Redis is unavailable (nothing was added).
+    pub async fn add_to_hash(&self, key: &str, changes: &[(&str, String, f64)], ttl: Duration) -> bool {
+        const ADD: &str = "local ttl = tonumber(ARGV[1]) \
+            for i = 2, #ARGV, 3 do \
+              local kind, field, value = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]) \
+              if kind == 's' then redis.call('HINCRBYFLOAT', KEYS[1], field, value) \
+              elseif value > tonumber(redis.call('HGET', KEYS[1], field) or '0') then \
+                redis.call('HSET', KEYS[1], field, value) end \
+            end \
+            redis.call('EXPIRE', KEYS[1], ttl) return 1";
+        let mut command = redis::cmd("EVAL");
+        command.arg(ADD).arg(1).arg(self.key(key)).arg(ttl.as_secs().max(1));
+        for (kind, field, value) in changes {
+            command.arg(*kind).arg(field).arg(*value);
+        }
+        self.run(async move |mut c| command.query_async::<i64>(&mut c).await)
+            .await
+            .is_some()
+    }
+
+    /// The hashes at `keys` (empty for those that do not exist), in one round trip.
+    pub async fn hashes(&self, keys: &[String]) -> Option<Vec<std::collections::HashMap<String, f64>>> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("HGETALL").arg(self.key(key));
+        }
+        self.run(async move |mut c| {
+            pipe.query_async::<Vec<std::collections::HashMap<String, f64>>>(&mut c)
+                .await
+        })
+        .await
+    }
+
     pub async fn publish(&self, channel: &str, message: &str) -> bool {
         let (channel, message) = (self.key(channel), message.to_owned());
         self.run(async move |mut c| c.publish::<_, _, ()>(channel, message).await)

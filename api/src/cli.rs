@@ -98,6 +98,14 @@ const SETTINGS: &[(&str, &str)] = &[
         "`false` answers /api/metrics with 404 [default: true]",
     ),
     (
+        "METRICS_RETENTION_DAYS",
+        "days the hourly figures stay in Redis [default: 7]",
+    ),
+    (
+        "METRICS_FLUSH_INTERVAL_MS",
+        "how often a replica adds its figures to the hourly ones [default: 10000]",
+    ),
+    (
         "APP_DEBUG",
         "`true` adds X-Execution-Time, X-Memory-Usage and X-Peak-Memory to every answer [default: false]",
     ),
@@ -206,7 +214,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Task, Config), S
 fn configure(matches: &ArgMatches) -> Result<Config, ConfigError> {
     // Subcommands see the global flags in their own matches.
     let scope = matches.subcommand().map_or(matches, |(_, sub)| sub);
-    Config::from_lookup(|name| scope.get_one::<String>(name).cloned())
+    // A variable without a flag (the test below keeps that from happening)
+    // still comes from the environment rather than stopping the process.
+    Config::from_lookup(|name| match scope.try_get_one::<String>(name) {
+        Ok(value) => value.cloned(),
+        Err(_) => std::env::var(name).ok(),
+    })
 }
 
 #[cfg(test)]

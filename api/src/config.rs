@@ -87,6 +87,10 @@ pub struct MonitoringConfig {
     pub metrics: bool,
     /// `X-Execution-Time`, `X-Memory-Usage` and `X-Peak-Memory` on every answer.
     pub debug_headers: bool,
+    /// How long hourly figures stay in Redis (`METRICS_RETENTION_DAYS`).
+    pub retention: Duration,
+    /// How often this replica adds its figures to them (`METRICS_FLUSH_INTERVAL_MS`).
+    pub flush_every: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -212,6 +216,8 @@ impl Config {
                     requests: all && switch("HTTP_MONITORING_ENABLED", true)?,
                     metrics: all && switch("METRICS_ENABLED", true)?,
                     debug_headers: switch("APP_DEBUG", false)?,
+                    retention: Duration::from_secs(number("METRICS_RETENTION_DAYS", 7)?.clamp(1, 366) * 86_400),
+                    flush_every: Duration::from_millis(number("METRICS_FLUSH_INTERVAL_MS", 10_000)?.max(10)),
                 }
             },
             production,

@@ -16,6 +16,7 @@ mod deadline;
 pub mod error;
 pub mod events;
 pub mod genres;
+pub mod history;
 pub mod hub;
 pub mod image;
 mod memory;
@@ -284,6 +285,15 @@ pub async fn run(
     let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
     let stats = Arc::clone(&state);
     let trimmer = tokio::spawn(memory::run(move || stats.hub.stats.take_peak(), stop_rx.clone()));
+    let recorder = Arc::clone(&state);
+    let history_stop = stop_rx.clone();
+    let history = tokio::spawn(async move {
+        let monitoring = &recorder.config.monitoring;
+        if monitoring.requests {
+            let (retention, every) = (monitoring.retention, monitoring.flush_every);
+            history::run(&recorder.requests, &recorder.cache, retention, every, history_stop).await;
+        }
+    });
     let follower = Arc::clone(&state);
     let endings = stop_rx.clone();
     let follow = tokio::spawn(async move { follower.follow_endings(endings).await });
@@ -310,6 +320,7 @@ pub async fn run(
     let _ = advancer.await;
     let _ = trimmer.await;
     let _ = follow.await;
+    let _ = history.await;
     let _ = bus.await;
     Ok(())
 }

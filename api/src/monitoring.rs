@@ -32,10 +32,11 @@ pub async fn measure(req: &mut Request, depot: &mut Depot, res: &mut Response, c
     }
     let status = res.status_code.unwrap_or(StatusCode::OK).as_u16();
     let route = crate::request_stats::route_of(req.method().as_str(), req.matched_path());
-    if elapsed.as_millis() as u64 > state.config.slow_request_ms {
+    let slow = elapsed.as_millis() as u64 > state.config.slow_request_ms;
+    if slow {
         tracing::warn!(%route, status, ms = elapsed.as_millis() as u64, "slow request");
     }
-    state.requests.record(route, status, elapsed);
+    state.requests.record(route, status, elapsed, slow);
 }
 
 /// `X-Execution-Time` (ms), `X-Memory-Usage` (bytes the allocator has handed
@@ -258,10 +259,26 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     if !wants_text {
         let database = json!({ "pool_size": state.db.size(), "idle": state.db.num_idle() });
         let websocket = state.hub.stats.snapshot();
+        let mut data = json!({ "requests": snapshot, "database": database, "websocket": websocket });
+        // `?hours=N`: the last N hours of every replica, from Redis.
+        if let Some(hours) = req.query::<String>("hours") {
+            let most = state.config.monitoring.retention.as_secs() / 3600;
+            let Some(hours) = hours.parse::<u64>().ok().filter(|h| (1..=most).contains(h)) else {
+                return crate::error::ApiError::field("hours", format!("hours must be 1 to {most}"))
+                    .write(req, depot, res)
+                    .await;
+            };
+            let now_hour = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() / 3600);
+            data["history"] = crate::history::summary(&state.cache, hours, now_hour)
+                .await
+                .unwrap_or_else(|| json!({ "hours": hours, "unavailable": "Redis is unavailable" }));
+        }
         res.render(Json(json!({
             "success": true,
-            "metrics": dashboard_view(&snapshot, &database, &websocket),
-            "data": { "requests": snapshot, "database": database, "websocket": websocket },
+            "metrics": dashboard_view(&data["requests"], &data["database"], &data["websocket"]),
+            "data": data,
         })));
         return;
     }

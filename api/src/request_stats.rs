@@ -30,6 +30,19 @@ const ERROR_WINDOW: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct RequestStats {
     inner: Mutex<Figures>,
+    /// What happened since the last hand-over to the hourly history, by
+    /// (hour since the epoch, route).
+    pending: Mutex<BTreeMap<(u64, String), Sums>>,
+}
+
+/// Figures to add to an hour of history.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sums {
+    pub count: u64,
+    pub errors: u64,
+    pub slow: u64,
+    pub sum_ms: f64,
+    pub max_ms: f64,
 }
 
 #[derive(Default)]
@@ -77,11 +90,42 @@ pub fn route_of(method: &str, matched: &str) -> String {
 }
 
 impl RequestStats {
-    pub fn record(&self, route: String, status: u16, elapsed: Duration) {
-        self.record_at(route, status, elapsed, Instant::now());
+    pub fn record(&self, route: String, status: u16, elapsed: Duration, slow: bool) {
+        let hour = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 3600);
+        let route = self.record_at(route, status, elapsed, Instant::now());
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let sums = pending.entry((hour, route)).or_default();
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        sums.count += 1;
+        sums.errors += u64::from(status >= 500);
+        sums.slow += u64::from(slow);
+        sums.sum_ms += ms;
+        sums.max_ms = sums.max_ms.max(ms);
     }
 
-    pub fn record_at(&self, route: String, status: u16, elapsed: Duration, now: Instant) {
+    /// The figures since the last call, by (hour, route), for the history.
+    pub fn take_pending(&self) -> BTreeMap<(u64, String), Sums> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts back figures the history could not take (Redis away): they go
+    /// with the next hand-over.
+    pub fn restore_pending(&self, figures: BTreeMap<(u64, String), Sums>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, sums) in figures {
+            let into = pending.entry(key).or_default();
+            into.count += sums.count;
+            into.errors += sums.errors;
+            into.slow += sums.slow;
+            into.sum_ms += sums.sum_ms;
+            into.max_ms = into.max_ms.max(sums.max_ms);
+        }
+    }
+
+    /// Counts a request; the route it was counted under.
+    pub fn record_at(&self, route: String, status: u16, elapsed: Duration, now: Instant) -> String {
         let ms = elapsed.as_secs_f64() * 1000.0;
         let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         f.total += 1;
@@ -95,7 +139,7 @@ impl RequestStats {
         } else {
             OTHER.to_owned()
         };
-        let entry = f.by_route.entry(route).or_default();
+        let entry = f.by_route.entry(route.clone()).or_default();
         entry.count += 1;
         entry.errors += u64::from(status >= 500);
         entry.sum_ms += ms;
@@ -107,6 +151,7 @@ impl RequestStats {
         if status >= 500 {
             f.recent_errors.push_back(now);
         }
+        route
     }
 
     pub fn snapshot(&self) -> Value {
@@ -197,11 +242,11 @@ mod tests {
     #[test]
     fn a_scan_of_random_urls_counts_as_one_route() {
         let stats = RequestStats::default();
-        stats.record(route_of("GET", "api/rooms"), 200, FAST);
+        stats.record(route_of("GET", "api/rooms"), 200, FAST, false);
         for i in 0..10_000 {
             // A raw path that reached the figures by some other way still
             // counts as one route once it is a routing failure.
-            stats.record(format!("GET /scan/{i}x/.env"), 404, FAST);
+            stats.record(format!("GET /scan/{i}x/.env"), 404, FAST, false);
         }
         let snapshot = stats.snapshot();
         let routes = snapshot["by_route"].as_object().unwrap();
@@ -214,7 +259,7 @@ mod tests {
     fn routes_are_bounded_whatever_their_status() {
         let stats = RequestStats::default();
         for i in 0..(MAX_ROUTES + 50) {
-            stats.record(format!("GET /api/x{i}"), 200, FAST);
+            stats.record(format!("GET /api/x{i}"), 200, FAST, false);
         }
         let snapshot = stats.snapshot();
         assert_eq!(snapshot["by_route"].as_object().unwrap().len(), MAX_ROUTES + 1);
@@ -253,7 +298,7 @@ mod tests {
     fn the_histogram_is_cumulative_and_counts_every_request() {
         let stats = RequestStats::default();
         for ms in [1, 3, 3, 40, 7000] {
-            stats.record("GET /api/x".into(), 200, Duration::from_millis(ms));
+            stats.record("GET /api/x".into(), 200, Duration::from_millis(ms), false);
         }
         let text = stats.prometheus();
         let bucket = |le: &str| {

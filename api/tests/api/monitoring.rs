@@ -145,3 +145,49 @@ async fn every_switch_is_honoured() {
     let answer = dark.client.get(dark.url("/metrics")).send().await.unwrap();
     assert_eq!(answer.status(), reqwest::StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_last_hours_are_summed_over_every_replica() {
+    let quick = |config: &mut spotik_api::Config| config.monitoring.flush_every = std::time::Duration::from_millis(100);
+    let first = spawn_with(Options {
+        tweak: quick,
+        ..Options::default()
+    })
+    .await;
+    let second = spawn_with(Options {
+        database_url: Some(first.database_url.clone()),
+        media: Some(first.media.clone()),
+        redis_prefix: Some(first.redis_prefix.clone()),
+        tweak: quick,
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..4 {
+        first.client.get(first.url("/ping")).send().await.unwrap();
+    }
+    for _ in 0..6 {
+        second.client.get(second.url("/ping")).send().await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    let pings = loop {
+        let body: serde_json::Value = first
+            .client
+            .get(first.url("/metrics?hours=24"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pings = body["data"]["history"]["by_route"]["GET /api/ping"]["count"]
+            .as_u64()
+            .unwrap_or(0);
+        if pings >= 10 || started.elapsed() > std::time::Duration::from_secs(5) {
+            break pings;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(pings, 10, "4 pings on one replica and 6 on the other");
+    let refused = first.client.get(first.url("/metrics?hours=0")).send().await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+}
