@@ -1,6 +1,34 @@
 //! Helpers for the side-by-side benchmarks in `loadtest/`; see `README.md`.
 
 use std::net::SocketAddr;
+
+/// The command line of a load tool: `--name value` pairs and `--flag`s.
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn from_env() -> Self {
+        Self(std::env::args().skip(1).collect())
+    }
+
+    /// The value after `--name`, if given.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .cloned()
+    }
+
+    /// Whether `--flag` is given.
+    pub fn has(&self, flag: &str) -> bool {
+        self.0.iter().any(|a| a == flag)
+    }
+
+    /// The first word (a tool's mode).
+    pub fn first(&self) -> Option<String> {
+        self.0.first().cloned()
+    }
+}
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 

@@ -26,15 +26,21 @@ async fn until_refused(app: &TestApp, path: &str, token: &str, refused: StatusCo
     panic!("{path} still accepted after 5 s");
 }
 
+/// Two replicas over one database, talking over `redis_url` (or not at all).
+async fn two_replicas(redis_url: &str) -> (TestApp, TestApp) {
+    let here = spawn_with(Options {
+        redis_url: redis_url.into(),
+        ..Options::default()
+    })
+    .await;
+    let there = replica_of(&here, redis_url).await;
+    (here, there)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_token_is_refused_everywhere_within_a_second() {
     for (bus, redis_url) in BUSES {
-        let here = spawn_with(Options {
-            redis_url: redis_url.into(),
-            ..Options::default()
-        })
-        .await;
-        let there = replica_of(&here, redis_url).await;
+        let (here, there) = two_replicas(redis_url).await;
         for ending in ["logout", "refresh"] {
             let (token, _) = here.user(&format!("u{}", uuid::Uuid::new_v4().simple())).await;
             // Both replicas have just seen the token, and trust it.
@@ -59,12 +65,7 @@ async fn a_revoked_token_is_refused_everywhere_within_a_second() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_participant_who_left_is_refused_everywhere_within_a_second() {
     for (bus, redis_url) in BUSES {
-        let here = spawn_with(Options {
-            redis_url: redis_url.into(),
-            ..Options::default()
-        })
-        .await;
-        let there = replica_of(&here, redis_url).await;
+        let (here, there) = two_replicas(redis_url).await;
         let (alice, _) = here.user("alice").await;
         let room = here.room(&alice).await;
         let (bob, _) = here.user("bob").await;

@@ -46,13 +46,8 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = spotik_loadtest::Args::from_env();
+    let get = |name: &str| args.get(name);
     let number = |name: &str, default: usize| get(name).map_or(default, |v| v.parse().expect(name));
     let vote = match (get("--token"), get("--room"), get("--track")) {
         (Some(token), Some(room), Some(track)) => Some((token, room, track)),
@@ -75,7 +70,7 @@ fn options() -> Options {
         events: number("--events", 200),
         interval: Duration::from_millis(number("--interval-ms", 20) as u64),
         payload_bytes: number("--payload-bytes", 400),
-        native: args.iter().any(|a| a == "--native"),
+        native: args.has("--native"),
         vote,
         label: get("--label").unwrap_or_else(|| "server".into()),
     }
@@ -130,13 +125,19 @@ async fn subscriber(
         if !text.contains(wanted) {
             continue;
         }
-        let k = latencies.len();
-        latencies.push(now.saturating_sub(sent[k].load(Ordering::Acquire)));
-        if latencies.len() == options.events {
+        if arrived(&mut latencies, &sent, now, options.events) {
             break;
         }
     }
     latencies
+}
+
+/// Records the arrival of the next event at `now`; true once all have come.
+/// The k-th event a subscriber receives is the k-th sent.
+fn arrived(latencies: &mut Vec<u64>, sent: &[AtomicU64], now: u64, events: usize) -> bool {
+    let k = latencies.len();
+    latencies.push(now.saturating_sub(sent[k].load(Ordering::Acquire)));
+    latencies.len() == events
 }
 
 /// A subscriber of the front end's native protocol: joins the vote's room
@@ -166,9 +167,7 @@ async fn native_subscriber(
         if !text.contains("\"track_voted\"") {
             continue;
         }
-        let k = latencies.len();
-        latencies.push(now.saturating_sub(sent[k].load(Ordering::Acquire)));
-        if latencies.len() == options.events {
+        if arrived(&mut latencies, &sent, now, options.events) {
             break;
         }
     }

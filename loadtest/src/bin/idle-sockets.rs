@@ -30,13 +30,8 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = spotik_loadtest::Args::from_env();
+    let get = |name: &str| args.get(name);
     let path = match get("--protocol").as_deref() {
         Some("native") => format!("/ws?token={}", get("--token").expect("--protocol native needs --token")),
         None | Some("pusher") => format!(

@@ -29,15 +29,10 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = spotik_loadtest::Args::from_env();
+    let get = |name: &str| args.get(name);
     Options {
-        mode: args.first().cloned().expect("http or sql"),
+        mode: args.first().expect("http or sql"),
         server: get("--server").unwrap_or_else(|| "127.0.0.1:8000".into()),
         database_url: get("--database-url").unwrap_or_default(),
         room: get("--room").expect("--room"),
