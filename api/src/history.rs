@@ -45,7 +45,9 @@ pub async fn flush(stats: &RequestStats, cache: &Cache, retention: Duration) -> 
     }
     for (hour, changes) in &by_hour {
         if !cache.add_to_hash(&key(*hour), changes, retention).await {
-            stats.restore_pending(pending);
+            // This hour and the later ones wait; the earlier ones are in.
+            let unsent = pending.into_iter().filter(|((h, _), _)| h >= hour).collect();
+            stats.restore_pending(unsent);
             return false;
         }
     }
