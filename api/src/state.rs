@@ -46,9 +46,7 @@ impl AppState {
         self.events.publish(&self.hub, [event]).await;
         self.hub.end(room_id, ending).await;
     }
-}
 
-impl AppState {
     /// Forgets what revocations and room policy end, as the hub hears of
     /// them, until `stop`.
     pub async fn follow_endings(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
