@@ -170,15 +170,9 @@ async fn the_last_hours_are_summed_over_every_replica() {
     }
     let started = std::time::Instant::now();
     let pings = loop {
-        let body: serde_json::Value = first
-            .client
-            .get(first.url("/metrics?hours=24"))
-            .send()
+        let body = answer(first.client.get(first.url("/metrics?hours=24")).send().await.unwrap())
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .body;
         let pings = body["data"]["history"]["by_route"]["GET /api/ping"]["count"]
             .as_u64()
             .unwrap_or(0);

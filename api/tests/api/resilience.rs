@@ -191,19 +191,24 @@ async fn health_answers_within_its_timeout_when_the_database_stops_answering() {
     assert!(took < Duration::from_millis(2000), "answered in {took:?}");
 }
 
-/// Requests that need a frozen database answer `503` within the pool's
-/// acquire timeout, however many are waiting.
-#[tokio::test(flavor = "multi_thread")]
-async fn requests_answer_503_within_the_acquire_timeout_when_the_database_stops_answering() {
-    let postgres = PrivatePostgres::start();
-    let app = std::sync::Arc::new(
+/// The API over `postgres`, waiting 2 s at most for a connection.
+async fn app_over(postgres: &PrivatePostgres) -> std::sync::Arc<TestApp> {
+    std::sync::Arc::new(
         spawn_with(Options {
             database_url: Some(postgres.url()),
             tweak: |config| config.pool.acquire_timeout = Duration::from_secs(2),
             ..Options::default()
         })
         .await,
-    );
+    )
+}
+
+/// Requests that need a frozen database answer `503` within the pool's
+/// acquire timeout, however many are waiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_answer_503_within_the_acquire_timeout_when_the_database_stops_answering() {
+    let postgres = PrivatePostgres::start();
+    let app = app_over(&postgres).await;
     let (alice, _) = app.user("alice").await;
     app.room(&alice).await;
     postgres.freeze();
@@ -283,14 +288,7 @@ async fn requests_in_flight_when_the_database_hangs_end_in_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_restart_under_load_fails_fast_and_recovers() {
     let postgres = PrivatePostgres::start();
-    let app = std::sync::Arc::new(
-        spawn_with(Options {
-            database_url: Some(postgres.url()),
-            tweak: |config| config.pool.acquire_timeout = Duration::from_secs(2),
-            ..Options::default()
-        })
-        .await,
-    );
+    let app = app_over(&postgres).await;
     let (alice, _) = app.user("alice").await;
     let room = app.room(&alice).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
