@@ -30,9 +30,6 @@ const ERROR_WINDOW: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct RequestStats {
     inner: Mutex<Figures>,
-    /// What happened since the last hand-over to the hourly history, by
-    /// (hour since the epoch, route).
-    pending: Mutex<BTreeMap<(u64, String), Sums>>,
 }
 
 /// Figures to add to an hour of history.
@@ -45,6 +42,26 @@ pub struct Sums {
     pub max_ms: f64,
 }
 
+impl Sums {
+    fn one(status: u16, ms: f64, slow: bool) -> Self {
+        Self {
+            count: 1,
+            errors: u64::from(status >= 500),
+            slow: u64::from(slow),
+            sum_ms: ms,
+            max_ms: ms,
+        }
+    }
+
+    fn add(&mut self, other: &Sums) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.slow += other.slow;
+        self.sum_ms += other.sum_ms;
+        self.max_ms = self.max_ms.max(other.max_ms);
+    }
+}
+
 #[derive(Default)]
 struct Figures {
     total: u64,
@@ -54,6 +71,9 @@ struct Figures {
     by_route: BTreeMap<String, Route>,
     /// When each server error of the last minute happened, oldest first.
     recent_errors: VecDeque<Instant>,
+    /// What happened since the last hand-over to the hourly history, by
+    /// (hour since the epoch, route).
+    pending: BTreeMap<(u64, String), Sums>,
 }
 
 #[derive(Default)]
@@ -67,6 +87,35 @@ struct Route {
 }
 
 impl Figures {
+    /// Counts a request; the route it was counted under.
+    fn count(&mut self, route: String, status: u16, elapsed: Duration, now: Instant) -> String {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        self.total += 1;
+        self.total_ms += ms;
+        self.max_ms = self.max_ms.max(ms);
+        *self.by_status.entry(status).or_default() += 1;
+        let known = self.by_route.contains_key(&route);
+        let unrouted = matches!(status, 404 | 405);
+        let route = if known || (!unrouted && self.by_route.len() < MAX_ROUTES) {
+            route
+        } else {
+            OTHER.to_owned()
+        };
+        let entry = self.by_route.entry(route.clone()).or_default();
+        entry.count += 1;
+        entry.errors += u64::from(status >= 500);
+        entry.sum_ms += ms;
+        entry.max_ms = entry.max_ms.max(ms);
+        if let Some(bucket) = BUCKETS.iter().position(|le| elapsed.as_secs_f64() <= *le) {
+            entry.buckets[bucket] += 1;
+        }
+        self.forget_old_errors(now);
+        if status >= 500 {
+            self.recent_errors.push_back(now);
+        }
+        route
+    }
+
     fn forget_old_errors(&mut self, now: Instant) {
         while self
             .recent_errors
@@ -90,68 +139,37 @@ pub fn route_of(method: &str, matched: &str) -> String {
 }
 
 impl RequestStats {
+    /// Counts a request, and adds it to its hour of history; one lock.
     pub fn record(&self, route: String, status: u16, elapsed: Duration, slow: bool) {
         let hour = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() / 3600);
-        let route = self.record_at(route, status, elapsed, Instant::now());
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let sums = pending.entry((hour, route)).or_default();
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        sums.count += 1;
-        sums.errors += u64::from(status >= 500);
-        sums.slow += u64::from(slow);
-        sums.sum_ms += ms;
-        sums.max_ms = sums.max_ms.max(ms);
+        let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let route = f.count(route, status, elapsed, Instant::now());
+        let sums = Sums::one(status, elapsed.as_secs_f64() * 1000.0, slow);
+        f.pending.entry((hour, route)).or_default().add(&sums);
     }
 
     /// The figures since the last call, by (hour, route), for the history.
     pub fn take_pending(&self) -> BTreeMap<(u64, String), Sums> {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()).pending)
     }
 
     /// Puts back figures the history could not take (Redis away): they go
     /// with the next hand-over.
     pub fn restore_pending(&self, figures: BTreeMap<(u64, String), Sums>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for (key, sums) in figures {
-            let into = pending.entry(key).or_default();
-            into.count += sums.count;
-            into.errors += sums.errors;
-            into.slow += sums.slow;
-            into.sum_ms += sums.sum_ms;
-            into.max_ms = into.max_ms.max(sums.max_ms);
+            f.pending.entry(key).or_default().add(&sums);
         }
     }
 
-    /// Counts a request; the route it was counted under.
+    /// Counts a request at `now` (without history); the route it was counted under.
     pub fn record_at(&self, route: String, status: u16, elapsed: Duration, now: Instant) -> String {
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        f.total += 1;
-        f.total_ms += ms;
-        f.max_ms = f.max_ms.max(ms);
-        *f.by_status.entry(status).or_default() += 1;
-        let known = f.by_route.contains_key(&route);
-        let unrouted = matches!(status, 404 | 405);
-        let route = if known || (!unrouted && f.by_route.len() < MAX_ROUTES) {
-            route
-        } else {
-            OTHER.to_owned()
-        };
-        let entry = f.by_route.entry(route.clone()).or_default();
-        entry.count += 1;
-        entry.errors += u64::from(status >= 500);
-        entry.sum_ms += ms;
-        entry.max_ms = entry.max_ms.max(ms);
-        if let Some(bucket) = BUCKETS.iter().position(|le| elapsed.as_secs_f64() <= *le) {
-            entry.buckets[bucket] += 1;
-        }
-        f.forget_old_errors(now);
-        if status >= 500 {
-            f.recent_errors.push_back(now);
-        }
-        route
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count(route, status, elapsed, now)
     }
 
     pub fn snapshot(&self) -> Value {
