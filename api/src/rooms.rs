@@ -28,14 +28,33 @@ pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Roo
 /// The room, if `user` takes part in it: one round trip for both answers.
 pub async fn require_participant(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
     let asked = std::time::Instant::now();
-    let (found, takes_part) = records::room_with_membership(&state.db, room, user)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
-    if !takes_part {
-        return Err(not_a_participant());
+    let (found, takes_part) = records::room_with_membership(&state.db, room, user).await?.unzip();
+    admit(state, room, user, takes_part, asked)?;
+    found.ok_or_else(room_not_found)
+}
+
+/// What a membership read from PostgreSQL at `asked` means for a request:
+/// no such room (`None`) is a 404, not taking part a 403; taking part is
+/// remembered for the next second.
+pub fn admit(
+    state: &AppState,
+    room: Uuid,
+    user: Uuid,
+    takes_part: Option<bool>,
+    asked: std::time::Instant,
+) -> ApiResult<()> {
+    match takes_part {
+        None => Err(room_not_found()),
+        Some(false) => Err(ApiError::Forbidden("You are not a participant of this room".into())),
+        Some(true) => {
+            state.members.put((room, user), (), asked);
+            Ok(())
+        }
     }
-    state.members.put((room, user), (), asked);
-    Ok(found)
+}
+
+pub fn room_not_found() -> ApiError {
+    ApiError::NotFound("Room not found".into())
 }
 
 /// That `user` takes part in `room`, for requests that need nothing else of
@@ -46,10 +65,6 @@ pub async fn require_member(state: &AppState, room: Uuid, user: Uuid) -> ApiResu
         return Ok(());
     }
     require_participant(state, room, user).await.map(drop)
-}
-
-pub fn not_a_participant() -> ApiError {
-    ApiError::Forbidden("You are not a participant of this room".into())
 }
 
 pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {

@@ -23,13 +23,9 @@ pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     // One round trip to PostgreSQL (the room's event number, membership and
     // the caller's votes) and one to Redis for the queue itself.
     let asked = std::time::Instant::now();
-    let (seq, takes_part, voted) = records::queue_viewer(&state.db, room_id, caller.id())
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
-    if !takes_part {
-        return Err(crate::rooms::not_a_participant());
-    }
-    state.members.put((room_id, caller.id()), (), asked);
+    let viewer = records::queue_viewer(&state.db, room_id, caller.id()).await?;
+    crate::rooms::admit(state, room_id, caller.id(), viewer.as_ref().map(|v| v.1), asked)?;
+    let (seq, _, voted) = viewer.ok_or_else(crate::rooms::room_not_found)?;
     let voted: std::collections::HashSet<_> = voted.into_iter().collect();
     let tracks = queue::load(state, room_id, seq).await?;
     let list: Vec<Value> = tracks
