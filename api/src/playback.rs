@@ -65,8 +65,7 @@ async fn read(db: impl sqlx::PgExecutor<'_>, room: Uuid, lock: &str) -> ApiResul
     .bind(room)
     .fetch_optional(db)
     .await?;
-    let (current, started_at, paused_at, is_playing) =
-        row.ok_or_else(|| ApiError::NotFound("Room not found".into()))?;
+    let (current, started_at, paused_at, is_playing) = row.ok_or_else(crate::rooms::room_not_found)?;
     Ok(Locked {
         playback: Playback {
             started_at,

@@ -20,9 +20,7 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Room> {
-    records::room(db, room)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Room not found".into()))
+    records::room(db, room).await?.ok_or_else(room_not_found)
 }
 
 /// The room, if `user` takes part in it: one round trip for both answers.
