@@ -8,6 +8,7 @@
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,16 @@ pub struct Cache {
     prefix: String,
     manager: tokio::sync::Mutex<Option<ConnectionManager>>,
     resting_until: Mutex<Option<Instant>>,
+    pub stats: CacheStats,
+}
+
+/// What the cache did, for the figures: reads that found a value or not,
+/// and operations that failed (each opens the breaker for [`BACKOFF`]).
+#[derive(Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub errors: AtomicU64,
 }
 
 impl Cache {
@@ -31,6 +42,7 @@ impl Cache {
             prefix: prefix.to_owned(),
             manager: tokio::sync::Mutex::new(None),
             resting_until: Mutex::new(None),
+            stats: CacheStats::default(),
         }
     }
 
@@ -41,6 +53,12 @@ impl Cache {
 
     pub fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// Whether Redis is being left alone after a failure (the breaker is open).
+    pub fn breaker_open(&self) -> bool {
+        let until = *self.resting_until.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
     }
 
     fn resting(&self) -> bool {
@@ -56,6 +74,7 @@ impl Cache {
     }
 
     fn rest(&self, error: &dyn std::fmt::Display) {
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%error, "redis unavailable; serving from PostgreSQL");
         *self.resting_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
     }
@@ -102,9 +121,17 @@ impl Cache {
 
     pub async fn get(&self, key: &str) -> Option<String> {
         let key = self.key(key);
-        self.run(async move |mut c| c.get::<_, Option<String>>(key).await)
+        let found = self
+            .run(async move |mut c| c.get::<_, Option<String>>(key).await)
             .await
-            .flatten()
+            .flatten();
+        let counter = if found.is_some() {
+            &self.stats.hits
+        } else {
+            &self.stats.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) {

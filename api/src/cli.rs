@@ -87,7 +87,19 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "MONITORING_ENABLED",
-        "`false` turns request monitoring and /api/metrics off [default: true]",
+        "`false` turns request and query monitoring and /api/metrics off [default: true]",
+    ),
+    (
+        "DB_MONITORING_ENABLED",
+        "`false` stops timing database statements [default: true]",
+    ),
+    (
+        "DB_SLOW_QUERY_THRESHOLD",
+        "milliseconds after which a statement is logged as slow [default: 1000]",
+    ),
+    (
+        "SYNC_REPORT_INTERVAL_MS",
+        "how often one participant may send a room's sync report [default: 5000]",
     ),
     (
         "HTTP_MONITORING_ENABLED",

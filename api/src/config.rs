@@ -78,11 +78,15 @@ pub struct HubConfig {
 }
 
 /// What is measured and shown (`MONITORING_ENABLED`, `HTTP_MONITORING_ENABLED`,
-/// `METRICS_ENABLED`, `APP_DEBUG`).
+/// `DB_MONITORING_ENABLED`, `METRICS_ENABLED`, `APP_DEBUG`).
 #[derive(Clone, Debug)]
 pub struct MonitoringConfig {
     /// Every request timed and counted, slow ones logged.
     pub requests: bool,
+    /// Every statement timed by kind, slow ones logged (`DB_MONITORING_ENABLED`).
+    pub queries: bool,
+    /// Statements slower than this are logged (`DB_SLOW_QUERY_THRESHOLD`, ms).
+    pub slow_query_ms: u64,
     /// `/api/metrics` answered (404 otherwise).
     pub metrics: bool,
     /// `X-Execution-Time`, `X-Memory-Usage` and `X-Peak-Memory` on every answer.
@@ -91,6 +95,8 @@ pub struct MonitoringConfig {
     pub retention: Duration,
     /// How often this replica adds its figures to them (`METRICS_FLUSH_INTERVAL_MS`).
     pub flush_every: Duration,
+    /// How often one participant may report its sync on one room (`SYNC_REPORT_INTERVAL_MS`).
+    pub sync_report_every: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -214,10 +220,13 @@ impl Config {
                 let all = switch("MONITORING_ENABLED", true)?;
                 MonitoringConfig {
                     requests: all && switch("HTTP_MONITORING_ENABLED", true)?,
+                    queries: all && switch("DB_MONITORING_ENABLED", true)?,
+                    slow_query_ms: number("DB_SLOW_QUERY_THRESHOLD", 1000)?,
                     metrics: all && switch("METRICS_ENABLED", true)?,
                     debug_headers: switch("APP_DEBUG", false)?,
                     retention: Duration::from_secs(number("METRICS_RETENTION_DAYS", 7)?.clamp(1, 366) * 86_400),
                     flush_every: Duration::from_millis(number("METRICS_FLUSH_INTERVAL_MS", 10_000)?.max(10)),
+                    sync_report_every: Duration::from_millis(number("SYNC_REPORT_INTERVAL_MS", 5_000)?),
                 }
             },
             production,

@@ -49,6 +49,7 @@ pub fn numbered(room_id: Uuid, name: &'static str, data: Value, seq: i64, now: D
         name: name.to_owned(),
         seq,
         payload: with_envelope(data, room_id, seq, now),
+        committed_at_us: 0,
     })
 }
 
@@ -64,6 +65,7 @@ pub fn restate(room_id: Uuid, name: &str, seq: i64, now: DateTime<Utc>, data: Va
         name: name.to_owned(),
         seq,
         payload,
+        committed_at_us: 0,
     }
 }
 
@@ -112,7 +114,9 @@ impl Events {
     /// Publishes committed events, in order: to this process's WebSocket
     /// clients at once, then through Redis to the other replicas' clients.
     pub async fn publish(&self, hub: &Hub, events: impl IntoIterator<Item = Pending>) {
-        for Pending(event) in events {
+        for Pending(mut event) in events {
+            // Called once the transaction committed: its delivery starts now.
+            event.committed_at_us = crate::hub::delivery::now_us();
             let local = Arc::new(event.clone());
             hub.publish_room_event(event).await;
             let _ = self.local.send(local);

@@ -12,10 +12,14 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod covers;
+pub mod db_stats;
 mod deadline;
+pub mod drift;
 pub mod error;
 pub mod events;
+pub mod figures;
 pub mod genres;
+pub mod histogram;
 pub mod history;
 pub mod hub;
 pub mod image;
@@ -37,6 +41,7 @@ pub mod seed;
 pub mod state;
 pub mod storage;
 pub mod sync;
+pub mod sync_reports;
 pub mod tracks;
 pub mod upload;
 pub mod votes;
@@ -44,11 +49,14 @@ pub mod votes;
 pub use config::Config;
 pub use state::{AppState, State};
 
+use log::LevelFilter;
 use salvo::conn::tcp::TcpAcceptor;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::ConnectOptions;
 use std::future::Future;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,15 +86,40 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// How to reach PostgreSQL, and whether sqlx times each statement for
+/// [`db_stats`] (at `trace`, which the log leaves out unless `RUST_LOG` asks).
+fn db_options(config: &Config) -> Result<PgConnectOptions, StartError> {
+    let options = PgConnectOptions::from_str(&config.database_url).map_err(|e| {
+        StartError(format!(
+            "DATABASE_URL {} is not a PostgreSQL URL: {e}",
+            redacted(&config.database_url)
+        ))
+    })?;
+    if !config.monitoring.queries {
+        return Ok(options.disable_statement_logging());
+    }
+    db_stats::DB_STATS.set_slow_threshold_ms(config.monitoring.slow_query_ms);
+    Ok(options.log_statements(LevelFilter::Trace).log_slow_statements(
+        LevelFilter::Trace,
+        Duration::from_millis(config.monitoring.slow_query_ms),
+    ))
+}
+
 /// Connects to PostgreSQL, applies migrations and prepares the cache.
 pub async fn connect(config: Config) -> Result<State, StartError> {
+    let options = db_options(&config)?;
     let db = PgPoolOptions::new()
         .min_connections(config.pool.min)
         .max_connections(config.pool.max.max(1))
         .acquire_timeout(config.pool.acquire_timeout)
         .idle_timeout(config.pool.idle_timeout)
         .max_lifetime(config.pool.max_lifetime)
-        .connect(&config.database_url)
+        .acquire_time_level(if config.monitoring.queries {
+            LevelFilter::Trace
+        } else {
+            LevelFilter::Off
+        })
+        .connect_with(options)
         .await
         .map_err(|e| {
             StartError(format!(
@@ -108,6 +141,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
     if cache.ping().await.is_none() {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
     }
+    let sync_reports = drift::SyncReports::new(config.monitoring.sync_report_every);
     Ok(Arc::new(AppState {
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
         db,
@@ -119,6 +153,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         started: std::time::Instant::now(),
         sessions: recent::Recent::new(state::TRUSTED_FOR),
         members: recent::Recent::new(state::TRUSTED_FOR),
+        sync_reports,
     }))
 }
 
@@ -156,6 +191,7 @@ pub fn router() -> Router {
         .push(Router::with_path("join").post(rooms::join_room))
         .push(Router::with_path("leave").post(rooms::leave_room))
         .push(Router::with_path("participants").get(rooms::list_participants))
+        .push(Router::with_path("sync-report").post(sync_reports::sync_report))
         .push(
             Router::with_path("cover")
                 .post(covers::set_room_cover)

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    spotik_shared::telemetry::init("info,sqlx=warn");
+    spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::db_stats::layer()));
     let (task, config) = match cli::parse(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(message) => {

@@ -166,7 +166,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         .config
         .media_root
         .join(format!(".health-{}", uuid::Uuid::new_v4()));
-    let ((database_ok, database), (redis_ok, redis), (storage_ok, storage)) = tokio::join!(
+    let ((database_ok, database), (redis_ok, redis), (storage_ok, storage), (bus_ok, mut websocket)) = tokio::join!(
         timed(limit, async {
             sqlx::query("SELECT 1").execute(&state.db).await.is_ok()
         }),
@@ -174,7 +174,15 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         timed(limit, async {
             tokio::fs::write(&probe_file, b"ok").await.is_ok() && tokio::fs::remove_file(&probe_file).await.is_ok()
         }),
+        // The hub's path between replicas: an echo through Redis pub/sub.
+        timed(limit, state.hub.bus_round_trip()),
     );
+    websocket["connections"] = state
+        .hub
+        .stats
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .into();
     // File reads and statvfs can block (a hung network mount): off the
     // worker threads, and bounded like the checks.
     let media_root = state.config.media_root.clone();
@@ -190,7 +198,12 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
     };
     let requests = state.requests.snapshot();
     let mut alerts = Vec::new();
-    for (name, check) in [("database", &database), ("redis", &redis), ("storage", &storage)] {
+    for (name, check) in [
+        ("database", &database),
+        ("redis", &redis),
+        ("storage", &storage),
+        ("websocket", &websocket),
+    ] {
         if check["response_time"].as_f64().unwrap_or(0.0) > 5000.0 {
             alerts.push(json!({ "level": "warning", "message": format!("{name} responded in more than 5 s") }));
         }
@@ -206,7 +219,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
     }
     let status = if !database_ok {
         "unhealthy"
-    } else if !redis_ok || !storage_ok || !alerts.is_empty() {
+    } else if !redis_ok || !storage_ok || !bus_ok || !alerts.is_empty() {
         "degraded"
     } else {
         "healthy"
@@ -223,11 +236,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
             "database": database,
             "redis": redis,
             "storage": storage,
-            "websocket": {
-                "status": if state.hub.stats.bus_connected.load(std::sync::atomic::Ordering::Relaxed) { "ok" } else { "local_only" },
-                "response_time": 0.0,
-                "connections": state.hub.stats.connections.load(std::sync::atomic::Ordering::Relaxed),
-            },
+            "websocket": websocket,
         },
         "system": {
             "memory": { "used_percent": memory },
@@ -249,7 +258,6 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         ));
         return;
     }
-    let snapshot = state.requests.snapshot();
     let wants_text = req.uri().path().ends_with("/prometheus")
         || req
             .headers()
@@ -257,9 +265,7 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/plain"));
     if !wants_text {
-        let database = json!({ "pool_size": state.db.size(), "idle": state.db.num_idle() });
-        let websocket = state.hub.stats.snapshot();
-        let mut data = json!({ "requests": snapshot, "database": database, "websocket": websocket });
+        let mut data = crate::figures::json(state);
         // `?hours=N`: the last N hours of every replica, from Redis.
         if let Some(hours) = req.query::<String>("hours") {
             let most = state.config.monitoring.retention.as_secs() / 3600;
@@ -282,16 +288,7 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         })));
         return;
     }
-    let mut text = state.requests.prometheus();
-    text.push_str(&format!(
-        "# HELP spotik_api_db_pool_connections Database connections open.\n\
-         # TYPE spotik_api_db_pool_connections gauge\nspotik_api_db_pool_connections {}\n\
-         # HELP spotik_api_db_pool_idle Database connections open and idle.\n\
-         # TYPE spotik_api_db_pool_idle gauge\nspotik_api_db_pool_idle {}\n",
-        state.db.size(),
-        state.db.num_idle()
-    ));
-    text.push_str(&state.hub.stats.prometheus());
+    let text = crate::figures::prometheus(state);
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub sessions: Recent<uuid::Uuid, User>,
     /// (room, user) pairs recently seen to take part.
     pub members: Recent<(uuid::Uuid, uuid::Uuid), ()>,
+    /// Listeners' measured clock offsets and drift.
+    pub sync_reports: crate::drift::SyncReports,
 }
 
 /// How long a session or a membership read from PostgreSQL is trusted: a

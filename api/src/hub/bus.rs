@@ -8,7 +8,7 @@
 //! lost, and an event raised meanwhile on another replica shows up as a gap in
 //! the room's `seq`, which tells the client to refetch the room.
 
-use super::message::Incoming;
+use super::message::{Broadcast, Incoming};
 use super::{presence, Hub, CHANNEL};
 use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
@@ -74,7 +74,11 @@ pub async fn run(hub: Arc<Hub>, mut stop: tokio::sync::watch::Receiver<bool>) {
 
 fn receive(hub: &Hub, payload: &[u8]) {
     match serde_json::from_slice::<Incoming>(payload) {
-        Ok(envelope) if envelope.origin == hub.origin => {}
+        Ok(envelope) if envelope.origin == hub.origin => {
+            if let Broadcast::Echo { nonce } = envelope.message {
+                hub.echoes.heard(nonce);
+            }
+        }
         Ok(envelope) => {
             hub.presence.heard(&envelope.origin);
             hub.stats.bus_messages.fetch_add(1, Ordering::Relaxed);

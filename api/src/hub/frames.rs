@@ -56,6 +56,7 @@ fn front_end_alias(event: &RoomEvent) -> Option<RoomEvent> {
         name: "track.skipped".into(),
         seq: event.seq,
         payload,
+        committed_at_us: event.committed_at_us,
     })
 }
 
@@ -187,6 +188,7 @@ mod tests {
             name: "playback.stopped".into(),
             seq: 4,
             payload: json!({ "seq": 4, "next_track": { "id": "n" } }),
+            committed_at_us: 0,
         };
         let native: Vec<Value> = native_room_frames(&stop)
             .iter()
@@ -227,6 +229,7 @@ mod tests {
             name: name.into(),
             seq: 7,
             payload,
+            committed_at_us: 0,
         };
         let voted: Value = serde_json::from_str(&native_room_event(&event(
             "track.voted",

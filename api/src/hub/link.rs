@@ -1,6 +1,7 @@
 //! One WebSocket connection's traffic: queued frames out, client messages in,
 //! a deadline for liveness and a way for the hub to close it.
 
+use super::delivery::{now_us, DeliveryLatency, Stamp};
 use super::outbox::{Closing, Control, Frame, Outbox};
 use super::upgrade::Socket;
 use super::HubStats;
@@ -81,6 +82,7 @@ pub struct Link {
     frames: mpsc::Receiver<Frame>,
     control: Arc<Control>,
     write_timeout: Duration,
+    delivery: Arc<DeliveryLatency>,
     /// One timer for the liveness deadline, moved rather than re-created on
     /// every wake-up.
     deadline: Pin<Box<Sleep>>,
@@ -88,27 +90,49 @@ pub struct Link {
 
 /// Writes `first` and whatever else is queued (skipping the empty wake-up
 /// frames of [`super::outbox::Outbox::close`]), then flushes once.
-async fn write_batch(socket: &mut Socket, frames: &mut mpsc::Receiver<Frame>, first: Frame) -> Result<(), WsError> {
+/// The frames that tell room events are recorded in `delivery` once flushed.
+async fn write_batch(
+    socket: &mut Socket,
+    frames: &mut mpsc::Receiver<Frame>,
+    first: Frame,
+    delivery: &DeliveryLatency,
+) -> Result<(), WsError> {
+    let mut stamps: Vec<Stamp> = Vec::new();
+    let mut feed = async |socket: &mut Socket, frame: Frame| {
+        stamps.extend(frame.stamp);
+        socket.feed(Message::Text(frame.text)).await
+    };
     if !first.is_empty() {
-        socket.feed(Message::Text(first)).await?;
+        feed(socket, first).await?;
     }
     for _ in 0..WRITE_BATCH {
         match frames.try_recv() {
             Ok(frame) if frame.is_empty() => {}
-            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Ok(frame) => feed(socket, frame).await?,
             Err(_) => break,
         }
     }
-    socket.flush().await
+    socket.flush().await?;
+    if !stamps.is_empty() {
+        delivery.written(&stamps, now_us());
+    }
+    Ok(())
 }
 
 impl Link {
-    fn new(socket: Socket, frames: mpsc::Receiver<Frame>, control: Arc<Control>, write_timeout: Duration) -> Self {
+    fn new(
+        socket: Socket,
+        frames: mpsc::Receiver<Frame>,
+        control: Arc<Control>,
+        write_timeout: Duration,
+        delivery: Arc<DeliveryLatency>,
+    ) -> Self {
         Self {
             socket,
             frames,
             control,
             write_timeout,
+            delivery,
             deadline: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
         }
     }
@@ -145,7 +169,7 @@ impl Link {
     /// once; only a write that has to wait is given a timeout and raced
     /// against the hub closing the connection (a client that stopped reading).
     async fn write_queued(&mut self, first: Frame) -> Result<(), Inbound> {
-        let mut write = std::pin::pin!(write_batch(&mut self.socket, &mut self.frames, first));
+        let mut write = std::pin::pin!(write_batch(&mut self.socket, &mut self.frames, first, &self.delivery));
         let at_once = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
         let outcome = match at_once {
             Poll::Ready(outcome) => outcome,
@@ -162,9 +186,17 @@ impl Link {
 
     /// A new connection's link, and the outbox through which the hub queues
     /// its frames (closed with `overflow` when it fills up).
-    pub fn open(socket: Socket, config: &HubConfig, overflow: Closing) -> (Outbox, Self) {
+    pub fn open(
+        socket: Socket,
+        config: &HubConfig,
+        overflow: Closing,
+        delivery: Arc<DeliveryLatency>,
+    ) -> (Outbox, Self) {
         let (outbox, frames, control) = Outbox::new(config.client_buffer_frames, overflow);
-        (outbox, Self::new(socket, frames, control, config.write_timeout))
+        (
+            outbox,
+            Self::new(socket, frames, control, config.write_timeout, delivery),
+        )
     }
 
     /// Says why in one frame, then closes.
@@ -175,7 +207,7 @@ impl Link {
 
     /// Sends one frame now, ahead of anything queued.
     pub async fn send(&mut self, frame: Frame) -> bool {
-        let write = self.socket.send(Message::Text(frame));
+        let write = self.socket.send(Message::Text(frame.text));
         matches!(tokio::time::timeout(self.write_timeout, write).await, Ok(Ok(())))
     }
 

@@ -14,6 +14,10 @@ pub struct RoomEvent {
     pub seq: i64,
     /// The full payload, `room_id`, `timestamp` and `seq` included.
     pub payload: Value,
+    /// When its change was committed, in microseconds since the epoch (0
+    /// for events that restate a room): the start of its delivery time.
+    #[serde(default)]
+    pub committed_at_us: i64,
 }
 
 /// Subscriptions to a room's channels that room policy ends: the code that
@@ -73,6 +77,10 @@ pub enum Broadcast {
         origin: String,
         channel: String,
         user_id: String,
+    },
+    /// A replica's round trip through the bus (see `echo`): only its sender acts on it.
+    Echo {
+        nonce: u64,
     },
     /// A replica (re)joined the bus: the others announce their members again.
     Hello {

@@ -28,6 +28,8 @@ pub mod broadcasting;
 pub mod bus;
 mod catch_up;
 mod census;
+pub mod delivery;
+mod echo;
 pub mod frames;
 pub mod http_api;
 pub mod inbound;
@@ -112,6 +114,8 @@ pub struct HubStats {
     pub slow_clients_closed: AtomicU64,
     pub bus_messages: AtomicU64,
     pub bus_connected: AtomicBool,
+    /// Room events' times from commit to each client's socket.
+    pub delivery: Arc<delivery::DeliveryLatency>,
 }
 
 impl HubStats {
@@ -128,6 +132,7 @@ impl HubStats {
             "slow_clients_closed": self.slow_clients_closed.load(Ordering::Relaxed),
             "bus_messages_received": self.bus_messages.load(Ordering::Relaxed),
             "bus_connected": self.bus_connected.load(Ordering::Relaxed),
+            "delivery_seconds": self.delivery.summary(),
         })
     }
 
@@ -150,7 +155,11 @@ impl HubStats {
             s["slow_clients_closed"],
             s["bus_messages_received"],
             u8::from(s["bus_connected"] == true),
-        )
+        ) + &{
+            let mut delivery = String::new();
+            self.delivery.prometheus(&mut delivery);
+            delivery
+        }
     }
 }
 
@@ -172,6 +181,8 @@ pub struct Hub {
     /// Presence members, here and on the other replicas.
     pub presence: Presence,
     census: census::Census,
+    /// Round trips through the bus under way.
+    echoes: echo::Echoes,
     /// Every open connection, to close them all at shutdown.
     connections: Mutex<HashMap<u64, (Protocol, Outbox)>>,
     /// Native connections by the token they were opened with.
@@ -192,6 +203,7 @@ impl Hub {
             origin: origin.simple().to_string(),
             presence: Presence::new(origin.simple().to_string()),
             census: census::Census::default(),
+            echoes: echo::Echoes::default(),
             next_connection: AtomicU64::new(1),
             channels: RwLock::default(),
             connections: Mutex::default(),
@@ -352,6 +364,18 @@ impl Hub {
         self.broadcast(&Broadcast::Pusher(event)).await;
     }
 
+    /// Whether a message published on the bus comes back to this replica:
+    /// the path of every event raised on another replica. Waits until it
+    /// does; the caller bounds the wait.
+    pub async fn bus_round_trip(&self) -> bool {
+        if !self.stats.bus_connected.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut waiting = self.echoes.expect();
+        self.publish(&Broadcast::Echo { nonce: waiting.nonce }).await;
+        waiting.heard().await
+    }
+
     /// Revocations and room policy as they reach this replica, from here or
     /// from the others.
     pub fn follow_endings(&self) -> tokio::sync::broadcast::Receiver<Ended> {
@@ -407,7 +431,7 @@ impl Hub {
                 user_id,
             } => self.announce(channel, self.presence.remote_down(origin, channel, user_id)),
             Broadcast::Hello { .. } => self.presence.announce_all(),
-            Broadcast::Heartbeat { .. } => {}
+            Broadcast::Heartbeat { .. } | Broadcast::Echo { .. } => {}
             Broadcast::CensusQuery { origin, request } => self.census.answer(self, origin, *request),
             Broadcast::CensusReply {
                 to, request, channels, ..
@@ -421,6 +445,8 @@ impl Hub {
         // Turned into text only if a client of that protocol is listening.
         let mut native = None;
         let mut queued = 0;
+        let stamp = delivery::Stamp::of(event);
+        let stamped = |frames: Vec<Frame>| -> Vec<Frame> { frames.into_iter().map(|f| f.stamped(stamp)).collect() };
         {
             let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
             for channel in &channels_of_room {
@@ -431,9 +457,9 @@ impl Hub {
                 for subscriber in entry.subscribers.values() {
                     let frames: &Vec<Frame> = match subscriber.protocol {
                         Protocol::Pusher => {
-                            pusher.get_or_insert_with(|| frames::pusher_room_frames(namespace, event, channel))
+                            pusher.get_or_insert_with(|| stamped(frames::pusher_room_frames(namespace, event, channel)))
                         }
-                        Protocol::Native => native.get_or_insert_with(|| frames::native_room_frames(event)),
+                        Protocol::Native => native.get_or_insert_with(|| stamped(frames::native_room_frames(event))),
                     };
                     for frame in frames {
                         queued += u64::from(subscriber.outbox.push(frame));
@@ -609,7 +635,7 @@ mod tests {
         /// Every frame queued so far, as text.
         fn received(&mut self) -> Vec<String> {
             std::iter::from_fn(|| self.frames.try_recv().ok())
-                .map(|frame| frame.as_str().to_owned())
+                .map(|frame| frame.to_string())
                 .collect()
         }
     }
@@ -620,6 +646,7 @@ mod tests {
             name: name.into(),
             seq,
             payload: json!({ "room_id": room, "seq": seq }),
+            committed_at_us: 0,
         }
     }
 

@@ -7,13 +7,51 @@
 //! later and refetch the room. One slow or dead client therefore costs the
 //! others nothing.
 
+use super::delivery::Stamp;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// A text frame, shared by every recipient of the same event.
-pub type Frame = Utf8Bytes;
+/// A text frame, shared by every recipient of the same event, with the
+/// stamp of the room event it tells (for its delivery time).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frame {
+    pub text: Utf8Bytes,
+    pub stamp: Option<Stamp>,
+}
+
+impl Frame {
+    pub fn stamped(self, stamp: Option<Stamp>) -> Self {
+        Self { stamp, ..self }
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        Self {
+            text: text.into(),
+            stamp: None,
+        }
+    }
+}
+
+impl From<&'static str> for Frame {
+    fn from(text: &'static str) -> Self {
+        Self {
+            text: text.into(),
+            stamp: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.text.as_str()
+    }
+}
 
 /// Why and how a connection is to be closed.
 #[derive(Clone, Debug, PartialEq, Eq)]

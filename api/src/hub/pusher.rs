@@ -53,7 +53,12 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
                 Some(Err(_)) => Some((4006, "Invalid version string format".to_owned())),
             }
         };
-        let (outbox, link) = Link::open(socket, &state.config.hub, OVER_CAPACITY);
+        let (outbox, link) = Link::open(
+            socket,
+            &state.config.hub,
+            OVER_CAPACITY,
+            std::sync::Arc::clone(&state.hub.stats.delivery),
+        );
         if let Some((code, message)) = refusal {
             let closing = Closing {
                 code,
