@@ -20,6 +20,7 @@ mod pusher;
 mod pusher_js;
 mod resilience;
 mod rooms;
+mod sync_quality;
 mod trust;
 mod uploads;
 mod votes;

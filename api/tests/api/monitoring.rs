@@ -2,6 +2,7 @@
 //! route template, in a form Prometheus's own checker accepts.
 
 use crate::support::*;
+use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -184,4 +185,82 @@ async fn the_last_hours_are_summed_over_every_replica() {
     assert_eq!(pings, 10, "4 pings on one replica and 6 on the other");
     let refused = first.client.get(first.url("/metrics?hours=0")).send().await.unwrap();
     assert_eq!(refused.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The binary, where sqlx's timing events reach the figures (tracing is
+/// process-wide, so only the binary installs the layer that keeps them).
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
+    let database_url = fresh_database().await;
+    let media = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let stderr = log.reopen().unwrap();
+    let api = ApiProcess::start_with(&database_url, media.path(), free_port(), |command| {
+        command.env("DB_SLOW_QUERY_THRESHOLD", "0").stderr(stderr);
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let register = client
+        .post(format!("{}/auth/register", api.base))
+        .json(&serde_json::json!({
+            "username": "dora", "email": "dora@example.com",
+            "password": "secret-password", "password_confirmation": "secret-password"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(register.status().is_success(), "{}", register.text().await.unwrap());
+    let metrics: serde_json::Value = client
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let database = &metrics["data"]["database"];
+    assert!(database["queries"]["INSERT"]["count"].as_u64().unwrap() >= 1, "{database}");
+    assert!(database["queries"]["SELECT"]["count"].as_u64().unwrap() >= 1, "{database}");
+    assert!(database["acquire_seconds"]["count"].as_u64().unwrap() >= 1, "{database}");
+    let text = client
+        .get(format!("{}/metrics/prometheus", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sample(&text, "spotik_api_db_slow_queries_total{kind=\"INSERT\"}") >= 1.0);
+    if let Some(complaints) = promtool_complaints(&text) {
+        panic!("promtool check metrics:\n{complaints}");
+    }
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("slow query kind=INSERT table=users ms=") && l.contains("statement=\"INSERT INTO users")),
+        "{logged}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_times_each_check_and_the_bus_round_trip() {
+    let app = spawn_app().await;
+    // The hub subscribes to Redis in the background.
+    let mut health = Value::Null;
+    for _ in 0..50 {
+        health = answer(app.client.get(app.url("/health")).send().await.unwrap()).await.body;
+        if health["status"] == "healthy" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(health["status"], "healthy", "{health}");
+    for check in ["database", "redis", "storage", "websocket"] {
+        assert_eq!(health["checks"][check]["status"], "ok", "{check}: {health}");
+        let took = health["checks"][check]["response_time"].as_f64().unwrap();
+        assert!(took > 0.0 && took < 1000.0, "{check} took {took} ms");
+    }
+    assert_eq!(health["checks"]["websocket"]["connections"], 0);
+    assert_eq!(health["alerts"], serde_json::json!([]));
 }

@@ -40,6 +40,11 @@ async fn requests_answer_from_postgres_while_redis_is_down_and_nothing_stale_ret
     let health = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
     assert_eq!(health.body["status"], "degraded");
     assert_eq!(health.body["checks"]["redis"]["status"], "failed");
+    assert_eq!(
+        health.body["checks"]["websocket"]["status"], "failed",
+        "events of other replicas cannot arrive: {}",
+        health.body
+    );
 
     // Redis returns with the old queue still in it: it must not be served.
     let mut redis = PrivateRedis::start_keeping(port, data.path());
