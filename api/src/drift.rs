@@ -149,18 +149,18 @@ impl SyncReports {
     pub fn prometheus(&self, out: &mut String) {
         for (name, h, help) in [
             (
-                "spotik_api_sync_drift_milliseconds",
+                "spotik_api_sync_drift_seconds",
                 &self.drift,
                 "Listeners' reported playback drift from the room's position (absolute).",
             ),
             (
-                "spotik_api_sync_clock_offset_milliseconds",
+                "spotik_api_sync_clock_offset_seconds",
                 &self.offset,
                 "Listeners' reported clock offset from the server's (absolute).",
             ),
         ] {
             histogram::header(out, name, "histogram", help);
-            h.write(out, name, "");
+            h.write_in(out, name, "", 1000.0);
         }
     }
 }

@@ -80,12 +80,22 @@ impl Histogram {
     /// The `_bucket`, `_sum` and `_count` lines of series `name` with
     /// `labels` (`kind="x"`, or empty).
     pub fn write(&self, out: &mut String, name: &str, labels: &str) {
+        self.write_in(out, name, labels, 1.0);
+    }
+
+    /// The same with bounds and sum divided by `per_unit` (1000 writes a
+    /// histogram of milliseconds in seconds, Prometheus' base unit).
+    pub fn write_in(&self, out: &mut String, name: &str, labels: &str, per_unit: f64) {
         let counts = self.counts();
         let comma = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
         for (le, n) in self.bounds.iter().zip(&counts) {
             cumulative += n;
-            let _ = writeln!(out, "{name}_bucket{{{labels}{comma}le=\"{le}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{comma}le=\"{}\"}} {cumulative}",
+                le / per_unit
+            );
         }
         cumulative += counts[self.bounds.len()];
         let braces = if labels.is_empty() {
@@ -96,7 +106,7 @@ impl Histogram {
         let _ = writeln!(
             out,
             "{name}_bucket{{{labels}{comma}le=\"+Inf\"}} {cumulative}\n{name}_sum{braces} {}\n{name}_count{braces} {cumulative}",
-            self.sum_millionths.load(Ordering::Relaxed) as f64 / 1e6
+            self.sum_millionths.load(Ordering::Relaxed) as f64 / 1e6 / per_unit
         );
     }
 }

@@ -219,9 +219,18 @@ async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
         .await
         .unwrap();
     let database = &metrics["data"]["database"];
-    assert!(database["queries"]["INSERT"]["count"].as_u64().unwrap() >= 1, "{database}");
-    assert!(database["queries"]["SELECT"]["count"].as_u64().unwrap() >= 1, "{database}");
-    assert!(database["acquire_seconds"]["count"].as_u64().unwrap() >= 1, "{database}");
+    assert!(
+        database["queries"]["INSERT"]["count"].as_u64().unwrap() >= 1,
+        "{database}"
+    );
+    assert!(
+        database["queries"]["SELECT"]["count"].as_u64().unwrap() >= 1,
+        "{database}"
+    );
+    assert!(
+        database["acquire_seconds"]["count"].as_u64().unwrap() >= 1,
+        "{database}"
+    );
     let text = client
         .get(format!("{}/metrics/prometheus", api.base))
         .send()
@@ -236,9 +245,9 @@ async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
     }
     let logged = std::fs::read_to_string(log.path()).unwrap();
     assert!(
-        logged
-            .lines()
-            .any(|l| l.contains("slow query kind=INSERT table=users ms=") && l.contains("statement=\"INSERT INTO users")),
+        logged.lines().any(
+            |l| l.contains("slow query kind=INSERT table=users ms=") && l.contains("statement=\"INSERT INTO users")
+        ),
         "{logged}"
     );
 }
@@ -249,7 +258,9 @@ async fn health_times_each_check_and_the_bus_round_trip() {
     // The hub subscribes to Redis in the background.
     let mut health = Value::Null;
     for _ in 0..50 {
-        health = answer(app.client.get(app.url("/health")).send().await.unwrap()).await.body;
+        health = answer(app.client.get(app.url("/health")).send().await.unwrap())
+            .await
+            .body;
         if health["status"] == "healthy" {
             break;
         }

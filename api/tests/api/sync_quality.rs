@@ -8,7 +8,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 async fn metrics(app: &TestApp) -> Value {
-    answer(app.client.get(app.url("/metrics")).send().await.unwrap()).await.body["data"].clone()
+    answer(app.client.get(app.url("/metrics")).send().await.unwrap())
+        .await
+        .body["data"]
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,8 +39,19 @@ async fn every_event_frame_written_is_timed_by_event_type() {
     assert_eq!(delivery["playback.started"]["count"], 2, "{delivery}");
     assert!(delivery["track.added"]["p99"].as_f64().unwrap() <= 1.0, "{delivery}");
 
-    let text = app.client.get(app.url("/metrics/prometheus")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("spotik_api_event_delivery_seconds_count{event=\"track.added\"} 2\n"), "{text}");
+    let text = app
+        .client
+        .get(app.url("/metrics/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("spotik_api_event_delivery_seconds_count{event=\"track.added\"} 2\n"),
+        "{text}"
+    );
     if let Some(complaints) = promtool_complaints(&text) {
         panic!("promtool check metrics:\n{complaints}");
     }
@@ -51,7 +65,9 @@ async fn participants_report_their_drift_once_per_interval() {
     let room = app.room(&admin).await;
     let path = format!("/rooms/{room}/sync-report");
 
-    let taken = app.post(&path, &admin, json!({ "clock_offset_ms": -4.5, "drift_ms": 70 })).await;
+    let taken = app
+        .post(&path, &admin, json!({ "clock_offset_ms": -4.5, "drift_ms": 70 }))
+        .await;
     assert_eq!(taken.status, StatusCode::ACCEPTED, "{:?}", taken.body);
     let again = app
         .client
@@ -65,9 +81,13 @@ async fn participants_report_their_drift_once_per_interval() {
     let retry: u64 = again.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=5).contains(&retry), "Retry-After {retry}");
 
-    let refused = app.post(&path, &outsider, json!({ "clock_offset_ms": 0, "drift_ms": 9999 })).await;
+    let refused = app
+        .post(&path, &outsider, json!({ "clock_offset_ms": 0, "drift_ms": 9999 }))
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
-    let broken = app.post(&path, &admin, json!({ "clock_offset_ms": 0, "drift_ms": 1e12 })).await;
+    let broken = app
+        .post(&path, &admin, json!({ "clock_offset_ms": 0, "drift_ms": 1e12 }))
+        .await;
     assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
     let wrong = app.post(&path, &admin, json!({ "drift_ms": 3 })).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -77,9 +97,29 @@ async fn participants_report_their_drift_once_per_interval() {
     let sync = metrics(&app).await["sync"].clone();
     assert_eq!(sync["drift_ms"]["count"], 1, "only the accepted report counts: {sync}");
     assert_eq!(sync["rooms"][&room]["drift_ms"]["count"], 1);
-    assert_eq!(sync["rooms"][&room]["drift_ms"]["p95"], 100.0, "70 ms falls in (50, 100]");
-    assert_eq!(sync["rooms"][&room]["clock_offset_ms"]["p50"], 5.0, "|-4.5| falls in (2.5, 5]");
-    let text = app.client.get(app.url("/metrics/prometheus")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("spotik_api_sync_drift_milliseconds_bucket{le=\"50\"} 0\n"), "{text}");
-    assert!(text.contains("spotik_api_sync_drift_milliseconds_bucket{le=\"100\"} 1\n"), "{text}");
+    assert_eq!(
+        sync["rooms"][&room]["drift_ms"]["p95"], 100.0,
+        "70 ms falls in (50, 100]"
+    );
+    assert_eq!(
+        sync["rooms"][&room]["clock_offset_ms"]["p50"], 5.0,
+        "|-4.5| falls in (2.5, 5]"
+    );
+    let text = app
+        .client
+        .get(app.url("/metrics/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("spotik_api_sync_drift_seconds_bucket{le=\"0.05\"} 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spotik_api_sync_drift_seconds_bucket{le=\"0.1\"} 1\n"),
+        "{text}"
+    );
 }
