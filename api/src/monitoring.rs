@@ -6,6 +6,7 @@ use chrono::{SecondsFormat, Utc};
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::prelude::*;
 use serde_json::{json, Value};
+use spotik_shared::system::{slow_check_alert, System};
 use std::time::{Duration, Instant};
 
 /// Measures each request (unless `HTTP_MONITORING_ENABLED` is off); logs
@@ -116,35 +117,6 @@ fn check(ok: bool, started: Instant) -> Value {
     json!({ "status": if ok { "ok" } else { "failed" }, "response_time": started.elapsed().as_secs_f64() * 1000.0 })
 }
 
-fn memory_used_percent() -> Option<f64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let field = |name: &str| -> Option<f64> {
-        info.lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let (total, available) = (field("MemTotal:")?, field("MemAvailable:")?);
-    Some((total - available) / total * 100.0)
-}
-
-/// Used share of the file system holding `path`: one `statvfs` call (no
-/// subprocess on the request path).
-fn disk_used_percent(path: &std::path::Path) -> Option<f64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid C string and a zeroed struct statvfs fills.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 || stats.f_blocks == 0 {
-        return None;
-    }
-    let used = stats.f_blocks.saturating_sub(stats.f_bfree) as f64;
-    let usable = used + stats.f_bavail as f64;
-    Some((used / usable * 100.0).round())
-}
-
 /// Runs one health check within `limit`: whether it passed, and how long it
 /// took (a check that does not answer in time has failed).
 async fn timed(limit: Duration, check: impl std::future::Future<Output = bool>) -> (bool, Value) {
@@ -186,37 +158,28 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
     // File reads and statvfs can block (a hung network mount): off the
     // worker threads, and bounded like the checks.
     let media_root = state.config.media_root.clone();
-    let system = tokio::task::spawn_blocking(move || {
-        let load = std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
-        (memory_used_percent(), disk_used_percent(&media_root), load)
-    });
-    let (memory, disk, load) = match tokio::time::timeout(limit, system).await {
+    let system = tokio::task::spawn_blocking(move || System::read(&media_root));
+    let system = match tokio::time::timeout(limit, system).await {
         Ok(Ok(figures)) => figures,
-        _ => (None, None, None),
+        _ => System::default(),
     };
     let requests = state.requests.snapshot();
-    let mut alerts = Vec::new();
+    let mut alerts: Vec<(&str, String)> = system.alerts();
     for (name, check) in [
         ("database", &database),
         ("redis", &redis),
         ("storage", &storage),
         ("websocket", &websocket),
     ] {
-        if check["response_time"].as_f64().unwrap_or(0.0) > 5000.0 {
-            alerts.push(json!({ "level": "warning", "message": format!("{name} responded in more than 5 s") }));
-        }
-    }
-    if memory.is_some_and(|m| m > 80.0) {
-        alerts.push(json!({ "level": "warning", "message": "memory use above 80 %" }));
-    }
-    if disk.is_some_and(|d| d > 85.0) {
-        alerts.push(json!({ "level": "warning", "message": "disk use above 85 %" }));
+        alerts.extend(slow_check_alert(name, check["response_time"].as_f64().unwrap_or(0.0)));
     }
     if requests["errors_last_minute"].as_u64().unwrap_or(0) > 5 {
-        alerts.push(json!({ "level": "critical", "message": "more than 5 server errors in the last minute" }));
+        alerts.push(("critical", "more than 5 server errors in the last minute".into()));
     }
+    let alerts: Vec<Value> = alerts
+        .into_iter()
+        .map(|(level, message)| json!({ "level": level, "message": message }))
+        .collect();
     let status = if !database_ok {
         "unhealthy"
     } else if !redis_ok || !storage_ok || !bus_ok || !alerts.is_empty() {
@@ -239,9 +202,9 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
             "websocket": websocket,
         },
         "system": {
-            "memory": { "used_percent": memory },
-            "disk": { "used_percent": disk },
-            "load_average": load,
+            "memory": { "used_percent": system.memory_used_percent },
+            "disk": { "used_percent": system.disk_used_percent },
+            "load_average": system.load_average,
             "uptime": state.started.elapsed().as_secs(),
         },
         "alerts": alerts,

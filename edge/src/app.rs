@@ -109,7 +109,7 @@ impl App {
         let head = method == Method::HEAD;
         match path.as_bytes() {
             b"/ping" => status::ping(head),
-            b"/health" => status::health(self, head),
+            b"/health" => status::health(self, head).await,
             b"/metrics" => status::metrics(self, head),
             _ => match path.strip_prefix(self.config.prefix.as_bytes()) {
                 Some(relative) => media::serve(self, request, &path, relative).await,

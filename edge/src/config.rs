@@ -111,6 +111,10 @@ pub struct Config {
     #[arg(long, env = "EDGE_ACCESS_LOG")]
     pub access_log: Option<PathBuf>,
 
+    /// Milliseconds the storage check of `/health` may take before it fails.
+    #[arg(long, env = "HEALTH_CHECKS_TIMEOUT", default_value_t = 5000)]
+    pub health_checks_timeout_ms: u64,
+
     /// Runtime worker threads (default: one per CPU).
     #[arg(long, env = "EDGE_WORKERS")]
     pub workers: Option<usize>,

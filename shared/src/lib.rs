@@ -10,4 +10,5 @@ pub mod etag;
 pub mod pusher_auth;
 pub mod shutdown;
 pub mod signed_link;
+pub mod system;
 pub mod telemetry;

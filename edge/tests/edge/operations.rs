@@ -17,7 +17,14 @@ async fn ping_and_health_answer() {
     let health = edge.get("/health").await;
     assert_eq!(health.status, StatusCode::OK);
     let json: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
-    assert_eq!(json["status"], "ok");
+    assert!(json["status"] == "healthy" || json["status"] == "degraded", "{json}");
+    assert_eq!(
+        json["status"] == "degraded",
+        !json["alerts"].as_array().unwrap().is_empty()
+    );
+    assert_eq!(json["checks"]["storage"]["status"], "ok");
+    assert!(json["checks"]["storage"]["response_time"].as_f64().unwrap() < 1000.0);
+    assert!(json["system"]["memory"]["used_percent"].is_number());
     assert_eq!(json["media_dir_readable"], true);
     assert!(json["uptime_seconds"].is_u64());
     assert!(json["open_connections"].as_i64().unwrap() >= 1);
@@ -32,7 +39,10 @@ async fn health_reports_an_unreadable_media_dir() {
     std::fs::rename(edge.media.root(), edge.media.dir.path().join("moved")).unwrap();
     let health = edge.get("/health").await;
     assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(String::from_utf8_lossy(&health.body).contains("\"media_dir_readable\":false"));
+    let json: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    assert_eq!(json["status"], "unhealthy");
+    assert_eq!(json["checks"]["storage"]["status"], "failed");
+    assert_eq!(json["media_dir_readable"], false);
 }
 
 #[tokio::test]
