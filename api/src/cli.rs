@@ -98,6 +98,18 @@ const SETTINGS: &[(&str, &str)] = &[
         "milliseconds after which a statement is logged as slow [default: 1000]",
     ),
     (
+        "DASHBOARD_TOKEN",
+        "token that opens /dashboard (?token=…); without it or DASHBOARD_ADMINS the dashboard is open in development and closed in production",
+    ),
+    (
+        "DASHBOARD_ADMINS",
+        "comma-separated emails of accounts that may open /dashboard with their login",
+    ),
+    (
+        "EDGE_METRICS_URLS",
+        "comma-separated /metrics URLs of the edges the dashboard shows [default: EDGE_PUBLIC_URL/metrics]",
+    ),
+    (
         "SYNC_REPORT_INTERVAL_MS",
         "how often one participant may send a room's sync report [default: 5000]",
     ),

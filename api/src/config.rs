@@ -97,6 +97,22 @@ pub struct MonitoringConfig {
     pub flush_every: Duration,
     /// How often one participant may report its sync on one room (`SYNC_REPORT_INTERVAL_MS`).
     pub sync_report_every: Duration,
+    /// Who may open `/dashboard`.
+    pub dashboard: DashboardAccess,
+    /// The edges' `/metrics`, which the dashboard shows beside the API's
+    /// (`EDGE_METRICS_URLS`, comma-separated; `EDGE_PUBLIC_URL/metrics` by default).
+    pub edge_metrics_urls: Vec<String>,
+}
+
+/// Who may see the live dashboard: anyone holding `DASHBOARD_TOKEN`, and
+/// the accounts listed in `DASHBOARD_ADMINS` (emails) with their own login.
+/// With neither, it is open on a development machine and closed in
+/// production (`APP_ENV=production`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardAccess {
+    pub open: bool,
+    pub token: Option<String>,
+    pub admins: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -227,6 +243,30 @@ impl Config {
                     retention: Duration::from_secs(number("METRICS_RETENTION_DAYS", 7)?.clamp(1, 366) * 86_400),
                     flush_every: Duration::from_millis(number("METRICS_FLUSH_INTERVAL_MS", 10_000)?.max(10)),
                     sync_report_every: Duration::from_millis(number("SYNC_REPORT_INTERVAL_MS", 5_000)?),
+                    dashboard: {
+                        let token = var("DASHBOARD_TOKEN").filter(|t| !t.is_empty());
+                        let admins: Vec<String> = get("DASHBOARD_ADMINS", "")
+                            .split(',')
+                            .map(|e| e.trim().to_lowercase())
+                            .filter(|e| !e.is_empty())
+                            .collect();
+                        DashboardAccess {
+                            open: token.is_none() && admins.is_empty() && !production,
+                            token,
+                            admins,
+                        }
+                    },
+                    edge_metrics_urls: match var("EDGE_METRICS_URLS") {
+                        Some(urls) => urls
+                            .split(',')
+                            .map(|u| u.trim().to_owned())
+                            .filter(|u| !u.is_empty())
+                            .collect(),
+                        None => vec![format!(
+                            "{}/metrics",
+                            get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080").trim_end_matches('/')
+                        )],
+                    },
                 }
             },
             production,

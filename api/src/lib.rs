@@ -12,9 +12,11 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod covers;
+pub mod dashboard;
 pub mod db_stats;
 mod deadline;
 pub mod drift;
+pub mod edge_figures;
 pub mod error;
 pub mod events;
 pub mod figures;
@@ -292,6 +294,12 @@ pub fn router() -> Router {
         .hoop(deadline::bounded)
         .push(api)
         .push(apps)
+        .push(
+            Router::with_path("dashboard")
+                .get(dashboard::page)
+                .push(Router::with_path("dashboard.js").get(dashboard::script))
+                .push(Router::with_path("data").get(dashboard::data)),
+        )
         .push(Router::with_path("app/{key}").goal(hub::pusher::connect))
         .push(Router::with_path("ws").goal(hub::native::connect))
 }

@@ -172,6 +172,27 @@ impl RequestStats {
             .count(route, status, elapsed, now)
     }
 
+    /// The latency histogram of every route together: (bound in seconds,
+    /// requests at or under it), cumulative; the rest took longer.
+    pub fn latency_buckets(&self) -> Vec<(f64, u64)> {
+        let f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cumulative = [0u64; BUCKETS.len()];
+        for route in f.by_route.values() {
+            for (sum, n) in cumulative.iter_mut().zip(route.buckets) {
+                *sum += n;
+            }
+        }
+        let mut running = 0;
+        BUCKETS
+            .iter()
+            .zip(cumulative)
+            .map(|(le, n)| {
+                running += n;
+                (*le, running)
+            })
+            .collect()
+    }
+
     pub fn snapshot(&self) -> Value {
         self.snapshot_at(Instant::now())
     }

@@ -8,6 +8,7 @@ mod auth;
 mod cors;
 mod covers;
 mod crash;
+mod dashboard;
 mod edge;
 mod fanout;
 mod frontend;

@@ -1,0 +1,137 @@
+//! The edges' figures for the dashboard: each edge's `/metrics` fetched and
+//! read (Prometheus' text format), so that the page needs no access of its
+//! own to the edges and one place shows both processes.
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How long one edge may take to answer before it is shown as unreachable.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// The most of an edge's answer read.
+const MOST: usize = 1 << 20;
+
+/// One sample of a metrics text: its name, its labels as written, its value.
+pub fn samples(text: &str) -> impl Iterator<Item = (&str, &str, f64)> {
+    text.lines().filter(|l| !l.starts_with('#')).filter_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let value = value.parse().ok()?;
+        Some(match series.split_once('{') {
+            Some((name, labels)) => (name, labels.trim_end_matches('}'), value),
+            None => (series, "", value),
+        })
+    })
+}
+
+/// The figures the dashboard draws from one edge's metrics text.
+pub fn summary(text: &str) -> Value {
+    let (mut requests, mut errors, mut bytes, mut open, mut hits, mut misses) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for (name, labels, value) in samples(text) {
+        match name {
+            "edge_requests_total" => {
+                requests += value;
+                if labels.contains("\"5xx\"") {
+                    errors += value;
+                }
+            }
+            "edge_bytes_sent_total" => bytes = value,
+            "edge_open_connections" => open = value,
+            "edge_cache_hits_total" => hits += value,
+            "edge_cache_misses_total" => misses += value,
+            "edge_response_seconds_bucket" => {
+                let le = labels
+                    .split("le=\"")
+                    .nth(1)
+                    .and_then(|l| l.split('"').next())
+                    .unwrap_or("");
+                if let Ok(le) = le.parse::<f64>() {
+                    buckets.push((le, value));
+                }
+            }
+            _ => {}
+        }
+    }
+    json!({
+        "requests": requests,
+        "server_errors": errors,
+        "bytes_sent": bytes,
+        "open_connections": open,
+        "cache_hits": hits,
+        "cache_misses": misses,
+        "latency_buckets": buckets,
+    })
+}
+
+/// Every edge's figures, fetched side by side; an edge that does not
+/// answer is listed with why.
+pub async fn fetch_all(urls: &[String]) -> Vec<Value> {
+    let fetches = urls.iter().map(|url| async move {
+        match tokio::time::timeout(TIMEOUT, fetch(url)).await {
+            Ok(Ok(text)) => {
+                let mut figures = summary(&text);
+                figures["url"] = url.as_str().into();
+                figures["up"] = true.into();
+                figures
+            }
+            Ok(Err(error)) => json!({ "url": url, "up": false, "error": error }),
+            Err(_) => json!({ "url": url, "up": false, "error": "no answer within 2 s" }),
+        }
+    });
+    futures_util::future::join_all(fetches).await
+}
+
+/// `GET url` over plain HTTP/1.1 (edges are scraped inside the network).
+async fn fetch(url: &str) -> Result<String, String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err("only http:// metrics URLs are fetched".into());
+    }
+    let host = uri.host().ok_or("no host in the URL")?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header(
+            hyper::header::HOST,
+            uri.authority().map_or(host.as_str(), |a| a.as_str()),
+        )
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("answered {}", response.status()));
+    }
+    let body = Limited::new(response.into_body(), MOST)
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    String::from_utf8(body.to_vec()).map_err(|_| "metrics are not UTF-8".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_figures_are_read_from_the_text() {
+        let text = "# HELP edge_requests_total x\n# TYPE edge_requests_total counter\n\
+            edge_requests_total{class=\"2xx\"} 40\nedge_requests_total{class=\"5xx\"} 2\n\
+            edge_bytes_sent_total 1000\nedge_open_connections 3\n\
+            edge_cache_hits_total{cache=\"small_files\"} 5\nedge_cache_hits_total{cache=\"metadata\"} 7\n\
+            edge_response_seconds_bucket{le=\"0.001\"} 30\nedge_response_seconds_bucket{le=\"+Inf\"} 42\n";
+        let figures = summary(text);
+        assert_eq!(figures["requests"], 42.0);
+        assert_eq!(figures["server_errors"], 2.0);
+        assert_eq!(figures["cache_hits"], 12.0);
+        assert_eq!(figures["open_connections"], 3.0);
+        assert_eq!(figures["latency_buckets"], json!([[0.001, 30.0]]));
+    }
+}
