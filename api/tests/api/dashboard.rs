@@ -85,7 +85,7 @@ async fn a_browser_draws_the_live_figures_of_the_api_and_the_edge() {
     );
     let total: u64 = text_of(&dom, "id=\"total-requests\"").replace(',', "").parse().unwrap();
     assert!(
-        total >= 37 + 1,
+        total > 37,
         "every request counted, the dashboard's own too: {total}"
     );
     assert_eq!(text_of(&dom, "id=\"ws-connections\""), "2");
