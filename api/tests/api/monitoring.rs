@@ -275,3 +275,56 @@ async fn health_times_each_check_and_the_bus_round_trip() {
     assert_eq!(health["checks"]["websocket"]["connections"], 0);
     assert_eq!(health["alerts"], serde_json::json!([]));
 }
+
+/// The metric names a query in `text` uses (ours: `spotik_api_*`, `edge_*`).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices(['s', 'e']) {
+        let rest = &text[i..];
+        if !(rest.starts_with("spotik_api_") || rest.starts_with("edge_")) {
+            continue;
+        }
+        if text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        names.insert(name);
+    }
+    names
+}
+
+/// Every series the alert rules and the Grafana dashboard query is one the
+/// API or the edge exposes: a renamed metric fails here, not silently in
+/// an operator's empty panel.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_metric_the_alerts_and_the_grafana_dashboard_query_exists() {
+    let app = spawn_app().await;
+    // Route histograms appear with a route's first request.
+    app.client.get(app.url("/ping")).send().await.unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let edge = listener.local_addr().unwrap();
+    tokio::spawn(spotik_edge::run(spotik_edge::Config::for_root(media.path()), listener, std::future::pending()));
+    let exposed = format!(
+        "{}{}",
+        prometheus_text(&app).await,
+        reqwest::get(format!("http://{edge}/metrics")).await.unwrap().text().await.unwrap()
+    );
+    let samples: std::collections::BTreeSet<&str> = exposed
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let mut queried = 0;
+    for file in ["prometheus/spotik.rules.yml", "grafana/spotik.json"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let names = metric_names(&text);
+        assert!(names.len() > 5, "{file}: {names:?}");
+        for name in names {
+            assert!(samples.contains(name.as_str()), "{file} queries {name}, which nothing exposes");
+            queried += 1;
+        }
+    }
+    assert!(queried > 20);
+}
