@@ -26,15 +26,18 @@ pub struct DbStats {
     slow_by_kind: Vec<AtomicU64>,
     /// Time from asking the pool for a connection to having one.
     acquire: Histogram,
-    /// Queries slower than this many ms are logged (`DB_SLOW_QUERY_THRESHOLD`).
-    slow_ms: AtomicU64,
 }
+
+/// The level sqlx is told to raise slow statements at (see `crate::connect`);
+/// every other statement is raised at `TRACE`.
+pub const SLOW_LEVEL: tracing::Level = tracing::Level::DEBUG;
+/// The same as the `log` crate's filter, which sqlx's settings take.
+pub const SLOW_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Debug;
 
 pub static DB_STATS: LazyLock<DbStats> = LazyLock::new(|| DbStats {
     by_kind: KINDS.iter().map(|_| Histogram::new(&histogram::SECONDS)).collect(),
     slow_by_kind: KINDS.iter().map(|_| AtomicU64::new(0)).collect(),
     acquire: Histogram::new(&histogram::SECONDS),
-    slow_ms: AtomicU64::new(1000),
 });
 
 /// The kind of statement `sql` is, and the table it names first (after
@@ -60,19 +63,13 @@ pub fn classify(sql: &str) -> (&'static str, Option<&str>) {
 }
 
 impl DbStats {
-    pub fn set_slow_threshold_ms(&self, ms: u64) {
-        self.slow_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Counts a statement that took `seconds`; true if it was slow.
-    pub fn query(&self, kind: &str, seconds: f64) -> bool {
+    /// Counts a statement that took `seconds`.
+    pub fn query(&self, kind: &str, seconds: f64, slow: bool) {
         let slot = KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len() - 1);
         self.by_kind[slot].observe(seconds);
-        let slow = seconds * 1000.0 > self.slow_ms.load(Ordering::Relaxed) as f64;
         if slow {
             self.slow_by_kind[slot].fetch_add(1, Ordering::Relaxed);
         }
-        slow
     }
 
     pub fn summary(&self) -> Value {
@@ -117,9 +114,13 @@ impl DbStats {
     }
 }
 
-/// The fields of sqlx's events this module reads.
+/// The fields of sqlx's events this module reads. The statement's text is
+/// copied only for a slow one, which the log line names; every other
+/// statement costs a look at its first word.
 #[derive(Default)]
 struct Fields {
+    slow: bool,
+    kind: &'static str,
     summary: String,
     statement: String,
     seconds: Option<f64>,
@@ -129,8 +130,13 @@ struct Fields {
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "summary" => self.summary = value.to_owned(),
-            "db.statement" => self.statement = value.trim().to_owned(),
+            "summary" => {
+                self.kind = classify(value).0;
+                if self.slow {
+                    self.summary = value.to_owned();
+                }
+            }
+            "db.statement" if self.slow => self.statement = value.trim().to_owned(),
             _ => {}
         }
     }
@@ -158,22 +164,26 @@ struct Watch;
 
 impl Layer<Registry> for Watch {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, Registry>) {
-        let mut fields = Fields::default();
+        // sqlx raises a slow statement at SLOW_LEVEL, any other at TRACE.
+        let mut fields = Fields {
+            slow: *event.metadata().level() == SLOW_LEVEL,
+            ..Fields::default()
+        };
         event.record(&mut fields);
         let Some(seconds) = fields.seconds else { return };
         if event.metadata().target() == "sqlx::pool::acquire" {
             DB_STATS.acquire.observe(seconds);
             return;
         }
-        // sqlx gives the whole statement only when it is longer than its summary.
-        let sql = if fields.statement.is_empty() {
-            &fields.summary
-        } else {
-            &fields.statement
-        };
-        let (kind, table) = classify(sql);
-        if DB_STATS.query(kind, seconds) {
-            slow_query_line(kind, table, seconds, fields.rows, sql);
+        DB_STATS.query(fields.kind, seconds, fields.slow);
+        if fields.slow {
+            // sqlx gives the whole statement only when it is longer than its summary.
+            let sql = if fields.statement.is_empty() {
+                &fields.summary
+            } else {
+                &fields.statement
+            };
+            slow_query_line(fields.kind, classify(sql).1, seconds, fields.rows, sql);
         }
     }
 }

@@ -89,7 +89,8 @@ fn redacted(url: &str) -> String {
 }
 
 /// How to reach PostgreSQL, and whether sqlx times each statement for
-/// [`db_stats`] (at `trace`, which the log leaves out unless `RUST_LOG` asks).
+/// [`db_stats`] (at `trace`, slow ones at `debug`: levels the log leaves out
+/// unless `RUST_LOG` asks).
 fn db_options(config: &Config) -> Result<PgConnectOptions, StartError> {
     let options = PgConnectOptions::from_str(&config.database_url).map_err(|e| {
         StartError(format!(
@@ -100,9 +101,8 @@ fn db_options(config: &Config) -> Result<PgConnectOptions, StartError> {
     if !config.monitoring.queries {
         return Ok(options.disable_statement_logging());
     }
-    db_stats::DB_STATS.set_slow_threshold_ms(config.monitoring.slow_query_ms);
     Ok(options.log_statements(LevelFilter::Trace).log_slow_statements(
-        LevelFilter::Trace,
+        db_stats::SLOW_LOG_LEVEL,
         Duration::from_millis(config.monitoring.slow_query_ms),
     ))
 }

@@ -84,10 +84,7 @@ async fn a_browser_draws_the_live_figures_of_the_api_and_the_edge() {
         "the ping route's bar"
     );
     let total: u64 = text_of(&dom, "id=\"total-requests\"").replace(',', "").parse().unwrap();
-    assert!(
-        total > 37,
-        "every request counted, the dashboard's own too: {total}"
-    );
+    assert!(total > 37, "every request counted, the dashboard's own too: {total}");
     assert_eq!(text_of(&dom, "id=\"ws-connections\""), "2");
     assert_eq!(text_of(&dom, "id=\"edges-up\""), "1 / 1");
     let edge_requests: u64 = text_of(&dom, "id=\"edge-requests\"").replace(',', "").parse().unwrap();

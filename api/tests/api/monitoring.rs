@@ -287,7 +287,10 @@ fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
         if text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
-        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         names.insert(name);
     }
     names
@@ -304,11 +307,20 @@ async fn every_metric_the_alerts_and_the_grafana_dashboard_query_exists() {
     let media = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let edge = listener.local_addr().unwrap();
-    tokio::spawn(spotik_edge::run(spotik_edge::Config::for_root(media.path()), listener, std::future::pending()));
+    tokio::spawn(spotik_edge::run(
+        spotik_edge::Config::for_root(media.path()),
+        listener,
+        std::future::pending(),
+    ));
     let exposed = format!(
         "{}{}",
         prometheus_text(&app).await,
-        reqwest::get(format!("http://{edge}/metrics")).await.unwrap().text().await.unwrap()
+        reqwest::get(format!("http://{edge}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     );
     let samples: std::collections::BTreeSet<&str> = exposed
         .lines()
@@ -322,7 +334,10 @@ async fn every_metric_the_alerts_and_the_grafana_dashboard_query_exists() {
         let names = metric_names(&text);
         assert!(names.len() > 5, "{file}: {names:?}");
         for name in names {
-            assert!(samples.contains(name.as_str()), "{file} queries {name}, which nothing exposes");
+            assert!(
+                samples.contains(name.as_str()),
+                "{file} queries {name}, which nothing exposes"
+            );
             queried += 1;
         }
     }
