@@ -250,6 +250,40 @@ async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
         ),
         "{logged}"
     );
+    drop(api);
+
+    // DB_MONITORING_ENABLED=false: sqlx raises nothing, nothing is counted or logged.
+    let quiet_log = tempfile::NamedTempFile::new().unwrap();
+    let stderr = quiet_log.reopen().unwrap();
+    let quiet = ApiProcess::start_with(&database_url, media.path(), free_port(), |command| {
+        command
+            .env("DB_SLOW_QUERY_THRESHOLD", "0")
+            .env("DB_MONITORING_ENABLED", "false")
+            .stderr(stderr);
+    })
+    .await;
+    let login = client
+        .post(format!("{}/auth/login", quiet.base))
+        .json(&serde_json::json!({ "email": "dora@example.com", "password": "secret-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let metrics: Value = client
+        .get(format!("{}/metrics", quiet.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metrics["data"]["database"]["queries"],
+        serde_json::json!({}),
+        "{metrics}"
+    );
+    let logged = std::fs::read_to_string(quiet_log.path()).unwrap();
+    assert!(!logged.contains("slow query"), "{logged}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -194,6 +194,16 @@ async fn health_answers_within_its_timeout_when_the_database_stops_answering() {
     assert_eq!(health.body["status"], "unhealthy");
     assert_eq!(health.body["checks"]["database"]["status"], "failed");
     assert!(took < Duration::from_millis(2000), "answered in {took:?}");
+
+    // Thawed: ready again, without a restart.
+    let thawed = std::time::Instant::now();
+    let mut again = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
+    while again.body["checks"]["database"]["status"] != "ok" && thawed.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        again = answer(app.client.get(app.url("/health")).send().await.unwrap()).await;
+    }
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["checks"]["database"]["status"], "ok");
 }
 
 /// The API over `postgres`, waiting 2 s at most for a connection.
