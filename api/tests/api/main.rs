@@ -9,6 +9,7 @@ mod cors;
 mod covers;
 mod crash;
 mod dashboard;
+mod deployment;
 mod edge;
 mod fanout;
 mod frontend;
