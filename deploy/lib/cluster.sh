@@ -1,0 +1,138 @@
+# `./deploy/run --cluster`: the topology of deploy/compose.yaml without
+# Docker, on this machine. Private PostgreSQL and Redis with the tuned
+# files (data under $demo/cluster), pgbouncer in front of PostgreSQL, two
+# API and two edge replicas, and the nginx front with a self-signed
+# certificate, all on free loopback ports. Sourced by deploy/run, which
+# has built the binaries; Ctrl-C stops everything; running it again reuses
+# the data.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# initdb, postgres and pgbouncer refuse to run as root.
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+wait_for() { # $1 = what, then a command that succeeds once it is up
+  local what=$1; shift
+  for _ in $(seq 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "spotik cluster: $what did not start; see $cluster/logs" >&2
+  return 1
+}
+
+run_cluster() {
+  ensure_packages pgbouncer:pgbouncer nginx:nginx-light openssl:openssl envsubst:gettext-base \
+    redis-server:redis-server psql:postgresql-client curl:curl python3:python3
+  [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || install_packages postgresql postgresql-common
+  local bindir
+  bindir=$(pg_config --bindir)
+  cluster=$demo/cluster
+  mkdir -p "$cluster/logs" "$cluster/redis" "$cluster/nginx" "$cluster/run"
+  [ "$(id -u)" -ne 0 ] || chown postgres "$cluster" "$cluster/logs" "$cluster/run"
+
+  local pg redis bouncer http https api1 api2 edge1 edge2
+  pg=$(free_port); redis=$(free_port); bouncer=$(free_port); http=$(free_port); https=$(free_port)
+  api1=$(free_port); api2=$(free_port); edge1=$(free_port); edge2=$(free_port)
+
+  pids=()
+  stop_cluster() {
+    trap - EXIT INT TERM
+    echo "==> stopping the cluster"
+    kill "${pids[@]}" 2>/dev/null || true
+    [ -f "$cluster/run/pgbouncer.pid" ] && kill "$(cat "$cluster/run/pgbouncer.pid")" 2>/dev/null || true
+    as_postgres "$bindir/pg_ctl" -D "$cluster/postgres" -m fast -w stop >/dev/null 2>&1 || true
+    wait 2>/dev/null || true
+  }
+  trap stop_cluster EXIT INT TERM
+
+  echo "==> PostgreSQL (deploy/postgres/postgresql.conf) on 127.0.0.1:$pg"
+  if [ ! -f "$cluster/postgres/PG_VERSION" ]; then
+    mkdir -p "$cluster/postgres"
+    [ "$(id -u)" -ne 0 ] || chown postgres "$cluster/postgres"
+    as_postgres "$bindir/initdb" -D "$cluster/postgres" -U postgres -A trust >"$cluster/logs/initdb.log"
+  fi
+  cp deploy/postgres/postgresql.conf "$cluster/run/postgresql.conf"
+  chmod 644 "$cluster/run/postgresql.conf"
+  as_postgres "$bindir/pg_ctl" -D "$cluster/postgres" -w -l "$cluster/logs/postgres.log" \
+    -o "-c config_file=$cluster/run/postgresql.conf -c hba_file=$cluster/postgres/pg_hba.conf -c listen_addresses=127.0.0.1 -p $pg -k $cluster/run" \
+    start >/dev/null
+  psql -h 127.0.0.1 -p "$pg" -U postgres -qtAc "SELECT 1 FROM pg_database WHERE datname = 'spotik'" | grep -q 1 \
+    || psql -h 127.0.0.1 -p "$pg" -U postgres -qc "CREATE DATABASE spotik"
+  psql -h 127.0.0.1 -p "$pg" -U postgres -d spotik -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+
+  echo "==> pgbouncer (deploy/pgbouncer/pgbouncer.ini) on 127.0.0.1:$bouncer"
+  sed -e "s/^spotik = host=postgres port=5432 dbname=spotik/spotik = host=127.0.0.1 port=$pg dbname=spotik/" \
+      -e "s/^listen_port = .*/listen_port = $bouncer/" -e "s/^listen_addr = .*/listen_addr = 127.0.0.1/" \
+      -e "s|^auth_file = .*|auth_file = $cluster/run/userlist.txt|" \
+      deploy/pgbouncer/pgbouncer.ini > "$cluster/run/pgbouncer.ini"
+  printf 'unix_socket_dir = %s\npidfile = %s\nlogfile = %s\n' "$cluster/run" "$cluster/run/pgbouncer.pid" \
+    "$cluster/logs/pgbouncer.log" >> "$cluster/run/pgbouncer.ini"
+  cp deploy/pgbouncer/userlist.txt "$cluster/run/userlist.txt"
+  chmod 644 "$cluster/run/pgbouncer.ini" "$cluster/run/userlist.txt"
+  as_postgres pgbouncer -q -d "$cluster/run/pgbouncer.ini"
+  wait_for pgbouncer psql -h 127.0.0.1 -p "$bouncer" -U postgres spotik -qtAc 'select 1'
+
+  echo "==> Redis (deploy/redis/redis.conf) on 127.0.0.1:$redis"
+  redis-server deploy/redis/redis.conf --port "$redis" --bind 127.0.0.1 --dir "$cluster/redis" \
+    --daemonize no >"$cluster/logs/redis.log" 2>&1 &
+  pids+=($!)
+  wait_for Redis redis-cli -p "$redis" ping
+
+  export DATABASE_URL=postgres://postgres@127.0.0.1:$bouncer/spotik
+  export REDIS_URL=redis://127.0.0.1:$redis
+  export EDGE_PUBLIC_URL=https://127.0.0.1:$https
+  export EDGE_METRICS_URLS=http://127.0.0.1:$edge1/metrics,http://127.0.0.1:$edge2/metrics
+  export FRONTEND_URL=https://127.0.0.1:$https
+  # Two replicas × 20 stay within pgbouncer's 60 server connections.
+  export DB_POOL_MAX=20
+  echo "==> migrations and demo data"
+  ./target/release/spotik-api seed >"$cluster/logs/seed.log" 2>&1
+  [ -d "$MEDIA_ROOT/demo" ] || ./target/release/examples/demo_media "$MEDIA_ROOT" >/dev/null
+
+  for port in "$edge1" "$edge2"; do
+    EDGE_LISTEN=127.0.0.1:$port ./target/release/spotik-edge --root "$MEDIA_ROOT" >"$cluster/logs/edge-$port.log" 2>&1 &
+    pids+=($!)
+  done
+  for port in "$api1" "$api2"; do
+    API_LISTEN=127.0.0.1:$port ./target/release/spotik-api serve >"$cluster/logs/api-$port.log" 2>&1 &
+    pids+=($!)
+  done
+  for port in "$edge1" "$edge2"; do wait_for "edge on $port" curl -sf "http://127.0.0.1:$port/ping"; done
+  for port in "$api1" "$api2"; do wait_for "API on $port" curl -sf "http://127.0.0.1:$port/api/ping"; done
+
+  echo "==> nginx front (TLS, self-signed) on 127.0.0.1:$https"
+  deploy/tls/self-signed "$cluster/nginx" >/dev/null
+  API_SERVERS="server 127.0.0.1:$api1; server 127.0.0.1:$api2;" \
+  EDGE_SERVERS="server 127.0.0.1:$edge1; server 127.0.0.1:$edge2;" \
+  HTTP_LISTEN=127.0.0.1:$http HTTPS_LISTEN="127.0.0.1:$https ssl http2" SERVER_NAME=localhost \
+  TLS_CERT=$cluster/nginx/spotik.crt TLS_KEY=$cluster/nginx/spotik.key \
+    envsubst '$API_SERVERS $EDGE_SERVERS $HTTP_LISTEN $HTTPS_LISTEN $SERVER_NAME $TLS_CERT $TLS_KEY' \
+    < nginx-compat/front/front.conf.template > "$cluster/nginx/spotik.conf"
+  local user=""
+  [ "$(id -u)" -ne 0 ] || user="user root;"
+  cat > "$cluster/nginx/nginx.conf" <<EOT
+$user
+worker_processes 2;
+pid $cluster/nginx/nginx.pid;
+error_log $cluster/logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $cluster/logs/nginx-access.log;
+  client_body_temp_path $cluster/nginx/client_body;
+  proxy_temp_path $cluster/nginx/proxy;
+  include $cluster/nginx/spotik.conf;
+}
+EOT
+  nginx -c "$cluster/nginx/nginx.conf" -p "$cluster/nginx" -g 'daemon off;' &
+  pids+=($!)
+  wait_for nginx curl -sfk "https://127.0.0.1:$https/api/ping"
+
+  cat <<EOT
+==> Spotik cluster is running (Ctrl-C stops all of it)
+    https://127.0.0.1:$https/   (self-signed: curl -k; the API under /api, audio under /audio)
+    https://127.0.0.1:$https/dashboard   (live charts of both API and both edge replicas)
+    API replicas  http://127.0.0.1:$api1  http://127.0.0.1:$api2
+    edge replicas http://127.0.0.1:$edge1  http://127.0.0.1:$edge2
+    pgbouncer 127.0.0.1:$bouncer → PostgreSQL 127.0.0.1:$pg, Redis 127.0.0.1:$redis
+    data and logs under $cluster
+    try:  curl -sk -X POST https://127.0.0.1:$https/api/auth/login -H 'Content-Type: application/json' \\
+               -d '{"email":"demo@spotik.local","password":"spotik-demo"}'
+EOT
+  wait -n "${pids[@]}"
+}
