@@ -46,7 +46,8 @@ pub fn summary(text: &str) -> Value {
                     .nth(1)
                     .and_then(|l| l.split('"').next())
                     .unwrap_or("");
-                if let Ok(le) = le.parse::<f64>() {
+                // `+Inf` is every request, which `requests` already says.
+                if let Some(le) = le.parse::<f64>().ok().filter(|le| le.is_finite()) {
                     buckets.push((le, value));
                 }
             }

@@ -1,11 +1,15 @@
 // k6 scenario for users: listeners log in, open a room's queue, vote, and
 // fetch audio the way players do (Safari's probe, then ranges).
 // k6 is AGPL-licensed and not part of this repository's tooling; run it
-// where you have it:  k6 run -e API=http://127.0.0.1:8000 loadtest/k6/listen-together.js
+// where you have it:  k6 run -e BASE_URL=http://127.0.0.1:8000 [-e EDGE_URL=http://127.0.0.1:8080] loadtest/k6/listen-together.js
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 
-const API = __ENV.API || 'http://127.0.0.1:8000';
+const API = __ENV.BASE_URL || __ENV.API || 'http://127.0.0.1:8000';
+// Where players reach the edge, when the load machine sees it under another
+// origin than EDGE_PUBLIC_URL says (the signed path and query stay).
+const EDGE = __ENV.EDGE_URL;
+const onEdge = (url) => (EDGE ? url.replace(/^https?:\/\/[^/]+/, EDGE) : url);
 
 export const options = {
   scenarios: {
@@ -31,10 +35,15 @@ export default function ({ token, room }) {
   if (tracks.length > 0) {
     const track = tracks[Math.floor(Math.random() * tracks.length)];
     http.post(`${API}/api/rooms/${room}/tracks/${track.id}/vote`, '{}', { headers: { ...auth.headers, 'Content-Type': 'application/json' } });
-    const probe = http.get(track.file_url, { headers: { Range: 'bytes=0-1' } });
+    // A player: Safari's 2-byte probe, then the file in 256 KiB ranges.
+    const url = onEdge(track.file_url);
+    const probe = http.get(url, { headers: { Range: 'bytes=0-1' } });
     check(probe, { 'probe 206': (r) => r.status === 206 });
-    const chunk = http.get(track.file_url, { headers: { Range: 'bytes=0-65535' } });
-    check(chunk, { 'range 206': (r) => r.status === 206 });
+    const size = Number((probe.headers['Content-Range'] || '/0').split('/')[1]);
+    for (let offset = 0; offset < size; offset += 262144) {
+      const chunk = http.get(url, { headers: { Range: `bytes=${offset}-${Math.min(offset + 262143, size - 1)}` } });
+      check(chunk, { 'range 206': (r) => r.status === 206 });
+    }
   }
   http.get(`${API}/api/time`);
   sleep(1);

@@ -2,13 +2,13 @@
 // (/ws?token=…, join_room) while one administrator votes; checks that every
 // listener hears each vote. Our own measured figures come from
 // loadtest/compare-hub (k6 is AGPL-licensed and not run here):
-//   k6 run -e API=http://127.0.0.1:8000 -e LISTENERS=500 loadtest/k6/room-events.js
+//   k6 run -e BASE_URL=http://127.0.0.1:8000 -e LISTENERS=500 loadtest/k6/room-events.js
 import http from 'k6/http';
 import ws from 'k6/ws';
 import { check, sleep } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
 
-const API = __ENV.API || 'http://127.0.0.1:8000';
+const API = __ENV.BASE_URL || __ENV.API || 'http://127.0.0.1:8000';
 const WS = API.replace(/^http/, 'ws');
 const LISTENERS = Number(__ENV.LISTENERS || 200);
 const heard = new Counter('track_voted_heard');

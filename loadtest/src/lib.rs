@@ -1,5 +1,7 @@
 //! Helpers for the side-by-side benchmarks in `loadtest/`; see `README.md`.
 
+pub mod client;
+
 use std::net::SocketAddr;
 
 /// The command line of a load tool: `--name value` pairs and `--flag`s.

@@ -1,0 +1,558 @@
+//! The k6 scenarios of `loadtest/k6/`, run by our own generator (k6 is not
+//! installed here): listeners streaming with a player's range requests,
+//! a room of voters, upload bursts, WebSocket subscribers hearing votes,
+//! login/refresh churn and an administrator driving playback.
+//!
+//! ```text
+//! scenarios [--base http://127.0.0.1:8000] [--scenario all|listeners|voters|uploads|websockets|auth|playback]
+//!           [--users N] [--seconds S] [--smoke]
+//! ```
+//!
+//! Each scenario sets up its own users and room through the API, runs for
+//! the given time and prints `RESULT scenario= requests= failed= rps=
+//! p50_ms= p99_ms=` and its failures by kind. `--smoke` (3 users, 2 s) is
+//! what CI runs against a local stack. The exit status is 1 when a
+//! scenario failed more than 1 % of its requests (any, with `--smoke`) or
+//! its own check (votes counted exactly, every vote heard by every socket).
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use spotik_loadtest::client::{split_url, Client};
+use spotik_loadtest::quantile;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Default)]
+struct Tally {
+    requests: u64,
+    failures: BTreeMap<String, u64>,
+    latencies_us: Vec<u64>,
+    /// A scenario's own check that failed, if any.
+    broken: Option<String>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.requests += other.requests;
+        for (kind, n) in other.failures {
+            *self.failures.entry(kind).or_default() += n;
+        }
+        self.latencies_us.extend(other.latencies_us);
+        self.broken = self.broken.take().or(other.broken);
+    }
+
+    fn fail(&mut self, kind: impl Into<String>) {
+        *self.failures.entry(kind.into()).or_default() += 1;
+    }
+
+    fn failed(&self) -> u64 {
+        self.failures.values().sum()
+    }
+}
+
+/// One user's connection to the API, timing and counting what it asks.
+struct User {
+    client: Client,
+    token: String,
+    tally: Tally,
+}
+
+const PASSWORD: &str = "load-password-1";
+
+impl User {
+    async fn register(server: &str, name: &str) -> Result<Self, String> {
+        let mut client = Client::new(server);
+        let body = json!({ "username": name, "email": format!("{name}@load.test"), "password": PASSWORD, "password_confirmation": PASSWORD });
+        let answer = client
+            .request(
+                "POST",
+                "/api/auth/register",
+                "Content-Type: application/json\r\n",
+                body.to_string().as_bytes(),
+            )
+            .await?;
+        let json = answer.json();
+        let token = json["data"]["token"]
+            .as_str()
+            .ok_or_else(|| format!("register {name}: {} {json}", answer.status))?;
+        Ok(Self {
+            token: token.to_owned(),
+            client,
+            tally: Tally::default(),
+        })
+    }
+
+    /// A timed request; a status outside 2xx/3xx counts as a failure of `kind`.
+    async fn call(&mut self, kind: &str, method: &str, target: &str, body: Option<Value>) -> Option<Value> {
+        let mut headers = format!("Authorization: Bearer {}\r\n", self.token);
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        if !bytes.is_empty() {
+            headers.push_str("Content-Type: application/json\r\n");
+        }
+        self.timed(kind, method, target, &headers, bytes.as_bytes())
+            .await
+            .map(|a| a.json())
+    }
+
+    async fn timed(
+        &mut self,
+        kind: &str,
+        method: &str,
+        target: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> Option<spotik_loadtest::client::Answer> {
+        let started = Instant::now();
+        let answer = self.client.request(method, target, headers, body).await;
+        self.tally.requests += 1;
+        self.tally.latencies_us.push(started.elapsed().as_micros() as u64);
+        match answer {
+            Ok(answer) if answer.status < 400 => Some(answer),
+            Ok(answer) => {
+                self.tally.fail(format!("{kind} {}", answer.status));
+                None
+            }
+            Err(error) => {
+                self.tally.fail(format!("{kind} {error}"));
+                None
+            }
+        }
+    }
+
+    async fn upload(&mut self, room: &str, name: &str, seconds: f64) -> Option<String> {
+        let boundary = "spotikloadboundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"audio_file\"; filename=\"{name}.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(spotik_shared::demo_audio::chord_wav(&[261.6, 329.6, 392.0], seconds));
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let headers = format!(
+            "Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n",
+            self.token
+        );
+        let answer = self
+            .timed("upload", "POST", &format!("/api/rooms/{room}/tracks"), &headers, &body)
+            .await?;
+        answer.json()["track"]["id"].as_str().map(str::to_owned)
+    }
+}
+
+struct Run {
+    server: String,
+    users: usize,
+    seconds: u64,
+    /// Distinguishes this run's users from earlier runs' on the same database.
+    tag: String,
+    /// Numbers every user of the run.
+    next_user: std::sync::atomic::AtomicUsize,
+}
+
+impl Run {
+    async fn user(&self, role: &str) -> User {
+        let n = self.next_user.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        User::register(&self.server, &format!("{role}{n}x{}", self.tag))
+            .await
+            .unwrap_or_else(|e| panic!("cannot set up: {e}"))
+    }
+
+    /// An administrator with a room of `tracks` uploaded tracks, and
+    /// `self.users` listeners who joined it.
+    async fn room(&self, tracks: usize) -> (User, String, Vec<String>, Vec<User>) {
+        let mut admin = self.user("admin").await;
+        let room = admin
+            .call(
+                "setup",
+                "POST",
+                "/api/rooms",
+                Some(json!({ "name": format!("load {}", self.tag) })),
+            )
+            .await
+            .and_then(|r| r["data"]["id"].as_str().map(str::to_owned))
+            .expect("room created");
+        let mut ids = Vec::new();
+        for i in 0..tracks {
+            ids.push(
+                admin
+                    .upload(&room, &format!("track-{i}"), 4.0)
+                    .await
+                    .expect("track uploaded"),
+            );
+        }
+        let mut listeners = Vec::new();
+        for _ in 0..self.users {
+            let mut listener = self.user("listener").await;
+            listener
+                .call("setup", "POST", &format!("/api/rooms/{room}/join"), Some(json!({})))
+                .await
+                .expect("joined");
+            listeners.push(listener);
+        }
+        admin.tally = Tally::default();
+        for listener in &mut listeners {
+            listener.tally = Tally::default();
+        }
+        (admin, room, ids, listeners)
+    }
+
+    fn until(&self) -> Instant {
+        Instant::now() + Duration::from_secs(self.seconds)
+    }
+}
+
+/// Listeners fetch the queue, follow the stream redirect to the edge and
+/// read the file as players do: a 2-byte probe, then 256 KiB ranges.
+async fn listeners(run: &Run) -> Tally {
+    let (_admin, room, tracks, listeners) = run.room(1).await;
+    let until = run.until();
+    let tasks = listeners.into_iter().map(|mut user| {
+        let (room, track) = (room.clone(), tracks[0].clone());
+        tokio::spawn(async move {
+            let mut edges: BTreeMap<String, Client> = BTreeMap::new();
+            while Instant::now() < until {
+                user.call("queue", "GET", &format!("/api/rooms/{room}/tracks"), None)
+                    .await;
+                let target = format!("/api/tracks/{track}/stream?token={}", user.token);
+                let Some(redirect) = user.timed("stream", "GET", &target, "", b"").await else {
+                    continue;
+                };
+                let Some((server, path)) = redirect.header("location").and_then(split_url) else {
+                    user.tally.fail("stream without a usable Location");
+                    continue;
+                };
+                let edge = edges.entry(server.clone()).or_insert_with(|| Client::new(&server));
+                let mut offset = 0u64;
+                let mut size = u64::MAX;
+                let mut first = true;
+                while offset < size && Instant::now() < until {
+                    let end = if first {
+                        1
+                    } else {
+                        (offset + 256 * 1024 - 1).min(size - 1)
+                    };
+                    let started = Instant::now();
+                    let answer = edge
+                        .request("GET", &path, &format!("Range: bytes={offset}-{end}\r\n"), b"")
+                        .await;
+                    user.tally.requests += 1;
+                    user.tally.latencies_us.push(started.elapsed().as_micros() as u64);
+                    match answer {
+                        Ok(a) if a.status == 206 && a.body.len() as u64 == end - offset + 1 => {
+                            size = a
+                                .header("content-range")
+                                .and_then(|r| r.rsplit('/').next()?.parse().ok())
+                                .unwrap_or(size);
+                            offset = end + 1;
+                            first = false;
+                        }
+                        Ok(a) => {
+                            user.tally.fail(format!("range {}", a.status));
+                            break;
+                        }
+                        Err(e) => {
+                            user.tally.fail(format!("range {e}"));
+                            break;
+                        }
+                    }
+                }
+            }
+            user.tally
+        })
+    });
+    gather(tasks).await
+}
+
+/// Every listener votes and unvotes one track; the score must end as the
+/// number of users whose last vote was up.
+async fn voters(run: &Run) -> Tally {
+    let (mut admin, room, tracks, listeners) = run.room(1).await;
+    let track = tracks[0].clone();
+    let until = run.until();
+    let target = format!("/api/rooms/{room}/tracks/{track}/vote");
+    let tasks: Vec<_> = listeners
+        .into_iter()
+        .map(|mut user| {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut up = false;
+                while Instant::now() < until {
+                    let method = if up { "DELETE" } else { "POST" };
+                    if user.call("vote", method, &target, None).await.is_some() {
+                        up = !up;
+                    }
+                }
+                (user.tally, up)
+            })
+        })
+        .collect();
+    let mut tally = Tally::default();
+    let mut expected = 0;
+    for task in tasks {
+        let (t, up) = task.await.expect("voter");
+        tally.merge(t);
+        expected += u64::from(up);
+    }
+    let queue = admin
+        .call("check", "GET", &format!("/api/rooms/{room}/tracks"), None)
+        .await;
+    let score = queue
+        .as_ref()
+        .and_then(|q| q["tracks"].as_array()?.iter().find(|t| t["id"] == track.as_str())?["vote_score"].as_u64());
+    if score != Some(expected) {
+        tally.broken = Some(format!("vote score {score:?}, clients were told {expected}"));
+    }
+    tally
+}
+
+/// Every user uploads small files as fast as they are taken.
+async fn uploads(run: &Run) -> Tally {
+    let (_admin, room, _, listeners) = run.room(0).await;
+    let until = run.until();
+    let tasks = listeners.into_iter().enumerate().map(|(i, mut user)| {
+        let room = room.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while Instant::now() < until {
+                user.upload(&room, &format!("burst-{i}-{n}"), 0.5).await;
+                n += 1;
+            }
+            user.tally
+        })
+    });
+    gather(tasks).await
+}
+
+/// Listeners hold the native WebSocket of the room while the administrator
+/// votes; every socket must hear every vote the API acknowledged.
+async fn websockets(run: &Run) -> Tally {
+    let (mut admin, room, tracks, listeners) = run.room(1).await;
+    let mut sockets = Vec::new();
+    let mut tally = Tally::default();
+    for user in &listeners {
+        let url = format!("ws://{}/ws?token={}", run.server, user.token);
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((mut socket, _)) => {
+                let join = json!({ "type": "join_room", "data": { "room_id": room } }).to_string();
+                if socket.send(Message::text(join)).await.is_err() {
+                    tally.fail("websocket join");
+                    continue;
+                }
+                sockets.push(socket);
+            }
+            Err(e) => tally.fail(format!("websocket connect {e}")),
+        }
+    }
+    let listening: Vec<_> = sockets
+        .into_iter()
+        .map(|mut socket| {
+            tokio::spawn(async move {
+                let mut heard = 0u64;
+                let mut joined = false;
+                while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
+                    if let Message::Text(text) = message {
+                        let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                        match frame["type"].as_str() {
+                            Some("room_joined") => joined = true,
+                            Some("track_voted") if joined => heard += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                heard
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let until = run.until();
+    let target = format!("/api/rooms/{room}/tracks/{}/vote", tracks[0]);
+    let (mut up, mut acknowledged) = (false, 0u64);
+    while Instant::now() < until {
+        let method = if up { "DELETE" } else { "POST" };
+        if admin.call("vote", method, &target, None).await.is_some() {
+            up = !up;
+            acknowledged += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tally.merge(std::mem::take(&mut admin.tally));
+    let mut missed = 0;
+    for socket in listening {
+        let heard = socket.await.unwrap_or(0);
+        missed += acknowledged.saturating_sub(heard);
+    }
+    if missed > 0 {
+        tally.broken = Some(format!(
+            "{missed} vote events not heard ({acknowledged} votes, {} sockets)",
+            listeners.len()
+        ));
+    }
+    tally
+}
+
+/// Login, refresh, who-am-I and logout, over and over.
+async fn auth(run: &Run) -> Tally {
+    let mut users = Vec::new();
+    for _ in 0..run.users {
+        users.push(run.user("churn").await);
+    }
+    let until = run.until();
+    let tasks = users.into_iter().map(|mut user| {
+        tokio::spawn(async move {
+            let email = {
+                let me = user.call("me", "GET", "/api/auth/me", None).await;
+                me.and_then(|m| {
+                    m["data"]["user"]["email"]
+                        .as_str()
+                        .or(m["data"]["email"].as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default()
+            };
+            while Instant::now() < until {
+                let body = json!({ "email": email, "password": PASSWORD }).to_string();
+                let Some(login) = user
+                    .timed(
+                        "login",
+                        "POST",
+                        "/api/auth/login",
+                        "Content-Type: application/json\r\n",
+                        body.as_bytes(),
+                    )
+                    .await
+                else {
+                    continue;
+                };
+                let Some(token) = login.json()["data"]["token"].as_str().map(str::to_owned) else {
+                    continue;
+                };
+                user.token = token;
+                if let Some(refreshed) = user.call("refresh", "POST", "/api/auth/refresh", None).await {
+                    if let Some(token) = refreshed["data"]["token"].as_str() {
+                        user.token = token.to_owned();
+                    }
+                }
+                user.call("me", "GET", "/api/auth/me", None).await;
+                user.call("logout", "POST", "/api/auth/logout", None).await;
+            }
+            user.tally
+        })
+    });
+    gather(tasks).await
+}
+
+/// The administrator plays, pauses, resumes and skips while listeners read
+/// the playback status.
+async fn playback(run: &Run) -> Tally {
+    let (mut admin, room, tracks, listeners) = run.room(2).await;
+    let until = run.until();
+    let readers = listeners.into_iter().map(|mut user| {
+        let room = room.clone();
+        tokio::spawn(async move {
+            while Instant::now() < until {
+                user.call("status", "GET", &format!("/api/rooms/{room}/playback/status"), None)
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            user.tally
+        })
+    });
+    let readers: Vec<_> = readers.collect();
+    let mut i = 0;
+    while Instant::now() < until {
+        let track = &tracks[i % tracks.len()];
+        admin
+            .call(
+                "play",
+                "POST",
+                &format!("/api/rooms/{room}/tracks/{track}/play"),
+                Some(json!({})),
+            )
+            .await;
+        for op in ["pause", "resume", "skip"] {
+            admin
+                .call(op, "POST", &format!("/api/rooms/{room}/playback/{op}"), Some(json!({})))
+                .await;
+        }
+        i += 1;
+    }
+    let mut tally = gather(readers).await;
+    tally.merge(std::mem::take(&mut admin.tally));
+    tally
+}
+
+async fn gather(tasks: impl IntoIterator<Item = tokio::task::JoinHandle<Tally>>) -> Tally {
+    let mut tally = Tally::default();
+    for task in tasks {
+        match task.await {
+            Ok(t) => tally.merge(t),
+            Err(e) => tally.fail(format!("task {e}")),
+        }
+    }
+    tally
+}
+
+#[tokio::main]
+async fn main() {
+    let args = spotik_loadtest::Args::from_env();
+    let smoke = args.has("--smoke");
+    let base = args.get("--base").unwrap_or_else(|| "http://127.0.0.1:8000".into());
+    let (server, _) = split_url(&base).expect("--base http://host:port");
+    let run = Arc::new(Run {
+        server,
+        users: args
+            .get("--users")
+            .map_or(if smoke { 3 } else { 50 }, |v| v.parse().expect("--users")),
+        seconds: args
+            .get("--seconds")
+            .map_or(if smoke { 2 } else { 30 }, |v| v.parse().expect("--seconds")),
+        tag: format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        ),
+        next_user: Default::default(),
+    });
+    let wanted = args.get("--scenario").unwrap_or_else(|| "all".into());
+    let names = ["listeners", "voters", "uploads", "websockets", "auth", "playback"];
+    let mut ok = true;
+    for name in names.iter().filter(|n| wanted == "all" || wanted == **n) {
+        let started = Instant::now();
+        let mut tally = match *name {
+            "listeners" => listeners(&run).await,
+            "voters" => voters(&run).await,
+            "uploads" => uploads(&run).await,
+            "websockets" => websockets(&run).await,
+            "auth" => auth(&run).await,
+            _ => playback(&run).await,
+        };
+        let elapsed = started.elapsed().as_secs_f64().max(run.seconds as f64);
+        tally.latencies_us.sort_unstable();
+        let failed = tally.failed();
+        println!(
+            "RESULT scenario={name} requests={} failed={failed} rps={:.0} p50_ms={:.2} p99_ms={:.2}",
+            tally.requests,
+            tally.requests as f64 / elapsed,
+            quantile(&tally.latencies_us, 0.5) as f64 / 1000.0,
+            quantile(&tally.latencies_us, 0.99) as f64 / 1000.0,
+        );
+        for (kind, n) in &tally.failures {
+            println!("  failed {n}× {kind}");
+        }
+        if let Some(broken) = &tally.broken {
+            println!("  CHECK FAILED: {broken}");
+        }
+        let allowed = if smoke { 0 } else { tally.requests / 100 };
+        if tally.requests == 0 || failed > allowed || tally.broken.is_some() {
+            ok = false;
+        }
+    }
+    if wanted != "all" && !names.contains(&wanted.as_str()) {
+        eprintln!("unknown scenario {wanted}: one of {names:?} or all");
+        std::process::exit(2);
+    }
+    std::process::exit(if ok { 0 } else { 1 });
+}

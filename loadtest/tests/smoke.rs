@@ -1,0 +1,72 @@
+//! Every scenario of the load generator, briefly (`--smoke`: 3 users, 2 s),
+//! against a local stack: the real API and edge over a database of their
+//! own, the machine's Redis and a temporary media directory. What a user
+//! running `scenarios` against their stack does, with zero failures allowed.
+
+use std::process::Command;
+
+async fn fresh_database() -> String {
+    let admin_url = std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("spotik_test_scenarios_{stamp:x}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_scenario_runs_against_a_local_stack_without_a_failure() {
+    let media = std::env::temp_dir().join(format!("spotik-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&media).unwrap();
+    let edge_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let edge = edge_listener.local_addr().unwrap();
+    let mut edge_config = spotik_edge::Config::for_root(&media);
+    edge_config.signing_secret = Some("scenario-edge-secret".into());
+    tokio::spawn(spotik_edge::run(edge_config, edge_listener, std::future::pending()));
+
+    let database_url = fresh_database().await;
+    let env = [
+        ("DATABASE_URL", database_url),
+        ("MEDIA_ROOT", media.display().to_string()),
+        ("REDIS_PREFIX", format!("test:scenarios:{}:", std::process::id())),
+        ("EDGE_PUBLIC_URL", format!("http://{edge}")),
+        ("EDGE_SIGNING_SECRET", "scenario-edge-secret".into()),
+        ("JWT_SECRET", "scenario-jwt-secret".into()),
+        ("ARGON2_MEMORY_KIB", "256".into()),
+    ];
+    let config =
+        spotik_api::config::Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+            .unwrap();
+    let state = spotik_api::connect(config).await.expect("the API starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap();
+    tokio::spawn(spotik_api::run(state, listener, std::future::pending()));
+
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_scenarios"))
+            .args(["--base", &format!("http://{api}"), "--smoke"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    let results: Vec<&str> = said.lines().filter(|l| l.starts_with("RESULT ")).collect();
+    assert_eq!(results.len(), 6, "{said}\n{}", String::from_utf8_lossy(&output.stderr));
+    for line in &results {
+        assert!(line.contains(" failed=0 "), "{said}");
+        assert!(!line.contains(" requests=0 "), "{said}");
+    }
+    assert!(output.status.success(), "{said}");
+    let _ = std::fs::remove_dir_all(&media);
+}
