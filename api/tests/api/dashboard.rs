@@ -48,20 +48,7 @@ pub fn screenshot_path() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_browser_draws_the_live_figures_of_the_api_and_the_edge() {
-    let media = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let edge = listener.local_addr().unwrap();
-    tokio::spawn(spotik_edge::run(
-        spotik_edge::Config::for_root(media.path()),
-        listener,
-        std::future::pending(),
-    ));
-    let app = spawn_with(Options {
-        media: Some(media.clone()),
-        edge_url: Some(format!("http://{edge}")),
-        ..Options::default()
-    })
-    .await;
+    let (app, edge) = spawn_app_with_edge().await;
     for _ in 0..37 {
         app.client.get(app.url("/ping")).send().await.unwrap();
     }

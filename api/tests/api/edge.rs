@@ -8,19 +8,7 @@ use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_edge_serves_the_urls_the_api_issues() {
-    let media = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let mut edge_config = spotik_edge::Config::for_root(media.path());
-    edge_config.signing_secret = Some("edge-secret".into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let edge = listener.local_addr().unwrap();
-    tokio::spawn(spotik_edge::run(edge_config, listener, std::future::pending()));
-
-    let app = spawn_with(Options {
-        media: Some(media.clone()),
-        edge_url: Some(format!("http://{edge}")),
-        ..Options::default()
-    })
-    .await;
+    let (app, edge) = spawn_app_with_edge().await;
     let (alice, _) = app.user("alice").await;
     let room = app.room(&alice).await;
     let audio = long_wav(3.0);

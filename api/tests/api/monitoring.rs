@@ -26,7 +26,7 @@ pub fn promtool_complaints(text: &str) -> Option<String> {
     (!output.status.success() || !said.trim().is_empty()).then_some(said)
 }
 
-async fn prometheus_text(app: &TestApp) -> String {
+pub async fn prometheus_text(app: &TestApp) -> String {
     app.client
         .get(app.url("/metrics/prometheus"))
         .send()
@@ -35,6 +35,32 @@ async fn prometheus_text(app: &TestApp) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// `/api/metrics` (JSON) or `/api/metrics/prometheus` (text) of the binary at `base`.
+async fn binary_metrics(base: &str) -> Value {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn binary_prometheus(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics/prometheus"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Fails with promtool's complaints about `text`, if it has any.
+pub fn assert_promtool_accepts(text: &str) {
+    if let Some(complaints) = promtool_complaints(text) {
+        panic!("promtool check metrics:\n{complaints}\n{text}");
+    }
 }
 
 fn sample(text: &str, series: &str) -> f64 {
@@ -60,9 +86,7 @@ async fn counts_match_the_requests_made_and_promtool_accepts_them() {
     let route = "spotik_api_request_duration_seconds_count{route=\"GET /api/rooms/{room}\"}";
     assert_eq!(sample(&text, route), 10.0, "7 found and 3 missing rooms, one template");
     assert!(sample(&text, "spotik_api_requests_total{status=\"404\"}") >= 3.0);
-    if let Some(complaints) = promtool_complaints(&text) {
-        panic!("promtool check metrics:\n{complaints}\n{text}");
-    }
+    assert_promtool_accepts(&text);
 }
 
 fn routes(text: &str) -> usize {
@@ -210,14 +234,7 @@ async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
         .await
         .unwrap();
     assert!(register.status().is_success(), "{}", register.text().await.unwrap());
-    let metrics: serde_json::Value = client
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metrics = binary_metrics(&api.base).await;
     let database = &metrics["data"]["database"];
     assert!(
         database["queries"]["INSERT"]["count"].as_u64().unwrap() >= 1,
@@ -231,18 +248,9 @@ async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
         database["acquire_seconds"]["count"].as_u64().unwrap() >= 1,
         "{database}"
     );
-    let text = client
-        .get(format!("{}/metrics/prometheus", api.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = binary_prometheus(&api.base).await;
     assert!(sample(&text, "spotik_api_db_slow_queries_total{kind=\"INSERT\"}") >= 1.0);
-    if let Some(complaints) = promtool_complaints(&text) {
-        panic!("promtool check metrics:\n{complaints}");
-    }
+    assert_promtool_accepts(&text);
     let logged = std::fs::read_to_string(log.path()).unwrap();
     assert!(
         logged.lines().any(
@@ -269,14 +277,7 @@ async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
         .await
         .unwrap();
     assert!(login.status().is_success());
-    let metrics: Value = client
-        .get(format!("{}/metrics", quiet.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metrics = binary_metrics(&quiet.base).await;
     assert_eq!(
         metrics["data"]["database"]["queries"],
         serde_json::json!({}),
@@ -339,13 +340,7 @@ async fn every_metric_the_alerts_and_the_grafana_dashboard_query_exists() {
     // Route histograms appear with a route's first request.
     app.client.get(app.url("/ping")).send().await.unwrap();
     let media = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let edge = listener.local_addr().unwrap();
-    tokio::spawn(spotik_edge::run(
-        spotik_edge::Config::for_root(media.path()),
-        listener,
-        std::future::pending(),
-    ));
+    let edge = spawn_edge(media.path()).await;
     let exposed = format!(
         "{}{}",
         prometheus_text(&app).await,

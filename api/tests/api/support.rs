@@ -88,6 +88,31 @@ pub async fn replica_of(app: &TestApp, redis_url: &str) -> TestApp {
     .await
 }
 
+/// The real spotik-edge serving `root`, with the API's test signing secret
+/// (`edge-secret`); its address.
+pub async fn spawn_edge(root: &Path) -> std::net::SocketAddr {
+    let mut config = spotik_edge::Config::for_root(root);
+    config.signing_secret = Some("edge-secret".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let edge = listener.local_addr().unwrap();
+    tokio::spawn(spotik_edge::run(config, listener, std::future::pending()));
+    edge
+}
+
+/// The API and a real edge over one media directory, the API's signed
+/// links pointing at the edge.
+pub async fn spawn_app_with_edge() -> (TestApp, std::net::SocketAddr) {
+    let media = Arc::new(tempfile::tempdir().unwrap());
+    let edge = spawn_edge(media.path()).await;
+    let app = spawn_with(Options {
+        media: Some(media),
+        edge_url: Some(format!("http://{edge}")),
+        ..Options::default()
+    })
+    .await;
+    (app, edge)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_with(Options::default()).await
 }

@@ -1,7 +1,7 @@
 //! Sync quality as the figures show it: each room event's delivery time to
 //! the sockets that received it, and listeners' reports of their drift.
 
-use crate::monitoring::promtool_complaints;
+use crate::monitoring::{assert_promtool_accepts, prometheus_text};
 use crate::support::*;
 use crate::ws::NativeClient;
 use reqwest::StatusCode;
@@ -39,22 +39,12 @@ async fn every_event_frame_written_is_timed_by_event_type() {
     assert_eq!(delivery["playback.started"]["count"], 2, "{delivery}");
     assert!(delivery["track.added"]["p99"].as_f64().unwrap() <= 1.0, "{delivery}");
 
-    let text = app
-        .client
-        .get(app.url("/metrics/prometheus"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = prometheus_text(&app).await;
     assert!(
         text.contains("spotik_api_event_delivery_seconds_count{event=\"track.added\"} 2\n"),
         "{text}"
     );
-    if let Some(complaints) = promtool_complaints(&text) {
-        panic!("promtool check metrics:\n{complaints}");
-    }
+    assert_promtool_accepts(&text);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -105,15 +95,7 @@ async fn participants_report_their_drift_once_per_interval() {
         sync["rooms"][&room]["clock_offset_ms"]["p50"], 5.0,
         "|-4.5| falls in (2.5, 5]"
     );
-    let text = app
-        .client
-        .get(app.url("/metrics/prometheus"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = prometheus_text(&app).await;
     assert!(
         text.contains("spotik_api_sync_drift_seconds_bucket{le=\"0.05\"} 0\n"),
         "{text}"
