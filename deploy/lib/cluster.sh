@@ -26,8 +26,8 @@ run_cluster() {
   mkdir -p "$cluster/logs" "$cluster/redis" "$cluster/nginx" "$cluster/run"
   [ "$(id -u)" -ne 0 ] || chown postgres "$cluster" "$cluster/logs" "$cluster/run"
 
-  local pg redis bouncer http https api1 api2 edge1 edge2
-  pg=$(free_port); redis=$(free_port); bouncer=$(free_port); http=$(free_port); https=$(free_port)
+  local pg redis bouncer http https plain api1 api2 edge1 edge2
+  pg=$(free_port); redis=$(free_port); bouncer=$(free_port); http=$(free_port); https=$(free_port); plain=$(free_port)
   api1=$(free_port); api2=$(free_port); edge1=$(free_port); edge2=$(free_port)
 
   pids=()
@@ -85,6 +85,15 @@ run_cluster() {
   ./target/release/spotik-api seed >"$cluster/logs/seed.log" 2>&1
   [ -d "$MEDIA_ROOT/demo" ] || ./target/release/examples/demo_media "$MEDIA_ROOT" >/dev/null
 
+  # What loadtest/chaos needs to find and restart each part.
+  cat > "$cluster/run/cluster.env" <<EOT
+PG_PORT=$pg REDIS_PORT=$redis BOUNCER_PORT=$bouncer HTTPS_PORT=$https PLAIN_PORT=$plain
+API_PORTS="$api1 $api2" EDGE_PORTS="$edge1 $edge2"
+PG_DATA=$cluster/postgres PG_BINDIR=$bindir REDIS_DIR=$cluster/redis
+export DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL EDGE_PUBLIC_URL=$EDGE_PUBLIC_URL
+export EDGE_METRICS_URLS=$EDGE_METRICS_URLS FRONTEND_URL=$FRONTEND_URL DB_POOL_MAX=$DB_POOL_MAX
+export MEDIA_ROOT=$MEDIA_ROOT JWT_SECRET=$JWT_SECRET EDGE_SIGNING_SECRET=$EDGE_SIGNING_SECRET
+EOT
   for port in "$edge1" "$edge2"; do
     EDGE_LISTEN=127.0.0.1:$port ./target/release/spotik-edge --root "$MEDIA_ROOT" >"$cluster/logs/edge-$port.log" 2>&1 &
     pids+=($!)
@@ -104,6 +113,12 @@ run_cluster() {
   TLS_CERT=$cluster/nginx/spotik.crt TLS_KEY=$cluster/nginx/spotik.key \
     envsubst '$API_SERVERS $EDGE_SERVERS $HTTP_LISTEN $HTTPS_LISTEN $SERVER_NAME $TLS_CERT $TLS_KEY' \
     < nginx-compat/front/front.conf.template > "$cluster/nginx/spotik.conf"
+  # The same front once more in plain HTTP, for load tools without TLS
+  # (loadtest/chaos): the template's routing server only, on its own port.
+  HTTPS_LISTEN=127.0.0.1:$plain SERVER_NAME=localhost \
+  TLS_CERT=$cluster/nginx/spotik.crt TLS_KEY=$cluster/nginx/spotik.key \
+    envsubst '$HTTPS_LISTEN $SERVER_NAME $TLS_CERT $TLS_KEY' < nginx-compat/front/front.conf.template |
+    awk '/^server \{/ { n++ } n == 2' > "$cluster/nginx/plain.conf"
   local user=""
   [ "$(id -u)" -ne 0 ] || user="user root;"
   cat > "$cluster/nginx/nginx.conf" <<EOT
@@ -117,6 +132,7 @@ http {
   client_body_temp_path $cluster/nginx/client_body;
   proxy_temp_path $cluster/nginx/proxy;
   include $cluster/nginx/spotik.conf;
+  include $cluster/nginx/plain.conf;
 }
 EOT
   nginx -c "$cluster/nginx/nginx.conf" -p "$cluster/nginx" -g 'daemon off;' &
@@ -127,6 +143,7 @@ EOT
 ==> Spotik cluster is running (Ctrl-C stops all of it)
     https://127.0.0.1:$https/   (self-signed: curl -k; the API under /api, audio under /audio)
     https://127.0.0.1:$https/dashboard   (live charts of both API and both edge replicas)
+    plain HTTP    http://127.0.0.1:$plain/ (the same front without TLS, for load tools)
     API replicas  http://127.0.0.1:$api1  http://127.0.0.1:$api2
     edge replicas http://127.0.0.1:$edge1  http://127.0.0.1:$edge2
     pgbouncer 127.0.0.1:$bouncer → PostgreSQL 127.0.0.1:$pg, Redis 127.0.0.1:$redis
