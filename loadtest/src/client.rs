@@ -7,6 +7,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// The error of a connection the server closed before answering.
+const CLOSED: &str = "connection closed";
 /// How long one request may take before it counts as failed.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -57,8 +59,18 @@ impl Client {
         }
     }
 
-    /// One request; `headers` are whole lines (`Name: value\r\n`).
+    /// One request; `headers` are whole lines (`Name: value\r\n`). A kept-alive
+    /// connection the server closed meanwhile is replaced and the request
+    /// sent again once, as browsers do.
     pub async fn request(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> Result<Answer, String> {
+        let reused = self.stream.is_some();
+        match self.attempt(method, target, headers, body).await {
+            Err(error) if reused && error == CLOSED => self.attempt(method, target, headers, body).await,
+            outcome => outcome,
+        }
+    }
+
+    async fn attempt(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> Result<Answer, String> {
         match tokio::time::timeout(TIMEOUT, self.exchange(method, target, headers, body)).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => {
@@ -91,7 +103,7 @@ impl Client {
         stream.write_all(body).await.map_err(|e| e.to_string())?;
         let mut line = String::new();
         if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-            return Err("connection closed".into());
+            return Err(CLOSED.into());
         }
         let status = line
             .split(' ')

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! scenarios [--base http://127.0.0.1:8000] [--scenario all|NAME[,NAME…]] [--concurrent]
-//!           [--users N] [--seconds S] [--smoke] [--timeline]
+//!           [--users N] [--seconds S] [--smoke] [--timeline] [--edge http://host:port]
 //! ```
 //!
 //! NAME is listeners, voters, uploads, websockets, auth or playback.
@@ -63,6 +63,12 @@ impl Tally {
     fn failed(&self) -> u64 {
         self.failures.values().sum()
     }
+}
+
+/// What a client does after a failure before it tries again, as players
+/// and browsers do, instead of spinning on a refused connection.
+async fn backoff() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// One user's connection to the API, timing and counting what it asks.
@@ -125,10 +131,12 @@ impl User {
             Ok(answer) if answer.status < 400 => Some(answer),
             Ok(answer) => {
                 self.tally.fail(format!("{kind} {}", answer.status));
+                backoff().await;
                 None
             }
             Err(error) => {
                 self.tally.fail(format!("{kind} {error}"));
+                backoff().await;
                 None
             }
         }
@@ -159,6 +167,8 @@ struct Run {
     seconds: u64,
     /// Distinguishes this run's users from earlier runs' on the same database.
     tag: String,
+    /// `--edge`: the origin to fetch audio from instead of the redirect's.
+    edge: Option<String>,
     /// Numbers every user of the run.
     next_user: std::sync::atomic::AtomicUsize,
 }
@@ -220,8 +230,9 @@ impl Run {
 async fn listeners(run: &Run) -> Tally {
     let (_admin, room, tracks, listeners) = run.room(1).await;
     let until = run.until();
+    let edge_origin = run.edge.clone();
     let tasks = listeners.into_iter().map(|mut user| {
-        let (room, track) = (room.clone(), tracks[0].clone());
+        let (room, track, edge_origin) = (room.clone(), tracks[0].clone(), edge_origin.clone());
         tokio::spawn(async move {
             let mut edges: BTreeMap<String, Client> = BTreeMap::new();
             while Instant::now() < until {
@@ -231,7 +242,13 @@ async fn listeners(run: &Run) -> Tally {
                 let Some(redirect) = user.timed("stream", "GET", &target, "", b"").await else {
                     continue;
                 };
-                let Some((server, path)) = redirect.header("location").and_then(split_url) else {
+                let location = redirect.header("location").map(|l| match &edge_origin {
+                    // The edge as this machine reaches it (`--edge`), when the
+                    // public URL is another origin (TLS, another host).
+                    Some(origin) => format!("{origin}/{}", l.splitn(4, '/').nth(3).unwrap_or("")),
+                    None => l.to_owned(),
+                });
+                let Some((server, path)) = location.as_deref().and_then(split_url) else {
                     user.tally.fail("stream without a usable Location");
                     continue;
                 };
@@ -262,10 +279,12 @@ async fn listeners(run: &Run) -> Tally {
                         }
                         Ok(a) => {
                             user.tally.fail(format!("range {}", a.status));
+                            backoff().await;
                             break;
                         }
                         Err(e) => {
                             user.tally.fail(format!("range {e}"));
+                            backoff().await;
                             break;
                         }
                     }
@@ -313,9 +332,17 @@ async fn voters(run: &Run) -> Tally {
         expected += u64::from(up && !not_known);
         unsure += u64::from(not_known);
     }
-    let queue = admin
-        .call("check", "GET", &format!("/api/rooms/{room}/tracks"), None)
-        .await;
+    // Asked until answered: the check itself may land in a fault.
+    let mut queue = None;
+    for _ in 0..30 {
+        queue = admin
+            .call("check", "GET", &format!("/api/rooms/{room}/tracks"), None)
+            .await;
+        if queue.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let score = queue
         .as_ref()
         .and_then(|q| q["tracks"].as_array()?.iter().find(|t| t["id"] == track.as_str())?["vote_score"].as_u64());
@@ -581,6 +608,7 @@ async fn main() {
                 .as_millis()
         ),
         next_user: Default::default(),
+        edge: args.get("--edge").map(|e| e.trim_end_matches('/').to_owned()),
     });
     let wanted = args.get("--scenario").unwrap_or_else(|| "all".into());
     let names = ["listeners", "voters", "uploads", "websockets", "auth", "playback"];
