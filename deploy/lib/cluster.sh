@@ -3,7 +3,7 @@
 # files (data under $demo/cluster), pgbouncer in front of PostgreSQL, two
 # API and two edge replicas, and the nginx front with a self-signed
 # certificate, all on free loopback ports. Sourced by deploy/run, which
-# has built the binaries; Ctrl-C stops everything; running it again reuses
+# has built the binaries (and sourced deploy/lib/render.sh); Ctrl-C stops everything; running it again reuses
 # the data.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -57,14 +57,7 @@ run_cluster() {
   psql -h 127.0.0.1 -p "$pg" -U postgres -d spotik -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 
   echo "==> pgbouncer (deploy/pgbouncer/pgbouncer.ini) on 127.0.0.1:$bouncer"
-  sed -e "s/^spotik = host=postgres port=5432 dbname=spotik/spotik = host=127.0.0.1 port=$pg dbname=spotik/" \
-      -e "s/^listen_port = .*/listen_port = $bouncer/" -e "s/^listen_addr = .*/listen_addr = 127.0.0.1/" \
-      -e "s|^auth_file = .*|auth_file = $cluster/run/userlist.txt|" \
-      deploy/pgbouncer/pgbouncer.ini > "$cluster/run/pgbouncer.ini"
-  printf 'unix_socket_dir = %s\npidfile = %s\nlogfile = %s\n' "$cluster/run" "$cluster/run/pgbouncer.pid" \
-    "$cluster/logs/pgbouncer.log" >> "$cluster/run/pgbouncer.ini"
-  cp deploy/pgbouncer/userlist.txt "$cluster/run/userlist.txt"
-  chmod 644 "$cluster/run/pgbouncer.ini" "$cluster/run/userlist.txt"
+  render_pgbouncer "$cluster/run" "$bouncer" "$pg" spotik
   as_postgres pgbouncer -q -d "$cluster/run/pgbouncer.ini"
   wait_for pgbouncer psql -h 127.0.0.1 -p "$bouncer" -U postgres spotik -qtAc 'select 1'
 
@@ -107,18 +100,13 @@ EOT
 
   echo "==> nginx front (TLS, self-signed) on 127.0.0.1:$https"
   deploy/tls/self-signed "$cluster/nginx" >/dev/null
-  API_SERVERS="server 127.0.0.1:$api1; server 127.0.0.1:$api2;" \
-  EDGE_SERVERS="server 127.0.0.1:$edge1; server 127.0.0.1:$edge2;" \
-  HTTP_LISTEN=127.0.0.1:$http HTTPS_LISTEN="127.0.0.1:$https ssl http2" SERVER_NAME=localhost \
-  TLS_CERT=$cluster/nginx/spotik.crt TLS_KEY=$cluster/nginx/spotik.key \
-    envsubst '$API_SERVERS $EDGE_SERVERS $HTTP_LISTEN $HTTPS_LISTEN $SERVER_NAME $TLS_CERT $TLS_KEY' \
-    < nginx-compat/front/front.conf.template > "$cluster/nginx/spotik.conf"
+  render_front "$cluster/nginx/spotik.conf" "server 127.0.0.1:$api1; server 127.0.0.1:$api2;" \
+    "server 127.0.0.1:$edge1; server 127.0.0.1:$edge2;" "127.0.0.1:$http" "127.0.0.1:$https ssl http2" \
+    "$cluster/nginx/spotik.crt" "$cluster/nginx/spotik.key"
   # The same front once more in plain HTTP, for load tools without TLS
   # (loadtest/chaos): the template's routing server only, on its own port.
-  HTTPS_LISTEN=127.0.0.1:$plain SERVER_NAME=localhost \
-  TLS_CERT=$cluster/nginx/spotik.crt TLS_KEY=$cluster/nginx/spotik.key \
-    envsubst '$HTTPS_LISTEN $SERVER_NAME $TLS_CERT $TLS_KEY' < nginx-compat/front/front.conf.template |
-    awk '/^server \{/ { n++ } n == 2' > "$cluster/nginx/plain.conf"
+  render_front "$cluster/nginx/plain.all" "" "" "" "127.0.0.1:$plain" "$cluster/nginx/spotik.crt" "$cluster/nginx/spotik.key"
+  awk '/^server \{/ { n++ } n == 2' "$cluster/nginx/plain.all" > "$cluster/nginx/plain.conf"
   local user=""
   [ "$(id -u)" -ne 0 ] || user="user root;"
   cat > "$cluster/nginx/nginx.conf" <<EOT
