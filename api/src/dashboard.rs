@@ -104,9 +104,7 @@ async fn admitted(state: &AppState, req: &Request) -> ApiResult<()> {
 /// and edges that do not answer.
 fn alerts(state: &AppState, system: &System, requests: &Value, edges: &[Value]) -> Vec<Value> {
     let mut alerts = system.alerts();
-    if requests["errors_last_minute"].as_u64().unwrap_or(0) > 5 {
-        alerts.push(("critical", "more than 5 server errors in the last minute".into()));
-    }
+    alerts.extend(crate::request_stats::error_alert(requests));
     if state.cache.breaker_open() {
         alerts.push(("warning", "Redis is unavailable: serving from PostgreSQL only".into()));
     }

@@ -173,9 +173,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
     ] {
         alerts.extend(slow_check_alert(name, check["response_time"].as_f64().unwrap_or(0.0)));
     }
-    if requests["errors_last_minute"].as_u64().unwrap_or(0) > 5 {
-        alerts.push(("critical", "more than 5 server errors in the last minute".into()));
-    }
+    alerts.extend(crate::request_stats::error_alert(&requests));
     let alerts: Vec<Value> = alerts
         .into_iter()
         .map(|(level, message)| json!({ "level": level, "message": message }))

@@ -127,6 +127,13 @@ impl Figures {
     }
 }
 
+/// The performance plan's error-rate alert on a [`RequestStats::snapshot`]:
+/// more than 5 server errors in the last minute.
+pub fn error_alert(snapshot: &Value) -> Option<(&'static str, String)> {
+    (snapshot["errors_last_minute"].as_u64().unwrap_or(0) > 5)
+        .then(|| ("critical", "more than 5 server errors in the last minute".to_owned()))
+}
+
 /// The route of a request: its method and the router's template it matched
 /// (`GET /api/rooms/{room}/tracks`, as salvo records it), or [`OTHER`] when
 /// no route matched — whatever the path, a preflight of any path included.
