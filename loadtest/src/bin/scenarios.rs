@@ -130,6 +130,11 @@ impl User {
         match answer {
             Ok(answer) if answer.status < 400 => Some(answer),
             Ok(answer) => {
+                if TIMELINE.get().is_some() && answer.status < 500 {
+                    // A refusal in a fault run says why: the body, shortened.
+                    let why: String = String::from_utf8_lossy(&answer.body).chars().take(160).collect();
+                    println!("REFUSED {kind} {} {why}", answer.status);
+                }
                 self.tally.fail(format!("{kind} {}", answer.status));
                 backoff().await;
                 None
