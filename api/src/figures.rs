@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-pub fn database(state: &AppState) -> Value {
+fn database(state: &AppState) -> Value {
     let mut figures = DB_STATS.summary();
     figures["pool_size"] = state.db.size().into();
     figures["idle"] = state.db.num_idle().into();
@@ -17,7 +17,7 @@ pub fn database(state: &AppState) -> Value {
     figures
 }
 
-pub fn cache(state: &AppState) -> Value {
+fn cache(state: &AppState) -> Value {
     let stats = &state.cache.stats;
     let (hits, misses) = (stats.hits.load(Ordering::Relaxed), stats.misses.load(Ordering::Relaxed));
     json!({

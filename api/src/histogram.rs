@@ -56,13 +56,6 @@ impl Histogram {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
     }
 
-    /// The smallest bound under which `q` of the observations fall (the
-    /// largest bound's double when they fall over every bound); None when
-    /// nothing was observed.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
-        quantile(self.bounds, &self.counts(), q)
-    }
-
     /// Count, sum and the 50th, 95th and 99th percentiles (bucket bounds).
     pub fn summary(&self) -> Value {
         let counts = self.counts();
@@ -116,6 +109,9 @@ pub fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// The smallest bound under which `q` of the observations fall (the
+/// largest bound's double when they fall over every bound); None when
+/// nothing was observed.
 fn quantile(bounds: &[f64], counts: &[u64], q: f64) -> Option<f64> {
     let total: u64 = counts.iter().sum();
     if total == 0 {
@@ -139,13 +135,14 @@ mod tests {
     #[test]
     fn percentiles_are_the_bounds_the_observations_fall_under() {
         let h = Histogram::new(&MILLISECONDS);
-        assert_eq!(h.quantile(0.5), None);
+        let quantile = |h: &Histogram, q| quantile(h.bounds, &h.counts(), q);
+        assert_eq!(quantile(&h, 0.5), None);
         for v in [0.5, 3.0, 3.0, 40.0, 7000.0] {
             h.observe(v);
         }
-        assert_eq!(h.quantile(0.5), Some(5.0));
-        assert_eq!(h.quantile(0.8), Some(50.0));
-        assert_eq!(h.quantile(0.99), Some(10_000.0), "over every bound");
+        assert_eq!(quantile(&h, 0.5), Some(5.0));
+        assert_eq!(quantile(&h, 0.8), Some(50.0));
+        assert_eq!(quantile(&h, 0.99), Some(10_000.0), "over every bound");
         assert_eq!(h.count(), 5);
     }
 
