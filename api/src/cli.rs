@@ -152,6 +152,26 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     ("ARGON2_MEMORY_KIB", "memory of one password hash [default: 19456]"),
     (
+        "PASSWORD_HASH_MEMORY_MIB",
+        "memory all password hashes at once may hold; sets how many run at once [default: 128]",
+    ),
+    (
+        "PASSWORD_HASH_WAIT_MS",
+        "how long a login waits for a free hash before a 503 [default: 2000]",
+    ),
+    (
+        "TRUSTED_PROXIES",
+        "comma-separated proxy addresses/ranges whose X-Forwarded-For is believed [default: none]",
+    ),
+    (
+        "PROBE_PROGRAM",
+        "binary run as `<it> probe-file <path>` to probe an upload [default: this one]",
+    ),
+    ("PROBE_MEMORY_MIB", "address space of one upload probe, MiB [default: 512]"),
+    ("PROBE_CPU_SECONDS", "CPU seconds of one upload probe [default: 20]"),
+    ("PROBE_TIMEOUT", "seconds one upload probe may take [default: 30]"),
+    ("PROBE_CONCURRENCY", "upload probes running at once [default: 2]"),
+    (
         "CORS_ALLOWED_ORIGINS",
         "comma-separated origins allowed to call the API [default: the front end's dev servers]",
     ),

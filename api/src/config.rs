@@ -32,6 +32,14 @@ pub struct Config {
     pub login_limit: LoginLimit,
     /// Argon2id memory cost in KiB for new password hashes.
     pub argon2_memory_kib: u32,
+    /// Memory all password hashes running at once may hold
+    /// (`PASSWORD_HASH_MEMORY_MIB`); it sets how many run at once.
+    pub password_hash_budget_mib: u64,
+    /// How long a login or registration waits for a hash to be free before
+    /// it is answered 503 (`PASSWORD_HASH_WAIT_MS`).
+    pub password_hash_wait: Duration,
+    /// Proxies whose `X-Forwarded-For` / `X-Real-IP` are believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// Requests slower than this are logged (`HTTP_SLOW_REQUEST_THRESHOLD`, ms).
     pub slow_request_ms: u64,
     pub monitoring: MonitoringConfig,
@@ -52,6 +60,23 @@ pub struct Config {
     /// How long any request but an upload may take before it is answered
     /// 503 (`REQUEST_TIMEOUT`, s; default the acquire timeout plus one).
     pub request_timeout: Duration,
+    pub probe: ProbeConfig,
+}
+
+/// How uploads are probed: in a child process with these limits (see `probe`).
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// The binary run as `<program> probe-file <path>` (`PROBE_PROGRAM`;
+    /// this very executable by default).
+    pub program: PathBuf,
+    /// Address space of one probe (`PROBE_MEMORY_MIB`).
+    pub memory_bytes: u64,
+    /// CPU seconds one probe may use (`PROBE_CPU_SECONDS`).
+    pub cpu_secs: u64,
+    /// Wall time one probe may take (`PROBE_TIMEOUT`, s).
+    pub timeout: Duration,
+    /// Probes running at once (`PROBE_CONCURRENCY`); further uploads wait.
+    pub concurrency: usize,
 }
 
 /// The real-time hub: the Pusher application it serves and its limits.
@@ -231,6 +256,10 @@ impl Config {
                 window: secs("LOGIN_LIMIT_WINDOW", 900)?,
             },
             argon2_memory_kib: number("ARGON2_MEMORY_KIB", 19 * 1024)? as u32,
+            password_hash_budget_mib: number("PASSWORD_HASH_MEMORY_MIB", 128)?,
+            password_hash_wait: Duration::from_millis(number("PASSWORD_HASH_WAIT_MS", 2_000)?),
+            trusted_proxies: crate::client_addr::TrustedProxies::parse(&get("TRUSTED_PROXIES", ""))
+                .map_err(|e| ConfigError(format!("TRUSTED_PROXIES: {e}")))?,
             slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD", 2000)?,
             monitoring: {
                 let all = switch("MONITORING_ENABLED", true)?;
@@ -292,6 +321,17 @@ impl Config {
             request_timeout: match var("REQUEST_TIMEOUT").filter(|v| !v.is_empty()) {
                 Some(_) => secs("REQUEST_TIMEOUT", 0)?.max(Duration::from_secs(1)),
                 None => secs("DB_POOL_ACQUIRE_TIMEOUT", 5)? + Duration::from_secs(1),
+            },
+            probe: ProbeConfig {
+                program: match var("PROBE_PROGRAM").filter(|p| !p.is_empty()) {
+                    Some(program) => PathBuf::from(program),
+                    None => std::env::current_exe()
+                        .map_err(|e| ConfigError(format!("PROBE_PROGRAM: cannot find this executable ({e})")))?,
+                },
+                memory_bytes: number("PROBE_MEMORY_MIB", 512)?.max(64) * 1024 * 1024,
+                cpu_secs: number("PROBE_CPU_SECONDS", 20)?.max(1),
+                timeout: secs("PROBE_TIMEOUT", 30)?.max(Duration::from_secs(1)),
+                concurrency: number("PROBE_CONCURRENCY", 2)?.max(1) as usize,
             },
         })
     }

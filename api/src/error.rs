@@ -20,6 +20,11 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     Unavailable(String),
+    /// 503 with `Retry-After`: a bounded resource is in use, come back soon.
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 426: a plain HTTP request to a WebSocket endpoint.
     UpgradeRequired(String),
     /// Anything unexpected: logged in full, answered without detail.
@@ -56,6 +61,7 @@ impl ApiError {
             Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, "unsupported_media_type"),
             Self::TooManyRequests { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message, "too_many_requests"),
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, "service_unavailable"),
+            Self::Busy { message, .. } => (StatusCode::SERVICE_UNAVAILABLE, message, "busy"),
             Self::UpgradeRequired(m) => (StatusCode::UPGRADE_REQUIRED, m, "upgrade_required"),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -117,7 +123,7 @@ impl Writer for ApiError {
         if let Self::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
-        if let Self::TooManyRequests { retry_after_secs, .. } = &self {
+        if let Self::TooManyRequests { retry_after_secs, .. } | Self::Busy { retry_after_secs, .. } = &self {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }

@@ -9,6 +9,7 @@ pub mod advance;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod cors;
 pub mod covers;
@@ -25,7 +26,7 @@ pub mod histogram;
 pub mod history;
 pub mod hub;
 pub mod image;
-mod memory;
+pub mod memory;
 pub mod models;
 pub mod monitoring;
 mod page;
@@ -146,11 +147,17 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
     let sync_reports = drift::SyncReports::new(config.monitoring.sync_report_every);
     Ok(Arc::new(AppState {
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
+        passwords: auth::hashing::PasswordWork::new(
+            config.argon2_memory_kib,
+            config.password_hash_budget_mib,
+            config.password_hash_wait,
+        ),
         db,
         events: events::Events::default(),
         hub: Arc::new(hub::Hub::new(config.hub.clone(), Arc::clone(&cache))),
         cache,
         requests: request_stats::RequestStats::default(),
+        prober: probe::Prober::new(config.probe.clone()),
         config,
         started: std::time::Instant::now(),
         sessions: recent::Recent::new(state::TRUSTED_FOR),

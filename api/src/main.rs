@@ -1,8 +1,27 @@
 use spotik_api::cli::{self, Task};
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // An upload's probe, in a child of the server (`spotik_api::probe`):
+    // nothing else of the server starts.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == spotik_api::probe::SUBCOMMAND) {
+        return match args.next() {
+            Some(path) => spotik_api::probe::run_child(std::path::Path::new(&path)),
+            None => ExitCode::FAILURE,
+        };
+    }
+    spotik_api::memory::return_large_blocks();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(error) => {
+            eprintln!("spotik-api: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::db_stats::layer()));
     let (task, config) = match cli::parse(std::env::args().skip(1)) {
         Ok(parsed) => parsed,

@@ -31,6 +31,23 @@ pub fn release() -> bool {
     }
 }
 
+/// Allocations at least this large are mapped on their own and unmapped
+/// when freed.
+const OWN_MAPPING_FROM: i32 = 1024 * 1024;
+
+/// Makes large blocks go back to the system when freed. glibc raises its
+/// mmap threshold after the first large block is freed (up to 32 MiB), so
+/// every later Argon2 block (19 MiB each) came from the heap arenas and
+/// stayed there: a burst of logins left the process gigabytes larger for
+/// good. A fixed threshold keeps such blocks in mappings of their own.
+pub fn return_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets the allocator's own parameter, before any thread races it.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_MAPPING_FROM);
+    }
+}
+
 /// Decides when to trim from the number of open connections.
 #[derive(Debug, Default)]
 pub struct Watermark {

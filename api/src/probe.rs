@@ -1,163 +1,119 @@
-//! Is this file really audio, and how long is it? Decided by content, never
-//! by the file name.
+//! Uploads are probed in a child process of their own.
 //!
-//! The container is recognised by its magic bytes, then symphonia demuxes
-//! every packet to measure the real duration: a file whose header promises
-//! more than it holds (a truncated upload) or that holds no audio at all is
-//! refused, whatever its extension says.
+//! symphonia parses whatever bytes a visitor sends, and the release build
+//! aborts on a panic: one crafted file found in the parser would end the
+//! replica with every socket and request on it. So the API runs
+//! `spotik-api probe-file <path>` (the same binary; `main` answers it before
+//! anything else starts) with limits on its address space, CPU time, files
+//! and wall time, and reads back one line (`spotik_probe::verdict`). A child
+//! that dies, overruns or prints anything else means "not audio". At most
+//! `PROBE_CONCURRENCY` children run at once; further uploads wait their turn.
+//!
+//! Cost (loadtest/RESULTS.md, "upload probe isolation"): one fork and exec
+//! of the binary per upload, about a millisecond beside the tens the
+//! demux of a whole file takes.
 
-use std::fs::File;
+use crate::config::ProbeConfig;
+use spotik_probe::{Audio, Rejected};
 use std::path::Path;
-use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use std::process::Stdio;
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
 
-/// What an upload turned out to be.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Audio {
-    pub extension: &'static str,
-    pub mime_type: &'static str,
-    pub duration_ms: i64,
+/// The subcommand `main` answers with [`run_child`].
+pub const SUBCOMMAND: &str = "probe-file";
+
+/// Largest verdict line read back from a child.
+const MAX_VERDICT_BYTES: u64 = 512;
+
+/// Runs probes in children, at most `concurrency` at once.
+pub struct Prober {
+    config: ProbeConfig,
+    running: Semaphore,
 }
 
-/// Why it is not acceptable, in words for the uploader.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Rejected(pub String);
+impl Prober {
+    pub fn new(config: ProbeConfig) -> Self {
+        let running = Semaphore::new(config.concurrency.max(1));
+        Self { config, running }
+    }
 
-/// The container by its first bytes.
-fn container(head: &[u8]) -> Option<(&'static str, &'static str)> {
-    match head {
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => Some(("wav", "audio/wav")),
-        [b'f', b'L', b'a', b'C', ..] => Some(("flac", "audio/flac")),
-        [b'O', b'g', b'g', b'S', ..] => {
-            if head.windows(8).any(|w| w == b"OpusHead") {
-                Some(("opus", "audio/ogg; codecs=opus"))
-            } else {
-                Some(("ogg", "audio/ogg"))
+    /// What the file at `path` is, decided in a limited child process.
+    pub async fn probe(&self, path: &Path) -> Result<Audio, Rejected> {
+        let unreadable = || Rejected("The file could not be read as audio.".into());
+        let _turn = self.running.acquire().await.map_err(|_| unreadable())?;
+        let mut command = tokio::process::Command::new(&self.config.program);
+        command
+            .arg(SUBCOMMAND)
+            .arg(path)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let limits = self.config.clone();
+        // SAFETY: only async-signal-safe calls (setrlimit) between fork and exec.
+        unsafe {
+            command.pre_exec(move || limit_child(&limits));
+        }
+        let mut child = command.spawn().map_err(|error| {
+            tracing::error!(%error, program = %self.config.program.display(), "cannot start the probe");
+            unreadable()
+        })?;
+        let stdout = child.stdout.take().ok_or_else(unreadable)?;
+        let waited = tokio::time::timeout(self.config.timeout, async {
+            let mut output = String::new();
+            let read = stdout.take(MAX_VERDICT_BYTES).read_to_string(&mut output).await;
+            // Closed here: a child that goes on writing ends on SIGPIPE.
+            let status = child.wait().await;
+            (read, status, output)
+        })
+        .await;
+        match waited {
+            Ok((Ok(_), Ok(status), output)) if status.success() => {
+                spotik_probe::verdict::decode(&output).unwrap_or_else(|| Err(unreadable()))
+            }
+            Ok((_, status, _)) => {
+                tracing::warn!(?status, file = %path.display(), "the probe of an upload failed");
+                Err(unreadable())
+            }
+            Err(_) => {
+                // kill_on_drop ends it; tokio reaps it in the background.
+                tracing::warn!(file = %path.display(), "the probe of an upload ran out of time");
+                Err(unreadable())
             }
         }
-        [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some(("m4a", "audio/mp4")),
-        [b'I', b'D', b'3', ..] => Some(("mp3", "audio/mpeg")),
-        [0xFF, second, ..] if second & 0xE0 == 0xE0 => Some(("mp3", "audio/mpeg")),
-        _ => None,
     }
 }
 
-/// Probes `path`; blocking, run it on the blocking pool.
-pub fn probe(path: &Path) -> Result<Audio, Rejected> {
-    let not_audio = || Rejected("The file is not a supported audio file (MP3, M4A, WAV, FLAC, OGG or Opus).".into());
-    let mut head = [0u8; 64];
-    let read = {
-        use std::io::Read;
-        let mut file = File::open(path).map_err(|_| not_audio())?;
-        file.read(&mut head).map_err(|_| not_audio())?
+fn limit_child(limits: &ProbeConfig) -> std::io::Result<()> {
+    let set = |resource, value: u64| {
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        // SAFETY: a plain system call on a value of ours.
+        match unsafe { libc::setrlimit(resource, &limit) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        }
     };
-    if read == 0 {
-        return Err(Rejected("The file is empty.".into()));
-    }
-    let (extension, mime_type) = container(&head[..read]).ok_or_else(not_audio)?;
-    let file = File::open(path).map_err(|_| not_audio())?;
-    let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
-    let mut hint = Hint::new();
-    hint.with_extension(extension);
-    let probed = symphonia::default::get_probe()
-        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
-        .map_err(|_| not_audio())?;
-    let mut format = probed.format;
-    let track = format.default_track().ok_or_else(not_audio)?.clone();
-    let params = &track.codec_params;
-    let sample_rate = params
-        .sample_rate
-        .or_else(|| (extension == "opus").then_some(48_000))
-        .ok_or_else(not_audio)?;
-    let time_base = params.time_base;
-    let declared = params.n_frames;
-
-    // Walk every packet: the end of the last one is the real length.
-    let mut end_ts: u64 = 0;
-    let mut packets = 0u64;
-    loop {
-        match format.next_packet() {
-            Ok(packet) if packet.track_id() == track.id => {
-                packets += 1;
-                end_ts = end_ts.max(packet.ts() + packet.dur());
-            }
-            Ok(_) => {}
-            Err(symphonia::core::errors::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(symphonia::core::errors::Error::ResetRequired) => break,
-            Err(_) => return Err(Rejected("The audio data is corrupt.".into())),
-        }
-    }
-    if packets == 0 || end_ts == 0 {
-        return Err(Rejected("The file holds no audio.".into()));
-    }
-    if let Some(declared) = declared {
-        // A header that promises much more than the stream holds: truncated.
-        if declared > 0 && end_ts * 10 < declared * 9 {
-            return Err(Rejected(
-                "The file is truncated: it holds less audio than its header declares.".into(),
-            ));
-        }
-    }
-    let duration_ms = match time_base {
-        Some(tb) => {
-            let time = tb.calc_time(end_ts);
-            time.seconds as i64 * 1000 + (time.frac * 1000.0).round() as i64
-        }
-        None => (end_ts as f64 * 1000.0 / f64::from(sample_rate)).round() as i64,
-    };
-    if duration_ms <= 0 {
-        return Err(Rejected("The file holds no audio.".into()));
-    }
-    Ok(Audio {
-        extension,
-        mime_type,
-        duration_ms,
-    })
+    set(libc::RLIMIT_AS, limits.memory_bytes)?;
+    set(libc::RLIMIT_CPU, limits.cpu_secs)?;
+    // It reads one file and writes one line: no files to create, few to open.
+    set(libc::RLIMIT_FSIZE, 0)?;
+    set(libc::RLIMIT_NOFILE, 16)?;
+    set(libc::RLIMIT_CORE, 0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/audio")
-            .join(name)
-    }
-
-    #[test]
-    fn every_accepted_format_is_recognised_with_its_duration() {
-        for (name, extension, low, high) in [
-            ("tone-1500ms.mp3", "mp3", 1_450, 1_600),
-            ("tone-1500ms-id3.mp3", "mp3", 1_450, 1_600),
-            ("tone-1500ms.m4a", "m4a", 1_450, 1_600),
-            ("tone-1500ms.wav", "wav", 1_490, 1_510),
-            ("tone-1500ms.flac", "flac", 1_490, 1_510),
-            ("tone-1500ms.ogg", "ogg", 1_450, 1_550),
-            ("tone-1500ms.opus", "opus", 1_450, 1_600),
-        ] {
-            let audio = probe(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-            assert_eq!(audio.extension, extension, "{name}");
-            assert!(
-                (low..=high).contains(&audio.duration_ms),
-                "{name}: {} ms",
-                audio.duration_ms
-            );
-        }
-    }
-
-    #[test]
-    fn fakes_truncations_and_empty_files_are_refused() {
-        assert!(probe(&fixture("fake-text.mp3")).is_err());
-        assert!(probe(&fixture("truncated.mp3")).is_err());
-        let dir = std::env::temp_dir().join(format!("probe-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let empty = dir.join("empty.mp3");
-        std::fs::write(&empty, b"").unwrap();
-        assert_eq!(probe(&empty), Err(Rejected("The file is empty.".into())));
-        std::fs::remove_dir_all(dir).unwrap();
+/// The child's side: probe `path` and print the verdict. Runs before any
+/// runtime, logging or configuration, so that it costs little and touches
+/// nothing else.
+pub fn run_child(path: &Path) -> std::process::ExitCode {
+    use std::io::Write;
+    let verdict = spotik_probe::verdict::encode(&spotik_probe::probe(path));
+    match std::io::stdout().write_all(verdict.as_bytes()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(_) => std::process::ExitCode::FAILURE,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::password;
 use crate::state::AppState;
-use crate::{probe, storage};
+use crate::storage;
 use uuid::Uuid;
 
 pub const DEMO_EMAIL: &str = "demo@spotik.local";
@@ -48,7 +48,7 @@ pub async fn seed(state: &AppState) -> Result<(), Box<dyn std::error::Error + Se
         std::fs::create_dir_all(&temp)?;
         let path = temp.join(format!("{}.part", Uuid::new_v4()));
         std::fs::write(&path, &bytes)?;
-        let audio = probe::probe(&path).map_err(|r| r.0)?;
+        let audio = spotik_probe::probe(&path).map_err(|r| r.0)?;
         use sha2::Digest;
         let sha = hex::encode(sha2::Sha256::digest(&bytes));
         let relative = storage::content_path(&sha, audio.extension);

@@ -19,6 +19,8 @@ pub struct AppState {
     pub events: Events,
     pub hub: Arc<Hub>,
     pub login_limiter: LoginLimiter,
+    /// Password hashes within their memory budget.
+    pub passwords: crate::auth::hashing::PasswordWork,
     pub requests: RequestStats,
     pub started: std::time::Instant,
     /// Who each recently seen token (by `jti`) stands for.
@@ -27,6 +29,8 @@ pub struct AppState {
     pub members: Recent<(uuid::Uuid, uuid::Uuid), ()>,
     /// Listeners' measured clock offsets and drift.
     pub sync_reports: crate::drift::SyncReports,
+    /// Probes uploads in limited child processes.
+    pub prober: crate::probe::Prober,
 }
 
 /// How long a session or a membership read from PostgreSQL is trusted: a

@@ -10,7 +10,7 @@ use crate::reply::Reply;
 use crate::request::{state, uuid_param};
 use crate::rooms::{require, require_member, require_participant};
 use crate::state::AppState;
-use crate::{covers, probe, queue, storage, upload};
+use crate::{covers, queue, storage, upload};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde_json::{json, Value};
@@ -59,7 +59,7 @@ struct NewTrack<'a> {
     original_name: &'a str,
     sha256: &'a str,
     size: u64,
-    audio: &'a probe::Audio,
+    audio: &'a spotik_probe::Audio,
     genre_id: Option<i64>,
     cover_path: Option<&'a str>,
 }
@@ -80,9 +80,10 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         .audio
         .ok_or_else(|| ApiError::field("audio_file", "The audio file field is required."))?;
     let path = received.path.clone();
-    let audio = tokio::task::spawn_blocking(move || probe::probe(&path))
+    let audio = state
+        .prober
+        .probe(&path)
         .await
-        .map_err(ApiError::internal)?
         .map_err(|rejected| ApiError::field("audio_file", rejected.0))?;
     let cover_path = match form.cover.filter(|c| !c.is_empty()) {
         Some(cover) => Some(covers::store(&state, cover, "cover_image").await?),

@@ -26,13 +26,18 @@ pub fn statement(up: bool) -> &'static str {
 }
 
 fn written(up: bool) -> String {
+    // Both branches change a vote row only where `scored` below moves the
+    // score: the track in the URL's room. (An unvote through another room's
+    // URL once deleted the row and left the score, so the next vote counted
+    // again: a score raised without bound by one user.)
     let change = if up {
         "changed AS (INSERT INTO track_votes (track_id, user_id) \
                      SELECT $1, $2 FROM room WHERE EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) \
                      ON CONFLICT DO NOTHING RETURNING 1)"
     } else {
         "changed AS (DELETE FROM track_votes WHERE track_id = $1 AND user_id = $2 \
-                     AND EXISTS (SELECT 1 FROM room) RETURNING 1)"
+                     AND EXISTS (SELECT 1 FROM room) \
+                     AND EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) RETURNING 1)"
     };
     let sign = if up { "+" } else { "-" };
     format!(

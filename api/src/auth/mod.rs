@@ -1,6 +1,7 @@
 //! Accounts and tokens: register, login, refresh, logout, me; and the
 //! authentication of every other request.
 
+pub mod hashing;
 pub mod jwt;
 pub mod limiter;
 pub mod password;
@@ -170,12 +171,7 @@ pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> 
     let state = state(depot)?.clone();
     let input: Registration = json_body(req).await?;
     validate_registration(&input)?;
-    let memory = state.config.argon2_memory_kib;
-    let password = input.password.clone();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password, memory))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(input.password.clone()).await?;
     let inserted = sqlx::query_as::<_, User>(
         "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) \
          RETURNING id, username, email, created_at",
@@ -214,37 +210,36 @@ pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let state = state(depot)?.clone();
     let input: Credentials = json_body(req).await?;
     let email = input.email.trim().to_lowercase();
-    let ip = req.remote_addr().to_string();
-    let ip = ip.rsplit_once(':').map_or(ip.as_str(), |(host, _)| host).to_owned();
-    if let Err(wait) = state.login_limiter.check(&ip, &email) {
-        return Err(ApiError::TooManyRequests {
-            message: "Too many login attempts, try again later".into(),
-            retry_after_secs: wait,
-        });
-    }
+    let client = crate::client_addr::of(req, &state.config.trusted_proxies);
     let row: Option<(Uuid, String, String, DateTime<Utc>, String)> =
         sqlx::query_as("SELECT id, username, email, created_at, password_hash FROM users WHERE lower(email) = $1")
             .bind(&email)
             .fetch_optional(&state.db)
             .await?;
-    let memory = state.config.argon2_memory_kib;
+    // Reserved before verifying: parallel guesses cannot all pass the check.
+    let attempt = state
+        .login_limiter
+        .reserve(client, &email, row.is_some())
+        .map_err(|wait| ApiError::TooManyRequests {
+            message: "Too many login attempts, try again later".into(),
+            retry_after_secs: wait,
+        })?;
     let stored = row.as_ref().map(|r| r.4.clone());
-    let password = input.password.clone();
-    // A missing account is checked against a decoy hash: same cost, same answer.
-    let (matches, rehash) = tokio::task::spawn_blocking(move || {
-        let stored = stored.unwrap_or_else(|| password::decoy(memory));
-        password::verify(&password, &stored)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    // A missing account is checked against the decoy hash: same cost, same answer.
+    let (matches, rehash) = match state.passwords.verify(input.password.clone(), stored).await {
+        Ok(verdict) => verdict,
+        Err(busy) => {
+            attempt.cancel();
+            return Err(busy);
+        }
+    };
     let Some((id, username, email_db, created_at, _)) = row.filter(|_| matches) else {
-        state.login_limiter.failed(&ip, &email);
+        attempt.failed();
         return Err(ApiError::Unauthorized("Invalid credentials".into()));
     };
-    state.login_limiter.succeeded(&email);
+    attempt.succeeded();
     if rehash {
-        let password = input.password.clone();
-        if let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || password::hash(&password, memory)).await {
+        if let Ok(hash) = state.passwords.hash(input.password.clone()).await {
             sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
                 .bind(id)
                 .bind(hash)

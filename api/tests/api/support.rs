@@ -144,6 +144,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ("DB_POOL_MAX", "30".into()),
         // Late joiners are told the room's playback this long after joining.
         ("WS_CATCH_UP_DELAY_MS", "100".into()),
+        // Uploads are probed by the real binary, as in production.
+        ("PROBE_PROGRAM", env!("CARGO_BIN_EXE_spotik-api").into()),
     ];
     let mut config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
     (options.tweak)(&mut config);
@@ -460,6 +462,62 @@ impl ApiProcess {
     }
 }
 
+impl ApiProcess {
+    /// Registers `name` on this process; its token.
+    pub async fn user(&self, name: &str) -> String {
+        let registered = answer(
+            reqwest::Client::new()
+                .post(format!("{}/auth/register", self.base))
+                .json(&json!({ "username": name, "email": format!("{name}@example.com"), "password": "password123", "password_confirmation": "password123" }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
+        registered.body["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A room administered by `token`'s user; its id.
+    pub async fn room(&self, token: &str) -> String {
+        let created = answer(
+            reqwest::Client::new()
+                .post(format!("{}/rooms", self.base))
+                .bearer_auth(token)
+                .json(&json!({ "name": "Room" }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        created.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads `bytes` as `name` to `room`.
+    pub async fn upload(&self, room: &str, token: &str, name: &str, bytes: Vec<u8>) -> Answer {
+        let form = Form::new().part("audio_file", Part::bytes(bytes).file_name(name.to_owned()));
+        answer(
+            reqwest::Client::new()
+                .post(format!("{}/rooms/{room}/tracks", self.base))
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await
+                .expect("upload sent"),
+        )
+        .await
+    }
+
+    /// Whether the process still runs and answers `/api/ping`.
+    pub async fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+            && reqwest::get(format!("{}/ping", self.base))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+    }
+}
+
 impl Drop for ApiProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -608,4 +666,14 @@ impl Drop for PrivatePostgres {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// A `/proc/{pid}/status` figure in KiB (`VmRSS`, `VmHWM`).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} of {pid}"))
 }

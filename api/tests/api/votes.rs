@@ -117,3 +117,92 @@ async fn the_queue_follows_votes_then_age_with_each_users_flags() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// One step of a visitor's vote sequence: who, on which track, through
+/// which room's URL, and whether it is a vote or an unvote.
+#[derive(Clone, Debug)]
+struct Step {
+    voter: usize,
+    track: usize,
+    through: usize,
+    up: bool,
+}
+
+/// Issue 19, item 6: votes and unvotes through any room's URL, in any
+/// order, never move a score away from the rows it counts.
+#[test]
+fn any_votes_and_unvotes_through_any_rooms_url_keep_scores_exact() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, rooms, tracks, voters) = runtime.block_on(async {
+        let app = spawn_app().await;
+        let (alice, _) = app.user("alice").await;
+        let mut rooms = Vec::new();
+        let mut tracks = Vec::new();
+        for fixtures in [
+            ["tone-1500ms.wav", "tone-1500ms.flac"],
+            ["tone-1500ms.ogg", "tone-1500ms.mp3"],
+        ] {
+            let room = app.room(&alice).await;
+            for fixture in fixtures {
+                let uploaded = app.upload(&room, &alice, fixture).await;
+                tracks.push(uploaded.body["track"]["id"].as_str().unwrap().to_owned());
+            }
+            app.post(&format!("/rooms/{room}/playback/pause"), &alice, json!({}))
+                .await;
+            rooms.push(room);
+        }
+        let mut voters = vec![alice];
+        for name in ["bob", "carol"] {
+            let (token, _) = app.user(name).await;
+            for room in &rooms {
+                app.post(&format!("/rooms/{room}/join"), &token, json!({})).await;
+            }
+            voters.push(token);
+        }
+        (app, rooms, tracks, voters)
+    });
+    let step = (0..3usize, 0..4usize, 0..2usize, any::<bool>()).prop_map(|(voter, track, through, up)| Step {
+        voter,
+        track,
+        through,
+        up,
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(24));
+    runner
+        .run(&proptest::collection::vec(step, 1..30), |steps| {
+            runtime.block_on(async {
+                for step in &steps {
+                    let path = format!("/rooms/{}/tracks/{}/vote", rooms[step.through], tracks[step.track]);
+                    let reply = if step.up {
+                        app.post(&path, &voters[step.voter], json!({})).await
+                    } else {
+                        app.delete(&path, &voters[step.voter]).await
+                    };
+                    let own_room = step.track / 2 == step.through;
+                    let expected = if own_room {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::NOT_FOUND
+                    };
+                    prop_assert_eq!(reply.status, expected, "{:?}: {:?}", step, reply.body);
+                }
+                let drifted: Vec<(String, i32, i64)> = sqlx::query_as(
+                    "SELECT t.id::text, t.vote_score, count(v.user_id) FROM tracks t \
+                     LEFT JOIN track_votes v ON v.track_id = t.id GROUP BY t.id \
+                     HAVING t.vote_score <> count(v.user_id)",
+                )
+                .fetch_all(&app.state.db)
+                .await
+                .unwrap();
+                prop_assert!(drifted.is_empty(), "scores apart from their rows: {:?}", drifted);
+                Ok(())
+            })
+        })
+        .unwrap();
+    runtime.block_on(async move { drop(app) });
+}

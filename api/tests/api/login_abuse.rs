@@ -1,0 +1,235 @@
+//! Logins and registrations as a hostile visitor sends them: many at once,
+//! through a proxy, with made-up e-mails (issue 19, items 2, 4, 5 and 9).
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+async fn login(app: &TestApp, email: &str, password: &str, forwarded_for: Option<&str>) -> Answer {
+    let mut request = app
+        .client
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": email, "password": password }));
+    if let Some(client) = forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_hashing_stays_within_its_memory_budget_and_gives_it_back() {
+    let database_url = fresh_database().await;
+    let media = tempfile::tempdir().unwrap();
+    let api = ApiProcess::start_with(&database_url, media.path(), free_port(), |command| {
+        // Production's cost: 19 MiB a hash; three may run at once.
+        command
+            .env("ARGON2_MEMORY_KIB", "19456")
+            .env("PASSWORD_HASH_MEMORY_MIB", "60")
+            .env("PASSWORD_HASH_WAIT_MS", "300")
+            .env("LOGIN_LIMIT_PER_IP", "1000")
+            .env("LOGIN_LIMIT_PER_ACCOUNT", "1000");
+    })
+    .await;
+    let pid = api.child.id();
+    let client = reqwest::Client::new();
+    let baseline = proc_status_kib(pid, "VmRSS");
+    let registering: Vec<_> = (0..64)
+        .map(|n| {
+            let (client, base) = (client.clone(), api.base.clone());
+            tokio::spawn(async move {
+                let body = json!({ "username": format!("user{n}"), "email": format!("user{n}@example.com"), "password": "password123", "password_confirmation": "password123" });
+                answer(client.post(format!("{base}/auth/register")).json(&body).send().await.unwrap()).await
+            })
+        })
+        .collect();
+    let (mut created, mut busy) = (0, 0);
+    for task in registering {
+        let reply = task.await.unwrap();
+        match reply.status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(reply.headers.get("retry-after").is_some(), "503 says when to come back");
+                busy += 1;
+            }
+            other => panic!("registration answered {other}: {:?}", reply.body),
+        }
+    }
+    assert!(created > 0 && created + busy == 64, "{created} created, {busy} busy");
+    // Failed logins, the unauthenticated path of the issue: many at once.
+    let logins: Vec<_> = (0..100)
+        .map(|n| {
+            let (client, base) = (client.clone(), api.base.clone());
+            tokio::spawn(async move {
+                let body = json!({ "email": format!("user{}@example.com", n % 64), "password": "wrong-password" });
+                client
+                    .post(format!("{base}/auth/login"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for task in logins {
+        let status = task.await.unwrap();
+        assert!(
+            [StatusCode::UNAUTHORIZED, StatusCode::SERVICE_UNAVAILABLE].contains(&status),
+            "{status}"
+        );
+    }
+    let peak = proc_status_kib(pid, "VmHWM");
+    let budget = 60 * 1024;
+    assert!(
+        peak < baseline + budget + 40 * 1024,
+        "peak {peak} KiB over a baseline of {baseline} KiB: more than the 60 MiB budget and some slack"
+    );
+    let settled = Instant::now() + Duration::from_secs(5);
+    while proc_status_kib(pid, "VmRSS") > baseline + 24 * 1024 && Instant::now() < settled {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = proc_status_kib(pid, "VmRSS");
+    assert!(
+        after <= baseline + 24 * 1024,
+        "{after} KiB resident afterwards, {baseline} KiB before: the hashes' memory was kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_guesses_at_one_account_are_evaluated_at_most_the_limit() {
+    let app = spawn_with(Options {
+        tweak: |c| c.login_limit.per_account = 10,
+        ..Options::default()
+    })
+    .await;
+    app.user("victim").await;
+    let guesses: Vec<_> = (0..100)
+        .map(|n| {
+            let (client, url) = (app.client.clone(), app.url("/auth/login"));
+            tokio::spawn(async move {
+                let body = json!({ "email": "victim@example.com", "password": format!("guess-{n}") });
+                client.post(url).json(&body).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    let mut evaluated = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::UNAUTHORIZED => evaluated += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert!(
+        evaluated <= 10,
+        "{evaluated} wrong passwords evaluated under a limit of 10"
+    );
+    let right = login(&app, "victim@example.com", "password123", None).await;
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the account is now protected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_behind_the_proxy_cannot_lock_out_the_others() {
+    let app = spawn_with(Options {
+        tweak: |c| {
+            c.login_limit.per_ip = 30;
+            c.login_limit.per_account = 10;
+            c.trusted_proxies = spotik_api::client_addr::TrustedProxies::parse("127.0.0.1").unwrap();
+        },
+        ..Options::default()
+    })
+    .await;
+    app.user("alice").await;
+    // Through the proxy, from 203.0.113.66: 31 failures with made-up e-mails.
+    let mut limited = false;
+    for n in 0..31 {
+        let reply = login(
+            &app,
+            &format!("nobody{n}@example.com"),
+            "whatever1",
+            Some("203.0.113.66"),
+        )
+        .await;
+        limited |= reply.status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "the sprayer itself is limited");
+    // Another client of the same proxy logs in.
+    let other = login(&app, "alice@example.com", "password123", Some("198.51.100.7")).await;
+    assert_eq!(other.status, StatusCode::OK, "{:?}", other.body);
+    // And made-up e-mails did not block a real account from that very address.
+    let same = login(&app, "alice@example.com", "password123", Some("203.0.113.66")).await;
+    assert_eq!(same.status, StatusCode::OK, "{:?}", same.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_headers_from_a_stranger_are_not_believed() {
+    let app = spawn_with(Options {
+        tweak: |c| c.login_limit.per_ip = 5,
+        ..Options::default()
+    })
+    .await;
+    app.user("carol").await;
+    // Each guess claims another address; no proxy is trusted, so they are all one client.
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let reply = login(
+            &app,
+            "carol@example.com",
+            &format!("guess-{n}"),
+            Some(&format!("192.0.2.{n}")),
+        )
+        .await;
+        statuses.push(reply.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(),
+        5,
+        "{statuses:?}"
+    );
+}
+
+/// Median of `samples` login times.
+async fn median_login(app: &TestApp, email: &str, samples: usize) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..samples {
+        let started = Instant::now();
+        let reply = login(app, email, "wrong-password", None).await;
+        times.push(started.elapsed());
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    times.sort();
+    times[samples / 2]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_account_costs_what_a_wrong_password_costs() {
+    let app = spawn_with(Options {
+        // Hashing dominates a login, as in production.
+        tweak: |c| c.argon2_memory_kib = 16 * 1024,
+        ..Options::default()
+    })
+    .await;
+    app.user("dave").await;
+    // Warm both paths (the decoy is made on first use).
+    median_login(&app, "nobody@example.com", 1).await;
+    median_login(&app, "dave@example.com", 1).await;
+    let (mut missing, mut present) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        missing.push(median_login(&app, "nobody@example.com", 5).await);
+        present.push(median_login(&app, "dave@example.com", 5).await);
+    }
+    missing.sort();
+    present.sort();
+    let ratio = missing[1].as_secs_f64() / present[1].as_secs_f64();
+    assert!(
+        (0.7..1.4).contains(&ratio),
+        "missing account {:?} vs wrong password {:?}: {ratio:.2}×",
+        missing[1],
+        present[1]
+    );
+}

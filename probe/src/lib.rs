@@ -1,0 +1,357 @@
+//! Is this file really audio, and how long is it? Decided by content, never
+//! by the file name.
+//!
+//! The container is recognised by its magic bytes, then symphonia demuxes
+//! every packet to measure the real duration: a file whose header promises
+//! more than it holds (a truncated upload) or that holds no audio at all is
+//! refused, whatever its extension says.
+//!
+//! Uploads are hostile input and symphonia can panic on some of them (its
+//! ID3v2 reader reaches an `unreachable!()` on a crafted extended header,
+//! upstream issue #485). So nothing here reads metadata: leading ID3v2 tags
+//! are measured and skipped by [`skip_id3v2`], and the probe registers the
+//! container readers only. What is left is still run by the API in a child
+//! process of its own (see [`verdict`] for the line it prints), so that a
+//! panic, a loop or a memory bomb found later ends that child, not the server.
+
+pub mod verdict;
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::OnceLock;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::{Limit, MetadataOptions};
+use symphonia::core::probe::{Hint, Probe};
+use symphonia::default::formats;
+
+/// What an upload turned out to be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Audio {
+    pub extension: &'static str,
+    pub mime_type: &'static str,
+    pub duration_ms: i64,
+}
+
+/// Why it is not acceptable, in words for the uploader.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rejected(pub String);
+
+/// The accepted containers: extension and MIME type.
+pub const CONTAINERS: [(&str, &str); 6] = [
+    ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
+    ("opus", "audio/ogg; codecs=opus"),
+    ("ogg", "audio/ogg"),
+    ("m4a", "audio/mp4"),
+    ("mp3", "audio/mpeg"),
+];
+
+/// The container by its first bytes (after any ID3v2 tags).
+fn container(head: &[u8], tagged: bool) -> Option<(&'static str, &'static str)> {
+    match head {
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => Some(CONTAINERS[0]),
+        [b'f', b'L', b'a', b'C', ..] => Some(CONTAINERS[1]),
+        [b'O', b'g', b'g', b'S', ..] => {
+            if head.windows(8).any(|w| w == b"OpusHead") {
+                Some(CONTAINERS[2])
+            } else {
+                Some(CONTAINERS[3])
+            }
+        }
+        [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some(CONTAINERS[4]),
+        [0xFF, second, ..] if second & 0xE0 == 0xE0 => Some(CONTAINERS[5]),
+        // A tag may be followed by padding before the first frame: the
+        // MPEG reader looks for the frame itself.
+        _ if tagged => Some(CONTAINERS[5]),
+        _ => None,
+    }
+}
+
+/// Largest number of stacked ID3v2 tags skipped; more is not audio.
+const MAX_ID3V2_TAGS: usize = 8;
+
+/// Where the audio starts: past every ID3v2 tag at the front of `source`
+/// (`ID3`, version, flags, a 28-bit syncsafe size, and a 10-byte footer
+/// when flagged). `None` when a tag claims more bytes than the file holds.
+pub fn skip_id3v2(source: &mut (impl Read + Seek), len: u64) -> std::io::Result<Option<u64>> {
+    let mut offset = 0u64;
+    for _ in 0..MAX_ID3V2_TAGS {
+        source.seek(SeekFrom::Start(offset))?;
+        let mut header = [0u8; 10];
+        if read_up_to(source, &mut header)? < header.len() || &header[..3] != b"ID3" {
+            return Ok(Some(offset));
+        }
+        let size = header[6..10]
+            .iter()
+            .fold(0u64, |size, byte| (size << 7) | u64::from(byte & 0x7F));
+        let footer = if header[5] & 0x10 != 0 { 10 } else { 0 };
+        offset += 10 + size + footer;
+        if offset > len {
+            return Ok(None);
+        }
+    }
+    Ok(None)
+}
+
+fn read_up_to(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// A file seen from `start` on, as if its first bytes were not there.
+struct Window<S> {
+    inner: S,
+    start: u64,
+    len: u64,
+}
+
+impl<S: Read> Read for Window<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Seek> Seek for Window<S> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let absolute = match to {
+            SeekFrom::Start(at) => self.inner.seek(SeekFrom::Start(self.start.saturating_add(at)))?,
+            SeekFrom::End(by) => self.inner.seek(SeekFrom::End(by))?,
+            SeekFrom::Current(by) => self.inner.seek(SeekFrom::Current(by))?,
+        };
+        if absolute < self.start {
+            self.inner.seek(SeekFrom::Start(self.start))?;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the audio",
+            ));
+        }
+        Ok(absolute - self.start)
+    }
+}
+
+impl<S: Read + Seek + Send + Sync> MediaSource for Window<S> {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+/// Container readers only: no metadata reader is registered (see the module's comment).
+fn containers() -> &'static Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let mut probe = Probe::default();
+        probe.register_all::<formats::FlacReader>();
+        probe.register_all::<formats::IsoMp4Reader>();
+        probe.register_all::<formats::MpaReader>();
+        probe.register_all::<formats::WavReader>();
+        probe.register_all::<formats::OggReader>();
+        probe
+    })
+}
+
+fn not_audio() -> Rejected {
+    Rejected("The file is not a supported audio file (MP3, M4A, WAV, FLAC, OGG or Opus).".into())
+}
+
+/// Probes the file at `path`; blocking. The API runs it in a child process
+/// (`spotik-api probe-file`), tools and tests may call it directly.
+pub fn probe(path: &Path) -> Result<Audio, Rejected> {
+    let file = File::open(path).map_err(|_| not_audio())?;
+    let len = file.metadata().map_err(|_| not_audio())?.len();
+    probe_source(file, len)
+}
+
+/// Probes audio held in memory (the fuzz target's entry point).
+pub fn probe_bytes(bytes: &[u8]) -> Result<Audio, Rejected> {
+    probe_source(std::io::Cursor::new(bytes.to_vec()), bytes.len() as u64)
+}
+
+fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64) -> Result<Audio, Rejected> {
+    if len == 0 {
+        return Err(Rejected("The file is empty.".into()));
+    }
+    let start = skip_id3v2(&mut source, len)
+        .map_err(|_| not_audio())?
+        .ok_or_else(not_audio)?;
+    source.seek(SeekFrom::Start(start)).map_err(|_| not_audio())?;
+    let mut head = [0u8; 64];
+    let read = read_up_to(&mut source, &mut head).map_err(|_| not_audio())?;
+    if read == 0 {
+        return Err(Rejected("The file holds no audio.".into()));
+    }
+    let (extension, mime_type) = container(&head[..read], start > 0).ok_or_else(not_audio)?;
+    source.seek(SeekFrom::Start(start)).map_err(|_| not_audio())?;
+    let window = Window {
+        inner: source,
+        start,
+        len: len - start,
+    };
+    let stream = MediaSourceStream::new(Box::new(window), MediaSourceStreamOptions::default());
+    let mut hint = Hint::new();
+    hint.with_extension(extension);
+    // Nothing reads metadata, but should a container reader keep some, it is small.
+    let metadata = MetadataOptions {
+        limit_metadata_bytes: Limit::Maximum(64 * 1024),
+        limit_visual_bytes: Limit::Maximum(0),
+    };
+    let probed = containers()
+        .format(&hint, stream, &FormatOptions::default(), &metadata)
+        .map_err(|_| not_audio())?;
+    let mut format = probed.format;
+    let track = format.default_track().ok_or_else(not_audio)?.clone();
+    let params = &track.codec_params;
+    let sample_rate = params
+        .sample_rate
+        .or_else(|| (extension == "opus").then_some(48_000))
+        .filter(|&rate| rate > 0)
+        .ok_or_else(not_audio)?;
+    let time_base = params.time_base.filter(|tb| tb.denom > 0);
+    let declared = params.n_frames;
+
+    // Walk every packet: the end of the last one is the real length.
+    let mut end_ts: u64 = 0;
+    let mut packets = 0u64;
+    loop {
+        match format.next_packet() {
+            Ok(packet) if packet.track_id() == track.id => {
+                packets += 1;
+                end_ts = end_ts.max(packet.ts().saturating_add(packet.dur()));
+            }
+            Ok(_) => {}
+            Err(symphonia::core::errors::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(symphonia::core::errors::Error::ResetRequired) => break,
+            Err(_) => return Err(Rejected("The audio data is corrupt.".into())),
+        }
+    }
+    if packets == 0 || end_ts == 0 {
+        return Err(Rejected("The file holds no audio.".into()));
+    }
+    if let Some(declared) = declared {
+        // A header that promises much more than the stream holds: truncated.
+        if declared > 0 && u128::from(end_ts) * 10 < u128::from(declared) * 9 {
+            return Err(Rejected(
+                "The file is truncated: it holds less audio than its header declares.".into(),
+            ));
+        }
+    }
+    let duration_ms = match time_base {
+        Some(tb) => {
+            let time = tb.calc_time(end_ts);
+            (time.seconds as i64).saturating_mul(1000) + (time.frac * 1000.0).round() as i64
+        }
+        None => (end_ts as f64 * 1000.0 / f64::from(sample_rate)).round() as i64,
+    };
+    if duration_ms <= 0 {
+        return Err(Rejected("The file holds no audio.".into()));
+    }
+    Ok(Audio {
+        extension,
+        mime_type,
+        duration_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/audio")
+            .join(name)
+    }
+
+    /// The 42 bytes of issue 19: an ID3v2.4 tag whose extended header
+    /// carries the restrictions byte `0x40`, which symphonia-metadata 0.5.5
+    /// answers with `unreachable!()`.
+    const ID3_RESTRICTIONS_BOMB: [u8; 42] = {
+        let mut bytes = [0u8; 42];
+        let head = *b"ID3\x04\x00\x40\x00\x00\x00\x20\x00\x00\x00\x06\x01\x10\x01\x40";
+        let mut i = 0;
+        while i < head.len() {
+            bytes[i] = head[i];
+            i += 1;
+        }
+        bytes
+    };
+
+    #[test]
+    fn a_crafted_id3v2_extended_header_is_refused_not_a_panic() {
+        assert_eq!(
+            probe_bytes(&ID3_RESTRICTIONS_BOMB),
+            Err(Rejected("The file holds no audio.".into()))
+        );
+    }
+
+    #[test]
+    fn every_fixture_probes_the_same_from_memory() {
+        for name in [
+            "tone-1500ms-id3.mp3",
+            "tone-1500ms.flac",
+            "truncated.mp3",
+            "fake-text.mp3",
+        ] {
+            let bytes = std::fs::read(fixture(name)).unwrap();
+            assert_eq!(probe_bytes(&bytes), probe(&fixture(name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn stacked_id3v2_tags_are_skipped_and_a_tag_longer_than_the_file_is_refused() {
+        let audio = std::fs::read(fixture("tone-1500ms.mp3")).unwrap();
+        let mut tagged = b"ID3\x03\x00\x00\x00\x00\x00\x04tag!ID3\x04\x00\x10\x00\x00\x00\x00".to_vec();
+        tagged.extend_from_slice(b"3DI\x04\x00\x10\x00\x00\x00\x00");
+        tagged.extend_from_slice(&audio);
+        let found = probe_bytes(&tagged).unwrap();
+        assert_eq!(found, probe_bytes(&audio).unwrap());
+        let mut long = b"ID3\x03\x00\x00\x7f\x7f\x7f\x7f".to_vec();
+        long.extend_from_slice(&audio);
+        assert_eq!(probe_bytes(&long), Err(not_audio()));
+    }
+
+    #[test]
+    fn every_accepted_format_is_recognised_with_its_duration() {
+        for (name, extension, low, high) in [
+            ("tone-1500ms.mp3", "mp3", 1_450, 1_600),
+            ("tone-1500ms-id3.mp3", "mp3", 1_450, 1_600),
+            ("tone-1500ms.m4a", "m4a", 1_450, 1_600),
+            ("tone-1500ms.wav", "wav", 1_490, 1_510),
+            ("tone-1500ms.flac", "flac", 1_490, 1_510),
+            ("tone-1500ms.ogg", "ogg", 1_450, 1_550),
+            ("tone-1500ms.opus", "opus", 1_450, 1_600),
+        ] {
+            let audio = probe(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(audio.extension, extension, "{name}");
+            assert!(
+                (low..=high).contains(&audio.duration_ms),
+                "{name}: {} ms",
+                audio.duration_ms
+            );
+        }
+    }
+
+    #[test]
+    fn fakes_truncations_and_empty_files_are_refused() {
+        assert!(probe(&fixture("fake-text.mp3")).is_err());
+        assert!(probe(&fixture("truncated.mp3")).is_err());
+        let dir = std::env::temp_dir().join(format!("probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.mp3");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(probe(&empty), Err(Rejected("The file is empty.".into())));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
