@@ -152,6 +152,11 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     ("ARGON2_MEMORY_KIB", "memory of one password hash [default: 19456]"),
     (
+        "HTTP_BODY_IDLE_TIMEOUT",
+        "seconds a request body may pause between two chunks [default: 15]",
+    ),
+    ("UPLOAD_TIMEOUT", "seconds a whole upload may take [default: 600]"),
+    (
         "PASSWORD_HASH_MEMORY_MIB",
         "memory all password hashes at once may hold; sets how many run at once [default: 128]",
     ),

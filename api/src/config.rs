@@ -61,6 +61,10 @@ pub struct Config {
     /// 503 (`REQUEST_TIMEOUT`, s; default the acquire timeout plus one).
     pub request_timeout: Duration,
     pub probe: ProbeConfig,
+    /// Longest gap between two chunks of a request body (`HTTP_BODY_IDLE_TIMEOUT`, s).
+    pub body_idle_timeout: Duration,
+    /// Longest a whole upload may take (`UPLOAD_TIMEOUT`, s).
+    pub upload_timeout: Duration,
 }
 
 /// How uploads are probed: in a child process with these limits (see `probe`).
@@ -322,6 +326,8 @@ impl Config {
                 Some(_) => secs("REQUEST_TIMEOUT", 0)?.max(Duration::from_secs(1)),
                 None => secs("DB_POOL_ACQUIRE_TIMEOUT", 5)? + Duration::from_secs(1),
             },
+            body_idle_timeout: secs("HTTP_BODY_IDLE_TIMEOUT", 15)?.max(Duration::from_secs(1)),
+            upload_timeout: secs("UPLOAD_TIMEOUT", 600)?.max(Duration::from_secs(1)),
             probe: ProbeConfig {
                 program: match var("PROBE_PROGRAM").filter(|p| !p.is_empty()) {
                     Some(program) => PathBuf::from(program),

@@ -68,10 +68,7 @@ fn decode_data_url(url: &str) -> ApiResult<Vec<u8>> {
 async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<Vec<u8>> {
     let max = state.config.cover_max_bytes;
     if upload::is_multipart(req) {
-        let limits = FormLimits {
-            audio_bytes: 0,
-            cover_bytes: max,
-        };
+        let limits = FormLimits::new(&state.config, 0, max);
         let form = upload::receive_form(req, &storage::temp_dir(&state.config), limits).await?;
         return form
             .cover

@@ -8,6 +8,11 @@
 //! second, so that an acquire time-out still answers with its own words) and
 //! answers `503`. Uploads are exempt: their bodies may take minutes to arrive
 //! on a slow link, and their database work is a few statements at the end.
+//! Only the upload routes' multipart requests are: the header alone once
+//! exempted any request, and 300 anonymous connections dribbling a byte
+//! every 5 s held their sockets for ever. An upload has deadlines of its own
+//! instead (`upload::receive_form`: between two chunks, and in all), and its
+//! handler authenticates before it reads a byte of the body.
 //! WebSocket upgrades answer at once and live on in tasks of their own.
 
 use crate::error::envelope;
@@ -15,10 +20,20 @@ use crate::request::state;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 
+/// The routes that take a multipart upload (POST).
+const UPLOAD_ROUTES: [&str; 2] = ["api/rooms/{room}/tracks", "api/rooms/{room}/cover"];
+
+/// Whether `req` is a multipart upload to a route that takes one.
+fn is_upload(req: &Request) -> bool {
+    req.method() == salvo::http::Method::POST
+        && crate::upload::is_multipart(req)
+        && UPLOAD_ROUTES.contains(&req.matched_path().trim_start_matches('/'))
+}
+
 #[handler]
 pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
     let limit = match state(depot) {
-        Ok(state) if !crate::upload::is_multipart(req) => state.config.request_timeout,
+        Ok(state) if !is_upload(req) => state.config.request_timeout,
         _ => {
             ctrl.call_next(req, depot, res).await;
             return;

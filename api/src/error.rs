@@ -14,6 +14,8 @@ pub enum ApiError {
     NotFound(String),
     Conflict(String),
     PayloadTooLarge(String),
+    /// 408: the body stopped coming.
+    RequestTimeout(String),
     UnsupportedMediaType(String),
     TooManyRequests {
         message: String,
@@ -58,6 +60,7 @@ impl ApiError {
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m, "not_found"),
             Self::Conflict(m) => (StatusCode::CONFLICT, m, "conflict"),
             Self::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, "payload_too_large"),
+            Self::RequestTimeout(m) => (StatusCode::REQUEST_TIMEOUT, m, "request_timeout"),
             Self::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, "unsupported_media_type"),
             Self::TooManyRequests { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message, "too_many_requests"),
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, "service_unavailable"),

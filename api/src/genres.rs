@@ -149,6 +149,18 @@ fn validate(fields: GenreFields) -> ApiResult<Valid> {
             serde_json::json!(["The description may not be longer than 500 characters."]),
         );
     }
+    for (field, text, check) in [
+        (
+            "name",
+            name.as_deref(),
+            crate::text::name as fn(&str, &str) -> ApiResult<()>,
+        ),
+        ("description", description.as_deref(), crate::text::description),
+    ] {
+        if let Some(Err(ApiError::Validation(refused))) = text.map(|t| check(field, t)) {
+            errors.extend(refused);
+        }
+    }
     let color = fields.color.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     let is_hex = |c: &str| c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if color.as_deref().is_some_and(|c| !is_hex(c)) {

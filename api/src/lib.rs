@@ -45,6 +45,7 @@ pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod sync_reports;
+pub mod text;
 pub mod tracks;
 pub mod upload;
 pub mod votes;
@@ -299,6 +300,7 @@ pub fn router() -> Router {
         );
     Router::new()
         .hoop(deadline::bounded)
+        .hoop(request::refuse_nul_in_query)
         .push(api)
         .push(apps)
         .push(

@@ -242,6 +242,18 @@ fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
         }
         _ => {}
     }
+    for (field, text, check) in [
+        (
+            "name",
+            fields.name.as_deref(),
+            crate::text::name as fn(&str, &str) -> ApiResult<()>,
+        ),
+        ("description", fields.description.as_deref(), crate::text::description),
+    ] {
+        if let Some(Err(ApiError::Validation(refused))) = text.map(|t| check(field, t)) {
+            errors.extend(refused);
+        }
+    }
     if fields.description.as_deref().is_some_and(|d| d.chars().count() > 1000) {
         errors.insert(
             "description".into(),

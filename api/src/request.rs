@@ -32,6 +32,10 @@ pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
 
 /// The bytes of a JSON body as `T`: not JSON → 400, JSON of another shape → 422.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    // PostgreSQL cannot store a NUL: refused here, for every body at once.
+    if crate::text::has_nul_escape(bytes) && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(crate::text::nul_refused("body"));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         // serde reports a value of the wrong type before it has read the
         // rest, so `0<garbage>` would look like JSON of another shape.
@@ -45,6 +49,18 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             ApiError::BadRequest("Malformed JSON".into())
         }
     })
+}
+
+/// Refuses a query string that decodes to a NUL (`?search=%00`) with a
+/// 422 before any handler reads it: PostgreSQL cannot store or compare one.
+#[handler]
+pub async fn refuse_nul_in_query(req: &mut Request, res: &mut Response, ctrl: &mut FlowCtrl) {
+    if req.uri().query().is_some_and(crate::text::has_nul_in_query) {
+        ctrl.skip_rest();
+        crate::text::nul_refused("query")
+            .write(req, &mut Depot::new(), res)
+            .await;
+    }
 }
 
 /// A UUID path parameter; anything else is a 404 (the resource cannot exist).

@@ -171,12 +171,16 @@ fn valid_name(name: &str) -> ApiResult<String> {
             "The name must be between 1 and 100 characters.",
         ));
     }
+    crate::text::name("name", name)?;
     Ok(name.to_owned())
 }
 
 /// A description of at most 500 characters; blank means none.
 fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
     let text = description.map(str::trim).filter(|d| !d.is_empty());
+    if let Some(text) = text {
+        crate::text::description("description", text)?;
+    }
     if text.is_some_and(|d| d.chars().count() > 500) {
         return Err(ApiError::field(
             "description",

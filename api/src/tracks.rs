@@ -70,10 +70,11 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     let state = state(depot)?.clone();
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
-    let limits = upload::FormLimits {
-        audio_bytes: state.config.upload_max_bytes,
-        cover_bytes: state.config.cover_max_bytes,
-    };
+    let limits = upload::FormLimits::new(
+        &state.config,
+        state.config.upload_max_bytes,
+        state.config.cover_max_bytes,
+    );
     let form = upload::receive_form(req, &storage::temp_dir(&state.config), limits).await?;
     let genre_id = genre_of(&state, form.field("genre_id")).await?;
     let received = form

@@ -75,6 +75,22 @@ impl Form {
 pub struct FormLimits {
     pub audio_bytes: u64,
     pub cover_bytes: u64,
+    /// Longest gap between two chunks of the body (`HTTP_BODY_IDLE_TIMEOUT`).
+    pub idle: std::time::Duration,
+    /// Longest a whole upload may take (`UPLOAD_TIMEOUT`).
+    pub total: std::time::Duration,
+}
+
+impl FormLimits {
+    /// The configured limits for a form of `audio_bytes` and `cover_bytes`.
+    pub fn new(config: &crate::config::Config, audio_bytes: u64, cover_bytes: u64) -> Self {
+        Self {
+            audio_bytes,
+            cover_bytes,
+            idle: config.body_idle_timeout,
+            total: config.upload_timeout,
+        }
+    }
 }
 
 /// Text fields are ids and names: anything longer is not one of ours.
@@ -92,18 +108,41 @@ pub fn is_multipart(req: &Request) -> bool {
 /// Reads a multipart body: `audio_file` is streamed into `dir` while it is
 /// hashed and counted, `cover_image` kept in memory, other file parts
 /// drained and ignored. Every part is bounded as it arrives.
+///
+/// A body must keep coming: a gap longer than `limits.idle` between two
+/// chunks, or a whole upload longer than `limits.total`, ends it with a 408
+/// (what is written so far is removed), so a client cannot hold the
+/// connection by sending a byte now and then.
 pub async fn receive_form(req: &mut Request, dir: &Path, limits: FormLimits) -> ApiResult<Form> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let content_type = header("content-type").unwrap_or("").to_owned();
     let announced = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    let (idle, total) = (limits.idle, limits.total);
+    let stalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noted = std::sync::Arc::clone(&stalled);
     // The body stream yields frames; multer wants the data ones.
-    let body = req.take_body().filter_map(|frame| async move {
-        match frame {
-            Ok(frame) => frame.into_data().ok().map(Ok::<_, std::io::Error>),
-            Err(error) => Some(Err(std::io::Error::other(error.to_string()))),
+    let frames = req.take_body();
+    let body = futures_util::stream::unfold(frames, move |mut frames| {
+        let noted = std::sync::Arc::clone(&noted);
+        async move {
+            let item = match tokio::time::timeout(idle, frames.next()).await {
+                Err(_) => {
+                    noted.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
+                }
+                Ok(None) => return None,
+                Ok(Some(Ok(frame))) => Ok(frame.into_data().unwrap_or_default()),
+                Ok(Some(Err(error))) => Err(std::io::Error::other(error.to_string())),
+            };
+            Some((item, frames))
         }
     });
-    read_form(&content_type, announced, body, dir, limits).await
+    let too_slow = || ApiError::RequestTimeout("The upload arrived too slowly".into());
+    match tokio::time::timeout(total, read_form(&content_type, announced, body, dir, limits)).await {
+        Err(_) => Err(too_slow()),
+        Ok(Err(_)) if stalled.load(std::sync::atomic::Ordering::Relaxed) => Err(too_slow()),
+        Ok(read) => read,
+    }
 }
 
 /// [`receive_form`] on any byte stream: the parser of untrusted input, apart
@@ -229,7 +268,7 @@ fn sanitize_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|&c| c != '"' && !c.is_control() && !crate::text::is_bidi_control(c))
         .take(255)
         .collect();
     if cleaned.trim().is_empty() {
@@ -278,6 +317,8 @@ mod tests {
     const LIMITS: FormLimits = FormLimits {
         audio_bytes: 2048,
         cover_bytes: 1024,
+        idle: std::time::Duration::from_secs(60),
+        total: std::time::Duration::from_secs(600),
     };
 
     fn encode(parts: &[Part]) -> Vec<u8> {

@@ -69,6 +69,35 @@ fn container(head: &[u8], tagged: bool) -> Option<(&'static str, &'static str)> 
     }
 }
 
+/// How much of the start of a file is read to recognise it.
+const HEAD_BYTES: usize = 64 * 1024;
+
+/// Whether a WAV file's `fmt ` chunk (within `head`) describes audio at
+/// all: symphonia's RIFF reader panics on a sample rate of zero
+/// (`TimeBase::new`, found by the `audio_probe` fuzz target), and zero
+/// channels, block alignment or sample size describe nothing either.
+fn wav_format_sane(head: &[u8]) -> bool {
+    let u16_at = |at: usize| head.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| {
+        head.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let mut at = 12;
+    while let (Some(tag), Some(len)) = (head.get(at..at + 4), u32_at(at + 4)) {
+        let data = at + 8;
+        if tag == b"fmt " {
+            return len >= 16
+                && [u16_at(data + 2), u16_at(data + 12), u16_at(data + 14)]
+                    .iter()
+                    .all(|v| v.is_some_and(|v| v > 0))
+                && u32_at(data + 4).is_some_and(|rate| rate > 0);
+        }
+        // Chunks are padded to an even length.
+        at = data.saturating_add(len as usize).saturating_add(len as usize & 1);
+    }
+    false
+}
+
 /// Largest number of stacked ID3v2 tags skipped; more is not audio.
 const MAX_ID3V2_TAGS: usize = 8;
 
@@ -186,12 +215,15 @@ fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64)
         .map_err(|_| not_audio())?
         .ok_or_else(not_audio)?;
     source.seek(SeekFrom::Start(start)).map_err(|_| not_audio())?;
-    let mut head = [0u8; 64];
+    let mut head = vec![0u8; HEAD_BYTES];
     let read = read_up_to(&mut source, &mut head).map_err(|_| not_audio())?;
     if read == 0 {
         return Err(Rejected("The file holds no audio.".into()));
     }
     let (extension, mime_type) = container(&head[..read], start > 0).ok_or_else(not_audio)?;
+    if extension == "wav" && !wav_format_sane(&head[..read]) {
+        return Err(not_audio());
+    }
     source.seek(SeekFrom::Start(start)).map_err(|_| not_audio())?;
     let window = Window {
         inner: source,
@@ -294,6 +326,18 @@ mod tests {
             probe_bytes(&ID3_RESTRICTIONS_BOMB),
             Err(Rejected("The file holds no audio.".into()))
         );
+    }
+
+    #[test]
+    fn a_wav_with_no_sample_rate_is_refused_not_a_panic() {
+        // What the fuzz target found: symphonia divides time by it.
+        let mut wav = std::fs::read(fixture("tone-1500ms.wav")).unwrap();
+        assert_eq!(&wav[12..16], b"fmt ");
+        wav[24..28].fill(0);
+        assert_eq!(probe_bytes(&wav), Err(not_audio()));
+        let mut channels = std::fs::read(fixture("tone-1500ms.wav")).unwrap();
+        channels[22..24].fill(0);
+        assert_eq!(probe_bytes(&channels), Err(not_audio()));
     }
 
     #[test]

@@ -24,6 +24,8 @@ mod pusher;
 mod pusher_js;
 mod resilience;
 mod rooms;
+mod security;
+mod slow_bodies;
 mod sync_quality;
 mod trust;
 mod uploads;

@@ -1,0 +1,110 @@
+//! What a hostile visitor sends, refused with the client's error and
+//! nothing lost (issue 19).
+
+use crate::support::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nul_characters_are_a_422_never_a_500() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice").await;
+    let room = app.room(&token).await;
+    let anonymous = [
+        (
+            "/auth/login",
+            json!({ "email": "a\u{0}@example.com", "password": "password123" }),
+        ),
+        (
+            "/auth/register",
+            json!({ "username": "bob", "email": "b\u{0}@example.com", "password": "password123", "password_confirmation": "password123" }),
+        ),
+    ];
+    for (path, body) in anonymous {
+        let reply = app.call(Method::POST, path, None, Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {:?}",
+            reply.body
+        );
+    }
+    let signed_in = [
+        (
+            Method::POST,
+            "/rooms".to_owned(),
+            Some(json!({ "name": "nul\u{0}room" })),
+        ),
+        (
+            Method::PUT,
+            format!("/rooms/{room}"),
+            Some(json!({ "description": "x\u{0}" })),
+        ),
+        (Method::POST, "/genres".to_owned(), Some(json!({ "name": "G\u{0}" }))),
+        (Method::POST, "/playlists".to_owned(), Some(json!({ "name": "P\u{0}" }))),
+        (Method::GET, "/tracks?search=%00".to_owned(), None),
+        (Method::GET, format!("/rooms/{room}/tracks?search=a%00b"), None),
+        (Method::GET, "/rooms?page=%00".to_owned(), None),
+    ];
+    for (method, path, body) in signed_in {
+        let reply = app.call(method.clone(), &path, Some(&token), body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path}: {:?}",
+            reply.body
+        );
+        assert!(reply.body["errors"].is_object(), "{:?}", reply.body);
+    }
+    // The text \u0000 (an escaped backslash) is just text.
+    let literal = app.post("/rooms", &token, json!({ "name": "back\\u0000slash" })).await;
+    assert_eq!(literal.status, StatusCode::CREATED, "{:?}", literal.body);
+    assert_eq!(app.responses_with(500).await, 0);
+    let health = app.call(Method::GET, "/health", None, None).await;
+    assert!(
+        !health.body.to_string().contains("server errors"),
+        "no alert raised: {:?}",
+        health.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_shown_to_others_refuse_direction_overrides() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice").await;
+    for (path, body) in [
+        ("/rooms", json!({ "name": "chill\u{202E}3pm.exe" })),
+        ("/rooms", json!({ "name": "ok", "description": "a\u{2066}b" })),
+        ("/genres", json!({ "name": "Rock\u{202D}" })),
+        ("/playlists", json!({ "name": "Mix\u{7}" })),
+    ] {
+        let reply = app.post(path, &token, body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {:?}",
+            reply.body
+        );
+    }
+    // Right-to-left names keep their direction marks; descriptions their lines.
+    let rtl = app
+        .post(
+            "/rooms",
+            &token,
+            json!({ "name": "חדר\u{200F} 1", "description": "two\nlines" }),
+        )
+        .await;
+    assert_eq!(rtl.status, StatusCode::CREATED, "{:?}", rtl.body);
+    // A file name with an override is stored without it.
+    let room = rtl.body["data"]["id"].as_str().unwrap().to_owned();
+    let uploaded = app
+        .upload_bytes(
+            &room,
+            &token,
+            "song\u{202E}3pm.wav",
+            std::fs::read(fixture("tone-1500ms.wav")).unwrap(),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{:?}", uploaded.body);
+    assert!(!uploaded.body.to_string().contains('\u{202E}'), "{:?}", uploaded.body);
+}
