@@ -85,6 +85,23 @@ pub async fn authenticate_token(state: &crate::state::AppState, token: &str) -> 
     }
 }
 
+/// Whether session `jti` of `user` still stands: not revoked (logout,
+/// refresh) and the user still there. For what was signed while it stood,
+/// such as a channel subscription's `channel_data`.
+pub async fn session_is_live(state: &crate::state::AppState, jti: Uuid, user: Uuid) -> ApiResult<bool> {
+    if state.sessions.get(&jti).is_some_and(|u| u.id == user) {
+        return Ok(true);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)",
+    )
+    .bind(user)
+    .bind(jti)
+    .fetch_one(&state.db)
+    .await?)
+}
+
 fn token_data(state: &crate::state::AppState, user: &User) -> Value {
     let (token, _) = jwt::issue(
         &state.config.jwt_secret,

@@ -25,6 +25,7 @@
 //! keep up is closed rather than allowed to hold the others back.
 
 pub mod broadcasting;
+mod budget;
 pub mod bus;
 mod catch_up;
 mod census;
@@ -217,7 +218,10 @@ impl Hub {
     /// A new connection's number, and its Pusher `socket_id` (unique across replicas).
     pub fn connection_id(&self) -> (u64, String) {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
-        (id, format!("{}.{id}", self.socket_prefix))
+        // The second half is random: a socket id is what a broadcasting
+        // signature is bound to, so nobody may guess another's (or a future) one.
+        let secret = uuid::Uuid::new_v4().as_u64_pair().0 % 10_000_000_000_000_000_000;
+        (id, format!("{}.{secret}", self.socket_prefix))
     }
 
     pub fn connect(&self, id: u64, protocol: Protocol, outbox: Outbox) {

@@ -64,6 +64,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
             outbox,
             caller,
             room: None,
+            budget: super::budget::Budget::default(),
         };
         connection.run(link).await;
         connection.close();
@@ -78,6 +79,8 @@ struct Connection {
     outbox: Outbox,
     caller: AuthUser,
     room: Option<Uuid>,
+    /// Joins cost statements and a catch-up: bounded ([`super::budget`]).
+    budget: super::budget::Budget,
 }
 
 fn channel(room: Uuid) -> String {
@@ -164,6 +167,12 @@ impl Connection {
     /// follows a moment later ([`catch_up`]).
     async fn join(&mut self, room: Uuid) -> ApiResult<Vec<Frame>> {
         let user = self.caller.id();
+        if !self.budget.spend(std::time::Instant::now()) {
+            return Err(ApiError::TooManyRequests {
+                message: "Too many joins, slow down".into(),
+                retry_after_secs: super::budget::REFILL_EVERY.as_secs(),
+            });
+        }
         rooms::require_participant(&self.state, room, user).await?;
         if self.room != Some(room) {
             self.leave();

@@ -6,7 +6,17 @@
 //! `channel_data` for private room channels, naming the user and the token, so
 //! that leaving the room or revoking the token ends the subscription.
 //! Client events (`client-…`) are not relayed.
+//!
+//! A signature is not enough on its own: it was made while its caller took
+//! part and was logged in, and a saved subscribe frame can be sent again
+//! later. So when a room channel is subscribed, the session named in the
+//! signed `channel_data` must still stand and its user still take part
+//! (read from PostgreSQL, so it holds across replicas); socket ids are
+//! random, so no signature can be made ahead for a connection to come. A
+//! channel already held is a no-op, and room subscriptions spend from the
+//! connection's [`Budget`].
 
+use super::budget::Budget;
 use super::inbound::{self, Subscription};
 use super::link::{Inbound, Link, Liveness};
 use super::outbox::{Closing, Outbox};
@@ -73,6 +83,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
             socket_id,
             outbox,
             channels: HashSet::new(),
+            budget: Budget::default(),
         };
         connection.run(link).await;
         connection.leave_all();
@@ -86,6 +97,7 @@ struct Connection {
     socket_id: String,
     outbox: Outbox,
     channels: HashSet<String>,
+    budget: Budget,
 }
 
 /// What Spotik's auth endpoint signs into `channel_data`.
@@ -132,7 +144,7 @@ impl Connection {
             match link.next(liveness.deadline()).await {
                 Inbound::Text(text) => {
                     liveness.alive();
-                    if let Some(reply) = self.handle(&text) {
+                    if let Some(reply) = Box::pin(self.handle(&text)).await {
                         if !link.send(reply).await {
                             return;
                         }
@@ -157,15 +169,16 @@ impl Connection {
     }
 
     /// Handles one client message; answers what goes back at once.
-    fn handle(&mut self, text: &str) -> Option<super::outbox::Frame> {
+    async fn handle(&mut self, text: &str) -> Option<super::outbox::Frame> {
         match inbound::pusher(text) {
             Ok(inbound::Pusher::Ping) => Some(frames::pusher("pusher:pong", None, "{}")),
             Ok(inbound::Pusher::Pong) => None,
             Ok(inbound::Pusher::Subscribe(subscription)) => {
                 let channel = subscription.channel.clone();
-                match self.subscribe(subscription) {
+                let held = self.state.hub.is_subscribed(&channel, self.id);
+                match self.subscribe(subscription, held).await {
                     Ok(presence) => {
-                        if let Some(room) = frames::room_of(&channel) {
+                        if let Some(room) = frames::room_of(&channel).filter(|_| !held) {
                             self.schedule_catch_up(room, &channel);
                         }
                         Some(frames::pusher_value(
@@ -188,7 +201,9 @@ impl Connection {
         }
     }
 
-    fn subscribe(&mut self, subscription: Subscription) -> Result<Value, Refusal> {
+    /// Subscribes this connection to the channel; `held` when it already is
+    /// (then nothing is checked against the database again).
+    async fn subscribe(&mut self, subscription: Subscription, held: bool) -> Result<Value, Refusal> {
         let channel = subscription.channel.as_str();
         if !valid_channel_name(channel) {
             return Err((400, "Invalid channel name"));
@@ -245,9 +260,36 @@ impl Connection {
                 }
             }
         }
+        if let Some(room) = frames::room_of(channel).filter(|_| !held) {
+            self.still_allowed(room, &subscriber).await?;
+        }
         let data = self.state.hub.subscribe(channel, self.id, subscriber);
         self.channels.insert(channel.to_owned());
         Ok(data)
+    }
+
+    /// Whether the signed session still stands and its user still takes
+    /// part in `room`: checked now, not when the signature was made.
+    async fn still_allowed(&mut self, room: Uuid, subscriber: &Subscriber) -> Result<(), Refusal> {
+        let (Some(user), Some(session)) = (subscriber.user, subscriber.session) else {
+            return Err((403, "Room channels need the channel_data of /api/broadcasting/auth"));
+        };
+        if !self.budget.spend(std::time::Instant::now()) {
+            return Err((429, "Too many subscriptions, slow down"));
+        }
+        match crate::auth::session_is_live(&self.state, session, user).await {
+            Ok(true) => {}
+            Ok(false) => return Err((401, "The session that signed this subscription has ended")),
+            Err(_) => return Err((503, "Cannot check the subscription now, try again")),
+        }
+        crate::rooms::require_member(&self.state, room, user)
+            .await
+            .map_err(|error| match error {
+                crate::error::ApiError::Forbidden(_) | crate::error::ApiError::NotFound(_) => {
+                    (403, "Only the room's participants may listen to it")
+                }
+                _ => (503, "Cannot check the subscription now, try again"),
+            })
     }
 
     /// What a listener subscribing to a room mid-track needs to hear it,

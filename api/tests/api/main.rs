@@ -26,6 +26,7 @@ mod resilience;
 mod rooms;
 mod security;
 mod slow_bodies;
+mod subscriptions;
 mod sync_quality;
 mod trust;
 mod uploads;
