@@ -152,6 +152,19 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     ("ARGON2_MEMORY_KIB", "memory of one password hash [default: 19456]"),
     (
+        "MAX_CONNECTIONS",
+        "client connections open at most [default: the open-file limit less the pool and 96]",
+    ),
+    (
+        "WS_MAX_CONNECTIONS",
+        "WebSockets open at most [default: MAX_CONNECTIONS less room for plain requests]",
+    ),
+    ("WS_MAX_PER_CLIENT", "WebSockets one client address may hold [default: 256]"),
+    (
+        "WS_SUBSCRIBE_TIMEOUT",
+        "seconds a Pusher socket may hold no channel before it is closed [default: 120]",
+    ),
+    (
         "HTTP_BODY_IDLE_TIMEOUT",
         "seconds a request body may pause between two chunks [default: 15]",
     ),

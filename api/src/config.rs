@@ -61,6 +61,9 @@ pub struct Config {
     /// 503 (`REQUEST_TIMEOUT`, s; default the acquire timeout plus one).
     pub request_timeout: Duration,
     pub probe: ProbeConfig,
+    /// Client connections open at most (`MAX_CONNECTIONS`; by default the
+    /// open-file limit less what the pool and the process need).
+    pub max_connections: Option<usize>,
     /// Longest gap between two chunks of a request body (`HTTP_BODY_IDLE_TIMEOUT`, s).
     pub body_idle_timeout: Duration,
     /// Longest a whole upload may take (`UPLOAD_TIMEOUT`, s).
@@ -104,6 +107,14 @@ pub struct HubConfig {
     /// How long after subscribing a listener is told the room's playback
     /// (see `hub::catch_up`).
     pub catch_up_delay: Duration,
+    /// WebSockets open at most (`WS_MAX_CONNECTIONS`; by default the
+    /// connection cap less room for plain requests).
+    pub max_sockets: Option<usize>,
+    /// WebSockets one client address may hold (`WS_MAX_PER_CLIENT`).
+    pub max_sockets_per_client: usize,
+    /// How long a Pusher socket may hold no channel before it is closed
+    /// (`WS_SUBSCRIBE_TIMEOUT`, s).
+    pub subscribe_timeout: Duration,
 }
 
 /// What is measured and shown (`MONITORING_ENABLED`, `HTTP_MONITORING_ENABLED`,
@@ -189,6 +200,15 @@ impl Config {
                 .map_err(|_| ConfigError(format!("{name} must be a whole number")))
         };
         let secs = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
+        let optional_number = |name: &str| -> Result<Option<usize>, ConfigError> {
+            match var(name).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<usize>()
+                    .map(|n| Some(n.max(1)))
+                    .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
+            }
+        };
         let switch = |name: &str, default: bool| -> Result<bool, ConfigError> {
             match get(name, if default { "true" } else { "false" })
                 .to_ascii_lowercase()
@@ -316,6 +336,9 @@ impl Config {
                 client_buffer_frames: (number("WS_CLIENT_BUFFER", 256)? as usize).max(1),
                 write_timeout: secs("WS_WRITE_TIMEOUT", 10)?.max(Duration::from_secs(1)),
                 catch_up_delay: Duration::from_millis(number("WS_CATCH_UP_DELAY_MS", 750)?),
+                max_sockets: optional_number("WS_MAX_CONNECTIONS")?,
+                max_sockets_per_client: number("WS_MAX_PER_CLIENT", 256)?.max(1) as usize,
+                subscribe_timeout: secs("WS_SUBSCRIBE_TIMEOUT", 120)?.max(Duration::from_secs(1)),
             },
             cors_origins,
             cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,
@@ -326,6 +349,7 @@ impl Config {
                 Some(_) => secs("REQUEST_TIMEOUT", 0)?.max(Duration::from_secs(1)),
                 None => secs("DB_POOL_ACQUIRE_TIMEOUT", 5)? + Duration::from_secs(1),
             },
+            max_connections: optional_number("MAX_CONNECTIONS")?,
             body_idle_timeout: secs("HTTP_BODY_IDLE_TIMEOUT", 15)?.max(Duration::from_secs(1)),
             upload_timeout: secs("UPLOAD_TIMEOUT", 600)?.max(Duration::from_secs(1)),
             probe: ProbeConfig {

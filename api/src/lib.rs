@@ -4,7 +4,7 @@
 //! migrations, cache); [`run`] serves it on a bound listener until a shutdown
 //! future resolves, so `main` and the tests start it the same way.
 
-mod acceptor;
+pub mod acceptor;
 pub mod advance;
 pub mod auth;
 pub mod cache;
@@ -146,7 +146,18 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
     }
     let sync_reports = drift::SyncReports::new(config.monitoring.sync_report_every);
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| acceptor::default_max_connections(config.pool.max));
+    // Plain requests keep a quarter of the places (up to 256) when sockets are full.
+    let max_sockets = config
+        .hub
+        .max_sockets
+        .unwrap_or_else(|| max_connections - (max_connections / 4).min(256));
     Ok(Arc::new(AppState {
+        connections: Arc::default(),
+        max_connections,
+        sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
         passwords: auth::hashing::PasswordWork::new(
             config.argon2_memory_kib,
@@ -352,7 +363,11 @@ pub async fn run(
     let follow = tokio::spawn(async move { follower.follow_endings(endings).await });
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
-    let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?);
+    let acceptor = acceptor::PatientAcceptor::new(
+        TcpAcceptor::try_from(listener)?,
+        state.max_connections,
+        Arc::clone(&state.connections),
+    );
     let mut server = Server::new(acceptor);
     // A request head must arrive whole within the deadline, and so must the
     // next one on a kept-alive connection: slow or silent clients cannot

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         };
     }
     spotik_api::memory::return_large_blocks();
+    spotik_api::acceptor::raise_descriptor_limit();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(serve()),
         Err(error) => {

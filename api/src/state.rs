@@ -29,6 +29,11 @@ pub struct AppState {
     pub members: Recent<(uuid::Uuid, uuid::Uuid), ()>,
     /// Listeners' measured clock offsets and drift.
     pub sync_reports: crate::drift::SyncReports,
+    /// Client connections open now, and how many may be.
+    pub connections: Arc<crate::acceptor::OpenConnections>,
+    pub max_connections: usize,
+    /// WebSockets admitted, in all and per client.
+    pub sockets: Arc<crate::hub::admission::Admission>,
     /// Probes uploads in limited child processes.
     pub prober: crate::probe::Prober,
 }

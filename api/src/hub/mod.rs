@@ -24,6 +24,7 @@
 //! for every subscriber without waiting ([`outbox`]); a subscriber too slow to
 //! keep up is closed rather than allowed to hold the others back.
 
+pub mod admission;
 pub mod broadcasting;
 mod budget;
 pub mod bus;
@@ -605,6 +606,9 @@ mod tests {
             client_buffer_frames: 64,
             write_timeout: Duration::from_secs(5),
             catch_up_delay: Duration::ZERO,
+            max_sockets: None,
+            max_sockets_per_client: 256,
+            subscribe_timeout: Duration::from_secs(120),
         };
         Hub::new(config, Arc::new(Cache::new("no redis here", "test:")))
     }

@@ -48,8 +48,12 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
     let state = state(depot)?.clone();
     let key = req.param::<String>("key").unwrap_or_default();
     let protocol = req.query::<String>("protocol");
+    let client = crate::client_addr::of(req, &state.config.trusted_proxies);
+    let ticket = state.sockets.admit(client).map_err(super::admission::Full::refusal)?;
     let socket = upgrade::accept(req, res, &state.config.cors_origins, state.config.hub.max_message_bytes)?;
     tokio::spawn(async move {
+        // Held for the socket's life: its place is given back when it ends.
+        let _ticket = ticket;
         let Some(socket) = socket.await else {
             return;
         };
@@ -140,8 +144,26 @@ impl Connection {
             return;
         }
         let mut liveness = Liveness::new(activity, hub.config.pong_timeout);
+        // A socket holding no channel (never subscribed, or left them all)
+        // is closed after a while: it costs a descriptor and serves nobody.
+        let unsubscribed_for = hub.config.subscribe_timeout;
+        let mut unsubscribed_since = Some(tokio::time::Instant::now());
         loop {
-            match link.next(liveness.deadline()).await {
+            unsubscribed_since = match (self.channels.is_empty(), unsubscribed_since) {
+                (true, None) => Some(tokio::time::Instant::now()),
+                (true, since) => since,
+                (false, _) => None,
+            };
+            let give_up = unsubscribed_since.map(|since| since + unsubscribed_for);
+            let deadline = give_up.map_or(liveness.deadline(), |at| at.min(liveness.deadline()));
+            match link.next(deadline).await {
+                Inbound::Deadline if give_up.is_some_and(|at| tokio::time::Instant::now() >= at) => {
+                    let closing = Closing {
+                        code: 4200,
+                        reason: "No channel subscribed (WS_SUBSCRIBE_TIMEOUT)",
+                    };
+                    return link.close(closing).await;
+                }
                 Inbound::Text(text) => {
                     liveness.alive();
                     if let Some(reply) = Box::pin(self.handle(&text)).await {

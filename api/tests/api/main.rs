@@ -5,6 +5,7 @@ mod support;
 mod ws;
 
 mod auth;
+mod connection_caps;
 mod cors;
 mod covers;
 mod crash;
