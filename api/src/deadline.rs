@@ -44,6 +44,10 @@ pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, c
         .is_err()
     {
         tracing::error!(path = %req.uri().path(), ?limit, "request timed out; is the database answering?");
+        // The probe clears this within half a second if the database answers.
+        if let Ok(state) = state(depot) {
+            state.db_health.mark_down();
+        }
         ctrl.skip_rest();
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
         res.render(Json(envelope(

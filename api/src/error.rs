@@ -117,7 +117,11 @@ pub fn envelope(message: &str, code: &str) -> Value {
 
 #[async_trait]
 impl Writer for ApiError {
-    async fn write(self, _req: &mut Request, _depot: &mut Depot, res: &mut Response) {
+    async fn write(self, _req: &mut Request, depot: &mut Depot, res: &mut Response) {
+        // Only the database's absence is `Unavailable` (see `From<sqlx::Error>`).
+        if let (Self::Unavailable(_), Ok(state)) = (&self, crate::request::state(depot)) {
+            state.db_health.mark_down();
+        }
         let (status, message, code) = self.parts();
         let body = match &self {
             Self::Validation(errors) => json!({ "success": false, "message": message, "errors": errors, "code": code }),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod cors;
 pub mod covers;
 pub mod dashboard;
+mod db_health;
 pub mod db_stats;
 mod deadline;
 pub mod drift;
@@ -156,6 +157,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         .unwrap_or_else(|| max_connections - (max_connections / 4).min(256));
     Ok(Arc::new(AppState {
         connections: Arc::default(),
+        db_health: db_health::DbHealth::default(),
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
@@ -311,6 +313,7 @@ pub fn router() -> Router {
         );
     Router::new()
         .hoop(deadline::bounded)
+        .hoop(db_health::refuse_while_down)
         .hoop(request::refuse_nul_in_query)
         .push(api)
         .push(apps)
@@ -361,6 +364,12 @@ pub async fn run(
     let follower = Arc::clone(&state);
     let endings = stop_rx.clone();
     let follow = tokio::spawn(async move { follower.follow_endings(endings).await });
+    let prober = Arc::clone(&state);
+    let probe_stop = stop_rx.clone();
+    let db_probe = tokio::spawn(async move {
+        let options = prober.db.connect_options().as_ref().clone();
+        prober.db_health.probe(options, probe_stop).await;
+    });
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
     let acceptor = acceptor::PatientAcceptor::new(
@@ -390,5 +399,6 @@ pub async fn run(
     let _ = follow.await;
     let _ = history.await;
     let _ = bus.await;
+    let _ = db_probe.await;
     Ok(())
 }

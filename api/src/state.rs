@@ -34,6 +34,8 @@ pub struct AppState {
     pub max_connections: usize,
     /// WebSockets admitted, in all and per client.
     pub sockets: Arc<crate::hub::admission::Admission>,
+    /// Whether PostgreSQL is known to be away (requests refused at once).
+    pub db_health: crate::db_health::DbHealth,
     /// Probes uploads in limited child processes.
     pub prober: crate::probe::Prober,
 }

@@ -382,3 +382,46 @@ fn steady_load(
         })
         .collect()
 }
+
+/// Issue 19, item 15: once a request has found PostgreSQL gone, the next
+/// ones are refused at once (not after the pool's acquire timeout each),
+/// and service returns by itself when PostgreSQL does.
+#[tokio::test(flavor = "multi_thread")]
+async fn once_the_database_is_known_down_refusals_are_immediate_until_it_returns() {
+    let postgres = PrivatePostgres::start();
+    let app = app_over(&postgres).await;
+    let (alice, _) = app.user("alice").await;
+    app.room(&alice).await;
+    postgres.stop();
+    let first = app.get("/rooms", &alice).await;
+    assert_eq!(first.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", first.body);
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let refused = app.get("/rooms", &alice).await;
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(refused.headers.get("retry-after").is_some());
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "a refusal took {:?} with the database known down",
+            started.elapsed()
+        );
+    }
+    // Liveness and health still answer, and say why.
+    assert_eq!(
+        app.call(reqwest::Method::GET, "/ping", None, None).await.status,
+        StatusCode::OK
+    );
+    postgres.restart();
+    let back = std::time::Instant::now();
+    let mut status = app.get("/rooms", &alice).await.status;
+    while status != StatusCode::OK && back.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = app.get("/rooms", &alice).await.status;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "served again {:?} after PostgreSQL returned",
+        back.elapsed()
+    );
+}
