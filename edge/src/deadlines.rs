@@ -35,9 +35,10 @@ pub struct Deadlines<T> {
 }
 
 impl<T> Deadlines<T> {
-    /// `head` is `None` for protocols without request heads to time (HTTP/2).
-    pub fn new(inner: T, idle: Duration, head: Option<Duration>) -> Self {
-        let now = Instant::now();
+    /// For a connection accepted at `now` (time spent since, telling its
+    /// protocol, counts against its deadlines). `head` is `None` for
+    /// protocols without request heads to time (HTTP/2).
+    pub fn since(inner: T, idle: Duration, head: Option<Duration>, now: Instant) -> Self {
         let first = now + head.map_or(idle, |head| idle.min(head));
         Self {
             inner,

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::deadlines::Deadlines;
+use crate::prefixed::Prefixed;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -13,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
@@ -107,33 +109,44 @@ async fn connection(
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
     });
-    let h2 = tokio::time::timeout(protocols.head, starts_with_h2_preface(&stream))
+    let accepted = tokio::time::Instant::now();
+    let mut stream = stream;
+    let mut first = Vec::with_capacity(H2_PREFACE.len());
+    // The preface, or what rules it out, must come within the head deadline;
+    // the time it took counts against the first request's deadline below.
+    let h2 = tokio::time::timeout(protocols.head, read_h2_preface(&mut stream, &mut first))
         .await
         .unwrap_or(Ok(false))?;
+    let stream = Prefixed::new(first, stream);
     if h2 {
-        let io = TokioIo::new(Deadlines::new(stream, protocols.idle, None));
+        let io = TokioIo::new(Deadlines::since(stream, protocols.idle, None, accepted));
         watcher.watch(protocols.http2.serve_connection(io, service)).await?;
     } else {
-        let io = TokioIo::new(Deadlines::new(stream, protocols.idle, Some(protocols.head)));
+        let io = TokioIo::new(Deadlines::since(stream, protocols.idle, Some(protocols.head), accepted));
         watcher.watch(protocols.http1.serve_connection(io, service)).await?;
     }
     Ok(())
 }
 
-/// Peeks (without consuming) until the first bytes either match or rule out
-/// the HTTP/2 connection preface. One `recv(MSG_PEEK)` per connection in
-/// practice; hyper then reads the bytes itself.
-async fn starts_with_h2_preface(stream: &TcpStream) -> io::Result<bool> {
+/// Reads until the first bytes either match or rule out the HTTP/2
+/// connection preface, keeping them in `seen` (handed to hyper by
+/// [`Prefixed`]). Each read waits for bytes to arrive: a client sending the
+/// preface a byte at a time costs a wake-up per byte, never a poll loop.
+/// One read in practice, as an HTTP/1 head or a whole preface comes at once.
+async fn read_h2_preface(stream: &mut TcpStream, seen: &mut Vec<u8>) -> io::Result<bool> {
     let mut buffer = [0u8; H2_PREFACE.len()];
     loop {
-        let n = stream.peek(&mut buffer).await?;
-        if n == 0 || buffer[..n] != H2_PREFACE[..n] {
+        let n = stream.read(&mut buffer[seen.len()..]).await?;
+        if n == 0 {
             return Ok(false);
         }
-        if n == H2_PREFACE.len() {
+        let start = seen.len();
+        seen.extend_from_slice(&buffer[start..start + n]);
+        if seen[..] != H2_PREFACE[..seen.len()] {
+            return Ok(false);
+        }
+        if seen.len() == H2_PREFACE.len() {
             return Ok(true);
         }
-        // A partial preface: wait for more before deciding.
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }

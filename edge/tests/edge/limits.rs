@@ -170,3 +170,51 @@ async fn garbage_gets_400_and_the_server_keeps_serving() {
     }
     assert_eq!(edge.get("/audio/one.mp3").await.status, StatusCode::OK);
 }
+
+/// CPU time this process has used (user + system).
+fn process_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct we own.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// Issue 19, item 13: a connection that sends part of the HTTP/2 preface
+/// and stops costs nothing while it waits (the check used to re-peek every
+/// millisecond), and is closed at the head deadline counted from the
+/// accept, not after the preface's wait and a head deadline more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_http2_prefaces_cost_no_cpu_and_end_at_the_head_deadline() {
+    let edge = Edge::with(|c| {
+        c.header_timeout = Duration::from_secs(2);
+        c.idle_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let mut streams = Vec::new();
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(edge.addr).await.unwrap();
+        stream.write_all(b"PRI").await.unwrap();
+        streams.push(stream);
+    }
+    let opened = Instant::now();
+    let cpu_before = process_cpu();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu = process_cpu() - cpu_before;
+    assert!(
+        cpu < Duration::from_millis(200),
+        "200 waiting prefaces used {cpu:?} of CPU in a second"
+    );
+    let (_, _) = read_until_closed(&mut streams[0], Duration::from_secs(5)).await;
+    let lived = opened.elapsed();
+    assert!(
+        lived < Duration::from_millis(3500),
+        "closed {lived:?} after opening, deadline 2 s"
+    );
+    // A whole preface is still HTTP/2.
+    let reply = edge.h2("/audio/tone-1500ms.mp3", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
