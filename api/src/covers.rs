@@ -26,26 +26,45 @@ use sha2::{Digest, Sha256};
 
 /// Checks `bytes` and stores them under their content address; returns the
 /// media-relative path. Identical covers share one file.
-pub async fn store(state: &AppState, bytes: Vec<u8>, field: &str) -> ApiResult<String> {
+pub async fn stage(state: &AppState, bytes: Vec<u8>, field: &str) -> ApiResult<Staged> {
     let found = image::inspect(&bytes, Limits::default()).map_err(|rejected| ApiError::field(field, rejected.0))?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let relative = format!("covers/{}", storage::content_path(&sha256, found.format.extension()));
-    let destination = storage::absolute(&state.config, &relative);
     let temp = storage::temp_dir(&state.config).join(format!("{}.part", uuid::Uuid::new_v4()));
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        if let Some(dir) = temp.parent() {
+    let written = temp.clone();
+    let held = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        if let Some(dir) = written.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = std::fs::File::create(&written)?;
         // Locked, so the sweep of orphaned partial uploads leaves it alone.
         storage::hold(&file)?;
         std::io::Write::write_all(&mut file, &bytes)?;
-        storage::publish(&temp, &destination).map(drop)
+        Ok(file)
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    Ok(relative)
+    Ok(Staged {
+        temp,
+        relative,
+        _held: held,
+    })
+}
+
+/// A cover written to a temporary file, published by the transaction that
+/// stores its row ([`storage::publish_locked`]); removed if never published.
+pub struct Staged {
+    pub temp: std::path::PathBuf,
+    pub relative: String,
+    _held: std::fs::File,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Gone already once published (renamed, or dropped as a duplicate).
+        let _ = std::fs::remove_file(&self.temp);
+    }
 }
 
 /// `cover_data`: the front end's fallback, the image as a `data:` URL in JSON.
@@ -100,8 +119,10 @@ pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<R
     } else {
         "cover_data"
     };
-    let relative = store(&state, bytes, field).await?;
+    let staged = stage(&state, bytes, field).await?;
+    let relative = staged.relative.clone();
     let mut tx = state.db.begin().await?;
+    storage::publish_locked(&mut tx, &state.config, &staged.temp, &relative).await?;
     sqlx::query("UPDATE rooms SET cover_path = $2, updated_at = now() WHERE id = $1")
         .bind(room_id)
         .bind(&relative)

@@ -3,6 +3,16 @@
 //! Files are content-addressed: `<media>/<aa>/<bb>/<sha256>.<ext>`, written
 //! to a temporary file in the same file system first and renamed into place,
 //! so a file is either complete or absent, and identical uploads share one.
+//!
+//! Because they are shared, publishing a file and removing it must not
+//! interleave: an upload that found the file already there, while a deletion
+//! elsewhere saw no row referring to it yet and removed it, was answered 201
+//! for a file that was gone. Both take a PostgreSQL advisory lock on the
+//! file's path ([`lock_path`]): an upload holds it from publishing the file
+//! until its row is committed ([`publish_locked`] inside the row's
+//! transaction), a removal from looking for references until the file is
+//! unlinked ([`remove_if_unreferenced`]). Locks of one transaction are taken
+//! one path at a time by removals, so no cycle can form.
 
 use crate::config::Config;
 use spotik_shared::signed_link;
@@ -100,20 +110,53 @@ pub fn publish(temp: &Path, destination: &Path) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// Takes, until the end of the transaction on `connection`, the lock that
+/// publishing and removing the file at `relative` both hold.
+pub async fn lock_path(connection: &mut sqlx::PgConnection, relative: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(relative)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
+/// Publishes `temp` at `relative` within the transaction on `connection`,
+/// which must go on to commit the row that refers to it: no removal can
+/// unlink the file before then.
+pub async fn publish_locked(
+    connection: &mut sqlx::PgConnection,
+    config: &Config,
+    temp: &Path,
+    relative: &str,
+) -> Result<bool, crate::error::ApiError> {
+    lock_path(connection, relative).await?;
+    publish(temp, &absolute(config, relative)).map_err(crate::error::ApiError::internal)
+}
+
 /// Deletes a media file (audio or cover) that no track or room refers to
 /// any more. Files are shared by content, so this is asked after every
 /// removal rather than assumed.
 pub async fn remove_if_unreferenced(db: &PgPool, config: &Config, relative: &str) {
-    let used: Result<bool, _> = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM tracks WHERE file_path = $1) \
-             OR EXISTS (SELECT 1 FROM tracks WHERE cover_path = $1) \
-             OR EXISTS (SELECT 1 FROM rooms WHERE cover_path = $1)",
-    )
-    .bind(relative)
-    .fetch_one(db)
-    .await;
-    if let Ok(false) = used {
-        let _ = tokio::fs::remove_file(absolute(config, relative)).await;
+    let removed = async {
+        let mut tx = db.begin().await?;
+        lock_path(&mut tx, relative).await?;
+        let used: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tracks WHERE file_path = $1) \
+                 OR EXISTS (SELECT 1 FROM tracks WHERE cover_path = $1) \
+                 OR EXISTS (SELECT 1 FROM rooms WHERE cover_path = $1)",
+        )
+        .bind(relative)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !used {
+            // Unlinked while the lock is held: no upload is between its
+            // publish and its commit.
+            let _ = tokio::fs::remove_file(absolute(config, relative)).await;
+        }
+        tx.commit().await
+    };
+    if let Err(error) = removed.await {
+        tracing::warn!(%error, file = relative, "could not check whether a file is still used; kept");
     }
 }
 

@@ -86,39 +86,40 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         .probe(&path)
         .await
         .map_err(|rejected| ApiError::field("audio_file", rejected.0))?;
-    let cover_path = match form.cover.filter(|c| !c.is_empty()) {
-        Some(cover) => Some(covers::store(&state, cover, "cover_image").await?),
+    let cover = match form.cover.filter(|c| !c.is_empty()) {
+        Some(cover) => Some(covers::stage(&state, cover, "cover_image").await?),
         None => None,
     };
     let relative = storage::content_path(&received.sha256, audio.extension);
-    let destination = storage::absolute(&state.config, &relative);
-    let created = storage::publish(&received.path, &destination).map_err(ApiError::internal)?;
-    let (size, original_name, sha256) = (received.size, received.original_name.clone(), received.sha256.clone());
-    received.keep();
     let new_track = NewTrack {
         room_id,
         uploader: caller.id(),
         relative: &relative,
-        original_name: &original_name,
-        sha256: &sha256,
-        size,
+        original_name: &received.original_name,
+        sha256: &received.sha256,
+        size: received.size,
         audio: &audio,
         genre_id,
-        cover_path: cover_path.as_deref(),
+        cover_path: cover.as_ref().map(|c| c.relative.as_str()),
     };
-    let (track, pending) = match store_track(&state, new_track).await {
+    let staged = Staged {
+        audio: &received.path,
+        cover: cover.as_ref().map(|c| c.temp.as_path()),
+    };
+    let (track, pending) = match store_track(&state, new_track, staged).await {
         Ok(stored) => stored,
         Err(error) => {
-            // Nothing is left behind: a file this upload created goes with its row.
-            if created {
-                storage::remove_if_unreferenced(&state.db, &state.config, &relative).await;
-            }
-            if let Some(cover) = &cover_path {
-                storage::remove_if_unreferenced(&state.db, &state.config, cover).await;
+            // Nothing is left behind: a file published for a row that was
+            // not committed goes (unless another row uses it).
+            storage::remove_if_unreferenced(&state.db, &state.config, &relative).await;
+            if let Some(cover) = &cover {
+                storage::remove_if_unreferenced(&state.db, &state.config, &cover.relative).await;
             }
             return Err(error);
         }
     };
+    // Published (renamed into place): nothing of the upload to remove.
+    received.keep();
     state.publish(pending).await;
     let body = track.json(storage::file_url(&state.config, &track.file_path), false);
     Ok(Reply::top_level(
@@ -130,8 +131,23 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
 
 /// Inserts the row and, if the room is idle, starts it — atomically, so two
 /// uploads into an idle room cannot both start playback.
-async fn store_track(state: &AppState, new: NewTrack<'_>) -> ApiResult<(Track, Vec<events::Pending>)> {
+/// The temporary files of an upload, published by [`store_track`].
+struct Staged<'a> {
+    audio: &'a std::path::Path,
+    cover: Option<&'a std::path::Path>,
+}
+
+async fn store_track(
+    state: &AppState,
+    new: NewTrack<'_>,
+    staged: Staged<'_>,
+) -> ApiResult<(Track, Vec<events::Pending>)> {
     let mut tx = state.db.begin().await?;
+    // Published under their paths' locks, held until the row is committed.
+    storage::publish_locked(&mut tx, &state.config, staged.audio, new.relative).await?;
+    if let (Some(temp), Some(relative)) = (staged.cover, new.cover_path) {
+        storage::publish_locked(&mut tx, &state.config, temp, relative).await?;
+    }
     let id: uuid::Uuid = sqlx::query_scalar(
         "INSERT INTO tracks (room_id, uploader_id, filename, original_name, file_path, duration_ms, file_size_bytes, \
          mime_type, content_sha256, genre_id, cover_path) \

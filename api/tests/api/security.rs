@@ -108,3 +108,43 @@ async fn names_shown_to_others_refuse_direction_overrides() {
     assert_eq!(uploaded.status, StatusCode::CREATED, "{:?}", uploaded.body);
     assert!(!uploaded.body.to_string().contains('\u{202E}'), "{:?}", uploaded.body);
 }
+
+/// Issue 19, item 12: files are shared by content. Deleting a track while
+/// identical audio is uploaded elsewhere never leaves the new track
+/// without its file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_racing_the_deletion_of_the_same_audio_keeps_its_file() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let (alice, _) = app.user("alice").await;
+    let here = app.room(&alice).await;
+    let there = app.room(&alice).await;
+    let audio = std::fs::read(fixture("tone-1500ms.flac")).unwrap();
+    for round in 0..60 {
+        let first = app.upload_bytes(&here, &alice, "a.flac", audio.clone()).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+        let doomed = first.body["track"]["id"].as_str().unwrap().to_owned();
+        let deleting = {
+            let (app, alice, path) = (app.clone(), alice.clone(), format!("/rooms/{here}/tracks/{doomed}"));
+            tokio::spawn(async move { app.delete(&path, &alice).await.status })
+        };
+        let uploading = {
+            let (app, alice, there, audio) = (app.clone(), alice.clone(), there.clone(), audio.clone());
+            tokio::spawn(async move { app.upload_bytes(&there, &alice, "b.flac", audio).await })
+        };
+        assert_eq!(deleting.await.unwrap(), StatusCode::OK);
+        let second = uploading.await.unwrap();
+        assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);
+        let path: String = sqlx::query_scalar("SELECT file_path FROM tracks WHERE id = $1::uuid")
+            .bind(second.body["track"]["id"].as_str().unwrap())
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        assert!(
+            app.media.path().join(&path).exists(),
+            "round {round}: the upload was answered 201 and its file is gone"
+        );
+        // Clear the other room for the next round.
+        let id = second.body["track"]["id"].as_str().unwrap();
+        app.delete(&format!("/rooms/{there}/tracks/{id}"), &alice).await;
+    }
+}
