@@ -157,7 +157,9 @@ pub struct TrackView<'a> {
     pub played_at: Option<DateTime<Utc>>,
     #[serde(with = "iso_format")]
     pub created_at: DateTime<Utc>,
-    pub file_url: String,
+    /// The signed edge link; `null` for a viewer who does not take part in
+    /// the room (nothing playable leaves the room).
+    pub file_url: Option<String>,
 }
 
 /// The columns of [`Track`]; select them `FROM {TRACK_FROM}`.
@@ -172,7 +174,7 @@ pub fn whole_seconds(ms: i64) -> i64 {
 }
 
 impl Track {
-    pub fn view(&self, file_url: String, user_has_voted: bool) -> TrackView<'_> {
+    pub fn view(&self, file_url: Option<String>, user_has_voted: bool) -> TrackView<'_> {
         let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
             (Some(id), Some(name), Some(color)) => Some(GenreRef { id, name, color }),
             _ => None,
@@ -205,7 +207,7 @@ impl Track {
     }
 
     pub fn json(&self, file_url: String, user_has_voted: bool) -> Value {
-        to_value(&self.view(file_url, user_has_voted))
+        to_value(&self.view(Some(file_url), user_has_voted))
     }
 }
 

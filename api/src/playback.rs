@@ -173,7 +173,7 @@ impl Snapshot {
     fn view<'a>(&'a self, state: &AppState) -> PlaybackView<'a> {
         let p = self.playback;
         let position_ms = p.position_ms(self.now, self.current.as_ref().map(|t| t.duration_ms));
-        let track_view = |t: &'a Track| t.view(storage::file_url(&state.config, &t.file_path), false);
+        let track_view = |t: &'a Track| t.view(Some(storage::file_url(&state.config, &t.file_path)), false);
         PlaybackView {
             server_time: self.now.timestamp_millis(),
             is_playing: p.is_playing,
@@ -261,7 +261,7 @@ async fn advance_locked(
     view.skip = Some(Skip {
         previous_track: previous
             .as_ref()
-            .map(|t| t.view(storage::file_url(&state.config, &t.file_path), false)),
+            .map(|t| t.view(Some(storage::file_url(&state.config, &t.file_path)), false)),
         skipped_track_id: previous.as_ref().map(|t| t.id),
         next_track_id: now.current.as_ref().map(|t| t.id),
     });
@@ -270,7 +270,7 @@ async fn advance_locked(
     view.next_track = now
         .current
         .as_ref()
-        .map(|t| t.view(storage::file_url(&state.config, &t.file_path), false));
+        .map(|t| t.view(Some(storage::file_url(&state.config, &t.file_path)), false));
     let mut pending = vec![events::stamp(tx, room, "track.skipped", to_value(&view)).await?];
     let then = if next.is_some() {
         Transition::Started

@@ -75,7 +75,7 @@ pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResul
 
 fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> TrackView<'a> {
     track.view(
-        storage::file_url(&state.config, &track.file_path),
+        Some(storage::file_url(&state.config, &track.file_path)),
         voted.contains(&track.id),
     )
 }
@@ -88,8 +88,25 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
         Some(id) => records::track(&state.db, id).await?,
         None => None,
     };
-    let queue = queue::load(state, room.id, room.event_seq).await?;
     let participants = records::participants(&state.db, room.id).await?;
+    let is_participant = participants.iter().any(|p| p.user_id == viewer);
+    if !is_participant {
+        // What the room list and the join flow read (`fetchRoomDetails`
+        // joins when `is_participant` is false), and nothing to play: no
+        // participants, no queue, no link to the current track's audio.
+        let view = RoomView {
+            summary: room.summary(),
+            clock: room.clock(now, current.as_ref().map(|t| t.duration_ms)),
+            current_track: current.as_ref().map(|t| t.view(None, false)),
+            participants: None,
+            track_queue: None,
+            is_administrator: room.administrator_id == viewer,
+            is_participant,
+            user: Some(viewer_user.public_view()),
+        };
+        return Ok(to_value(&view));
+    }
+    let queue = queue::load(state, room.id, room.event_seq).await?;
     let mut ids: Vec<Uuid> = queue.iter().map(|t| t.id).collect();
     ids.extend(current.as_ref().map(|t| t.id));
     let voted = queue::voted_by(state, viewer, &ids).await?;
@@ -101,7 +118,7 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
         participants: Some(participants.iter().map(|p| p.view(room.administrator_id)).collect()),
         track_queue: Some(queue.iter().map(track_view).collect()),
         is_administrator: room.administrator_id == viewer,
-        is_participant: participants.iter().any(|p| p.user_id == viewer),
+        is_participant,
         user: Some(viewer_user.public_view()),
     };
     Ok(to_value(&view))
@@ -133,7 +150,14 @@ pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
             RoomView {
                 summary: room.summary(),
                 clock: room.clock(now, current.map(|t| t.duration_ms)),
-                current_track: current.map(|t| t.view(storage::file_url(&state.config, &t.file_path), false)),
+                current_track: current.map(|t| {
+                    // Only a participant is given something to play.
+                    let takes_part = joined.iter().any(|(id,)| *id == room.id);
+                    t.view(
+                        takes_part.then(|| storage::file_url(&state.config, &t.file_path)),
+                        false,
+                    )
+                }),
                 participants: None,
                 track_queue: None,
                 is_participant: joined.iter().any(|(id,)| *id == room.id),
@@ -423,18 +447,22 @@ mod tests {
 
     proptest! {
         /// Room names and descriptions from any JSON string: accepted
-        /// exactly when their trimmed length fits, and then trimmed.
+        /// exactly when their trimmed length fits and nothing in them is
+        /// hidden (controls, direction overrides), and then trimmed.
         #[test]
         fn names_and_descriptions_are_bounded_and_trimmed(text in ".{0,600}") {
             let trimmed = text.trim();
+            let hidden = |multiline: bool| trimmed.chars().any(|c| {
+                crate::text::is_bidi_control(c) || (c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+            });
             match valid_name(&text) {
-                Ok(name) => prop_assert!(name == trimmed && (1..=100).contains(&name.chars().count())),
-                Err(_) => prop_assert!(trimmed.is_empty() || trimmed.chars().count() > 100),
+                Ok(name) => prop_assert!(name == trimmed && (1..=100).contains(&name.chars().count()) && !hidden(false)),
+                Err(_) => prop_assert!(trimmed.is_empty() || trimmed.chars().count() > 100 || hidden(false)),
             }
             match valid_description(Some(&text)) {
-                Ok(Some(description)) => prop_assert!(description == trimmed && description.chars().count() <= 500),
+                Ok(Some(description)) => prop_assert!(description == trimmed && description.chars().count() <= 500 && !hidden(true)),
                 Ok(None) => prop_assert!(trimmed.is_empty()),
-                Err(_) => prop_assert!(trimmed.chars().count() > 500),
+                Err(_) => prop_assert!(trimmed.chars().count() > 500 || hidden(true)),
             }
         }
     }

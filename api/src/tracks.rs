@@ -281,7 +281,12 @@ pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
     let voted = queue::voted_by(state, caller.id(), &ids).await?;
     let list: Vec<_> = found
         .iter()
-        .map(|t| t.view(storage::file_url(&state.config, &t.file_path), voted.contains(&t.id)))
+        .map(|t| {
+            t.view(
+                Some(storage::file_url(&state.config, &t.file_path)),
+                voted.contains(&t.id),
+            )
+        })
         .collect();
     Ok(Reply::data("Tracks", to_value(&list)))
 }

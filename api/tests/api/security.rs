@@ -148,3 +148,45 @@ async fn an_upload_racing_the_deletion_of_the_same_audio_keeps_its_file() {
         app.delete(&format!("/rooms/{there}/tracks/{id}"), &alice).await;
     }
 }
+
+/// Issue 19, item 10: a logged-in visitor who does not take part in a room
+/// sees what the room list and the join flow read — its name, what plays,
+/// `is_participant: false` — and nothing to play or to list.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_member_sees_the_room_but_nothing_playable() {
+    let app = spawn_app().await;
+    let (admin, _) = app.user("admin").await;
+    let (stranger, _) = app.user("stranger").await;
+    let room = app.room(&admin).await;
+    app.upload(&room, &admin, "tone-1500ms.wav").await;
+    app.upload(&room, &admin, "tone-1500ms.flac").await;
+    let member_view = app.get(&format!("/rooms/{room}"), &admin).await.body;
+    assert!(
+        member_view["data"]["current_track"]["file_url"].is_string(),
+        "{member_view}"
+    );
+
+    let seen = app.get(&format!("/rooms/{room}"), &stranger).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    let data = &seen.body["data"];
+    assert_eq!(data["is_participant"], false);
+    assert_eq!(data["id"], room.as_str());
+    assert!(
+        data["current_track"]["original_name"].is_string(),
+        "what plays is shown: {data}"
+    );
+    assert!(
+        data["participants"].is_null() && data["track_queue"].is_null(),
+        "{data}"
+    );
+    let text = seen.body.to_string();
+    assert!(!text.contains("/audio/"), "no edge link reaches a non-member: {text}");
+
+    let listed = app.get("/rooms", &stranger).await.body;
+    assert!(!listed.to_string().contains("/audio/"), "{listed}");
+    // Joining gives the room whole.
+    let joined = app.post(&format!("/rooms/{room}/join"), &stranger, json!({})).await;
+    assert_eq!(joined.status, StatusCode::OK);
+    let member_now = app.get(&format!("/rooms/{room}"), &stranger).await.body;
+    assert!(member_now["data"]["track_queue"].is_array(), "{member_now}");
+}
