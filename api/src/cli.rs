@@ -183,7 +183,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "PROBE_PROGRAM",
-        "binary run as `<it> probe-file <path>` to probe an upload [default: this one]",
+        "binary run as `<it> probe-file <path>` to probe an upload, or `inline` (tests only) [default: this one]",
     ),
     ("PROBE_MEMORY_MIB", "address space of one upload probe, MiB [default: 512]"),
     ("PROBE_CPU_SECONDS", "CPU seconds of one upload probe [default: 20]"),

@@ -92,7 +92,8 @@ EOT
     pids+=($!)
   done
   for port in "$api1" "$api2"; do
-    API_LISTEN=127.0.0.1:$port ./target/release/spotik-api serve >"$cluster/logs/api-$port.log" 2>&1 &
+    # nginx on loopback is the only proxy in front: its X-Forwarded-For counts.
+    TRUSTED_PROXIES=127.0.0.1 API_LISTEN=127.0.0.1:$port ./target/release/spotik-api serve >"$cluster/logs/api-$port.log" 2>&1 &
     pids+=($!)
   done
   for port in "$edge1" "$edge2"; do wait_for "edge on $port" curl -sf "http://127.0.0.1:$port/ping"; done

@@ -43,6 +43,10 @@ async fn every_scenario_runs_against_a_local_stack_without_a_failure() {
         ("EDGE_SIGNING_SECRET", "scenario-edge-secret".into()),
         ("JWT_SECRET", "scenario-jwt-secret".into()),
         ("ARGON2_MEMORY_KIB", "256".into()),
+        // This test binary cannot answer `probe-file`: probe in process.
+        ("PROBE_PROGRAM", "inline".into()),
+        // Every scenario's sockets come from 127.0.0.1.
+        ("WS_MAX_PER_CLIENT", "100000".into()),
     ];
     let config =
         spotik_api::config::Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))

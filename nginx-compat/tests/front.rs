@@ -180,6 +180,8 @@ async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()
         ("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple())),
         ("ARGON2_MEMORY_KIB", "256".to_owned()),
         ("STREAM_MODE", "x-accel".to_owned()),
+        // This test binary cannot answer `probe-file`: probe in process.
+        ("PROBE_PROGRAM", "inline".to_owned()),
     ];
     let config =
         spotik_api::Config::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
