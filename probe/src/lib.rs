@@ -98,6 +98,95 @@ fn wav_format_sane(head: &[u8]) -> bool {
     false
 }
 
+/// Boxes that hold other boxes.
+const MP4_CONTAINERS: [&[u8; 4]; 11] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf", b"udta",
+];
+
+/// Sample tables symphonia allocates by their declared entry count: the
+/// bytes before the count, and the bytes of each entry.
+const MP4_TABLES: [(&[u8; 4], u64, u64); 4] = [(b"stts", 4, 8), (b"stsc", 4, 12), (b"stco", 4, 4), (b"co64", 4, 8)];
+
+/// Boxes walked at most, and how deep.
+const MP4_MAX_BOXES: usize = 100_000;
+const MP4_MAX_DEPTH: usize = 12;
+
+/// Whether an MP4 file's boxes nest within each other and within the file,
+/// and its sample tables hold as many entries as they declare. symphonia
+/// reserves memory by declared counts and sizes before reading them: a
+/// 19 KiB file whose `stts` declared four billion entries asked for 32 GiB
+/// and aborted (found by the fuzz target).
+fn mp4_boxes_sane<S: Read + Seek>(source: &mut S, start: u64, end: u64) -> bool {
+    let mut boxes = 0;
+    mp4_walk(source, start, end, 0, &mut boxes).unwrap_or(false)
+}
+
+fn mp4_walk<S: Read + Seek>(
+    source: &mut S,
+    mut at: u64,
+    end: u64,
+    depth: usize,
+    boxes: &mut usize,
+) -> std::io::Result<bool> {
+    if depth > MP4_MAX_DEPTH {
+        return Ok(false);
+    }
+    while at < end {
+        *boxes += 1;
+        if *boxes > MP4_MAX_BOXES || end - at < 8 {
+            return Ok(false);
+        }
+        source.seek(SeekFrom::Start(at))?;
+        let mut header = [0u8; 16];
+        let read = read_up_to(source, &mut header)?;
+        let kind: [u8; 4] = [header[4], header[5], header[6], header[7]];
+        let (size, header_len) = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
+            0 => (end - at, 8),
+            1 if read >= 16 => (
+                u64::from_be_bytes([
+                    header[8], header[9], header[10], header[11], header[12], header[13], header[14], header[15],
+                ]),
+                16,
+            ),
+            1 => return Ok(false),
+            size => (u64::from(size), 8),
+        };
+        if size < header_len || size > end - at {
+            return Ok(false);
+        }
+        let body = at + header_len;
+        let box_end = at + size;
+        if MP4_CONTAINERS.contains(&&kind) {
+            if !mp4_walk(source, body, box_end, depth + 1, boxes)? {
+                return Ok(false);
+            }
+        } else if let Some((_, before, entry)) = MP4_TABLES.iter().find(|(name, ..)| **name == kind) {
+            source.seek(SeekFrom::Start(body + before))?;
+            let mut count = [0u8; 4];
+            if read_up_to(source, &mut count)? < 4 {
+                return Ok(false);
+            }
+            let declared = u64::from(u32::from_be_bytes(count)) * entry;
+            if declared > box_end.saturating_sub(body + before + 4) {
+                return Ok(false);
+            }
+        } else if &kind == b"stsz" {
+            source.seek(SeekFrom::Start(body + 4))?;
+            let mut fields = [0u8; 8];
+            if read_up_to(source, &mut fields)? < 8 {
+                return Ok(false);
+            }
+            let sample_size = u32::from_be_bytes([fields[0], fields[1], fields[2], fields[3]]);
+            let count = u64::from(u32::from_be_bytes([fields[4], fields[5], fields[6], fields[7]]));
+            if sample_size == 0 && count * 4 > box_end.saturating_sub(body + 12) {
+                return Ok(false);
+            }
+        }
+        at = box_end;
+    }
+    Ok(true)
+}
+
 /// Largest number of stacked ID3v2 tags skipped; more is not audio.
 const MAX_ID3V2_TAGS: usize = 8;
 
@@ -234,6 +323,9 @@ fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64)
     }
     let (extension, mime_type) = container(&head[..read], start > 0).ok_or_else(not_audio)?;
     if extension == "wav" && !wav_format_sane(&head[..read]) {
+        return Err(not_audio());
+    }
+    if extension == "m4a" && !mp4_boxes_sane(&mut source, start, len) {
         return Err(not_audio());
     }
     source.seek(SeekFrom::Start(start)).map_err(|_| not_audio())?;
