@@ -9,9 +9,9 @@
 //! that dies, overruns or prints anything else means "not audio". At most
 //! `PROBE_CONCURRENCY` children run at once; further uploads wait their turn.
 //!
-//! Cost (loadtest/RESULTS.md, "upload probe isolation"): one fork and exec
-//! of the binary per upload, about a millisecond beside the tens the
-//! demux of a whole file takes.
+//! Cost (loadtest/RESULTS.md, "Issue 19"): one fork and exec of the
+//! binary per upload, about 2 ms (release build, this machine), beside the
+//! demux of the whole file, which grows with its length.
 
 use crate::config::ProbeConfig;
 use spotik_probe::{Audio, Rejected};
