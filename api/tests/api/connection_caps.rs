@@ -4,24 +4,7 @@
 
 use crate::support::*;
 use crate::ws::*;
-use std::os::unix::process::CommandExt;
 use std::time::Duration;
-
-fn limit_descriptors(command: &mut std::process::Command, limit: u64) {
-    // SAFETY: setrlimit only, between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            let rlimit = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            match libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        });
-    }
-}
 
 fn open_descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())

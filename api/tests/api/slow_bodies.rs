@@ -3,7 +3,6 @@
 //! (issue 19, item 3).
 
 use crate::support::*;
-use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,22 +25,6 @@ async fn dribble(port: u16, head: String, every: Duration, patience: Duration) -
         }
     }
     None
-}
-
-fn limit_descriptors(command: &mut std::process::Command, limit: u64) {
-    // SAFETY: setrlimit only, between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            let rlimit = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
