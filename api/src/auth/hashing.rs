@@ -23,6 +23,8 @@ pub struct PasswordWork {
     permits: Arc<Semaphore>,
     wait: Duration,
     decoy: OnceCell<Arc<str>>,
+    /// Argon2 (or bcrypt) runs so far: what a login costs, counted.
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl PasswordWork {
@@ -33,6 +35,7 @@ impl PasswordWork {
             permits: Arc::new(Semaphore::new(Self::concurrency(memory_kib, budget_mib))),
             wait,
             decoy: OnceCell::new(),
+            runs: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -50,6 +53,7 @@ impl PasswordWork {
                 retry_after_secs: 1,
             })?
             .map_err(ApiError::internal)?;
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let done = work();
             drop(permit);
@@ -57,6 +61,11 @@ impl PasswordWork {
         })
         .await
         .map_err(ApiError::internal)
+    }
+
+    /// How many hashes and verifications have run.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A new Argon2id hash of `password`.
