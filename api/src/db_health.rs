@@ -8,6 +8,7 @@
 //! handler runs. The probe opens its own connection, outside the pool, so
 //! that a pool merely busy under load is told from a database that is gone:
 //! the mark is cleared within a probe's interval when PostgreSQL answers.
+//! The refusing and the marking happen in the `deadline` hoop.
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
@@ -74,24 +75,4 @@ pub fn needs_database(path: &str) -> bool {
             path.trim_end_matches('/'),
             "/api/ping" | "/api/health" | "/api/metrics" | "/api/metrics/prometheus" | "/api/time"
         )
-}
-
-/// Answers 503 at once while the database is marked down.
-#[salvo::handler]
-pub async fn refuse_while_down(
-    req: &mut salvo::Request,
-    depot: &mut salvo::Depot,
-    res: &mut salvo::Response,
-    ctrl: &mut salvo::FlowCtrl,
-) {
-    use salvo::Writer;
-    let down = crate::request::state(depot).is_ok_and(|state| state.db_health.is_down());
-    if down && needs_database(req.uri().path()) {
-        ctrl.skip_rest();
-        let refusal = crate::error::ApiError::Busy {
-            message: "The database is unavailable, try again shortly".into(),
-            retry_after_secs: 1,
-        };
-        refusal.write(req, depot, res).await;
-    }
 }

@@ -14,6 +14,10 @@
 //! instead (`upload::receive_form`: between two chunks, and in all), and its
 //! handler authenticates before it reads a byte of the body.
 //! WebSocket upgrades answer at once and live on in tasks of their own.
+//!
+//! [`refuse_while_database_down`] answers at once instead while PostgreSQL
+//! is known to be away (`db_health`), and marks it away when a request
+//! found it so.
 
 use crate::error::envelope;
 use crate::request::state;
@@ -54,5 +58,31 @@ pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, c
             "The service is not answering in time, try again shortly",
             "service_unavailable",
         )));
+    }
+}
+
+/// Answers 503 at once while the database is marked down; marks it down
+/// when the request found it unavailable (`error::DATABASE_UNAVAILABLE`).
+#[handler]
+pub async fn refuse_while_database_down(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    let Ok(state) = state(depot).cloned() else {
+        ctrl.call_next(req, depot, res).await;
+        return;
+    };
+    if state.db_health.is_down() && crate::db_health::needs_database(req.uri().path()) {
+        ctrl.skip_rest();
+        let refusal = crate::error::ApiError::Busy {
+            message: "The database is unavailable, try again shortly".into(),
+            retry_after_secs: 1,
+        };
+        refusal.write(req, depot, res).await;
+        return;
+    }
+    ctrl.call_next(req, depot, res).await;
+    if depot
+        .get::<bool>(crate::error::DATABASE_UNAVAILABLE)
+        .is_ok_and(|found| *found)
+    {
+        state.db_health.mark_down();
     }
 }

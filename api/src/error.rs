@@ -108,6 +108,9 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// The depot key set when a request found the database unavailable.
+pub const DATABASE_UNAVAILABLE: &str = "spotik.database_unavailable";
+
 /// The failure envelope. The front end shows `error` to the user before
 /// `message` (`FileUpload.vue`, `Room.vue`, the stores), so `error` holds the
 /// same human sentence; the machine-readable code is `code`.
@@ -118,9 +121,10 @@ pub fn envelope(message: &str, code: &str) -> Value {
 #[async_trait]
 impl Writer for ApiError {
     async fn write(self, _req: &mut Request, depot: &mut Depot, res: &mut Response) {
-        // Only the database's absence is `Unavailable` (see `From<sqlx::Error>`).
-        if let (Self::Unavailable(_), Ok(state)) = (&self, crate::request::state(depot)) {
-            state.db_health.mark_down();
+        // Only the database's absence is `Unavailable` (see `From<sqlx::Error>`):
+        // told to the `deadline` hoop, which marks the database down.
+        if let Self::Unavailable(_) = &self {
+            depot.insert(DATABASE_UNAVAILABLE, true);
         }
         let (status, message, code) = self.parts();
         let body = match &self {

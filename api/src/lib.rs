@@ -313,7 +313,7 @@ pub fn router() -> Router {
         );
     Router::new()
         .hoop(deadline::bounded)
-        .hoop(db_health::refuse_while_down)
+        .hoop(deadline::refuse_while_database_down)
         .hoop(request::refuse_nul_in_query)
         .push(api)
         .push(apps)

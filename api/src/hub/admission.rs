@@ -29,20 +29,6 @@ pub enum Full {
     Client,
 }
 
-impl Full {
-    /// The 503 a refused handshake is answered with.
-    pub fn refusal(self) -> crate::error::ApiError {
-        let message = match self {
-            Full::Server => "The server holds all the WebSockets it can, try again shortly",
-            Full::Client => "Too many WebSockets from this address (WS_MAX_PER_CLIENT)",
-        };
-        crate::error::ApiError::Busy {
-            message: message.into(),
-            retry_after_secs: 5,
-        }
-    }
-}
-
 impl Admission {
     pub fn new(max_total: usize, max_per_client: usize) -> Arc<Self> {
         Arc::new(Self {

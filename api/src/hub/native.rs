@@ -36,7 +36,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
         )),
     };
     let client = crate::client_addr::of(req, &state.config.trusted_proxies);
-    let ticket = state.sockets.admit(client).map_err(super::admission::Full::refusal)?;
+    let ticket = state.sockets.admit(client).map_err(upgrade::full)?;
     let socket = upgrade::accept(req, res, &state.config.cors_origins, state.config.hub.max_message_bytes)?;
     tokio::spawn(async move {
         // Held for the socket's life: its place is given back when it ends.

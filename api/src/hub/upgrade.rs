@@ -32,6 +32,18 @@ fn header_has_token(req: &Request, name: &str, token: &str) -> bool {
         .any(|v| v.trim().eq_ignore_ascii_case(token))
 }
 
+/// The 503 a handshake is answered with when no socket may be admitted.
+pub fn full(full: super::admission::Full) -> ApiError {
+    let message = match full {
+        super::admission::Full::Server => "The server holds all the WebSockets it can, try again shortly",
+        super::admission::Full::Client => "Too many WebSockets from this address (WS_MAX_PER_CLIENT)",
+    };
+    ApiError::Busy {
+        message: message.into(),
+        retry_after_secs: 5,
+    }
+}
+
 /// Answers `101 Switching Protocols` and returns the socket to come, or
 /// refuses a request that is not a WebSocket handshake (`426`).
 pub fn accept(
