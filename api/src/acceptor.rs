@@ -77,12 +77,6 @@ pub fn default_max_connections(pool_max: u32) -> usize {
 #[derive(Debug, Default)]
 pub struct OpenConnections(AtomicUsize);
 
-impl OpenConnections {
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 /// A connection that counts itself open until it is dropped.
 pub struct Counted {
     inner: <TcpAcceptor as Acceptor>::Stream,
@@ -139,13 +133,13 @@ pub struct PatientAcceptor {
 
 impl PatientAcceptor {
     /// Accepts from `inner`, at most `max` connections open at once.
-    pub fn new(inner: TcpAcceptor, max: usize, open: Arc<OpenConnections>) -> Self {
+    pub fn new(inner: TcpAcceptor, max: usize) -> Self {
         Self {
             inner,
             pause: FIRST_PAUSE,
             failures: 0,
             logged_at: None,
-            open,
+            open: Arc::default(),
             max,
             refused_logged_at: None,
         }
@@ -188,11 +182,9 @@ impl Acceptor for PatientAcceptor {
                 Ok(accepted) => {
                     self.pause = FIRST_PAUSE;
                     if self.open.0.fetch_add(1, Ordering::Relaxed) >= self.max {
-                        // Full: closed at once (dropping it gives its place back).
-                        let _ = Counted {
-                            inner: accepted.stream,
-                            open: Arc::clone(&self.open),
-                        };
+                        // Full: closed at once, its place given back.
+                        self.open.0.fetch_sub(1, Ordering::Relaxed);
+                        drop(accepted);
                         if self.refused_logged_at.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
                             tracing::warn!(
                                 max = self.max,

@@ -65,11 +65,8 @@ pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, c
 /// when the request found it unavailable (`error::DATABASE_UNAVAILABLE`).
 #[handler]
 pub async fn refuse_while_database_down(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
-    let Ok(state) = state(depot).cloned() else {
-        ctrl.call_next(req, depot, res).await;
-        return;
-    };
-    if state.db_health.is_down() && crate::db_health::needs_database(req.uri().path()) {
+    let down = state(depot).is_ok_and(|state| state.db_health.is_down());
+    if down && crate::db_health::needs_database(req.uri().path()) {
         ctrl.skip_rest();
         let refusal = crate::error::ApiError::Busy {
             message: "The database is unavailable, try again shortly".into(),
@@ -83,6 +80,8 @@ pub async fn refuse_while_database_down(req: &mut Request, depot: &mut Depot, re
         .get::<bool>(crate::error::DATABASE_UNAVAILABLE)
         .is_ok_and(|found| *found)
     {
-        state.db_health.mark_down();
+        if let Ok(state) = state(depot) {
+            state.db_health.mark_down();
+        }
     }
 }

@@ -156,7 +156,6 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         .max_sockets
         .unwrap_or_else(|| max_connections - (max_connections / 4).min(256));
     Ok(Arc::new(AppState {
-        connections: Arc::default(),
         db_health: db_health::DbHealth::default(),
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
@@ -372,11 +371,7 @@ pub async fn run(
     });
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
-    let acceptor = acceptor::PatientAcceptor::new(
-        TcpAcceptor::try_from(listener)?,
-        state.max_connections,
-        Arc::clone(&state.connections),
-    );
+    let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?, state.max_connections);
     let mut server = Server::new(acceptor);
     // A request head must arrive whole within the deadline, and so must the
     // next one on a kept-alive connection: slow or silent clients cannot

@@ -54,12 +54,10 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 /// Refuses a query string that decodes to a NUL (`?search=%00`) with a
 /// 422 before any handler reads it: PostgreSQL cannot store or compare one.
 #[handler]
-pub async fn refuse_nul_in_query(req: &mut Request, res: &mut Response, ctrl: &mut FlowCtrl) {
+pub async fn refuse_nul_in_query(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
     if req.uri().query().is_some_and(crate::text::has_nul_in_query) {
         ctrl.skip_rest();
-        crate::text::nul_refused("query")
-            .write(req, &mut Depot::new(), res)
-            .await;
+        crate::text::nul_refused("query").write(req, depot, res).await;
     }
 }
 

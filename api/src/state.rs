@@ -29,8 +29,7 @@ pub struct AppState {
     pub members: Recent<(uuid::Uuid, uuid::Uuid), ()>,
     /// Listeners' measured clock offsets and drift.
     pub sync_reports: crate::drift::SyncReports,
-    /// Client connections open now, and how many may be.
-    pub connections: Arc<crate::acceptor::OpenConnections>,
+    /// Client connections open at most (`acceptor`).
     pub max_connections: usize,
     /// WebSockets admitted, in all and per client.
     pub sockets: Arc<crate::hub::admission::Admission>,

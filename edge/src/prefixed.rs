@@ -12,16 +12,23 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// As much as is ever read ahead: the HTTP/2 preface.
+pub const PREFIX_MAX: usize = 24;
+
+/// The bytes read ahead live inline: no allocation per connection.
 pub struct Prefixed<T> {
-    prefix: Vec<u8>,
+    prefix: [u8; PREFIX_MAX],
+    len: usize,
     given: usize,
     inner: T,
 }
 
 impl<T> Prefixed<T> {
-    pub fn new(prefix: Vec<u8>, inner: T) -> Self {
+    /// `prefix[..len]` first, then `inner`.
+    pub fn new(prefix: [u8; PREFIX_MAX], len: usize, inner: T) -> Self {
         Self {
             prefix,
+            len: len.min(PREFIX_MAX),
             given: 0,
             inner,
         }
@@ -30,15 +37,11 @@ impl<T> Prefixed<T> {
 
 impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if self.given < self.prefix.len() {
-            let rest = &self.prefix[self.given..];
+        if self.given < self.len {
+            let rest = &self.prefix[self.given..self.len];
             let n = rest.len().min(buf.remaining());
             buf.put_slice(&rest[..n]);
             self.given += n;
-            if self.given == self.prefix.len() {
-                self.prefix = Vec::new();
-                self.given = 0;
-            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
@@ -83,7 +86,9 @@ mod tests {
             .await
             .unwrap();
         drop(client);
-        let mut stream = Prefixed::new(b"hello".to_vec(), server);
+        let mut prefix = [0u8; PREFIX_MAX];
+        prefix[..5].copy_from_slice(b"hello");
+        let mut stream = Prefixed::new(prefix, 5, server);
         let mut out = String::new();
         stream.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");

@@ -111,13 +111,14 @@ async fn connection(
     });
     let accepted = tokio::time::Instant::now();
     let mut stream = stream;
-    let mut first = Vec::with_capacity(H2_PREFACE.len());
+    let mut first = [0u8; H2_PREFACE.len()];
+    let mut seen = 0;
     // The preface, or what rules it out, must come within the head deadline;
     // the time it took counts against the first request's deadline below.
-    let h2 = tokio::time::timeout(protocols.head, read_h2_preface(&mut stream, &mut first))
+    let h2 = tokio::time::timeout(protocols.head, read_h2_preface(&mut stream, &mut first, &mut seen))
         .await
         .unwrap_or(Ok(false))?;
-    let stream = Prefixed::new(first, stream);
+    let stream = Prefixed::new(first, seen, stream);
     if h2 {
         let io = TokioIo::new(Deadlines::since(stream, protocols.idle, None, accepted));
         watcher.watch(protocols.http2.serve_connection(io, service)).await?;
@@ -129,23 +130,26 @@ async fn connection(
 }
 
 /// Reads until the first bytes either match or rule out the HTTP/2
-/// connection preface, keeping them in `seen` (handed to hyper by
-/// [`Prefixed`]). Each read waits for bytes to arrive: a client sending the
-/// preface a byte at a time costs a wake-up per byte, never a poll loop.
-/// One read in practice, as an HTTP/1 head or a whole preface comes at once.
-async fn read_h2_preface(stream: &mut TcpStream, seen: &mut Vec<u8>) -> io::Result<bool> {
-    let mut buffer = [0u8; H2_PREFACE.len()];
+/// connection preface, into `first[..*seen]` (handed to hyper by
+/// [`Prefixed`]; `seen` survives the deadline's cancelling this). Each read
+/// waits for bytes to arrive: a client sending the preface a byte at a time
+/// costs a wake-up per byte, never a poll loop. One read in practice, as an
+/// HTTP/1 head or a whole preface comes at once.
+async fn read_h2_preface(
+    stream: &mut TcpStream,
+    first: &mut [u8; H2_PREFACE.len()],
+    seen: &mut usize,
+) -> io::Result<bool> {
     loop {
-        let n = stream.read(&mut buffer[seen.len()..]).await?;
+        let n = stream.read(&mut first[*seen..]).await?;
         if n == 0 {
             return Ok(false);
         }
-        let start = seen.len();
-        seen.extend_from_slice(&buffer[start..start + n]);
-        if seen[..] != H2_PREFACE[..seen.len()] {
+        *seen += n;
+        if first[..*seen] != H2_PREFACE[..*seen] {
             return Ok(false);
         }
-        if seen.len() == H2_PREFACE.len() {
+        if *seen == H2_PREFACE.len() {
             return Ok(true);
         }
     }

@@ -38,10 +38,6 @@ impl Admission {
         })
     }
 
-    pub fn max_total(&self) -> usize {
-        self.max_total
-    }
-
     /// A place for one more socket from `client`, if there is one.
     pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Ticket, Full> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());

@@ -192,16 +192,6 @@ async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
     assert_eq!(fresh, Some(reqwest::StatusCode::OK));
 }
 
-/// The process's resident set in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn memory_held_by_websockets_is_given_back_when_they_close() {
     use futures_util::{SinkExt, StreamExt};
@@ -215,7 +205,7 @@ async fn memory_held_by_websockets_is_given_back_when_they_close() {
     })
     .await;
     let pid = api.child.id();
-    let before = rss_kib(pid);
+    let before = proc_status_kib(pid, "VmRSS");
     let url = format!("ws://127.0.0.1:{port}/app/spotik-key?protocol=7");
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
     let opening: Vec<_> = (0..3000)
@@ -233,7 +223,7 @@ async fn memory_held_by_websockets_is_given_back_when_they_close() {
     for task in opening {
         sockets.push(task.await.unwrap());
     }
-    let open = rss_kib(pid);
+    let open = proc_status_kib(pid, "VmRSS");
     let held = open.saturating_sub(before);
     assert!(held > 10 * 1024, "3000 sockets hold {held} KiB: too little to tell");
     for socket in &mut sockets {
@@ -243,12 +233,12 @@ async fn memory_held_by_websockets_is_given_back_when_they_close() {
         while let Some(Ok(_)) = socket.next().await {}
     }
     let deadline = Instant::now() + Duration::from_secs(15);
-    while rss_kib(pid) >= before + held / 3 && Instant::now() < deadline {
+    while proc_status_kib(pid, "VmRSS") >= before + held / 3 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
-        rss_kib(pid) < before + held / 3,
+        proc_status_kib(pid, "VmRSS") < before + held / 3,
         "{held} KiB held by 3000 sockets; {} KiB still resident 15 s after they closed (was {before} before)",
-        rss_kib(pid)
+        proc_status_kib(pid, "VmRSS")
     );
 }
