@@ -40,6 +40,10 @@ const SETTINGS: &[(&str, &str)] = &[
         "directory of the audio files, served by spotik-edge [default: media]",
     ),
     (
+        "API_PUBLIC_URL",
+        "the API's origin as browsers reach it, before the cover links handed out; empty: relative links [default: http://API_LISTEN]",
+    ),
+    (
         "EDGE_PUBLIC_URL",
         "base URL of spotik-edge in the links handed out [default: http://127.0.0.1:8080]",
     ),
@@ -165,6 +169,10 @@ const SETTINGS: &[(&str, &str)] = &[
         "seconds a Pusher socket may hold no channel before it is closed [default: 120]",
     ),
     (
+        "BROADCAST_AUTH_WAIT_MS",
+        "how long a room channel's authorisation waits for the caller's own join, in flight [default: 3000]",
+    ),
+    (
         "HTTP_BODY_IDLE_TIMEOUT",
         "seconds a request body may pause between two chunks [default: 15]",
     ),
@@ -199,7 +207,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("PUSHER_APP_SECRET", "Pusher application secret"),
     (
         "BROADCAST_EVENT_NAMESPACE",
-        "laravel-echo namespace of event names, e.g. App\\Events",
+        "laravel-echo namespace of Pusher event names; none sends short names (user.joined) [default: App\\Events]",
     ),
     (
         "WS_ACTIVITY_TIMEOUT",

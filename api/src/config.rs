@@ -1,7 +1,7 @@
 //! Configuration from the environment, with defaults that run locally.
 
 use crate::cors::{AllowedOrigins, DEFAULT_ORIGINS};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +18,10 @@ pub struct Config {
     pub media_root: PathBuf,
     /// Base URL of the edge as players reach it, e.g. `http://127.0.0.1:8080`.
     pub edge_public_url: String,
+    /// The API's origin as browsers reach it (`API_PUBLIC_URL`, e.g.
+    /// `https://spotik.example`), before the links it hands out such as
+    /// `/api/covers/…`; empty leaves them relative.
+    pub api_public_url: String,
     pub edge_signing_secret: Option<String>,
     /// How long a signed media URL stays valid.
     pub edge_link_ttl: Duration,
@@ -92,7 +96,10 @@ pub struct HubConfig {
     pub app_id: String,
     pub app_key: String,
     pub app_secret: String,
-    /// laravel-echo's namespace (`App\Events`): event names go out as `App\Events\user\joined`.
+    /// laravel-echo's namespace, `App\Events` unless set: event names go
+    /// out as `App\Events\user\joined`, what the front end's
+    /// `.listen('user.joined')` waits for. `None` (`BROADCAST_EVENT_NAMESPACE=none`)
+    /// sends the short names (`user.joined`) to plain pusher-js clients.
     pub event_namespace: Option<String>,
     /// Seconds of silence after which a Pusher client is pinged (sent in `connection_established`).
     pub activity_timeout: Duration,
@@ -115,6 +122,9 @@ pub struct HubConfig {
     /// How long a Pusher socket may hold no channel before it is closed
     /// (`WS_SUBSCRIBE_TIMEOUT`, s).
     pub subscribe_timeout: Duration,
+    /// How long `/broadcasting/auth` waits for a caller's own join to a
+    /// room before refusing (`BROADCAST_AUTH_WAIT_MS`; 0 refuses at once).
+    pub auth_join_wait: Duration,
 }
 
 /// What is measured and shown (`MONITORING_ENABLED`, `HTTP_MONITORING_ENABLED`,
@@ -239,10 +249,15 @@ impl Config {
             None => AllowedOrigins::parse(DEFAULT_ORIGINS.into_iter().chain([frontend_url.as_str()])),
         }
         .map_err(|e| ConfigError(format!("CORS_ALLOWED_ORIGINS / FRONTEND_URL: {e}")))?;
+        let listen: SocketAddr = listen
+            .parse()
+            .map_err(|_| ConfigError(format!("API_LISTEN {listen:?} is not an address")))?;
         Ok(Self {
-            listen: listen
-                .parse()
-                .map_err(|_| ConfigError(format!("API_LISTEN {listen:?} is not an address")))?,
+            listen,
+            api_public_url: match var("API_PUBLIC_URL") {
+                Some(url) => url.trim().trim_end_matches('/').to_owned(),
+                None => format!("http://{}", reachable(listen)),
+            },
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spotik"),
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: get("REDIS_PREFIX", "spotik:"),
@@ -327,9 +342,7 @@ impl Config {
                 app_id: get("PUSHER_APP_ID", "spotik"),
                 app_key: get("PUSHER_APP_KEY", "spotik-key"),
                 app_secret: get("PUSHER_APP_SECRET", "spotik-secret"),
-                event_namespace: var("BROADCAST_EVENT_NAMESPACE")
-                    .map(|n| n.trim().trim_end_matches('\\').to_owned())
-                    .filter(|n| !n.is_empty()),
+                event_namespace: event_namespace(var("BROADCAST_EVENT_NAMESPACE")),
                 activity_timeout: secs("WS_ACTIVITY_TIMEOUT", 120)?.max(Duration::from_secs(1)),
                 pong_timeout: secs("WS_PONG_TIMEOUT", 30)?.max(Duration::from_secs(1)),
                 max_message_bytes: number("WS_MAX_MESSAGE_BYTES", 10_000)? as usize,
@@ -339,6 +352,7 @@ impl Config {
                 max_sockets: optional_number("WS_MAX_CONNECTIONS")?,
                 max_sockets_per_client: number("WS_MAX_PER_CLIENT", 256)?.max(1) as usize,
                 subscribe_timeout: secs("WS_SUBSCRIBE_TIMEOUT", 120)?.max(Duration::from_secs(1)),
+                auth_join_wait: Duration::from_millis(number("BROADCAST_AUTH_WAIT_MS", 3000)?),
             },
             cors_origins,
             cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,
@@ -371,6 +385,26 @@ impl Config {
     }
 }
 
+/// Where a browser on this machine reaches an API listening on `listen`.
+fn reachable(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        ip if !ip.is_unspecified() => listen,
+        IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, listen.port())),
+        IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, listen.port())),
+    }
+}
+
+/// laravel-echo's own default unless told otherwise: the front end cannot
+/// know about a setting, so its `.listen('user.joined')` must work as
+/// shipped. `none` or an empty value asks for the short names.
+fn event_namespace(value: Option<String>) -> Option<String> {
+    let Some(value) = value else {
+        return Some("App\\Events".to_owned());
+    };
+    let value = value.trim().trim_end_matches('\\');
+    (!value.is_empty() && !value.eq_ignore_ascii_case("none")).then(|| value.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,7 +423,19 @@ mod tests {
         assert_eq!(config.jwt_refresh_ttl, Duration::from_secs(14 * 24 * 3600));
         assert_eq!(config.upload_max_bytes, 50 * 1024 * 1024);
         assert_eq!(config.hub.app_key, "spotik-key");
-        assert_eq!(config.hub.event_namespace, None);
+        assert_eq!(config.hub.event_namespace.as_deref(), Some("App\\Events"));
+        assert_eq!(config.api_public_url, "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn the_public_api_url_is_where_a_browser_reaches_the_api() {
+        let config = with(&[("API_LISTEN", "0.0.0.0:9000")]).unwrap();
+        assert_eq!(config.api_public_url, "http://127.0.0.1:9000");
+        let config = with(&[("API_LISTEN", "[::]:9000")]).unwrap();
+        assert_eq!(config.api_public_url, "http://[::1]:9000");
+        let config = with(&[("API_PUBLIC_URL", "https://spotik.example/")]).unwrap();
+        assert_eq!(config.api_public_url, "https://spotik.example");
+        assert_eq!(with(&[("API_PUBLIC_URL", "")]).unwrap().api_public_url, "");
     }
 
     #[test]
@@ -408,8 +454,16 @@ mod tests {
 
     #[test]
     fn event_namespace_loses_a_trailing_backslash() {
-        let config = with(&[("BROADCAST_EVENT_NAMESPACE", "App\\Events\\")]).unwrap();
-        assert_eq!(config.hub.event_namespace.as_deref(), Some("App\\Events"));
+        let config = with(&[("BROADCAST_EVENT_NAMESPACE", "Acme\\Events\\")]).unwrap();
+        assert_eq!(config.hub.event_namespace.as_deref(), Some("Acme\\Events"));
+    }
+
+    #[test]
+    fn short_event_names_are_chosen_by_none_or_an_empty_namespace() {
+        for value in ["none", "NONE", "", " "] {
+            let config = with(&[("BROADCAST_EVENT_NAMESPACE", value)]).unwrap();
+            assert_eq!(config.hub.event_namespace, None, "{value:?}");
+        }
     }
 
     #[test]

@@ -128,14 +128,14 @@ pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<R
         .bind(&relative)
         .execute(&mut *tx)
         .await?;
-    let event = announce_update(&mut tx, room_id).await?;
+    let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;
     tx.commit().await?;
     state.publish([event]).await;
     if let Some(old) = before.cover_path.filter(|old| *old != relative) {
         storage::remove_if_unreferenced(&state.db, &state.config, &old).await;
     }
     let room = crate::rooms::require(&state.db, room_id).await?;
-    let cover_url = crate::models::cover_url(Some(&relative));
+    let cover_url = crate::models::cover_url(&state.config.api_public_url, Some(&relative));
     Ok(Reply::top_level(
         StatusCode::OK,
         "Room cover updated",
@@ -155,7 +155,7 @@ pub async fn remove_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResul
         .bind(room_id)
         .execute(&mut *tx)
         .await?;
-    let event = announce_update(&mut tx, room_id).await?;
+    let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;
     tx.commit().await?;
     state.publish([event]).await;
     if let Some(old) = before.cover_path {

@@ -96,10 +96,12 @@ pub fn to_value(shape: &impl Serialize) -> Value {
 }
 
 /// Where a cover image is served: content-addressed, so the name is its URL.
-/// Relative, as the front end reaches the API through its own `/api` proxy.
-pub fn cover_url(cover_path: Option<&str>) -> Option<String> {
+/// Absolute, from the API's public origin (`API_PUBLIC_URL`): a front end
+/// served from its own origin, with no `/api` proxy of its own, would load
+/// a relative one from itself.
+pub fn cover_url(api_url: &str, cover_path: Option<&str>) -> Option<String> {
     let file = cover_path?.rsplit('/').next()?;
-    Some(format!("/api/covers/{file}"))
+    Some(format!("{api_url}/api/covers/{file}"))
 }
 
 #[derive(Clone, Debug, FromRow, Serialize, Deserialize)]
@@ -174,7 +176,8 @@ pub fn whole_seconds(ms: i64) -> i64 {
 }
 
 impl Track {
-    pub fn view(&self, file_url: Option<String>, user_has_voted: bool) -> TrackView<'_> {
+    /// The track as clients see it; `api_url` is the API's public origin.
+    pub fn view(&self, api_url: &str, file_url: Option<String>, user_has_voted: bool) -> TrackView<'_> {
         let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
             (Some(id), Some(name), Some(color)) => Some(GenreRef { id, name, color }),
             _ => None,
@@ -199,15 +202,15 @@ impl Track {
             },
             genre_id: self.genre_id,
             genre,
-            cover_url: cover_url(self.cover_path.as_deref()),
+            cover_url: cover_url(api_url, self.cover_path.as_deref()),
             played_at: self.played_at,
             created_at: self.created_at,
             file_url,
         }
     }
 
-    pub fn json(&self, file_url: String, user_has_voted: bool) -> Value {
-        to_value(&self.view(Some(file_url), user_has_voted))
+    pub fn json(&self, api_url: &str, file_url: String, user_has_voted: bool) -> Value {
+        to_value(&self.view(api_url, Some(file_url), user_has_voted))
     }
 }
 
@@ -302,12 +305,13 @@ impl Room {
         }
     }
 
-    pub fn summary(&self) -> RoomSummary<'_> {
+    /// The room as lists show it; `api_url` is the API's public origin.
+    pub fn summary(&self, api_url: &str) -> RoomSummary<'_> {
         RoomSummary {
             id: self.id,
             name: &self.name,
             description: self.description.as_deref(),
-            cover_url: cover_url(self.cover_path.as_deref()),
+            cover_url: cover_url(api_url, self.cover_path.as_deref()),
             is_playing: self.is_playing,
             playback_started_at: self.playback_started_at,
             playback_paused_at: self.playback_paused_at,
@@ -416,9 +420,9 @@ mod tests {
     #[test]
     fn cover_urls_name_the_content_addressed_file() {
         assert_eq!(
-            cover_url(Some("covers/ab/cd/abcd.png")).as_deref(),
-            Some("/api/covers/abcd.png")
+            cover_url("https://spotik.example", Some("covers/ab/cd/abcd.png")).as_deref(),
+            Some("https://spotik.example/api/covers/abcd.png")
         );
-        assert_eq!(cover_url(None), None);
+        assert_eq!(cover_url("https://spotik.example", None), None);
     }
 }

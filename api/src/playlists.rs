@@ -14,6 +14,7 @@ use crate::models::{iso, to_value, GenreRef, UserRef};
 use crate::page::Page;
 use crate::reply::Reply;
 use crate::request::{json_body, state};
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
@@ -71,7 +72,7 @@ struct EntryView<'a> {
 }
 
 impl Entry {
-    fn view(&self) -> EntryView<'_> {
+    fn view(&self, api_url: &str) -> EntryView<'_> {
         let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
             (Some(id), Some(name), Some(color)) => Some(GenreRef { id, name, color }),
             _ => None,
@@ -87,7 +88,7 @@ impl Entry {
                 username: &self.uploader_username,
             },
             genre,
-            cover_url: crate::models::cover_url(self.cover_path.as_deref()),
+            cover_url: crate::models::cover_url(api_url, self.cover_path.as_deref()),
             position: self.position,
             added_at: iso(self.added_at),
         }
@@ -113,7 +114,7 @@ struct PlaylistView<'a> {
 }
 
 impl Playlist {
-    fn view<'a>(&'a self, entries: &'a [Entry], viewer: Uuid) -> PlaylistView<'a> {
+    fn view<'a>(&'a self, api_url: &str, entries: &'a [Entry], viewer: Uuid) -> PlaylistView<'a> {
         let owner = UserRef {
             id: self.user_id,
             username: &self.owner_username,
@@ -126,7 +127,7 @@ impl Playlist {
             is_owner: self.user_id == viewer,
             user: owner.clone(),
             creator: owner,
-            tracks: entries.iter().map(Entry::view).collect(),
+            tracks: entries.iter().map(|e| e.view(api_url)).collect(),
             tracks_count: entries.len(),
             total_duration: entries.iter().map(|e| e.duration_ms).sum::<i64>() / 1000,
             created_at: iso(self.created_at),
@@ -187,10 +188,10 @@ async fn owned(db: &PgPool, id: i64, user: Uuid) -> ApiResult<Playlist> {
     Ok(playlist)
 }
 
-async fn full_view(db: &PgPool, playlist: &Playlist, viewer: Uuid) -> ApiResult<serde_json::Value> {
-    let mut grouped = entries(db, &[playlist.id]).await?;
+async fn full_view(state: &AppState, playlist: &Playlist, viewer: Uuid) -> ApiResult<serde_json::Value> {
+    let mut grouped = entries(&state.db, &[playlist.id]).await?;
     let found = grouped.remove(&playlist.id).unwrap_or_default();
-    Ok(to_value(&playlist.view(&found, viewer)))
+    Ok(to_value(&playlist.view(&state.config.api_public_url, &found, viewer)))
 }
 
 /// `GET /playlists`: the caller's own and everyone's public ones, newest first.
@@ -215,7 +216,13 @@ pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let grouped = entries(&state.db, &ids).await?;
     let views: Vec<_> = playlists
         .iter()
-        .map(|p| p.view(grouped.get(&p.id).map_or(&[][..], Vec::as_slice), caller.id()))
+        .map(|p| {
+            p.view(
+                &state.config.api_public_url,
+                grouped.get(&p.id).map_or(&[][..], Vec::as_slice),
+                caller.id(),
+            )
+        })
         .collect();
     Ok(Reply::top_level(
         StatusCode::OK,
@@ -285,7 +292,7 @@ pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let playlist = find(&state.db, id).await?;
     Ok(Reply::created(
         "Playlist created",
-        full_view(&state.db, &playlist, caller.id()).await?,
+        full_view(state, &playlist, caller.id()).await?,
     ))
 }
 
@@ -294,10 +301,7 @@ pub async fn show(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = state(depot)?;
     let playlist = readable(&state.db, id_param(req)?, caller.id()).await?;
-    Ok(Reply::data(
-        "Playlist",
-        full_view(&state.db, &playlist, caller.id()).await?,
-    ))
+    Ok(Reply::data("Playlist", full_view(state, &playlist, caller.id()).await?))
 }
 
 #[handler]
@@ -322,7 +326,7 @@ pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let playlist = find(&state.db, id).await?;
     Ok(Reply::data(
         "Playlist updated",
-        full_view(&state.db, &playlist, caller.id()).await?,
+        full_view(state, &playlist, caller.id()).await?,
     ))
 }
 
@@ -414,7 +418,7 @@ pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     let playlist = find(&state.db, id).await?;
     Ok(Reply::data(
         "Track added to the playlist",
-        full_view(&state.db, &playlist, caller.id()).await?,
+        full_view(state, &playlist, caller.id()).await?,
     ))
 }
 
@@ -449,7 +453,7 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     let playlist = find(&state.db, id).await?;
     Ok(Reply::data(
         "Track removed from the playlist",
-        full_view(&state.db, &playlist, caller.id()).await?,
+        full_view(state, &playlist, caller.id()).await?,
     ))
 }
 

@@ -75,6 +75,7 @@ pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResul
 
 fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> TrackView<'a> {
     track.view(
+        &state.config.api_public_url,
         Some(storage::file_url(&state.config, &track.file_path)),
         voted.contains(&track.id),
     )
@@ -95,9 +96,11 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
         // joins when `is_participant` is false), and nothing to play: no
         // participants, no queue, no link to the current track's audio.
         let view = RoomView {
-            summary: room.summary(),
+            summary: room.summary(&state.config.api_public_url),
             clock: room.clock(now, current.as_ref().map(|t| t.duration_ms)),
-            current_track: current.as_ref().map(|t| t.view(None, false)),
+            current_track: current
+                .as_ref()
+                .map(|t| t.view(&state.config.api_public_url, None, false)),
             participants: None,
             track_queue: None,
             is_administrator: room.administrator_id == viewer,
@@ -112,7 +115,7 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
     let voted = queue::voted_by(state, viewer, &ids).await?;
     let track_view = |t| track_view(state, t, &voted);
     let view = RoomView {
-        summary: room.summary(),
+        summary: room.summary(&state.config.api_public_url),
         clock: room.clock(now, current.as_ref().map(|t| t.duration_ms)),
         current_track: current.as_ref().map(track_view),
         participants: Some(participants.iter().map(|p| p.view(room.administrator_id)).collect()),
@@ -148,12 +151,13 @@ pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
         .map(|room| {
             let current = currents.iter().find(|t| Some(t.id) == room.current_track_id);
             RoomView {
-                summary: room.summary(),
+                summary: room.summary(&state.config.api_public_url),
                 clock: room.clock(now, current.map(|t| t.duration_ms)),
                 current_track: current.map(|t| {
                     // Only a participant is given something to play.
                     let takes_part = joined.iter().any(|(id,)| *id == room.id);
                     t.view(
+                        &state.config.api_public_url,
                         takes_part.then(|| storage::file_url(&state.config, &t.file_path)),
                         false,
                     )
@@ -252,9 +256,9 @@ pub async fn show_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
 
 /// Stamps `room.updated` with the room as it now is, inside `tx`: what
 /// listeners merge into the room they show (`RoomUpdated`, `room_state_updated`).
-pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid) -> ApiResult<Pending> {
+pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str) -> ApiResult<Pending> {
     let room = require(&mut *tx, room_id).await?;
-    let payload = json!({ "room": to_value(&room.summary()) });
+    let payload = json!({ "room": to_value(&room.summary(api_url)) });
     Ok(events::stamp(tx, room_id, "room.updated", payload).await?)
 }
 
@@ -281,7 +285,7 @@ pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
     .bind(description.flatten())
     .execute(&mut *tx)
     .await?;
-    let event = announce_update(&mut tx, room_id).await?;
+    let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;
     tx.commit().await?;
     state.publish([event]).await;
     let room = require(&state.db, room_id).await?;

@@ -30,7 +30,13 @@ pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     let tracks = queue::load(state, room_id, seq).await?;
     let list: Vec<Value> = tracks
         .iter()
-        .map(|t| t.json(storage::file_url(&state.config, &t.file_path), voted.contains(&t.id)))
+        .map(|t| {
+            t.json(
+                &state.config.api_public_url,
+                storage::file_url(&state.config, &t.file_path),
+                voted.contains(&t.id),
+            )
+        })
         .collect();
     Ok(Reply::top_level(
         StatusCode::OK,
@@ -121,7 +127,11 @@ pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
     // Published (renamed into place): nothing of the upload to remove.
     received.keep();
     state.publish(pending).await;
-    let body = track.json(storage::file_url(&state.config, &track.file_path), false);
+    let body = track.json(
+        &state.config.api_public_url,
+        storage::file_url(&state.config, &track.file_path),
+        false,
+    );
     Ok(Reply::top_level(
         StatusCode::CREATED,
         "Track uploaded",
@@ -174,7 +184,7 @@ async fn store_track(
             &mut tx,
             new.room_id,
             "track.added",
-            json!({ "track": track.json(storage::file_url(&state.config, &track.file_path), false) }),
+            json!({ "track": track.json(&state.config.api_public_url, storage::file_url(&state.config, &track.file_path), false) }),
         )
         .await?,
     ];
@@ -283,6 +293,7 @@ pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
         .iter()
         .map(|t| {
             t.view(
+                &state.config.api_public_url,
                 Some(storage::file_url(&state.config, &t.file_path)),
                 voted.contains(&t.id),
             )

@@ -70,6 +70,7 @@ run_cluster() {
   export DATABASE_URL=postgres://postgres@127.0.0.1:$bouncer/spotik
   export REDIS_URL=redis://127.0.0.1:$redis
   export EDGE_PUBLIC_URL=https://127.0.0.1:$https
+  export API_PUBLIC_URL=https://127.0.0.1:$https
   export EDGE_METRICS_URLS=http://127.0.0.1:$edge1/metrics,http://127.0.0.1:$edge2/metrics
   export FRONTEND_URL=https://127.0.0.1:$https
   # Two replicas × 20 stay within pgbouncer's 60 server connections.
@@ -83,7 +84,7 @@ run_cluster() {
 PG_PORT=$pg REDIS_PORT=$redis BOUNCER_PORT=$bouncer HTTPS_PORT=$https PLAIN_PORT=$plain
 API_PORTS="$api1 $api2" EDGE_PORTS="$edge1 $edge2"
 PG_DATA=$cluster/postgres PG_BINDIR=$bindir REDIS_DIR=$cluster/redis
-export DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL EDGE_PUBLIC_URL=$EDGE_PUBLIC_URL
+export DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL EDGE_PUBLIC_URL=$EDGE_PUBLIC_URL API_PUBLIC_URL=$API_PUBLIC_URL
 export EDGE_METRICS_URLS=$EDGE_METRICS_URLS FRONTEND_URL=$FRONTEND_URL DB_POOL_MAX=$DB_POOL_MAX
 export MEDIA_ROOT=$MEDIA_ROOT JWT_SECRET=$JWT_SECRET EDGE_SIGNING_SECRET=$EDGE_SIGNING_SECRET
 EOT

@@ -5,15 +5,15 @@
 //! the room's participants, `private-App.Models.User.{id}` to that user
 //! alone. The answer carries signed `channel_data` naming the user and the
 //! token, so that the hub can end the subscription when the user leaves the
-//! room or the token is revoked. Refusals are `403` (the old backend answered
+//! room or the token is revoked. A caller whose own join is still on its
+//! way is answered when it commits ([`join_wait`]). Refusals are `403` (the old backend answered
 //! them with `500`).
 
-use super::frames;
+use super::{frames, join_wait};
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::reply::Reply;
 use crate::request::state;
-use crate::rooms;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -57,7 +57,9 @@ pub async fn authorize(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
     let channel = body.channel_name.as_str();
     let user = caller.id();
     if let Some(room) = frames::room_of(channel) {
-        rooms::require_participant(state, room, user)
+        // Half the request's time at most, so the refusal is the answer.
+        let wait = state.config.hub.auth_join_wait.min(state.config.request_timeout / 2);
+        join_wait::participant_within(state, room, user, wait)
             .await
             .map_err(|e| match e {
                 ApiError::NotFound(_) | ApiError::Forbidden(_) => {

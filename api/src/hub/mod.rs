@@ -35,6 +35,7 @@ mod echo;
 pub mod frames;
 pub mod http_api;
 pub mod inbound;
+pub mod join_wait;
 mod link;
 pub mod message;
 pub mod native;
@@ -194,6 +195,10 @@ pub struct Hub {
     redis: Arc<Cache>,
     /// Revocations and room policy, told to whoever follows them.
     ended: tokio::sync::broadcast::Sender<Ended>,
+    /// Room events as they reach this replica, for whoever waits on one.
+    room_events: tokio::sync::broadcast::Sender<Arc<RoomEvent>>,
+    /// Subscriptions waiting for their own join ([`join_wait`]).
+    pub join_waits: join_wait::JoinWaits,
 }
 
 impl Hub {
@@ -213,6 +218,8 @@ impl Hub {
             stats: HubStats::default(),
             redis,
             ended: tokio::sync::broadcast::channel(1024).0,
+            room_events: tokio::sync::broadcast::channel(1024).0,
+            join_waits: join_wait::JoinWaits::default(),
         }
     }
 
@@ -387,6 +394,12 @@ impl Hub {
         self.ended.subscribe()
     }
 
+    /// Every room's events as they reach this replica, from here or from
+    /// the others (copied only while someone follows them).
+    pub fn follow_room_events(&self) -> join_wait::RoomEvents {
+        self.room_events.subscribe()
+    }
+
     /// Delivers `message` here and publishes it to the other replicas.
     async fn broadcast(&self, message: &Broadcast) {
         self.deliver(message);
@@ -445,6 +458,9 @@ impl Hub {
     }
 
     fn deliver_room_event(&self, event: &RoomEvent) {
+        if self.room_events.receiver_count() > 0 {
+            let _ = self.room_events.send(Arc::new(event.clone()));
+        }
         let channels_of_room = frames::room_channels(event.room_id);
         let namespace = self.config.event_namespace.as_deref();
         // Turned into text only if a client of that protocol is listening.
@@ -609,6 +625,7 @@ mod tests {
             max_sockets: None,
             max_sockets_per_client: 256,
             subscribe_timeout: Duration::from_secs(120),
+            auth_join_wait: Duration::ZERO,
         };
         Hub::new(config, Arc::new(Cache::new("no redis here", "test:")))
     }

@@ -42,16 +42,15 @@ async fn real_images_become_the_room_cover_and_are_served_immutable() {
         let reply = post_cover(&app, &room, &admin, name, image_fixture(name)).await;
         assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
         let url = reply.body["cover_url"].as_str().unwrap().to_owned();
+        assert!(
+            url.starts_with(&format!("http://{}/api/covers/", app.addr)),
+            "absolute, from API_PUBLIC_URL: {url}"
+        );
         assert_eq!(
             app.get(&format!("/rooms/{room}"), &admin).await.body["data"]["cover_url"],
             url.as_str()
         );
-        let served = app
-            .client
-            .get(format!("http://{}{url}", app.addr))
-            .send()
-            .await
-            .unwrap();
+        let served = app.client.get(&url).send().await.unwrap();
         assert_eq!(served.status(), 200);
         assert_eq!(served.headers()["content-type"], mime, "{name}");
         assert_eq!(served.headers()["x-content-type-options"], "nosniff");
@@ -61,13 +60,7 @@ async fn real_images_become_the_room_cover_and_are_served_immutable() {
             .contains("immutable"));
         let etag = served.headers()["etag"].clone();
         assert_eq!(served.bytes().await.unwrap().as_ref(), image_fixture(name).as_slice());
-        let again = app
-            .client
-            .get(format!("http://{}{url}", app.addr))
-            .header("if-none-match", etag)
-            .send()
-            .await
-            .unwrap();
+        let again = app.client.get(&url).header("if-none-match", etag).send().await.unwrap();
         assert_eq!(again.status(), 304);
         // The previous cover is nobody's any more: only this one stays.
         assert_eq!(covers_on_disk(&app).len(), 1, "after {name}");

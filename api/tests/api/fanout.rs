@@ -42,20 +42,24 @@ async fn clients_of_one_process_receive_events_raised_on_another() {
     local.subscribe(&app, &admin, &channel).await;
 
     let track = app.upload(&room, &admin, "tone-1500ms.wav").await.body["track"]["id"].clone();
-    assert_eq!(pusher.expect("track.added").await["data"]["track"]["id"], track);
+    assert_eq!(
+        pusher.expect("App\\Events\\track\\added").await["data"]["track"]["id"],
+        track
+    );
     assert_eq!(native.expect("track_added").await["track"]["id"], track);
     // Exactly once each, whether raised here or elsewhere.
-    let here = local.expect("track.added").await;
+    let here = local.expect("App\\Events\\track\\added").await;
     let mut repeats = 0;
     while let Some(frame) = local.next(Duration::from_millis(300)).await {
-        repeats += usize::from(frame["event"] == "track.added" && frame["data"]["seq"] == here["data"]["seq"]);
+        repeats +=
+            usize::from(frame["event"] == "App\\Events\\track\\added" && frame["data"]["seq"] == here["data"]["seq"]);
     }
     assert_eq!(repeats, 0, "no duplicate from the bus");
     // And the other way round.
     other
         .post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
         .await;
-    local.expect("playback.paused").await;
+    local.expect("App\\Events\\playback\\paused").await;
 }
 
 #[tokio::test]
@@ -77,7 +81,7 @@ async fn events_flow_again_after_redis_restarts() {
     client.subscribe(&other, &admin, &format!("private-room.{room}")).await;
     // Long enough to be still playing when the test pauses it.
     app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await;
-    client.expect("track.added").await;
+    client.expect("App\\Events\\track\\added").await;
 
     redis.stop();
     // Raised while Redis is down: the REST call still succeeds.
@@ -98,7 +102,7 @@ async fn events_flow_again_after_redis_restarts() {
         .post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
         .await;
     assert_eq!(paused.status, 200);
-    let frame = client.expect("playback.paused").await;
+    let frame = client.expect("App\\Events\\playback\\paused").await;
     assert_eq!(
         frame["data"]["seq"], paused.body["data"]["seq"],
         "events from the other process arrive again"

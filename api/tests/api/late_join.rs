@@ -95,11 +95,7 @@ async fn an_idle_room_sends_nothing_after_joining() {
 
 #[tokio::test]
 async fn a_pusher_subscriber_arriving_mid_track_gets_the_same_on_its_channel() {
-    let app = spawn_with(Options {
-        tweak: |config| config.hub.event_namespace = Some("App\\Events".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app().await;
     let (admin, room, track) = playing_room(&app, Duration::from_millis(800)).await;
     let channel = format!("private-room.{room}");
     let mut early = PusherClient::connect(&app).await;
@@ -121,4 +117,122 @@ async fn a_pusher_subscriber_arriving_mid_track_gets_the_same_on_its_channel() {
         early.next(Duration::from_millis(700)).await.is_none(),
         "nobody else hears it"
     );
+}
+
+/// The front end's native order on a fresh page load: its socket asks to
+/// join the room's channel before the page's own `POST /join` commits
+/// (refused: not a participant), then once more after it: the second is
+/// the one that counts, and the current track follows within a second.
+#[tokio::test]
+async fn a_native_newcomer_in_the_pages_order_hears_the_room_within_a_second() {
+    let app = spawn_with(Options {
+        tweak: |config| config.hub.catch_up_delay = Duration::from_millis(750),
+        ..Options::default()
+    })
+    .await;
+    let (_, room, track) = playing_room(&app, Duration::from_millis(1200)).await;
+    let (newcomer, _) = app.user("newcomer").await;
+    let mut socket = NativeClient::connect(&app, &newcomer).await;
+    let shown = app.get(&format!("/rooms/{room}"), &newcomer).await;
+    assert_eq!(shown.body["data"]["is_participant"], false);
+    socket.send("join_room", json!({ "room_id": room })).await;
+    assert!(socket.expect("error").await["message"].is_string());
+    assert_eq!(
+        app.post(&format!("/rooms/{room}/join"), &newcomer, json!({}))
+            .await
+            .status,
+        200
+    );
+    let ready = std::time::Instant::now();
+    assert_eq!(socket.join(&room).await["room"]["current_track"]["id"], track["id"]);
+    assert!(socket.expect("track_skipped").await["next_track"].is_null());
+    assert_eq!(socket.expect("playback_started").await["track"]["id"], track["id"]);
+    assert!(
+        ready.elapsed() <= Duration::from_secs(1),
+        "heard after {:?}",
+        ready.elapsed()
+    );
+}
+
+/// The subscription's authorisation asked for on one replica waits for the
+/// caller's join committed on another, and then lets it subscribe.
+#[tokio::test]
+async fn an_authorisation_waits_for_the_callers_join_on_another_replica() {
+    let app = spawn_app().await;
+    let other = replica_of(&app, "redis://127.0.0.1:6379").await;
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let (newcomer, _) = app.user("newcomer").await;
+    let channel = format!("private-room.{room}");
+    let mut client = PusherClient::connect(&app).await;
+    let asked = std::time::Instant::now();
+    let (auth, joined) = tokio::join!(client.authorize(&app, &newcomer, &channel), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        other.post(&format!("/rooms/{room}/join"), &newcomer, json!({})).await
+    });
+    assert_eq!(joined.status, 200);
+    assert_eq!(auth.status, 200, "{:?}", auth.body);
+    let waited = asked.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "answered after the join, not before: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(2),
+        "answered when the join came: {waited:?}"
+    );
+    client
+        .send(json!({
+            "event": "pusher:subscribe",
+            "data": { "channel": channel, "auth": auth.body["auth"], "channel_data": auth.body["channel_data"] },
+        }))
+        .await;
+    client.expect("pusher_internal:subscription_succeeded").await;
+}
+
+/// Nobody who does not join gets in: refused after the wait, at once for a
+/// room that does not exist, and one user parks at most four waits.
+#[tokio::test]
+async fn waiting_for_a_join_lets_no_one_in_and_costs_a_bounded_wait() {
+    let app = spawn_with(Options {
+        tweak: |config| config.hub.auth_join_wait = Duration::from_millis(1500),
+        ..Options::default()
+    })
+    .await;
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let (stranger, _) = app.user("stranger").await;
+    let channel = format!("private-room.{room}");
+    let client = PusherClient::connect(&app).await;
+
+    let asked = std::time::Instant::now();
+    let refused = client.authorize(&app, &stranger, &channel).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    let waited = asked.elapsed();
+    assert!(
+        (Duration::from_millis(1400)..Duration::from_secs(3)).contains(&waited),
+        "refused when the wait ran out: {waited:?}"
+    );
+
+    let asked = std::time::Instant::now();
+    let missing = format!("private-room.{}", uuid::Uuid::new_v4());
+    assert_eq!(client.authorize(&app, &stranger, &missing).await.status, 403);
+    assert!(asked.elapsed() < Duration::from_millis(700), "no room, no wait");
+
+    let asked = std::time::Instant::now();
+    let answers = futures_util::future::join_all((0..6).map(|_| async {
+        let answer = client.authorize(&app, &stranger, &channel).await;
+        (answer.status, asked.elapsed())
+    }))
+    .await;
+    let at_once = answers
+        .iter()
+        .filter(|(status, took)| *status == 403 && *took < Duration::from_millis(700))
+        .count();
+    let parked = answers
+        .iter()
+        .filter(|(status, took)| *status == 403 && *took >= Duration::from_millis(1400))
+        .count();
+    assert_eq!((parked, at_once), (4, 2), "{answers:?}");
+    assert_eq!(app.state.hub.join_waits.open(), 0, "every place given back");
 }

@@ -81,9 +81,15 @@ async fn room_with_guest(app: &TestApp) -> Room {
     Room { admin, guest, id }
 }
 
+/// With `BROADCAST_EVENT_NAMESPACE=none`, for plain pusher-js clients: the
+/// short names of the protocol.
 #[tokio::test]
 async fn every_rest_action_arrives_as_its_event_with_its_payload() {
-    let app = spawn_app().await;
+    let app = spawn_with(Options {
+        tweak: |config| config.hub.event_namespace = None,
+        ..Options::default()
+    })
+    .await;
     let room = room_with_guest(&app).await;
     let channel = format!("private-room.{}", room.id);
     let mut client = PusherClient::connect(&app).await;
@@ -283,7 +289,7 @@ async fn only_participants_subscribe_and_forged_signatures_are_refused() {
     assert_eq!(close_code(&mut big.socket).await, Some(1009));
     // …and the participant's subscription still receives events.
     app.upload(&room.id, &room.admin, "tone-1500ms.wav").await;
-    listener.expect("track.added").await;
+    listener.expect("App\\Events\\track\\added").await;
 }
 
 #[tokio::test]
@@ -329,7 +335,7 @@ async fn leaving_the_room_or_logging_out_ends_the_subscription() {
     guest.subscribe(&app, &room.guest, &channel).await;
     app.post(&format!("/rooms/{}/leave", room.id), &room.guest, json!({}))
         .await;
-    guest.expect("user.left").await;
+    guest.expect("App\\Events\\user\\left").await;
     let ended = guest.expect("pusher:subscription_error").await;
     assert_eq!(ended["data"]["status"], 403);
     app.upload(&room.id, &room.admin, "tone-1500ms.wav").await;
@@ -337,11 +343,14 @@ async fn leaving_the_room_or_logging_out_ends_the_subscription() {
         let mut admin = PusherClient::connect(&app).await;
         admin.subscribe(&app, &room.admin, &channel).await;
         app.upload(&room.id, &room.admin, "tone-1500ms.flac").await;
-        admin.expect("track.added").await
+        admin.expect("App\\Events\\track\\added").await
     };
     assert!(admin_sees["data"]["seq"].is_number());
     while let Some(frame) = guest.next(Duration::from_millis(200)).await {
-        assert_ne!(frame["event"], "track.added", "a leaver hears nothing more");
+        assert_ne!(
+            frame["event"], "App\\Events\\track\\added",
+            "a leaver hears nothing more"
+        );
     }
 
     // Logging out revokes the token: what it authorised ends.
@@ -354,13 +363,11 @@ async fn leaving_the_room_or_logging_out_ends_the_subscription() {
     assert_eq!(revoked["data"]["status"], 401);
 }
 
+/// No setting needed: the front end's `.listen('track.added')` waits for
+/// laravel-echo's `App\Events\track\added`, and that is what goes out.
 #[tokio::test]
-async fn a_namespace_gives_laravel_echo_the_names_it_listens_for() {
-    let app = spawn_with(Options {
-        tweak: |config| config.hub.event_namespace = Some("App\\Events".into()),
-        ..Options::default()
-    })
-    .await;
+async fn by_default_laravel_echo_gets_the_names_it_listens_for() {
+    let app = spawn_app().await;
     let room = room_with_guest(&app).await;
     let mut client = PusherClient::connect(&app).await;
     client
@@ -409,10 +416,10 @@ async fn a_track_that_ends_advances_the_room_and_says_so() {
     // The first upload starts playing; the 1.5 s tone then ends by itself.
     let first = app.upload(&room.id, &room.admin, "tone-1500ms.wav").await.body["track"]["id"].clone();
     let second = app.upload(&room.id, &room.admin, "tone-1500ms.flac").await.body["track"]["id"].clone();
-    let skipped = client.expect("track.skipped").await;
+    let skipped = client.expect("App\\Events\\track\\skipped").await;
     assert_eq!(skipped["data"]["previous_track"]["id"], first);
     assert_eq!(skipped["data"]["next_track"]["id"], second);
-    let started = client.expect("playback.started").await;
+    let started = client.expect("App\\Events\\playback\\started").await;
     assert_eq!(started["data"]["track"]["id"], second);
     assert_eq!(
         started["data"]["seq"].as_i64(),

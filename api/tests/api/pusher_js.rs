@@ -1,6 +1,8 @@
-//! The front end's Pusher mode for real: laravel-echo over pusher-js in Node
-//! (tests/pusher-js/listen.mjs), against a hub configured with laravel-echo's
-//! namespace, hears every room event under the names the front end listens for.
+//! The front end's Pusher mode for real: laravel-echo over pusher-js in Node,
+//! against the API with its default settings. `tests/pusher-js/listen.mjs`
+//! hears every room event under the names the front end listens for;
+//! `tests/pusher-js/page-load.mjs` opens a playing room as a newcomer does,
+//! in the front end's order of calls.
 
 use crate::support::*;
 use serde_json::{json, Value};
@@ -17,13 +19,18 @@ struct EchoClient {
 
 impl EchoClient {
     fn start(app: &TestApp, token: &str, room: &str) -> Self {
+        Self::run("listen.mjs", app, token, room)
+    }
+
+    /// Runs one of the scripts of `tests/pusher-js` as `token`'s user in `room`.
+    fn run(script: &str, app: &TestApp, token: &str, room: &str) -> Self {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pusher-js");
         assert!(
             dir.join("node_modules/pusher-js").is_dir(),
             "pusher-js is not installed: run `npm ci --prefix api/tests/pusher-js` (deploy/test does)"
         );
         let mut child = Command::new("node")
-            .arg("listen.mjs")
+            .arg(script)
             .current_dir(&dir)
             .env("SPOTIK_KEY", &app.state.config.hub.app_key)
             .env("SPOTIK_WS_HOST", app.addr.ip().to_string())
@@ -64,11 +71,7 @@ impl EchoClient {
 
 #[tokio::test]
 async fn laravel_echo_over_pusher_js_hears_every_room_event() {
-    let app = spawn_with(Options {
-        tweak: |config| config.hub.event_namespace = Some("App\\Events".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app().await;
     let (admin, _) = app.user("admin").await;
     let (guest, guest_id) = app.user("guest").await;
     let room = app.room(&admin).await;
@@ -154,4 +157,52 @@ async fn laravel_echo_over_pusher_js_hears_every_room_event() {
         matches!(status, Ok(Ok(s)) if s.success()),
         "node exits cleanly: {status:?}"
     );
+}
+
+/// A newcomer opens a room mid-track: the page subscribes before its own
+/// auto-join has committed, and laravel-echo never retries a refusal. The
+/// authorisation waits for the join, so the subscription succeeds and the
+/// catch-up (a skip to nothing, then the current track at its position)
+/// arrives within a second of the page being ready, with the production
+/// catch-up delay.
+#[tokio::test]
+async fn a_newcomer_opening_a_playing_room_hears_it_within_a_second() {
+    let app = spawn_with(Options {
+        tweak: |config| config.hub.catch_up_delay = Duration::from_millis(750),
+        ..Options::default()
+    })
+    .await;
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let track = app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await.body["track"]["id"].clone();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (newcomer, _) = app.user("newcomer").await;
+
+    let mut page = EchoClient::run("page-load.mjs", &app, &newcomer, &room);
+    let shown = page.until("the room", |v| v.get("room").is_some()).await;
+    assert_eq!(shown["room"], 200);
+    assert_eq!(shown["is_participant"], false, "a newcomer: {shown}");
+    page.until("the join", |v| v.get("joined").is_some()).await;
+    let ready = page.until("the page ready", |v| v.get("ready").is_some()).await;
+    assert_eq!(ready["same_channel"], true, "laravel-echo keeps its channel");
+    let ready_at = ready["at"].as_i64().unwrap();
+
+    let cleared = page
+        .until("the catch-up", |v| v["via"] == "echo" && v["name"] == "track.skipped")
+        .await;
+    assert!(cleared["data"]["next_track"].is_null(), "{cleared}");
+    let playing = page.event("playback.started").await;
+    assert_eq!(playing["track"]["id"], track);
+    let position = playing["server_time"].as_i64().unwrap()
+        - chrono::DateTime::parse_from_rfc3339(playing["started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+    assert!(position >= 1200, "plays from {position} ms, where the room is");
+    let heard_at = cleared["at"].as_i64().unwrap();
+    assert!(
+        heard_at - ready_at <= 1000,
+        "heard {} ms after the page was ready",
+        heard_at - ready_at
+    );
+    drop(page.child.stdin.take());
 }

@@ -153,7 +153,7 @@ async fn every_use_of_redis_recovers_within_two_seconds_of_its_return() {
         .post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
         .await;
     assert_eq!(paused.status, StatusCode::OK);
-    let frame = client.expect("playback.paused").await;
+    let frame = client.expect("App\\Events\\playback\\paused").await;
     assert_eq!(
         frame["data"]["seq"], paused.body["data"]["seq"],
         "the event of that pause, sent once"

@@ -126,7 +126,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let prefix = options
         .redis_prefix
         .unwrap_or_else(|| format!("test:{}:", uuid::Uuid::new_v4().simple()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let env = [
+        ("API_PUBLIC_URL", format!("http://{addr}")),
         ("DATABASE_URL", database_url.clone()),
         ("REDIS_URL", options.redis_url.clone()),
         ("REDIS_PREFIX", prefix.clone()),
@@ -150,8 +153,6 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let mut config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
     (options.tweak)(&mut config);
     let state = spotik_api::connect(config).await.expect("the API starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(spotik_api::run(Arc::clone(&state), listener, async {
         let _ = rx.await;
