@@ -6,6 +6,9 @@ import fs from 'node:fs';
 const FRONT = process.env.FRONT || 'http://localhost:3000';
 const API = process.env.API || 'http://localhost:8000/api';
 const WAV = process.env.WAV;
+const MODE = process.env.MODE || 'native';
+// A 1×1 PNG, the room's cover.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const results = [];
 const ok = (what, pass, detail = '') => { results.push({ what, pass, detail }); console.log(`${pass ? 'PASS' : 'FAIL'} ${what} ${detail}`); };
 
@@ -24,6 +27,7 @@ async function page(name) {
   });
   const p = await context.newPage();
   p.on('console', (m) => { if (m.type() === 'error') console.log(`  [${name} console] ${m.text()}`); });
+  p.on('websocket', (ws) => console.log(`  [${name} socket] ${ws.url().replace(/token=[^&]+/, 'token=…')}`));
   p.on('pageerror', (e) => console.log(`  [${name} pageerror] ${e.message}`));
   return p;
 }
@@ -90,6 +94,20 @@ try {
   // The admin badge: ParticipantList compares administrator_id with user_id.
   const guestBody = await guest.textContent('body');
   ok('participants listed (2)', /2 participants/.test(guestBody));
+  ok(`no subscription refused (${MODE} mode)`, !/Authentication failed/i.test(guestBody));
+
+  // A cover, set through the API, is drawn from its absolute URL on the
+  // front end's own origin.
+  const adminToken = await admin.evaluate(() => localStorage.getItem('auth_token'));
+  const form = new FormData();
+  form.append('cover_image', new Blob([PNG], { type: 'image/png' }), 'cover.png');
+  const cover = await fetch(`${API}/rooms/${roomId}/cover`, { method: 'POST', headers: { Authorization: `Bearer ${adminToken}` }, body: form });
+  const coverUrl = (await cover.json()).cover_url;
+  ok('cover_url is absolute', cover.status === 200 && /^https?:\/\//.test(coverUrl || ''), coverUrl);
+  await guest.reload();
+  await guest.waitForSelector('text=Long chord.wav', { timeout: 10000 });
+  const drawn = await guest.evaluate(() => [...document.images].filter((i) => i.src.includes('/api/covers/')).map((i) => i.naturalWidth));
+  ok('the cover is drawn on the room page', drawn.length > 0 && drawn.every((w) => w > 0), JSON.stringify(drawn));
 
   // Admin stops: the guest's player lets go.
   const token = await admin.evaluate(() => localStorage.getItem('auth_token'));

@@ -3,26 +3,8 @@
 //! own, the machine's Redis and a temporary media directory. What a user
 //! running `scenarios` against their stack does, with zero failures allowed.
 
+use spotik_shared::test_database::TestDatabase;
 use std::process::Command;
-
-async fn fresh_database() -> String {
-    let admin_url = std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("spotik_test_scenarios_{stamp:x}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_runs_against_a_local_stack_without_a_failure() {
@@ -34,9 +16,9 @@ async fn every_scenario_runs_against_a_local_stack_without_a_failure() {
     edge_config.signing_secret = Some("scenario-edge-secret".into());
     tokio::spawn(spotik_edge::run(edge_config, edge_listener, std::future::pending()));
 
-    let database_url = fresh_database().await;
+    let database = TestDatabase::create();
     let env = [
-        ("DATABASE_URL", database_url),
+        ("DATABASE_URL", database.url.clone()),
         ("MEDIA_ROOT", media.display().to_string()),
         ("REDIS_PREFIX", format!("test:scenarios:{}:", std::process::id())),
         ("EDGE_PUBLIC_URL", format!("http://{edge}")),

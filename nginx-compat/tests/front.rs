@@ -3,6 +3,7 @@
 //! surviving the loss of one of them.
 
 use spotik_nginx_compat::{free_port, render, templates, wait_for, Nginx};
+use spotik_shared::test_database::TestDatabase;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -157,25 +158,11 @@ fn media_configuration_passes_nginx_t_signed_and_unsigned() {
     }
 }
 
-/// A running spotik-api over a database of its own.
-async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let admin_url = std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("spotik_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .expect("PostgreSQL (deploy/test starts it)");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(base, _)| base)
-        .to_owned();
+/// A running spotik-api over a database of its own, dropped with the guard.
+async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, TestDatabase) {
+    let database = TestDatabase::create();
     let env = [
-        ("DATABASE_URL", format!("{base}/{name}")),
+        ("DATABASE_URL", database.url.clone()),
         ("MEDIA_ROOT", media.display().to_string()),
         ("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple())),
         ("ARGON2_MEMORY_KIB", "256".to_owned()),
@@ -192,13 +179,13 @@ async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()
     tokio::spawn(spotik_api::run(state, listener, async {
         let _ = rx.await;
     }));
-    (addr, tx)
+    (addr, tx, database)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
     let media = tempfile::tempdir().unwrap();
-    let (api, _stop_api) = start_api(media.path()).await;
+    let (api, _stop_api, _database) = start_api(media.path()).await;
     let (edge, _stop_edge) = start_edge(media.path()).await;
     let dir = tempfile::tempdir().unwrap();
     let uploads = tempfile::tempdir().unwrap();

@@ -12,3 +12,4 @@ pub mod shutdown;
 pub mod signed_link;
 pub mod system;
 pub mod telemetry;
+pub mod test_database;

@@ -12,7 +12,8 @@ fn open_descriptors(pid: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn six_hundred_anonymous_sockets_leave_ping_and_health_answering() {
-    let database_url = fresh_database().await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
     let api = ApiProcess::start_with(&database_url, media.path(), port, |command| {

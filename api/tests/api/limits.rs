@@ -107,7 +107,8 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
     use std::os::unix::process::CommandExt;
-    let database_url = fresh_database().await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = media.path().join("api.log");
@@ -196,7 +197,8 @@ async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
 async fn memory_held_by_websockets_is_given_back_when_they_close() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let database_url = fresh_database().await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
     // 3 000 sockets from one address: more than one client may hold by default.

@@ -29,7 +29,8 @@ async fn dribble(port: u16, head: String, every: Duration, patience: Duration) -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_hundred_dribbling_anonymous_bodies_neither_hold_on_nor_starve_ping() {
-    let database_url = fresh_database().await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
     let _api = ApiProcess::start_with(&database_url, media.path(), port, |command| {
@@ -76,7 +77,8 @@ async fn three_hundred_dribbling_anonymous_bodies_neither_hold_on_nor_starve_pin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_that_stops_coming_is_ended_and_leaves_nothing() {
-    let database_url = fresh_database().await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
     let api = ApiProcess::start_with(&database_url, media.path(), port, |command| {

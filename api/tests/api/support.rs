@@ -13,33 +13,28 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-/// Where tests create their databases: `SPOTIK_TEST_DATABASE_ADMIN_URL`, or the local default.
-fn admin_url() -> String {
-    std::env::var("SPOTIK_TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures/audio")
         .join(name)
 }
 
-/// A database of its own, created for one test (and left for inspection;
-/// `deploy/test` drops old ones).
-pub async fn fresh_database() -> String {
-    let name = format!("spotik_test_{}", uuid::Uuid::new_v4().simple());
-    let admin_url = admin_url();
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (deploy/test starts it)");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
+pub use spotik_shared::test_database::TestDatabase;
+
+/// A database of its own, dropped with the returned guard.
+pub async fn fresh_database() -> TestDatabase {
+    TestDatabase::create()
+}
+
+/// Removes every Redis key under `prefix` on `redis_url`.
+pub fn remove_redis_keys(redis_url: &str, prefix: &str) {
+    let _ = Command::new("redis-cli")
+        .args(["-u", redis_url, "EVAL"])
+        .arg("for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end return 0")
+        .args(["0", &format!("{prefix}*")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 pub struct TestApp {
@@ -50,6 +45,10 @@ pub struct TestApp {
     pub redis_prefix: String,
     pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
+    /// What this app made for itself (not a replica's shared ones), removed
+    /// when it is dropped.
+    _database: Option<TestDatabase>,
+    owns_redis_prefix: Option<String>,
 }
 
 pub struct Options {
@@ -118,10 +117,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(options: Options) -> TestApp {
-    let database_url = match options.database_url {
-        Some(url) => url,
-        None => fresh_database().await,
+    let (database_url, database) = match options.database_url {
+        Some(url) => (url, None),
+        None => {
+            let database = fresh_database().await;
+            (database.url.clone(), Some(database))
+        }
     };
+    let owns_redis_prefix = options.redis_prefix.is_none().then(|| options.redis_url.clone());
     let media = options.media.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
     let prefix = options
         .redis_prefix
@@ -169,6 +172,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         redis_prefix: prefix,
         client,
         shutdown: Some(tx),
+        _database: database,
+        owns_redis_prefix,
     }
 }
 
@@ -176,6 +181,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(redis_url) = &self.owns_redis_prefix {
+            remove_redis_keys(redis_url, &self.redis_prefix);
         }
     }
 }
