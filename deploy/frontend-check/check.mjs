@@ -96,6 +96,22 @@ try {
   ok('participants listed (2)', /2 participants/.test(guestBody));
   ok(`no subscription refused (${MODE} mode)`, !/Authentication failed/i.test(guestBody));
 
+
+  // Admin stops: the guest's player lets go.
+  const token = await admin.evaluate(() => localStorage.getItem('auth_token'));
+  const stop = await fetch(`${API}/rooms/${roomId}/playback/stop`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  ok('stop via API', stop.status === 200, String(stop.status));
+  await guest.waitForTimeout(1500);
+  const afterStop = await audible(guest);
+  ok('guest player stops when the admin stops', afterStop.length > 0 && afterStop.every((a) => a.paused), JSON.stringify(afterStop));
+
+  // Track search (TrackSearch.vue on the playlist page) through the API as the page calls it.
+  const search = await guest.evaluate(async (api) => {
+    const r = await fetch(`${api}/tracks?search=chord`, { headers: { Authorization: `Bearer ${localStorage.getItem('auth_token')}` } });
+    return { status: r.status, body: await r.json() };
+  }, API);
+  ok('track search from the page (CORS)', search.status === 200 && search.body.data.length === 1, JSON.stringify(search.body.data.map((t) => t.original_name)));
+
   // A cover, set through the API, is drawn from its absolute URL on the
   // front end's own origin.
   const adminToken = await admin.evaluate(() => localStorage.getItem('auth_token'));
@@ -106,23 +122,9 @@ try {
   ok('cover_url is absolute', cover.status === 200 && /^https?:\/\//.test(coverUrl || ''), coverUrl);
   await guest.reload();
   await guest.waitForSelector('text=Long chord.wav', { timeout: 10000 });
+  await guest.waitForFunction(() => [...document.images].some((i) => i.src.includes('/api/covers/') && i.complete), null, { timeout: 5000 }).catch(() => {});
   const drawn = await guest.evaluate(() => [...document.images].filter((i) => i.src.includes('/api/covers/')).map((i) => i.naturalWidth));
   ok('the cover is drawn on the room page', drawn.length > 0 && drawn.every((w) => w > 0), JSON.stringify(drawn));
-
-  // Admin stops: the guest's player lets go.
-  const token = await admin.evaluate(() => localStorage.getItem('auth_token'));
-  const stop = await fetch(`${API}/rooms/${roomId}/playback/stop`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
-  ok('stop via API', stop.status === 200, String(stop.status));
-  await guest.waitForTimeout(1500);
-  const afterStop = await audible(guest);
-  ok('guest player stops when the admin stops', afterStop.every((a) => a.paused), JSON.stringify(afterStop));
-
-  // Track search (TrackSearch.vue on the playlist page) through the API as the page calls it.
-  const search = await guest.evaluate(async (api) => {
-    const r = await fetch(`${api}/tracks?search=chord`, { headers: { Authorization: `Bearer ${localStorage.getItem('auth_token')}` } });
-    return { status: r.status, body: await r.json() };
-  }, API);
-  ok('track search from the page (CORS)', search.status === 200 && search.body.data.length === 1, JSON.stringify(search.body.data.map((t) => t.original_name)));
 
   // Dashboard: rooms with description and track count, metrics panel.
   await guest.goto(`${FRONT}/dashboard`);
