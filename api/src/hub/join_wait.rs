@@ -11,73 +11,20 @@
 //! event, from any replica over the bus, or PostgreSQL itself every
 //! [`RECHECK`]), or refused after `BROADCAST_AUTH_WAIT_MS`. Nobody who does
 //! not join is ever let in; a caller who never joins costs one parked
-//! request, at most [`PER_USER`] at once per user and [`IN_ALL`] in all.
+//! request, within the hub's bounds on followers of room events
+//! ([`super::followers`]).
 
 use super::message::RoomEvent;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
 use crate::state::AppState;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-/// Waits one user may have open at once; more are refused at once.
-pub const PER_USER: usize = 4;
-/// Waits open at once on this replica.
-pub const IN_ALL: usize = 1024;
 /// How often PostgreSQL is asked again, for when the bus is down.
 const RECHECK: Duration = Duration::from_millis(500);
-
-/// Who is waiting for a join, to bound what waiting may cost.
-#[derive(Default)]
-pub struct JoinWaits {
-    waiting: Mutex<(usize, HashMap<Uuid, usize>)>,
-}
-
-/// A wait under way; its place is given back when dropped.
-pub struct Waiting<'a> {
-    waits: &'a JoinWaits,
-    user: Uuid,
-}
-
-impl JoinWaits {
-    fn enter(&self, user: Uuid) -> Option<Waiting<'_>> {
-        let mut guard = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, per_user) = &mut *guard;
-        let mine = per_user.entry(user).or_default();
-        if *mine >= PER_USER || *total >= IN_ALL {
-            if *mine == 0 {
-                per_user.remove(&user);
-            }
-            return None;
-        }
-        *mine += 1;
-        *total += 1;
-        Some(Waiting { waits: self, user })
-    }
-
-    /// Waits open now.
-    pub fn open(&self) -> usize {
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).0
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        let mut guard = self.waits.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, per_user) = &mut *guard;
-        *total -= 1;
-        if let Some(mine) = per_user.get_mut(&self.user) {
-            *mine -= 1;
-            if *mine == 0 {
-                per_user.remove(&self.user);
-            }
-        }
-    }
-}
 
 fn is_join_of(event: &RoomEvent, room: Uuid, user: Uuid) -> bool {
     event.room_id == room
@@ -94,12 +41,11 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
         Err(ApiError::Forbidden(message)) if !wait.is_zero() => ApiError::Forbidden(message),
         Err(other) => return Err(other),
     };
-    let Some(_place) = state.hub.join_waits.enter(user) else {
-        return Err(refusal);
-    };
     // Following before asking again: a join committed between the two is
     // seen by one or the other.
-    let mut events = state.hub.follow_room_events();
+    let Some(mut following) = state.hub.follow_room_events(user) else {
+        return Err(refusal);
+    };
     let deadline = Instant::now() + wait;
     loop {
         match rooms::require_participant(state, room, user).await {
@@ -109,7 +55,7 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
         }
         let recheck = (Instant::now() + RECHECK).min(deadline);
         loop {
-            match tokio::time::timeout_at(recheck, events.recv()).await {
+            match tokio::time::timeout_at(recheck, following.events.recv()).await {
                 Ok(Ok(event)) if is_join_of(&event, room, user) => return Ok(()),
                 Ok(Ok(_)) => continue,
                 Ok(Err(RecvError::Lagged(_))) | Err(_) => break,
@@ -127,29 +73,9 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
     }
 }
 
-/// The events of every room as they reach this replica, while anyone asks.
-pub type RoomEvents = tokio::sync::broadcast::Receiver<Arc<RoomEvent>>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_user_holds_at_most_per_user_places_and_gets_them_back() {
-        let waits = JoinWaits::default();
-        let (one, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let held: Vec<_> = (0..PER_USER).map(|_| waits.enter(one).expect("a place")).collect();
-        assert!(waits.enter(one).is_none(), "one user cannot park more");
-        assert!(waits.enter(other).is_some(), "others still can");
-        assert_eq!(waits.open(), PER_USER);
-        drop(held);
-        assert_eq!(waits.open(), 0);
-        assert!(waits.enter(one).is_some());
-        assert!(
-            waits.waiting.lock().unwrap().1.is_empty(),
-            "nothing kept for users gone"
-        );
-    }
 
     #[test]
     fn only_this_users_join_of_this_room_counts() {

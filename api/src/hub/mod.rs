@@ -32,6 +32,7 @@ mod catch_up;
 mod census;
 pub mod delivery;
 mod echo;
+pub mod followers;
 pub mod frames;
 pub mod http_api;
 pub mod inbound;
@@ -197,8 +198,8 @@ pub struct Hub {
     ended: tokio::sync::broadcast::Sender<Ended>,
     /// Room events as they reach this replica, for whoever waits on one.
     room_events: tokio::sync::broadcast::Sender<Arc<RoomEvent>>,
-    /// Subscriptions waiting for their own join ([`join_wait`]).
-    pub join_waits: join_wait::JoinWaits,
+    /// Who follows room events now ([`followers`]).
+    pub followers: followers::Followers,
 }
 
 impl Hub {
@@ -219,7 +220,7 @@ impl Hub {
             redis,
             ended: tokio::sync::broadcast::channel(1024).0,
             room_events: tokio::sync::broadcast::channel(1024).0,
-            join_waits: join_wait::JoinWaits::default(),
+            followers: followers::Followers::default(),
         }
     }
 
@@ -395,9 +396,10 @@ impl Hub {
     }
 
     /// Every room's events as they reach this replica, from here or from
-    /// the others (copied only while someone follows them).
-    pub fn follow_room_events(&self) -> join_wait::RoomEvents {
-        self.room_events.subscribe()
+    /// the others (copied only while someone follows them), for `user`
+    /// within the bounds of [`followers`]; `None` past them.
+    pub fn follow_room_events(&self, user: Uuid) -> Option<followers::Following<'_>> {
+        self.followers.enter(user, || self.room_events.subscribe())
     }
 
     /// Delivers `message` here and publishes it to the other replicas.

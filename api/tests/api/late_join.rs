@@ -234,5 +234,5 @@ async fn waiting_for_a_join_lets_no_one_in_and_costs_a_bounded_wait() {
         .filter(|(status, took)| *status == 403 && *took >= Duration::from_millis(1400))
         .count();
     assert_eq!((parked, at_once), (4, 2), "{answers:?}");
-    assert_eq!(app.state.hub.join_waits.open(), 0, "every place given back");
+    assert_eq!(app.state.hub.followers.open(), 0, "every place given back");
 }
