@@ -5,7 +5,7 @@
 //! condition is in the claiming query, so once one replica has advanced a
 //! room no other finds it — each end of track is acted on exactly once.
 
-use crate::playback;
+use crate::routes::playback;
 use crate::state::State;
 use std::time::Duration;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ pub async fn run(state: State, mut shutdown: tokio::sync::watch::Receiver<bool>)
         if swept_at.elapsed() > SWEEP_EVERY {
             swept_at = tokio::time::Instant::now();
             let config = state.config.clone();
-            let _ = tokio::task::spawn_blocking(move || crate::storage::sweep_partial_uploads(&config)).await;
+            let _ = tokio::task::spawn_blocking(move || crate::files::storage::sweep_partial_uploads(&config)).await;
         }
         if pruned_at.elapsed() > Duration::from_secs(3600) {
             pruned_at = tokio::time::Instant::now();
@@ -42,7 +42,7 @@ pub async fn run(state: State, mut shutdown: tokio::sync::watch::Receiver<bool>)
 }
 
 /// Advances every room whose track has ended; returns how many.
-pub async fn advance_ended(state: &State) -> Result<usize, crate::error::ApiError> {
+pub async fn advance_ended(state: &State) -> Result<usize, crate::http::error::ApiError> {
     let mut tx = state.db.begin().await?;
     let ended: Vec<(Uuid,)> = sqlx::query_as(
         "SELECT r.id FROM rooms r JOIN tracks t ON t.id = r.current_track_id \

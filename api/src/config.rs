@@ -1,6 +1,6 @@
 //! Configuration from the environment, with defaults that run locally.
 
-use crate::cors::{AllowedOrigins, DEFAULT_ORIGINS};
+use crate::http::cors::{AllowedOrigins, DEFAULT_ORIGINS};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,7 +43,7 @@ pub struct Config {
     /// it is answered 503 (`PASSWORD_HASH_WAIT_MS`).
     pub password_hash_wait: Duration,
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` are believed (`TRUSTED_PROXIES`).
-    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
     /// Requests slower than this are logged (`HTTP_SLOW_REQUEST_THRESHOLD`, ms).
     pub slow_request_ms: u64,
     pub monitoring: MonitoringConfig,
@@ -297,7 +297,7 @@ impl Config {
             argon2_memory_kib: number("ARGON2_MEMORY_KIB", 19 * 1024)? as u32,
             password_hash_budget_mib: number("PASSWORD_HASH_MEMORY_MIB", 128)?,
             password_hash_wait: Duration::from_millis(number("PASSWORD_HASH_WAIT_MS", 2_000)?),
-            trusted_proxies: crate::client_addr::TrustedProxies::parse(&get("TRUSTED_PROXIES", ""))
+            trusted_proxies: crate::http::client_addr::TrustedProxies::parse(&get("TRUSTED_PROXIES", ""))
                 .map_err(|e| ConfigError(format!("TRUSTED_PROXIES: {e}")))?,
             slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD", 2000)?,
             monitoring: {

@@ -4,52 +4,20 @@
 //! migrations, cache); [`run`] serves it on a bound listener until a shutdown
 //! future resolves, so `main` and the tests start it the same way.
 
-pub mod acceptor;
 pub mod advance;
 pub mod auth;
-pub mod cache;
 pub mod cli;
-pub mod client_addr;
 pub mod config;
-pub mod cors;
-pub mod covers;
-pub mod dashboard;
-mod db_health;
-pub mod db_stats;
-mod deadline;
-pub mod drift;
-pub mod edge_figures;
-pub mod error;
-pub mod events;
-pub mod figures;
-pub mod genres;
-pub mod histogram;
-pub mod history;
+pub mod domain;
+pub mod files;
+pub mod http;
 pub mod hub;
-pub mod image;
-pub mod memory;
-pub mod models;
-pub mod monitoring;
-mod page;
-pub mod playback;
-pub mod playlists;
-pub mod probe;
-pub mod queue;
-pub mod recent;
-pub mod records;
-mod reply;
-mod request;
-pub mod request_stats;
-pub mod rooms;
+pub mod realtime;
+pub mod routes;
 pub mod seed;
 pub mod state;
-pub mod storage;
-pub mod sync;
-pub mod sync_reports;
-pub mod text;
-pub mod tracks;
-pub mod upload;
-pub mod votes;
+pub mod store;
+pub mod telemetry;
 
 pub use config::Config;
 pub use state::{AppState, State};
@@ -105,7 +73,7 @@ fn db_options(config: &Config) -> Result<PgConnectOptions, StartError> {
         return Ok(options.disable_statement_logging());
     }
     Ok(options.log_statements(LevelFilter::Trace).log_slow_statements(
-        db_stats::SLOW_LOG_LEVEL,
+        telemetry::db_stats::SLOW_LOG_LEVEL,
         Duration::from_millis(config.monitoring.slow_query_ms),
     ))
 }
@@ -138,25 +106,25 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         .map_err(|e| StartError(format!("database migrations failed: {e}")))?;
     std::fs::create_dir_all(&config.media_root)
         .map_err(|e| StartError(format!("cannot create MEDIA_ROOT {}: {e}", config.media_root.display())))?;
-    let swept = storage::sweep_partial_uploads(&config);
+    let swept = files::storage::sweep_partial_uploads(&config);
     if swept > 0 {
         tracing::warn!(swept, "partial uploads of an earlier process removed");
     }
-    let cache = Arc::new(cache::Cache::new(&config.redis_url, &config.redis_prefix));
+    let cache = Arc::new(store::cache::Cache::new(&config.redis_url, &config.redis_prefix));
     if cache.ping().await.is_none() {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
     }
-    let sync_reports = drift::SyncReports::new(config.monitoring.sync_report_every);
+    let sync_reports = telemetry::drift::SyncReports::new(config.monitoring.sync_report_every);
     let max_connections = config
         .max_connections
-        .unwrap_or_else(|| acceptor::default_max_connections(config.pool.max));
+        .unwrap_or_else(|| http::acceptor::default_max_connections(config.pool.max));
     // Plain requests keep a quarter of the places (up to 256) when sockets are full.
     let max_sockets = config
         .hub
         .max_sockets
         .unwrap_or_else(|| max_connections - (max_connections / 4).min(256));
     Ok(Arc::new(AppState {
-        db_health: db_health::DbHealth::default(),
+        db_health: store::db_health::DbHealth::default(),
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
@@ -166,15 +134,15 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
             config.password_hash_wait,
         ),
         db,
-        events: events::Events::default(),
+        events: domain::events::Events::default(),
         hub: Arc::new(hub::Hub::new(config.hub.clone(), Arc::clone(&cache))),
         cache,
-        requests: request_stats::RequestStats::default(),
-        prober: probe::Prober::new(config.probe.clone()),
+        requests: telemetry::request_stats::RequestStats::default(),
+        prober: files::probe::Prober::new(config.probe.clone()),
         config,
         started: std::time::Instant::now(),
-        sessions: recent::Recent::new(state::TRUSTED_FOR),
-        members: recent::Recent::new(state::TRUSTED_FOR),
+        sessions: store::recent::Recent::new(state::TRUSTED_FOR),
+        members: store::recent::Recent::new(state::TRUSTED_FOR),
         sync_reports,
     }))
 }
@@ -201,56 +169,56 @@ async fn json_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
         s if s.is_client_error() => ("Bad request", "bad_request"),
         _ => ("Internal server error", "internal_error"),
     };
-    res.render(Json(error::envelope(message, code)));
+    res.render(Json(http::error::envelope(message, code)));
     ctrl.skip_rest();
 }
 
 pub fn router() -> Router {
     let room = Router::with_path("{room}")
-        .get(rooms::show_room)
-        .put(rooms::update_room)
-        .delete(rooms::delete_room)
-        .push(Router::with_path("join").post(rooms::join_room))
-        .push(Router::with_path("leave").post(rooms::leave_room))
-        .push(Router::with_path("participants").get(rooms::list_participants))
-        .push(Router::with_path("sync-report").post(sync_reports::sync_report))
+        .get(routes::rooms::show_room)
+        .put(routes::rooms::update_room)
+        .delete(routes::rooms::delete_room)
+        .push(Router::with_path("join").post(routes::rooms::join_room))
+        .push(Router::with_path("leave").post(routes::rooms::leave_room))
+        .push(Router::with_path("participants").get(routes::rooms::list_participants))
+        .push(Router::with_path("sync-report").post(routes::sync_reports::sync_report))
         .push(
             Router::with_path("cover")
-                .post(covers::set_room_cover)
-                .delete(covers::remove_room_cover),
+                .post(routes::covers::set_room_cover)
+                .delete(routes::covers::remove_room_cover),
         )
         .push(
             Router::with_path("tracks")
-                .get(tracks::list_queue)
-                .post(tracks::upload_track)
+                .get(routes::tracks::list_queue)
+                .post(routes::tracks::upload_track)
                 .push(
                     Router::with_path("{track}")
-                        .delete(tracks::remove_track)
+                        .delete(routes::tracks::remove_track)
                         .push(
                             Router::with_path("vote")
-                                .post(votes::add_vote)
-                                .delete(votes::remove_vote),
+                                .post(routes::votes::add_vote)
+                                .delete(routes::votes::remove_vote),
                         )
-                        .push(Router::with_path("play").post(playback::play_track)),
+                        .push(Router::with_path("play").post(routes::playback::play_track)),
                 ),
         )
         .push(
             Router::with_path("playback")
-                .push(Router::with_path("pause").post(playback::pause_playback))
-                .push(Router::with_path("resume").post(playback::resume_playback))
-                .push(Router::with_path("skip").post(playback::skip_track))
-                .push(Router::with_path("stop").post(playback::stop_playback))
-                .push(Router::with_path("status").get(playback::playback_status)),
+                .push(Router::with_path("pause").post(routes::playback::pause_playback))
+                .push(Router::with_path("resume").post(routes::playback::resume_playback))
+                .push(Router::with_path("skip").post(routes::playback::skip_track))
+                .push(Router::with_path("stop").post(routes::playback::stop_playback))
+                .push(Router::with_path("status").get(routes::playback::playback_status)),
         );
     let api = Router::with_path("api")
-        .push(Router::with_path("ping").get(monitoring::ping))
-        .push(Router::with_path("health").get(monitoring::health))
+        .push(Router::with_path("ping").get(routes::monitoring::ping))
+        .push(Router::with_path("health").get(routes::monitoring::health))
         .push(
             Router::with_path("metrics")
-                .get(monitoring::metrics)
-                .push(Router::with_path("prometheus").get(monitoring::metrics)),
+                .get(routes::monitoring::metrics)
+                .push(Router::with_path("prometheus").get(routes::monitoring::metrics)),
         )
-        .push(Router::with_path("time").get(monitoring::server_time))
+        .push(Router::with_path("time").get(routes::monitoring::server_time))
         .push(
             Router::with_path("auth")
                 .push(Router::with_path("register").post(auth::register))
@@ -261,69 +229,71 @@ pub fn router() -> Router {
         )
         .push(
             Router::with_path("rooms")
-                .get(rooms::list_rooms)
-                .post(rooms::create_room)
+                .get(routes::rooms::list_rooms)
+                .post(routes::rooms::create_room)
                 .push(room),
         )
         .push(
             Router::with_path("tracks")
-                .get(tracks::search_tracks)
-                .push(Router::with_path("{track}/stream").get(tracks::stream_track)),
+                .get(routes::tracks::search_tracks)
+                .push(Router::with_path("{track}/stream").get(routes::tracks::stream_track)),
         )
-        .push(Router::with_path("covers/{name}").get(covers::serve))
+        .push(Router::with_path("covers/{name}").get(routes::covers::serve))
         .push(
             Router::with_path("genres")
-                .get(genres::list)
-                .post(genres::create)
-                .push(Router::with_path("popular").get(genres::popular))
+                .get(routes::genres::list)
+                .post(routes::genres::create)
+                .push(Router::with_path("popular").get(routes::genres::popular))
                 .push(
                     Router::with_path("{genre}")
-                        .get(genres::show)
-                        .put(genres::update)
-                        .delete(genres::delete),
+                        .get(routes::genres::show)
+                        .put(routes::genres::update)
+                        .delete(routes::genres::delete),
                 ),
         )
         .push(
             Router::with_path("playlists")
-                .get(playlists::list)
-                .post(playlists::create)
+                .get(routes::playlists::list)
+                .post(routes::playlists::create)
                 .push(
                     Router::with_path("{playlist}")
-                        .get(playlists::show)
-                        .put(playlists::update)
-                        .delete(playlists::delete)
+                        .get(routes::playlists::show)
+                        .put(routes::playlists::update)
+                        .delete(routes::playlists::delete)
                         .push(
                             Router::with_path("tracks")
-                                .post(playlists::add_track)
-                                .push(Router::with_path("{track}").delete(playlists::remove_track)),
+                                .post(routes::playlists::add_track)
+                                .push(Router::with_path("{track}").delete(routes::playlists::remove_track)),
                         ),
                 ),
         )
-        .push(Router::with_path("broadcasting/auth").post(hub::broadcasting::authorize));
+        .push(Router::with_path("broadcasting/auth").post(realtime::broadcasting::authorize));
     let apps = Router::with_path("apps/{app_id}")
-        .push(Router::with_path("events").post(hub::http_api::publish))
-        .push(Router::with_path("batch_events").post(hub::http_api::publish_batch))
+        .push(Router::with_path("events").post(realtime::http_api::publish))
+        .push(Router::with_path("batch_events").post(realtime::http_api::publish_batch))
         .push(
-            Router::with_path("channels").get(hub::http_api::list_channels).push(
-                Router::with_path("{channel}")
-                    .get(hub::http_api::show_channel)
-                    .push(Router::with_path("users").get(hub::http_api::list_users)),
-            ),
+            Router::with_path("channels")
+                .get(realtime::http_api::list_channels)
+                .push(
+                    Router::with_path("{channel}")
+                        .get(realtime::http_api::show_channel)
+                        .push(Router::with_path("users").get(realtime::http_api::list_users)),
+                ),
         );
     Router::new()
-        .hoop(deadline::bounded)
-        .hoop(deadline::refuse_while_database_down)
-        .hoop(request::refuse_nul_in_query)
+        .hoop(http::deadline::bounded)
+        .hoop(http::deadline::refuse_while_database_down)
+        .hoop(http::request::refuse_nul_in_query)
         .push(api)
         .push(apps)
         .push(
             Router::with_path("dashboard")
-                .get(dashboard::page)
-                .push(Router::with_path("dashboard.js").get(dashboard::script))
-                .push(Router::with_path("data").get(dashboard::data)),
+                .get(routes::dashboard::page)
+                .push(Router::with_path("dashboard.js").get(routes::dashboard::script))
+                .push(Router::with_path("data").get(routes::dashboard::data)),
         )
-        .push(Router::with_path("app/{key}").goal(hub::pusher::connect))
-        .push(Router::with_path("ws").goal(hub::native::connect))
+        .push(Router::with_path("app/{key}").goal(realtime::pusher::connect))
+        .push(Router::with_path("ws").goal(realtime::native::connect))
 }
 
 pub fn service(state: State) -> Service {
@@ -332,8 +302,8 @@ pub fn service(state: State) -> Service {
     // one route) and preflights are answered.
     Service::new(router())
         .hoop(Inject(state))
-        .hoop(monitoring::measure)
-        .hoop(cors::Cors(origins))
+        .hoop(routes::monitoring::measure)
+        .hoop(http::cors::Cors(origins))
         .catcher(salvo::catcher::Catcher::default().hoop(json_errors))
 }
 
@@ -350,14 +320,17 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
     let stats = Arc::clone(&state);
-    let trimmer = tokio::spawn(memory::run(move || stats.hub.stats.take_peak(), stop_rx.clone()));
+    let trimmer = tokio::spawn(telemetry::memory::run(
+        move || stats.hub.stats.take_peak(),
+        stop_rx.clone(),
+    ));
     let recorder = Arc::clone(&state);
     let history_stop = stop_rx.clone();
     let history = tokio::spawn(async move {
         let monitoring = &recorder.config.monitoring;
         if monitoring.requests {
             let (retention, every) = (monitoring.retention, monitoring.flush_every);
-            history::run(&recorder.requests, &recorder.cache, retention, every, history_stop).await;
+            telemetry::history::run(&recorder.requests, &recorder.cache, retention, every, history_stop).await;
         }
     });
     let follower = Arc::clone(&state);
@@ -371,7 +344,7 @@ pub async fn run(
     });
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
-    let acceptor = acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?, state.max_connections);
+    let acceptor = http::acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?, state.max_connections);
     let mut server = Server::new(acceptor);
     // A request head must arrive whole within the deadline, and so must the
     // next one on a kept-alive connection: slow or silent clients cannot

@@ -2,17 +2,17 @@ use spotik_api::cli::{self, Task};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // An upload's probe, in a child of the server (`spotik_api::probe`):
+    // An upload's probe, in a child of the server (`spotik_api::files::probe`):
     // nothing else of the server starts.
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == spotik_api::probe::SUBCOMMAND) {
+    if args.next().is_some_and(|a| a == spotik_api::files::probe::SUBCOMMAND) {
         return match args.next() {
-            Some(path) => spotik_api::probe::run_child(std::path::Path::new(&path)),
+            Some(path) => spotik_api::files::probe::run_child(std::path::Path::new(&path)),
             None => ExitCode::FAILURE,
         };
     }
-    spotik_api::memory::return_large_blocks();
-    spotik_api::acceptor::raise_descriptor_limit();
+    spotik_api::telemetry::memory::return_large_blocks();
+    spotik_api::http::acceptor::raise_descriptor_limit();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(serve()),
         Err(error) => {
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::db_stats::layer()));
+    spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::telemetry::db_stats::layer()));
     let (task, config) = match cli::parse(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(message) => {

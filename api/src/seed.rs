@@ -2,8 +2,8 @@
 //! stored exactly as uploads are (content-addressed, probed). Idempotent.
 
 use crate::auth::password;
+use crate::files::storage;
 use crate::state::AppState;
-use crate::storage;
 use uuid::Uuid;
 
 pub const DEMO_EMAIL: &str = "demo@spotik.local";

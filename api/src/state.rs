@@ -1,14 +1,14 @@
 //! What every handler reaches: configuration, the pool, the cache and the event seam.
 
 use crate::auth::limiter::LoginLimiter;
-use crate::cache::Cache;
 use crate::config::Config;
-use crate::events::{Events, Pending};
+use crate::domain::events::{Events, Pending};
+use crate::domain::models::User;
 use crate::hub::message::{Ended, Ending};
 use crate::hub::Hub;
-use crate::models::User;
-use crate::recent::Recent;
-use crate::request_stats::RequestStats;
+use crate::store::cache::Cache;
+use crate::store::recent::Recent;
+use crate::telemetry::request_stats::RequestStats;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -28,15 +28,15 @@ pub struct AppState {
     /// (room, user) pairs recently seen to take part.
     pub members: Recent<(uuid::Uuid, uuid::Uuid), ()>,
     /// Listeners' measured clock offsets and drift.
-    pub sync_reports: crate::drift::SyncReports,
+    pub sync_reports: crate::telemetry::drift::SyncReports,
     /// Client connections open at most (`acceptor`).
     pub max_connections: usize,
     /// WebSockets admitted, in all and per client.
     pub sockets: Arc<crate::hub::admission::Admission>,
     /// Whether PostgreSQL is known to be away (requests refused at once).
-    pub db_health: crate::db_health::DbHealth,
+    pub db_health: crate::store::db_health::DbHealth,
     /// Probes uploads in limited child processes.
-    pub prober: crate::probe::Prober,
+    pub prober: crate::files::probe::Prober,
 }
 
 /// How long a session or a membership read from PostgreSQL is trusted: a

@@ -6,10 +6,10 @@ pub mod jwt;
 pub mod limiter;
 pub mod password;
 
-use crate::error::{ApiError, ApiResult};
-use crate::models::User;
-use crate::reply::Reply;
-use crate::request::{json_body, state};
+use crate::domain::models::User;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::Reply;
+use crate::http::request::{json_body, state};
 use chrono::{DateTime, Utc};
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -227,7 +227,7 @@ pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let state = state(depot)?.clone();
     let input: Credentials = json_body(req).await?;
     let email = input.email.trim().to_lowercase();
-    let client = crate::client_addr::of(req, &state.config.trusted_proxies);
+    let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);
     let row: Option<(Uuid, String, String, DateTime<Utc>, String)> =
         sqlx::query_as("SELECT id, username, email, created_at, password_hash FROM users WHERE lower(email) = $1")
             .bind(&email)

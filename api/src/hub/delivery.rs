@@ -4,7 +4,7 @@
 //! connection's task records the time once the frame is flushed.
 
 use super::message::RoomEvent;
-use crate::histogram::{self, Histogram};
+use crate::telemetry::histogram::{self, Histogram};
 
 /// The room events measured; any other name counts as `other`. The names
 /// are the code's own, so the figures' cardinality is fixed.

@@ -25,28 +25,18 @@
 //! keep up is closed rather than allowed to hold the others back.
 
 pub mod admission;
-pub mod broadcasting;
-mod budget;
 pub mod bus;
-mod catch_up;
 mod census;
 pub mod delivery;
 mod echo;
 pub mod followers;
 pub mod frames;
-pub mod http_api;
-pub mod inbound;
-pub mod join_wait;
-mod link;
 pub mod message;
-pub mod native;
 pub mod outbox;
 pub mod presence;
-pub mod pusher;
-mod upgrade;
 
-use crate::cache::Cache;
 use crate::config::HubConfig;
+use crate::store::cache::Cache;
 use message::{Broadcast, Ended, Ending, Outgoing, PusherEvent, RoomEvent};
 use outbox::{Closing, Frame, Outbox};
 use presence::{Change, Presence};

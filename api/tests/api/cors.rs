@@ -112,7 +112,7 @@ async fn other_origins_are_not_reflected() {
 async fn configured_origins_replace_the_defaults() {
     let app = spawn_with(Options {
         tweak: |config| {
-            config.cors_origins = spotik_api::cors::AllowedOrigins::parse(["https://spotik.example"]).unwrap();
+            config.cors_origins = spotik_api::http::cors::AllowedOrigins::parse(["https://spotik.example"]).unwrap();
         },
         ..Options::default()
     })

@@ -81,7 +81,7 @@ async fn a_process_killed_mid_upload_leaves_nothing_once_restarted() {
     // Another process on this host still writing its upload: locked.
     let live = media.path().join(".uploads/live-upload.part");
     let held = std::fs::File::create(&live).unwrap();
-    spotik_api::storage::hold(&held).unwrap();
+    spotik_api::files::storage::hold(&held).unwrap();
 
     let _restarted = ApiProcess::start(&database_url, media.path(), free_port()).await;
     assert!(!partial[0].exists(), "the orphan is removed at start-up");

@@ -140,7 +140,7 @@ async fn one_client_behind_the_proxy_cannot_lock_out_the_others() {
         tweak: |c| {
             c.login_limit.per_ip = 30;
             c.login_limit.per_account = 10;
-            c.trusted_proxies = spotik_api::client_addr::TrustedProxies::parse("127.0.0.1").unwrap();
+            c.trusted_proxies = spotik_api::http::client_addr::TrustedProxies::parse("127.0.0.1").unwrap();
         },
         ..Options::default()
     })

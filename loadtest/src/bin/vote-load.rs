@@ -69,7 +69,7 @@ async fn over_sql(options: Arc<Options>, pool: sqlx::PgPool, user: uuid::Uuid, u
     let (mut latencies, mut up) = (Vec::new(), false);
     while Instant::now() < until {
         let started = Instant::now();
-        sqlx::query(spotik_api::votes::statement(!up))
+        sqlx::query(spotik_api::routes::votes::statement(!up))
             .bind(track)
             .bind(user)
             .bind(room)

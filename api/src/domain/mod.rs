@@ -1,0 +1,5 @@
+//! What a room is, independent of HTTP: its rows and views, its clock, its events.
+
+pub mod clock;
+pub mod events;
+pub mod models;

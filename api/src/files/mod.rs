@@ -1,0 +1,6 @@
+//! Files on disk: uploads, where they are kept, their probe in a child process, cover images.
+
+pub mod image;
+pub mod probe;
+pub mod storage;
+pub mod upload;

@@ -1,0 +1,11 @@
+//! HTTP glue shared by every route: errors and answers, request reading, CORS, deadlines, the acceptor.
+
+pub mod acceptor;
+pub mod client_addr;
+pub mod cors;
+pub(crate) mod deadline;
+pub mod error;
+pub(crate) mod page;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub mod text;

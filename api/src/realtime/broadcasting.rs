@@ -1,0 +1,123 @@
+//! `POST /api/broadcasting/auth`: the signature that lets a pusher-js client
+//! subscribe to a private or presence channel.
+//!
+//! Room channels (`private-room.{id}`, `presence-room.{id}`) are granted to
+//! the room's participants, `private-App.Models.User.{id}` to that user
+//! alone. The answer carries signed `channel_data` naming the user and the
+//! token, so that the hub can end the subscription when the user leaves the
+//! room or the token is revoked. A caller whose own join is still on its
+//! way is answered when it commits ([`join_wait`]). Refusals are `403` (the old backend answered
+//! them with `500`).
+
+use super::join_wait;
+use crate::auth::authenticate;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::Reply;
+use crate::http::request::state;
+use crate::hub::frames;
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+use spotik_shared::pusher_auth;
+
+#[derive(Deserialize)]
+struct AuthRequest {
+    #[serde(default)]
+    socket_id: String,
+    #[serde(default)]
+    channel_name: String,
+}
+
+fn valid_socket_id(id: &str) -> bool {
+    id.split_once('.').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.len() <= 20
+            && b.len() <= 20
+            && (a.to_owned() + b).bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+#[handler]
+pub async fn authorize(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let is_json = req.content_type().is_some_and(|m| m.subtype() == "json");
+    let body = if is_json {
+        crate::http::request::json_body::<AuthRequest>(req).await?
+    } else {
+        AuthRequest {
+            socket_id: req.form::<String>("socket_id").await.unwrap_or_default(),
+            channel_name: req.form::<String>("channel_name").await.unwrap_or_default(),
+        }
+    };
+    if !valid_socket_id(&body.socket_id) {
+        return Err(ApiError::field("socket_id", "socket_id must look like 1234.5678"));
+    }
+    let channel = body.channel_name.as_str();
+    let user = caller.id();
+    if let Some(room) = frames::room_of(channel) {
+        // Half the request's time at most, so the refusal is the answer.
+        let wait = state.config.hub.auth_join_wait.min(state.config.request_timeout / 2);
+        join_wait::participant_within(state, room, user, wait)
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound(_) | ApiError::Forbidden(_) => {
+                    ApiError::Forbidden("Only the room's participants may listen to it".into())
+                }
+                other => other,
+            })?;
+    } else if channel != format!("private-App.Models.User.{user}") {
+        return Err(ApiError::Forbidden("You may not subscribe to this channel".into()));
+    }
+    let channel_data = json!({
+        "user_id": user.to_string(),
+        "user_info": { "id": user, "username": caller.user.username },
+        "session": caller.claims.jti,
+    })
+    .to_string();
+    let config = &state.config.hub;
+    let auth = pusher_auth::sign_channel(
+        &config.app_key,
+        &config.app_secret,
+        &body.socket_id,
+        channel,
+        Some(&channel_data),
+    );
+    Ok(Reply::raw(
+        StatusCode::OK,
+        json!({ "auth": auth, "channel_data": channel_data }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        /// A socket id is signed into the channel auth: only two runs of
+        /// digits joined by a dot may pass, whatever the client sends.
+        #[test]
+        fn any_socket_id_is_judged(id in "[0-9.a-z\\n]{0,45}") {
+            let parts: Vec<&str> = id.split('.').collect();
+            let expected = parts.len() == 2
+                && parts.iter().all(|p| (1..=20).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()));
+            proptest::prop_assert_eq!(super::valid_socket_id(&id), expected);
+        }
+
+        /// Any JSON body for the auth endpoint decodes or is refused.
+        #[test]
+        fn any_auth_body_is_decoded_or_refused(body in "[ -~]{0,80}") {
+            if let Ok(request) = serde_json::from_str::<super::AuthRequest>(&body) {
+                proptest::prop_assert!(request.socket_id.len() <= body.len());
+            }
+        }
+    }
+
+    #[test]
+    fn socket_ids_are_two_numbers() {
+        assert!(super::valid_socket_id("123.456"));
+        for bad in ["", "123", "123.", ".456", "12a.4", "1.2.3", "123.456\n"] {
+            assert!(!super::valid_socket_id(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Pusher's HTTP API at `/apps/{app_id}/…`: publish events, query channels.
+//!
+//! Every request is signed as Pusher's server libraries sign it (see
+//! `spotik_shared::pusher_auth`): a bad or missing signature, an unknown key
+//! or a timestamp more than ten minutes off is `401`, another app id `404`.
+//! Published events reach this replica's clients at once and the others'
+//! through Redis.
+
+use crate::http::error::ApiResult;
+use crate::http::reply::Reply;
+use crate::http::request::state;
+use crate::hub::message::PusherEvent;
+use crate::state::AppState;
+use chrono::Utc;
+use salvo::http::{ParseError, StatusCode};
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use spotik_shared::pusher_auth;
+
+/// Pusher's limits: event data size, channels per event, events per batch.
+const MAX_DATA_BYTES: usize = 10 * 1024;
+const MAX_CHANNELS: usize = 100;
+const MAX_BATCH: usize = 10;
+const MAX_NAME: usize = 200;
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Reply {
+    Reply::raw(status, json!({ "error": error.to_string() }))
+}
+
+/// Checks the app id and the signature, then reads the body and checks it
+/// is the one signed for. The signature is checked first: an unsigned
+/// request is refused before the server waits for a byte of its body.
+async fn verified(req: &mut Request, state: &AppState) -> Result<Vec<u8>, Reply> {
+    if req.param::<String>("app_id").as_deref() != Some(state.config.hub.app_id.as_str()) {
+        return Err(refuse(StatusCode::NOT_FOUND, "Unknown app"));
+    }
+    let config = &state.config.hub;
+    let query = req.uri().query().unwrap_or("").to_owned();
+    pusher_auth::verify_query(
+        &config.app_key,
+        &config.app_secret,
+        req.method().as_str(),
+        req.uri().path(),
+        &query,
+        Utc::now().timestamp(),
+    )
+    .map_err(|error| refuse(StatusCode::UNAUTHORIZED, error))?;
+    let body = match req.payload_with_max_size(MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(ParseError::PayloadTooLarge) => {
+            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"))
+        }
+        Err(_) => return Err(refuse(StatusCode::BAD_REQUEST, "Could not read the request body")),
+    };
+    pusher_auth::verify_body(&query, &body).map_err(|error| refuse(StatusCode::UNAUTHORIZED, error))?;
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+struct EventRequest {
+    name: String,
+    data: Value,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    socket_id: Option<String>,
+}
+
+fn event(request: EventRequest) -> Result<PusherEvent, Reply> {
+    let mut channels = request.channels;
+    channels.extend(request.channel);
+    let data = match request.data {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let bad = |message: &str| Err(refuse(StatusCode::BAD_REQUEST, message));
+    if request.name.is_empty() || request.name.len() > MAX_NAME {
+        return bad("name must be 1 to 200 characters");
+    }
+    if channels.is_empty() || channels.len() > MAX_CHANNELS {
+        return bad("give 1 to 100 channels");
+    }
+    if channels.iter().any(|c| c.is_empty() || c.len() > 164) {
+        return bad("channel names are 1 to 164 characters");
+    }
+    if data.len() > MAX_DATA_BYTES {
+        return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "data is over 10 KiB"));
+    }
+    Ok(PusherEvent {
+        name: request.name,
+        channels,
+        data,
+        socket_id: request.socket_id,
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+#[handler]
+pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        let body = verified(req, state).await?;
+        let event = event(parse(&body)?)?;
+        state.hub.publish_pusher_event(event).await;
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({})))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    batch: Vec<EventRequest>,
+}
+
+#[handler]
+pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        let body = verified(req, state).await?;
+        let batch: Batch = parse(&body)?;
+        if batch.batch.len() > MAX_BATCH {
+            return Err(refuse(StatusCode::BAD_REQUEST, "at most 10 events per batch"));
+        }
+        let events = batch.batch.into_iter().map(event).collect::<Result<Vec<_>, _>>()?;
+        for event in events {
+            state.hub.publish_pusher_event(event).await;
+        }
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "batch": [] })))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+fn wants(req: &Request, field: &str) -> bool {
+    req.query::<String>("info")
+        .is_some_and(|info| info.split(',').any(|f| f.trim() == field))
+}
+
+#[handler]
+pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        verified(req, state).await?;
+        let prefix = req.query::<String>("filter_by_prefix").unwrap_or_default();
+        let (users, subscriptions) = (wants(req, "user_count"), wants(req, "subscription_count"));
+        let channels: Map<String, Value> = state
+            .hub
+            .occupied(&prefix)
+            .await
+            .into_iter()
+            .map(|c| {
+                let mut info = Map::new();
+                if users && c.name.starts_with("presence-") {
+                    info.insert("user_count".into(), c.users.into());
+                }
+                if subscriptions {
+                    info.insert("subscription_count".into(), c.subscriptions.into());
+                }
+                (c.name, Value::Object(info))
+            })
+            .collect();
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "channels": channels })))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[handler]
+pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        verified(req, state).await?;
+        let name = req.param::<String>("channel").unwrap_or_default();
+        let found = state.hub.occupied(&name).await.into_iter().find(|c| c.name == name);
+        let mut info = Map::new();
+        info.insert("occupied".into(), found.is_some().into());
+        let found = found.unwrap_or(crate::hub::Occupancy {
+            name: name.clone(),
+            subscriptions: 0,
+            users: 0,
+        });
+        if wants(req, "subscription_count") || !name.starts_with("presence-") {
+            info.insert("subscription_count".into(), found.subscriptions.into());
+        }
+        if name.starts_with("presence-") {
+            info.insert("user_count".into(), found.users.into());
+        }
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, Value::Object(info)))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[handler]
+pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let state = state(depot)?;
+    let outcome = async {
+        verified(req, state).await?;
+        let name = req.param::<String>("channel").unwrap_or_default();
+        if !name.starts_with("presence-") {
+            return Err(refuse(StatusCode::BAD_REQUEST, "only presence channels have users"));
+        }
+        let users: Vec<Value> = state
+            .hub
+            .members(&name)
+            .into_iter()
+            .map(|id| json!({ "id": id }))
+            .collect();
+        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "users": users })))
+    };
+    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!(".{{0,{max}}}")).unwrap()
+    }
+
+    proptest! {
+        /// Any bytes as an events body: refused, or an event within
+        /// Pusher's limits — never a panic.
+        #[test]
+        fn any_body_is_judged(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(request) = parse::<EventRequest>(&body) {
+                if let Ok(event) = event(request) {
+                    prop_assert!(!event.name.is_empty() && event.name.len() <= MAX_NAME);
+                }
+            }
+            let _ = parse::<Batch>(&body);
+        }
+
+        /// Event bodies of the right shape: accepted exactly when every
+        /// limit holds, with the data passed on as a string.
+        #[test]
+        fn any_event_is_judged(
+            name in text(210),
+            channels in proptest::collection::vec(text(170), 0..4),
+            channel in proptest::option::of(text(170)),
+            data in prop_oneof![text(40).prop_map(Value::String), any::<i64>().prop_map(Value::from)],
+        ) {
+            let body = json!({ "name": name, "channels": channels, "channel": channel, "data": data }).to_string();
+            let mut all = channels.clone();
+            all.extend(channel.clone());
+            let valid = (1..=MAX_NAME).contains(&name.len())
+                && (1..=MAX_CHANNELS).contains(&all.len())
+                && all.iter().all(|c| (1..=164).contains(&c.len()));
+            let Ok(request) = parse::<EventRequest>(body.as_bytes()) else { panic!("valid JSON") };
+            match event(request) {
+                Ok(event) => {
+                    prop_assert!(valid);
+                    prop_assert_eq!(event.channels, all);
+                    let expected = match data { Value::String(s) => s, other => other.to_string() };
+                    prop_assert_eq!(event.data, expected);
+                }
+                Err(_) => prop_assert!(!valid),
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The front end's native protocol at `GET /ws?token=<jwt>`.
+//!
+//! `{"type":…,"data":{…}}` both ways. The client joins one room's stream at a
+//! time (`join_room`, sent again on every reconnect) and receives the room's
+//! events with the field names its handlers read. A missing, bad, expired or
+//! revoked token closes the socket with 1008 (policy violation). Liveness is
+//! by WebSocket ping frames; the client sends no application-level ping.
+
+use super::link::{Inbound, Link, Liveness};
+use super::{catch_up, inbound, upgrade};
+use crate::auth::{authenticate_token, AuthUser};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::state;
+use crate::hub::outbox::{Closing, Frame, Outbox};
+use crate::hub::{frames, Protocol, Subscriber};
+use crate::routes::rooms;
+use crate::state::State;
+use chrono::Utc;
+use salvo::prelude::*;
+use serde_json::json;
+use std::time::Duration;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+const TOO_SLOW: Closing = Closing {
+    code: 1013,
+    reason: "Try again later: the client is not reading its messages fast enough",
+};
+
+#[handler]
+pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
+    let state = state(depot)?.clone();
+    let caller = match req.query::<String>("token") {
+        Some(token) => authenticate_token(&state, &token).await,
+        None => Err(ApiError::Unauthorized(
+            "Authentication required: /ws?token=<jwt>".into(),
+        )),
+    };
+    let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);
+    let ticket = state.sockets.admit(client).map_err(upgrade::full)?;
+    let socket = upgrade::accept(req, res, &state.config.cors_origins, state.config.hub.max_message_bytes)?;
+    tokio::spawn(async move {
+        // Held for the socket's life: its place is given back when it ends.
+        let _ticket = ticket;
+        let Some(socket) = socket.await else {
+            return;
+        };
+        let (outbox, link) = Link::open(
+            socket,
+            &state.config.hub,
+            TOO_SLOW,
+            std::sync::Arc::clone(&state.hub.stats.delivery),
+        );
+        let caller = match caller {
+            Ok(caller) => caller,
+            Err(error) => {
+                let closing = Closing {
+                    code: 1008,
+                    reason: "authentication failed",
+                };
+                return link.refuse(frames::native_error(&error.to_string()), closing).await;
+            }
+        };
+        let (id, socket_id) = state.hub.connection_id();
+        let mut connection = Connection {
+            state,
+            id,
+            socket_id,
+            outbox,
+            caller,
+            room: None,
+            budget: super::budget::Budget::default(),
+        };
+        connection.run(link).await;
+        connection.close();
+    });
+    Ok(())
+}
+
+struct Connection {
+    state: State,
+    id: u64,
+    socket_id: String,
+    outbox: Outbox,
+    caller: AuthUser,
+    room: Option<Uuid>,
+    /// Joins cost statements and a catch-up: bounded ([`super::budget`]).
+    budget: super::budget::Budget,
+}
+
+fn channel(room: Uuid) -> String {
+    format!("private-room.{room}")
+}
+
+impl Connection {
+    async fn run(&mut self, mut link: Link) {
+        let state = std::sync::Arc::clone(&self.state);
+        let hub = &state.hub;
+        hub.connect(self.id, Protocol::Native, self.outbox.clone());
+        hub.open_session(self.caller.claims.jti, self.id, self.outbox.clone());
+        let established = json!({
+            "user": self.caller.user.public_json(),
+            "socket_id": self.socket_id,
+            "server_time": Utc::now().timestamp_millis(),
+        });
+        if !link.send(frames::native("connection_established", &established)).await {
+            return;
+        }
+        let expires =
+            Instant::now() + Duration::from_secs((self.caller.claims.exp - Utc::now().timestamp()).max(0) as u64);
+        let interval = hub.config.pong_timeout;
+        let mut liveness = Liveness::new(interval, interval);
+        loop {
+            match link.next(liveness.deadline().min(expires)).await {
+                Inbound::Text(text) => {
+                    liveness.alive();
+                    // Boxed: handling a message may query PostgreSQL, whose
+                    // future is large; inline it would size every idle
+                    // connection's task for it.
+                    for reply in Box::pin(self.handle(&text)).await {
+                        if !link.send(reply).await {
+                            return;
+                        }
+                    }
+                }
+                Inbound::Alive => liveness.alive(),
+                Inbound::Deadline if Instant::now() >= expires => {
+                    link.send(frames::native_error("Token has expired")).await;
+                    let closing = Closing {
+                        code: 1008,
+                        reason: "token expired",
+                    };
+                    return link.close(closing).await;
+                }
+                Inbound::Deadline if liveness.ping_now() => {
+                    if !link.ping().await {
+                        return;
+                    }
+                }
+                Inbound::Deadline => {
+                    let closing = Closing {
+                        code: 1001,
+                        reason: "ping timeout",
+                    };
+                    return link.close(closing).await;
+                }
+                ending => return link.end(ending, &TOO_SLOW, &hub.stats).await,
+            }
+        }
+    }
+
+    /// Handles one client message; answers what goes back at once, in order.
+    async fn handle(&mut self, text: &str) -> Vec<Frame> {
+        match inbound::native(text) {
+            Ok(inbound::Native::JoinRoom(room)) => self
+                .join(room)
+                .await
+                .unwrap_or_else(|error| vec![frames::native_error(&error.to_string())]),
+            Ok(inbound::Native::LeaveRoom) => {
+                let left = self.leave();
+                vec![frames::native("room_left", &json!({ "room_id": left }))]
+            }
+            Ok(inbound::Native::Ping) => vec![frames::native(
+                "pong",
+                &json!({ "server_time": Utc::now().timestamp_millis() }),
+            )],
+            Err(message) => vec![frames::native_error(message)],
+        }
+    }
+
+    /// Answers `room_joined`; what a late joiner needs to hear the room
+    /// follows a moment later ([`catch_up`]).
+    async fn join(&mut self, room: Uuid) -> ApiResult<Vec<Frame>> {
+        let user = self.caller.id();
+        if !self.budget.spend(std::time::Instant::now()) {
+            return Err(ApiError::TooManyRequests {
+                message: "Too many joins, slow down".into(),
+                retry_after_secs: super::budget::REFILL_EVERY.as_secs(),
+            });
+        }
+        rooms::require_participant(&self.state, room, user).await?;
+        if self.room != Some(room) {
+            self.leave();
+        }
+        let subscriber = Subscriber {
+            outbox: self.outbox.clone(),
+            protocol: Protocol::Native,
+            socket_id: self.socket_id.clone(),
+            user: Some(user),
+            session: Some(self.caller.claims.jti),
+            member: None,
+        };
+        self.state.hub.subscribe(&channel(room), self.id, subscriber);
+        self.room = Some(room);
+        let found = rooms::require(&self.state.db, room).await?;
+        let room_json = rooms::room_json(&self.state, &found, &self.caller.user).await?;
+        let replies = vec![frames::native(
+            "room_joined",
+            &json!({
+                "seq": found.event_seq,
+                "server_time": room_json["server_time"],
+                "position_ms": room_json["position_ms"],
+                "room": room_json,
+            }),
+        )];
+        catch_up::schedule(
+            std::sync::Arc::clone(&self.state),
+            room,
+            channel(room),
+            self.id,
+            self.outbox.clone(),
+            frames::native_room_frames,
+        );
+        Ok(replies)
+    }
+
+    fn leave(&mut self) -> Option<Uuid> {
+        let room = self.room.take()?;
+        self.state.hub.unsubscribe(&channel(room), self.id);
+        Some(room)
+    }
+
+    fn close(&mut self) {
+        self.leave();
+        self.state.hub.close_session(self.caller.claims.jti, self.id);
+        self.state.hub.disconnect(self.id);
+    }
+}

@@ -1,0 +1,12 @@
+//! The REST handlers, one file per resource.
+
+pub mod covers;
+pub mod dashboard;
+pub mod genres;
+pub mod monitoring;
+pub mod playback;
+pub mod playlists;
+pub mod rooms;
+pub mod sync_reports;
+pub mod tracks;
+pub mod votes;

@@ -1,0 +1,473 @@
+//! Rooms: list, create, show, rename, delete, join, leave, participants.
+
+use crate::auth::{authenticate, AuthUser};
+use crate::domain::events::{self, Pending};
+use crate::domain::models::{to_value, Participant, Room, RoomView, Track, TrackView, User};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::page::Page;
+use crate::http::reply::Reply;
+use crate::http::request::{json_body, state, uuid_param};
+use crate::hub::message::Ending;
+use crate::state::AppState;
+use crate::{files::storage, store::queue, store::records};
+use chrono::{DateTime, Utc};
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Room> {
+    records::room(db, room).await?.ok_or_else(room_not_found)
+}
+
+/// The room, if `user` takes part in it: one round trip for both answers.
+pub async fn require_participant(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
+    let asked = std::time::Instant::now();
+    let (found, takes_part) = records::room_with_membership(&state.db, room, user).await?.unzip();
+    admit(state, room, user, takes_part, asked)?;
+    found.ok_or_else(room_not_found)
+}
+
+/// What a membership read from PostgreSQL at `asked` means for a request:
+/// no such room (`None`) is a 404, not taking part a 403; taking part is
+/// remembered for the next second.
+pub fn admit(
+    state: &AppState,
+    room: Uuid,
+    user: Uuid,
+    takes_part: Option<bool>,
+    asked: std::time::Instant,
+) -> ApiResult<()> {
+    match takes_part {
+        None => Err(room_not_found()),
+        Some(false) => Err(ApiError::Forbidden("You are not a participant of this room".into())),
+        Some(true) => {
+            state.members.put((room, user), (), asked);
+            Ok(())
+        }
+    }
+}
+
+pub fn room_not_found() -> ApiError {
+    ApiError::NotFound("Room not found".into())
+}
+
+/// That `user` takes part in `room`, for requests that need nothing else of
+/// the room: answered from the membership seen within the last second when
+/// there is one, with no round trip.
+pub async fn require_member(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<()> {
+    if state.members.get(&(room, user)).is_some() {
+        return Ok(());
+    }
+    require_participant(state, room, user).await.map(drop)
+}
+
+pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
+    let found = require(&state.db, room).await?;
+    if found.administrator_id != user {
+        return Err(ApiError::Forbidden("Only the room administrator can do this".into()));
+    }
+    Ok(found)
+}
+
+fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> TrackView<'a> {
+    track.view(
+        &state.config.api_public_url,
+        Some(storage::file_url(&state.config, &track.file_path)),
+        voted.contains(&track.id),
+    )
+}
+
+/// The full room JSON for `viewer`, in a constant number of queries.
+pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> ApiResult<Value> {
+    let viewer = viewer_user.id;
+    let now = Utc::now();
+    let current = match room.current_track_id {
+        Some(id) => records::track(&state.db, id).await?,
+        None => None,
+    };
+    let participants = records::participants(&state.db, room.id).await?;
+    let is_participant = participants.iter().any(|p| p.user_id == viewer);
+    if !is_participant {
+        // What the room list and the join flow read (`fetchRoomDetails`
+        // joins when `is_participant` is false), and nothing to play: no
+        // participants, no queue, no link to the current track's audio.
+        let view = RoomView {
+            summary: room.summary(&state.config.api_public_url),
+            clock: room.clock(now, current.as_ref().map(|t| t.duration_ms)),
+            current_track: current
+                .as_ref()
+                .map(|t| t.view(&state.config.api_public_url, None, false)),
+            participants: None,
+            track_queue: None,
+            is_administrator: room.administrator_id == viewer,
+            is_participant,
+            user: Some(viewer_user.public_view()),
+        };
+        return Ok(to_value(&view));
+    }
+    let queue = queue::load(state, room.id, room.event_seq).await?;
+    let mut ids: Vec<Uuid> = queue.iter().map(|t| t.id).collect();
+    ids.extend(current.as_ref().map(|t| t.id));
+    let voted = queue::voted_by(state, viewer, &ids).await?;
+    let track_view = |t| track_view(state, t, &voted);
+    let view = RoomView {
+        summary: room.summary(&state.config.api_public_url),
+        clock: room.clock(now, current.as_ref().map(|t| t.duration_ms)),
+        current_track: current.as_ref().map(track_view),
+        participants: Some(participants.iter().map(|p| p.view(room.administrator_id)).collect()),
+        track_queue: Some(queue.iter().map(track_view).collect()),
+        is_administrator: room.administrator_id == viewer,
+        is_participant,
+        user: Some(viewer_user.public_view()),
+    };
+    Ok(to_value(&view))
+}
+
+#[handler]
+pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let page = Page::from_query(req, 20)?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rooms")
+        .fetch_one(&state.db)
+        .await?;
+    let rooms = records::rooms_page(&state.db, page.per_page, page.offset()).await?;
+    let ids: Vec<Uuid> = rooms.iter().map(|r| r.id).collect();
+    let joined: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT room_id FROM room_participants WHERE user_id = $1 AND room_id = ANY($2)")
+            .bind(caller.id())
+            .bind(&ids)
+            .fetch_all(&state.db)
+            .await?;
+    let current_ids: Vec<Uuid> = rooms.iter().filter_map(|r| r.current_track_id).collect();
+    let currents = records::tracks(&state.db, &current_ids).await?;
+    let now = Utc::now();
+    let data: Vec<RoomView> = rooms
+        .iter()
+        .map(|room| {
+            let current = currents.iter().find(|t| Some(t.id) == room.current_track_id);
+            RoomView {
+                summary: room.summary(&state.config.api_public_url),
+                clock: room.clock(now, current.map(|t| t.duration_ms)),
+                current_track: current.map(|t| {
+                    // Only a participant is given something to play.
+                    let takes_part = joined.iter().any(|(id,)| *id == room.id);
+                    t.view(
+                        &state.config.api_public_url,
+                        takes_part.then(|| storage::file_url(&state.config, &t.file_path)),
+                        false,
+                    )
+                }),
+                participants: None,
+                track_queue: None,
+                is_participant: joined.iter().any(|(id,)| *id == room.id),
+                is_administrator: room.administrator_id == caller.id(),
+                user: Some(caller.user.public_view()),
+            }
+        })
+        .collect();
+    Ok(Reply::top_level(
+        StatusCode::OK,
+        "Rooms",
+        json!({ "data": data, "pagination": page.describe(total) }),
+    ))
+}
+
+/// The fields a room is created or edited with (`CreateRoomModal.vue`
+/// sends `name` and `description`).
+#[derive(Deserialize)]
+struct RoomFields {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+fn valid_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::field(
+            "name",
+            "The name must be between 1 and 100 characters.",
+        ));
+    }
+    crate::http::text::name("name", name)?;
+    Ok(name.to_owned())
+}
+
+/// A description of at most 500 characters; blank means none.
+fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
+    let text = description.map(str::trim).filter(|d| !d.is_empty());
+    if let Some(text) = text {
+        crate::http::text::description("description", text)?;
+    }
+    if text.is_some_and(|d| d.chars().count() > 500) {
+        return Err(ApiError::field(
+            "description",
+            "The description may not be longer than 500 characters.",
+        ));
+    }
+    Ok(text.map(str::to_owned))
+}
+
+#[handler]
+pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let fields: RoomFields = json_body(req).await?;
+    let name = valid_name(fields.name.as_deref().unwrap_or(""))?;
+    let description = valid_description(fields.description.flatten().as_deref())?;
+    let mut tx = state.db.begin().await?;
+    let id: Uuid =
+        sqlx::query_scalar("INSERT INTO rooms (name, description, administrator_id) VALUES ($1, $2, $3) RETURNING id")
+            .bind(&name)
+            .bind(&description)
+            .bind(caller.id())
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2)")
+        .bind(id)
+        .bind(caller.id())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let room = require(&state.db, id).await?;
+    Ok(Reply::created(
+        "Room created",
+        room_json(state, &room, &caller.user).await?,
+    ))
+}
+
+#[handler]
+pub async fn show_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room = require(&state.db, uuid_param(req, "room")?).await?;
+    Ok(Reply::data("Room", room_json(state, &room, &caller.user).await?))
+}
+
+/// Stamps `room.updated` with the room as it now is, inside `tx`: what
+/// listeners merge into the room they show (`RoomUpdated`, `room_state_updated`).
+pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str) -> ApiResult<Pending> {
+    let room = require(&mut *tx, room_id).await?;
+    let payload = json!({ "room": to_value(&room.summary(api_url)) });
+    Ok(events::stamp(tx, room_id, "room.updated", payload).await?)
+}
+
+#[handler]
+pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    require_admin(state, room_id, caller.id()).await?;
+    let fields: RoomFields = json_body(req).await?;
+    let name = fields.name.as_deref().map(valid_name).transpose()?;
+    let description = fields
+        .description
+        .map(|d| valid_description(d.as_deref()))
+        .transpose()?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "UPDATE rooms SET name = COALESCE($2, name), description = CASE WHEN $3 THEN $4 ELSE description END, \
+         updated_at = now() WHERE id = $1",
+    )
+    .bind(room_id)
+    .bind(&name)
+    .bind(description.is_some())
+    .bind(description.flatten())
+    .execute(&mut *tx)
+    .await?;
+    let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;
+    tx.commit().await?;
+    state.publish([event]).await;
+    let room = require(&state.db, room_id).await?;
+    Ok(Reply::data(
+        "Room updated",
+        room_json(state, &room, &caller.user).await?,
+    ))
+}
+
+#[handler]
+pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    require_admin(state, room_id, caller.id()).await?;
+    let mut tx = state.db.begin().await?;
+    let event = events::stamp(&mut tx, room_id, "room.deleted", json!({})).await?;
+    let paths: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT file_path, cover_path FROM tracks WHERE room_id = $1 \
+         UNION SELECT NULL, cover_path FROM rooms WHERE id = $1 AND cover_path IS NOT NULL",
+    )
+    .bind(room_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM rooms WHERE id = $1")
+        .bind(room_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state.members.forget_where(|(room, _)| *room == room_id);
+    state.publish_ending(event, room_id, Ending::Room).await;
+    for (audio, cover) in paths {
+        if let Some(audio) = audio {
+            storage::remove_if_unreferenced(&state.db, &state.config, &audio).await;
+        }
+        if let Some(cover) = cover {
+            storage::remove_if_unreferenced(&state.db, &state.config, &cover).await;
+        }
+    }
+    Ok(Reply::data("Room deleted", Value::Null))
+}
+
+/// Adds `user` to the room; `Some(event)` when they were not in it yet.
+pub async fn add_participant(
+    tx: &mut PgConnection,
+    room: Uuid,
+    user: &AuthUser,
+) -> Result<Option<Pending>, sqlx::Error> {
+    let joined_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING joined_at",
+    )
+    .bind(room)
+    .bind(user.id())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(joined_at) = joined_at else {
+        return Ok(None);
+    };
+    // The front end appends `user` to its participant list as it is.
+    let participant = Participant {
+        user_id: user.id(),
+        username: user.user.username.clone(),
+        joined_at,
+    };
+    let administrator: Uuid = sqlx::query_scalar("SELECT administrator_id FROM rooms WHERE id = $1")
+        .bind(room)
+        .fetch_one(&mut *tx)
+        .await?;
+    let payload = json!({ "user": to_value(&participant.view(administrator)) });
+    Ok(Some(events::stamp(tx, room, "user.joined", payload).await?))
+}
+
+#[handler]
+pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    require(&state.db, room_id).await?;
+    let mut tx = state.db.begin().await?;
+    let event = add_participant(&mut tx, room_id, &caller).await?;
+    tx.commit().await?;
+    let joined_now = event.is_some();
+    state.publish(event).await;
+    let room = require(&state.db, room_id).await?;
+    let joined_at: DateTime<Utc> =
+        sqlx::query_scalar("SELECT joined_at FROM room_participants WHERE room_id = $1 AND user_id = $2")
+            .bind(room_id)
+            .bind(caller.id())
+            .fetch_one(&state.db)
+            .await?;
+    let participant = Participant {
+        user_id: caller.id(),
+        username: caller.user.username.clone(),
+        joined_at,
+    };
+    let data = json!({
+        "room": room_json(state, &room, &caller.user).await?,
+        "participant": to_value(&participant.view(room.administrator_id)),
+    });
+    let message = if joined_now {
+        "Joined the room"
+    } else {
+        "Already a participant"
+    };
+    Ok(Reply::data(message, data))
+}
+
+#[handler]
+pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    let room = require_participant(state, room_id, caller.id()).await?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query("DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2")
+        .bind(room_id)
+        .bind(caller.id())
+        .execute(&mut *tx)
+        .await?;
+    if room.administrator_id == caller.id() {
+        // The longest-standing participant inherits the room; with nobody
+        // left, the administrator keeps it and can come back.
+        sqlx::query(
+            "UPDATE rooms SET administrator_id = p.user_id, updated_at = now() FROM \
+             (SELECT user_id FROM room_participants WHERE room_id = $1 ORDER BY joined_at, user_id LIMIT 1) p \
+             WHERE rooms.id = $1",
+        )
+        .bind(room_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let event = events::stamp(
+        &mut tx,
+        room_id,
+        "user.left",
+        json!({ "user": caller.user.public_json() }),
+    )
+    .await?;
+    tx.commit().await?;
+    // Refused at once here; on the other replicas when the hub's message
+    // arrives, or within a second without it.
+    state.members.forget((room_id, caller.id()));
+    let leaver = Ending::Participant { user: caller.id() };
+    state.publish_ending(event, room_id, leaver).await;
+    Ok(Reply::data("Left the room", Value::Null))
+}
+
+#[handler]
+pub async fn list_participants(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    let room = require_participant(state, room_id, caller.id()).await?;
+    let participants = records::participants(&state.db, room_id).await?;
+    let list: Vec<_> = participants.iter().map(|p| p.view(room.administrator_id)).collect();
+    Ok(Reply::data("Participants", to_value(&list)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Room names and descriptions from any JSON string: accepted
+        /// exactly when their trimmed length fits and nothing in them is
+        /// hidden (controls, direction overrides), and then trimmed.
+        #[test]
+        fn names_and_descriptions_are_bounded_and_trimmed(text in ".{0,600}") {
+            let trimmed = text.trim();
+            let hidden = |multiline: bool| trimmed.chars().any(|c| {
+                crate::http::text::is_bidi_control(c) || (c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+            });
+            match valid_name(&text) {
+                Ok(name) => prop_assert!(name == trimmed && (1..=100).contains(&name.chars().count()) && !hidden(false)),
+                Err(_) => prop_assert!(trimmed.is_empty() || trimmed.chars().count() > 100 || hidden(false)),
+            }
+            match valid_description(Some(&text)) {
+                Ok(Some(description)) => prop_assert!(description == trimmed && description.chars().count() <= 500 && !hidden(true)),
+                Ok(None) => prop_assert!(trimmed.is_empty()),
+                Err(_) => prop_assert!(trimmed.chars().count() > 500 || hidden(true)),
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `POST /api/rooms/{room}/sync-report`: a participant's measured clock
+//! offset and playback drift, in ms, into the figures of [`crate::telemetry::drift`].
+//! Body: `{"clock_offset_ms": -3.5, "drift_ms": 12}`; answered 202, 422 for
+//! numbers that cannot be measurements, 429 with `Retry-After` when the same
+//! participant reported on the same room within `SYNC_REPORT_INTERVAL_MS`.
+
+use crate::auth::authenticate;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::Reply;
+use crate::http::request::{json_body, state, uuid_param};
+use crate::routes::rooms::require_member;
+use crate::telemetry::drift::{Report, TooSoon};
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+#[handler]
+pub async fn sync_report(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room = uuid_param(req, "room")?;
+    let measured: Report = json_body(req).await?;
+    measured.validate()?;
+    require_member(state, room, caller.id()).await?;
+    match state.sync_reports.record(room, caller.id(), measured, Instant::now()) {
+        Ok(()) => Ok(Reply::top_level(
+            StatusCode::ACCEPTED,
+            "Sync report recorded",
+            json!({}),
+        )),
+        Err(TooSoon { retry_after }) => Err(ApiError::TooManyRequests {
+            message: "One sync report per room at a time; try again later".into(),
+            retry_after_secs: retry_after.as_secs_f64().ceil() as u64,
+        }),
+    }
+}

@@ -1,0 +1,320 @@
+//! The queue of a room: list, upload, remove, and the audio stream redirect.
+
+use crate::auth::authenticate;
+use crate::domain::events;
+use crate::domain::models::{to_value, Track};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::Reply;
+use crate::http::request::{state, uuid_param};
+use crate::routes::playback::{self, Transition};
+use crate::routes::rooms::{require, require_member, require_participant};
+use crate::state::AppState;
+use crate::store::records;
+use crate::{files::storage, files::upload, routes::covers, store::queue};
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use serde_json::{json, Value};
+
+#[handler]
+pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    // One round trip to PostgreSQL (the room's event number, membership and
+    // the caller's votes) and one to Redis for the queue itself.
+    let asked = std::time::Instant::now();
+    let viewer = records::queue_viewer(&state.db, room_id, caller.id()).await?;
+    crate::routes::rooms::admit(state, room_id, caller.id(), viewer.as_ref().map(|v| v.1), asked)?;
+    let (seq, _, voted) = viewer.ok_or_else(crate::routes::rooms::room_not_found)?;
+    let voted: std::collections::HashSet<_> = voted.into_iter().collect();
+    let tracks = queue::load(state, room_id, seq).await?;
+    let list: Vec<Value> = tracks
+        .iter()
+        .map(|t| {
+            t.json(
+                &state.config.api_public_url,
+                storage::file_url(&state.config, &t.file_path),
+                voted.contains(&t.id),
+            )
+        })
+        .collect();
+    Ok(Reply::top_level(
+        StatusCode::OK,
+        "Queue",
+        json!({ "total_count": list.len(), "tracks": list }),
+    ))
+}
+
+/// The `genre_id` of an upload: one of the genres, or none.
+async fn genre_of(state: &AppState, raw: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let invalid = || ApiError::field("genre_id", "The selected genre is invalid.");
+    let id: i64 = raw.trim().parse().map_err(|_| invalid())?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM genres WHERE id = $1)")
+        .bind(id)
+        .fetch_one(&state.db)
+        .await?;
+    exists.then_some(Some(id)).ok_or_else(invalid)
+}
+
+/// What a stored upload is made of, besides the audio itself.
+struct NewTrack<'a> {
+    room_id: uuid::Uuid,
+    uploader: uuid::Uuid,
+    relative: &'a str,
+    original_name: &'a str,
+    sha256: &'a str,
+    size: u64,
+    audio: &'a spotik_probe::Audio,
+    genre_id: Option<i64>,
+    cover_path: Option<&'a str>,
+}
+
+#[handler]
+pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?.clone();
+    let room_id = uuid_param(req, "room")?;
+    require_participant(&state, room_id, caller.id()).await?;
+    let limits = upload::FormLimits::new(
+        &state.config,
+        state.config.upload_max_bytes,
+        state.config.cover_max_bytes,
+    );
+    let form = upload::receive_form(req, &storage::temp_dir(&state.config), limits).await?;
+    let genre_id = genre_of(&state, form.field("genre_id")).await?;
+    let received = form
+        .audio
+        .ok_or_else(|| ApiError::field("audio_file", "The audio file field is required."))?;
+    let path = received.path.clone();
+    let audio = state
+        .prober
+        .probe(&path)
+        .await
+        .map_err(|rejected| ApiError::field("audio_file", rejected.0))?;
+    let cover = match form.cover.filter(|c| !c.is_empty()) {
+        Some(cover) => Some(covers::stage(&state, cover, "cover_image").await?),
+        None => None,
+    };
+    let relative = storage::content_path(&received.sha256, audio.extension);
+    let new_track = NewTrack {
+        room_id,
+        uploader: caller.id(),
+        relative: &relative,
+        original_name: &received.original_name,
+        sha256: &received.sha256,
+        size: received.size,
+        audio: &audio,
+        genre_id,
+        cover_path: cover.as_ref().map(|c| c.relative.as_str()),
+    };
+    let staged = Staged {
+        audio: &received.path,
+        cover: cover.as_ref().map(|c| c.temp.as_path()),
+    };
+    let (track, pending) = match store_track(&state, new_track, staged).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            // Nothing is left behind: a file published for a row that was
+            // not committed goes (unless another row uses it).
+            storage::remove_if_unreferenced(&state.db, &state.config, &relative).await;
+            if let Some(cover) = &cover {
+                storage::remove_if_unreferenced(&state.db, &state.config, &cover.relative).await;
+            }
+            return Err(error);
+        }
+    };
+    // Published (renamed into place): nothing of the upload to remove.
+    received.keep();
+    state.publish(pending).await;
+    let body = track.json(
+        &state.config.api_public_url,
+        storage::file_url(&state.config, &track.file_path),
+        false,
+    );
+    Ok(Reply::top_level(
+        StatusCode::CREATED,
+        "Track uploaded",
+        json!({ "track": body, "data": body }),
+    ))
+}
+
+/// Inserts the row and, if the room is idle, starts it — atomically, so two
+/// uploads into an idle room cannot both start playback.
+/// The temporary files of an upload, published by [`store_track`].
+struct Staged<'a> {
+    audio: &'a std::path::Path,
+    cover: Option<&'a std::path::Path>,
+}
+
+async fn store_track(
+    state: &AppState,
+    new: NewTrack<'_>,
+    staged: Staged<'_>,
+) -> ApiResult<(Track, Vec<events::Pending>)> {
+    let mut tx = state.db.begin().await?;
+    // Published under their paths' locks, held until the row is committed.
+    storage::publish_locked(&mut tx, &state.config, staged.audio, new.relative).await?;
+    if let (Some(temp), Some(relative)) = (staged.cover, new.cover_path) {
+        storage::publish_locked(&mut tx, &state.config, temp, relative).await?;
+    }
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO tracks (room_id, uploader_id, filename, original_name, file_path, duration_ms, file_size_bytes, \
+         mime_type, content_sha256, genre_id, cover_path) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(new.room_id)
+    .bind(new.uploader)
+    .bind(new.relative.rsplit('/').next().unwrap_or(new.relative))
+    .bind(new.original_name)
+    .bind(new.relative)
+    .bind(new.audio.duration_ms)
+    .bind(new.size as i64)
+    .bind(new.audio.mime_type)
+    .bind(new.sha256)
+    .bind(new.genre_id)
+    .bind(new.cover_path)
+    .fetch_one(&mut *tx)
+    .await?;
+    let track = records::track(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("inserted track vanished"))?;
+    let mut pending = vec![
+        events::stamp(
+            &mut tx,
+            new.room_id,
+            "track.added",
+            json!({ "track": track.json(&state.config.api_public_url, storage::file_url(&state.config, &track.file_path), false) }),
+        )
+        .await?,
+    ];
+    let started = sqlx::query(
+        "UPDATE rooms SET current_track_id = $2, is_playing = true, playback_started_at = now(), playback_paused_at = NULL, updated_at = now() \
+         WHERE id = $1 AND current_track_id IS NULL",
+    )
+    .bind(new.room_id)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if started.rows_affected() == 1 {
+        pending.push(playback::announce(state, &mut tx, new.room_id, Transition::Started).await?);
+    }
+    tx.commit().await?;
+    Ok((track, pending))
+}
+
+#[handler]
+pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    let track_id = uuid_param(req, "track")?;
+    let room = require(&state.db, room_id).await?;
+    let found = records::track(&state.db, track_id)
+        .await?
+        .filter(|t| t.room_id == room_id)
+        .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
+    if found.uploader_id != caller.id() && room.administrator_id != caller.id() {
+        return Err(ApiError::Forbidden(
+            "Only the uploader or the room administrator can remove this track".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    // Removing what is playing moves the room on first, as a skip would;
+    // otherwise the room would stay "playing" with no track.
+    let current: Option<uuid::Uuid> = sqlx::query_scalar("SELECT current_track_id FROM rooms WHERE id = $1 FOR UPDATE")
+        .bind(room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut pending = Vec::new();
+    if current == Some(track_id) {
+        pending.extend(playback::advance(state, &mut tx, room_id).await?);
+    }
+    sqlx::query("DELETE FROM tracks WHERE id = $1")
+        .bind(track_id)
+        .execute(&mut *tx)
+        .await?;
+    pending.push(
+        events::stamp(
+            &mut tx,
+            room_id,
+            "track.removed",
+            json!({ "track_id": track_id, "track": { "id": track_id } }),
+        )
+        .await?,
+    );
+    tx.commit().await?;
+    state.publish(pending).await;
+    storage::remove_if_unreferenced(&state.db, &state.config, &found.file_path).await;
+    if let Some(cover) = &found.cover_path {
+        storage::remove_if_unreferenced(&state.db, &state.config, cover).await;
+    }
+    Ok(Reply::data("Track removed", Value::Null))
+}
+
+/// `GET /tracks?search=…[&genre_id=…][&limit=…]` (`TrackSearch.vue`): tracks
+/// of the caller's rooms whose name contains the text, best first.
+#[handler]
+pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let text = req
+        .query::<String>("search")
+        .or_else(|| req.query::<String>("q"))
+        .unwrap_or_default();
+    let text = text.trim();
+    if text.chars().count() > 100 {
+        return Err(ApiError::field(
+            "search",
+            "The search may not be longer than 100 characters.",
+        ));
+    }
+    let genre = match req.query::<String>("genre_id").filter(|g| !g.is_empty()) {
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .map_err(|_| ApiError::field("genre_id", "The selected genre is invalid."))?,
+        ),
+        None => None,
+    };
+    let limit = match req.query::<String>("limit") {
+        Some(raw) => raw
+            .parse::<i64>()
+            .map_err(|_| ApiError::field("limit", "The limit must be a whole number."))?,
+        None => 20,
+    }
+    .clamp(1, 50);
+    if text.is_empty() && genre.is_none() {
+        return Ok(Reply::data("Tracks", json!([])));
+    }
+    let found = records::search_tracks(&state.db, caller.id(), text, genre, limit).await?;
+    let ids: Vec<_> = found.iter().map(|t| t.id).collect();
+    let voted = queue::voted_by(state, caller.id(), &ids).await?;
+    let list: Vec<_> = found
+        .iter()
+        .map(|t| {
+            t.view(
+                &state.config.api_public_url,
+                Some(storage::file_url(&state.config, &t.file_path)),
+                voted.contains(&t.id),
+            )
+        })
+        .collect();
+    Ok(Reply::data("Tracks", to_value(&list)))
+}
+
+/// `GET /tracks/{id}/stream`: 302 to the signed edge URL. `<audio src>`
+/// cannot send headers, so the token may come as `?token=`.
+#[handler]
+pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, true).await?;
+    let state = state(depot)?;
+    let track_id = uuid_param(req, "track")?;
+    let found = records::track(&state.db, track_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
+    require_member(state, found.room_id, caller.id()).await?;
+    if state.config.stream_x_accel {
+        return Ok(Reply::x_accel(storage::internal_path(&state.config, &found.file_path)));
+    }
+    Ok(Reply::redirect(storage::file_url(&state.config, &found.file_path)))
+}

@@ -1,0 +1,102 @@
+//! Votes: one per user per track, counted in the same statement that records them.
+
+use crate::auth::authenticate;
+use crate::domain::events;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::Reply;
+use crate::http::request::{state, uuid_param};
+use crate::routes::rooms::require_member;
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use serde_json::json;
+
+/// The statement of a vote (`up`) or an unvote, binding `$1` track, `$2`
+/// user, `$3` room; it returns the score (null if the track is not in the
+/// room), how many votes changed (0 or 1), the event number taken (null if
+/// nothing changed) and the time.
+///
+/// One statement, so one round trip and no transaction around it: the room's
+/// row is locked first (as every change of the room locks it, so the order
+/// of locks is the same everywhere), then the vote is recorded, the score
+/// moved by what changed, and — only if something did — the room's next
+/// event number taken.
+pub fn statement(up: bool) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    &STATEMENTS.get_or_init(|| [written(true), written(false)])[usize::from(!up)]
+}
+
+fn written(up: bool) -> String {
+    // Both branches change a vote row only where `scored` below moves the
+    // score: the track in the URL's room. (An unvote through another room's
+    // URL once deleted the row and left the score, so the next vote counted
+    // again: a score raised without bound by one user.)
+    let change = if up {
+        "changed AS (INSERT INTO track_votes (track_id, user_id) \
+                     SELECT $1, $2 FROM room WHERE EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) \
+                     ON CONFLICT DO NOTHING RETURNING 1)"
+    } else {
+        "changed AS (DELETE FROM track_votes WHERE track_id = $1 AND user_id = $2 \
+                     AND EXISTS (SELECT 1 FROM room) \
+                     AND EXISTS (SELECT 1 FROM tracks WHERE id = $1 AND room_id = $3) RETURNING 1)"
+    };
+    let sign = if up { "+" } else { "-" };
+    format!(
+        "WITH room AS (SELECT id FROM rooms WHERE id = $3 FOR UPDATE), {change}, \
+              scored AS (UPDATE tracks SET vote_score = vote_score {sign} (SELECT count(*) FROM changed), updated_at = now() \
+                         WHERE id = $1 AND room_id = $3 RETURNING vote_score), \
+              numbered AS (UPDATE rooms SET event_seq = event_seq + 1 \
+                           WHERE id = $3 AND EXISTS (SELECT 1 FROM changed) RETURNING event_seq) \
+         SELECT (SELECT vote_score FROM scored), (SELECT count(*) FROM changed), (SELECT event_seq FROM numbered), now()"
+    )
+}
+
+/// Adds (`up`) or removes the caller's vote. Both are idempotent; concurrent
+/// votes neither lose nor double count, because the vote row, the score and
+/// the event number change in one statement under the room's row lock.
+async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply> {
+    let caller = authenticate(req, depot, false).await?;
+    let state = state(depot)?;
+    let room_id = uuid_param(req, "room")?;
+    let track_id = uuid_param(req, "track")?;
+    require_member(state, room_id, caller.id()).await?;
+    let sql = statement(up);
+    let row: (Option<i32>, i64, Option<i64>, chrono::DateTime<chrono::Utc>) = sqlx::query_as(sql)
+        .bind(track_id)
+        .bind(caller.id())
+        .bind(room_id)
+        .fetch_one(&state.db)
+        .await?;
+    let (score, changed, seq, now) = row;
+    let score = score.ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
+    let event = seq.map(|seq| {
+        events::numbered(
+            room_id,
+            "track.voted",
+            json!({ "track": { "id": track_id, "vote_score": score }, "user": caller.user.public_json(), "vote_added": up }),
+            seq,
+            now,
+        )
+    });
+    state.publish(event).await;
+    let message = match (up, changed > 0) {
+        (true, true) => "Vote added",
+        (true, false) => "Already voted",
+        (false, true) => "Vote removed",
+        (false, false) => "No vote to remove",
+    };
+    Ok(Reply::top_level(
+        StatusCode::OK,
+        message,
+        json!({ "vote_score": score, "user_has_voted": up }),
+    ))
+}
+
+#[handler]
+pub async fn add_vote(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    vote(req, depot, true).await
+}
+
+#[handler]
+pub async fn remove_vote(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+    vote(req, depot, false).await
+}

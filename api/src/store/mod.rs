@@ -1,0 +1,7 @@
+//! PostgreSQL and Redis: the SQL that reads rooms and tracks, the caches, the database health.
+
+pub mod cache;
+pub(crate) mod db_health;
+pub mod queue;
+pub mod recent;
+pub mod records;

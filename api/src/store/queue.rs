@@ -1,0 +1,51 @@
+//! The room's track list: every track of the room, played ones included, by
+//! score, then age, then id — a total, stable order, the same for a listener
+//! who joins late as for one who was there. Cached in Redis per room, shared by
+//! every user, with each user's votes overlaid from PostgreSQL, so no
+//! per-user copy ever has to be found and dropped.
+//!
+//! The cache key carries the room's event sequence number, which every change
+//! to the queue advances in its own transaction. Invalidation is therefore
+//! implicit and cannot be lost: a write that happens while Redis is down
+//! cannot leave a stale queue behind to be served when it comes back.
+
+use crate::domain::models::Track;
+use crate::state::AppState;
+use crate::store::records;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+fn key(room: Uuid, seq: i64) -> String {
+    format!("queue:{room}:{seq}")
+}
+
+/// The queue of `room` as of its event number `seq`.
+pub async fn load(state: &AppState, room: Uuid, seq: i64) -> Result<Vec<Track>, sqlx::Error> {
+    if let Some(cached) = state.cache.get(&key(room, seq)).await {
+        if let Ok(tracks) = serde_json::from_str::<Vec<Track>>(&cached) {
+            return Ok(tracks);
+        }
+    }
+    let tracks = records::room_tracks(&state.db, room).await?;
+    if let Ok(json) = serde_json::to_string(&tracks) {
+        state
+            .cache
+            .set(&key(room, seq), &json, state.config.cache_ttl_tracks)
+            .await;
+    }
+    Ok(tracks)
+}
+
+/// Which of `tracks` `user` has voted for: one query whatever the length.
+pub async fn voted_by(state: &AppState, user: Uuid, tracks: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
+    if tracks.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT track_id FROM track_votes WHERE user_id = $1 AND track_id = ANY($2)")
+            .bind(user)
+            .bind(tracks)
+            .fetch_all(&state.db)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
