@@ -89,3 +89,10 @@ impl AppState {
         }
     }
 }
+
+/// The state the service put in the depot of every request.
+pub fn from_depot(depot: &salvo::Depot) -> crate::http::error::ApiResult<&State> {
+    depot
+        .obtain::<State>()
+        .map_err(|_| crate::http::error::ApiError::internal("application state missing from the depot"))
+}

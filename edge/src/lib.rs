@@ -17,6 +17,7 @@ mod media;
 pub mod metrics;
 pub mod mime;
 pub mod path;
+mod pipeline;
 mod prefixed;
 pub mod range;
 mod response;

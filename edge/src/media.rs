@@ -37,7 +37,7 @@ pub async fn serve<B>(app: &App, request: &Request<B>, path: &CleanPath<'_>, rel
     if path::has_dot_segment(relative) || !path::raw_extension(relative).is_some_and(|ext| app.serves_extension(ext)) {
         return response::error(StatusCode::NOT_FOUND);
     }
-    let entry = match app.store.open(relative).await {
+    let entry = match app.store().open(relative).await {
         Ok(entry) => entry,
         Err(error) => return open_failed(error, relative),
     };
@@ -113,7 +113,7 @@ async fn file_response(
             content: Content::Disk,
         }
     } else {
-        match app.store.read(relative, entry).await {
+        match app.store().read(relative, entry).await {
             Ok(opened) => opened,
             Err(error) => return open_failed(error, relative),
         }

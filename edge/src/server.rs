@@ -79,7 +79,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
         };
         let _ = stream.set_nodelay(true);
         let (app, protocols, watcher) = (Arc::clone(&app), Arc::clone(&protocols), graceful.watcher());
-        let metrics = app.metrics();
+        let metrics = Arc::clone(app.metrics());
         metrics.connection_opened();
         tokio::spawn(async move {
             if let Err(error) = connection(app, &protocols, watcher, stream, peer).await {

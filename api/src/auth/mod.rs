@@ -9,7 +9,8 @@ pub mod password;
 use crate::domain::models::User;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{json_body, state};
+use crate::http::request::json_body;
+use crate::state::from_depot;
 use chrono::{DateTime, Utc};
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -43,7 +44,7 @@ fn bearer(req: &Request, allow_query: bool) -> Option<String> {
 
 /// Authenticates the request: a valid, unexpired, unrevoked token of an existing user.
 pub async fn authenticate(req: &Request, depot: &Depot, allow_query: bool) -> ApiResult<AuthUser> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let token = bearer(req, allow_query).ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
     authenticate_token(state, &token).await
 }
@@ -185,7 +186,7 @@ fn validate_registration(r: &Registration) -> Result<(), ApiError> {
 
 #[handler]
 pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let input: Registration = json_body(req).await?;
     validate_registration(&input)?;
     let hash = state.passwords.hash(input.password.clone()).await?;
@@ -224,7 +225,7 @@ struct Credentials {
 
 #[handler]
 pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let input: Credentials = json_body(req).await?;
     let email = input.email.trim().to_lowercase();
     let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);
@@ -293,7 +294,7 @@ async fn revoke(state: &crate::state::AppState, claims: &jwt::Claims) -> ApiResu
 
 #[handler]
 pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let token = bearer(req, false).ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
     let now = Utc::now().timestamp();
     let claims = jwt::verify(&state.config.jwt_secret, &token, now, true)
@@ -323,7 +324,7 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn logout(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    revoke(state(depot)?, &caller.claims).await?;
+    revoke(from_depot(depot)?, &caller.claims).await?;
     Ok(Reply::data("Logged out", Value::Null))
 }
 

@@ -97,14 +97,6 @@ impl FormLimits {
 const MAX_TEXT_FIELD: usize = 1024;
 const MAX_FIELDS: usize = 16;
 
-/// Whether the request carries a multipart body (as opposed to JSON).
-pub fn is_multipart(req: &Request) -> bool {
-    req.headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
-}
-
 /// Reads a multipart body: `audio_file` is streamed into `dir` while it is
 /// hashed and counted, `cover_image` kept in memory, other file parts
 /// drained and ignored. Every part is bounded as it arrives.

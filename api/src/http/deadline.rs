@@ -20,7 +20,7 @@
 //! found it so.
 
 use crate::http::error::envelope;
-use crate::http::request::state;
+use crate::state::from_depot;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 
@@ -30,13 +30,13 @@ const UPLOAD_ROUTES: [&str; 2] = ["api/rooms/{room}/tracks", "api/rooms/{room}/c
 /// Whether `req` is a multipart upload to a route that takes one.
 fn is_upload(req: &Request) -> bool {
     req.method() == salvo::http::Method::POST
-        && crate::files::upload::is_multipart(req)
+        && crate::http::request::is_multipart(req)
         && UPLOAD_ROUTES.contains(&req.matched_path().trim_start_matches('/'))
 }
 
 #[handler]
 pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
-    let limit = match state(depot) {
+    let limit = match from_depot(depot) {
         Ok(state) if !is_upload(req) => state.config.request_timeout,
         _ => {
             ctrl.call_next(req, depot, res).await;
@@ -49,7 +49,7 @@ pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, c
     {
         tracing::error!(path = %req.uri().path(), ?limit, "request timed out; is the database answering?");
         // The probe clears this within half a second if the database answers.
-        if let Ok(state) = state(depot) {
+        if let Ok(state) = from_depot(depot) {
             state.db_health.mark_down();
         }
         ctrl.skip_rest();
@@ -65,7 +65,7 @@ pub async fn bounded(req: &mut Request, depot: &mut Depot, res: &mut Response, c
 /// when the request found it unavailable (`error::DATABASE_UNAVAILABLE`).
 #[handler]
 pub async fn refuse_while_database_down(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
-    let down = state(depot).is_ok_and(|state| state.db_health.is_down());
+    let down = from_depot(depot).is_ok_and(|state| state.db_health.is_down());
     if down && crate::store::db_health::needs_database(req.uri().path()) {
         ctrl.skip_rest();
         let refusal = crate::http::error::ApiError::Busy {
@@ -80,7 +80,7 @@ pub async fn refuse_while_database_down(req: &mut Request, depot: &mut Depot, re
         .get::<bool>(crate::http::error::DATABASE_UNAVAILABLE)
         .is_ok_and(|found| *found)
     {
-        if let Ok(state) = state(depot) {
+        if let Ok(state) = from_depot(depot) {
             state.db_health.mark_down();
         }
     }

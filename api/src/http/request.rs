@@ -1,17 +1,10 @@
 //! Small helpers every handler uses to read its request.
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::state::State;
 use salvo::http::ParseError;
 use salvo::prelude::*;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
-
-pub fn state(depot: &Depot) -> ApiResult<&State> {
-    depot
-        .obtain::<State>()
-        .map_err(|_| ApiError::internal("application state missing from the depot"))
-}
 
 /// A JSON body: malformed → 400, not JSON → 415.
 pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
@@ -66,6 +59,14 @@ pub fn uuid_param(req: &Request, name: &str) -> ApiResult<Uuid> {
     req.param::<String>(name)
         .and_then(|raw| Uuid::parse_str(&raw).ok())
         .ok_or_else(|| ApiError::NotFound("Not found".into()))
+}
+
+/// Whether the request carries a multipart body (as opposed to JSON).
+pub fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use super::join_wait;
 use crate::auth::authenticate;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::state;
 use crate::hub::frames;
+use crate::state::from_depot;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -42,7 +42,7 @@ fn valid_socket_id(id: &str) -> bool {
 #[handler]
 pub async fn authorize(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let is_json = req.content_type().is_some_and(|m| m.subtype() == "json");
     let body = if is_json {
         crate::http::request::json_body::<AuthRequest>(req).await?

@@ -8,8 +8,8 @@
 
 use crate::http::error::ApiResult;
 use crate::http::reply::Reply;
-use crate::http::request::state;
 use crate::hub::message::PusherEvent;
+use crate::state::from_depot;
 use crate::state::AppState;
 use chrono::Utc;
 use salvo::http::{ParseError, StatusCode};
@@ -104,7 +104,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
 
 #[handler]
 pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let outcome = async {
         let body = verified(req, state).await?;
         let event = event(parse(&body)?)?;
@@ -121,7 +121,7 @@ struct Batch {
 
 #[handler]
 pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let outcome = async {
         let body = verified(req, state).await?;
         let batch: Batch = parse(&body)?;
@@ -144,7 +144,7 @@ fn wants(req: &Request, field: &str) -> bool {
 
 #[handler]
 pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
         let prefix = req.query::<String>("filter_by_prefix").unwrap_or_default();
@@ -172,7 +172,7 @@ pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
 
 #[handler]
 pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
         let name = req.param::<String>("channel").unwrap_or_default();
@@ -197,7 +197,7 @@ pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
 
 #[handler]
 pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
         let name = req.param::<String>("channel").unwrap_or_default();

@@ -10,10 +10,10 @@ use super::link::{Inbound, Link, Liveness};
 use super::{catch_up, inbound, upgrade};
 use crate::auth::{authenticate_token, AuthUser};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::request::state;
 use crate::hub::outbox::{Closing, Frame, Outbox};
 use crate::hub::{frames, Protocol, Subscriber};
 use crate::routes::rooms;
+use crate::state::from_depot;
 use crate::state::State;
 use chrono::Utc;
 use salvo::prelude::*;
@@ -29,7 +29,7 @@ const TOO_SLOW: Closing = Closing {
 
 #[handler]
 pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let caller = match req.query::<String>("token") {
         Some(token) => authenticate_token(&state, &token).await,
         None => Err(ApiError::Unauthorized(

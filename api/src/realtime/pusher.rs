@@ -21,9 +21,9 @@ use super::inbound::{self, Subscription};
 use super::link::{Inbound, Link, Liveness};
 use super::{catch_up, upgrade};
 use crate::http::error::ApiResult;
-use crate::http::request::state;
 use crate::hub::outbox::{Closing, Outbox};
 use crate::hub::{frames, Member, Protocol, Subscriber};
+use crate::state::from_depot;
 use crate::state::State;
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -46,7 +46,7 @@ const OVER_CAPACITY: Closing = Closing {
 
 #[handler]
 pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let key = req.param::<String>("key").unwrap_or_default();
     let protocol = req.query::<String>("protocol");
     let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);

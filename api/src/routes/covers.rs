@@ -14,8 +14,9 @@ use crate::files::storage;
 use crate::files::upload::{self, FormLimits};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{state, uuid_param};
+use crate::http::request::uuid_param;
 use crate::routes::rooms::{announce_update, require_admin, room_json};
+use crate::state::from_depot;
 use crate::state::AppState;
 use base64::Engine;
 use salvo::http::{header, HeaderValue, StatusCode};
@@ -86,7 +87,7 @@ fn decode_data_url(url: &str) -> ApiResult<Vec<u8>> {
 /// The cover's bytes from a multipart `cover_image` or a JSON `cover_data`.
 async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<Vec<u8>> {
     let max = state.config.cover_max_bytes;
-    if upload::is_multipart(req) {
+    if crate::http::request::is_multipart(req) {
         let limits = FormLimits::new(&state.config, 0, max);
         let form = upload::receive_form(req, &storage::temp_dir(&state.config), limits).await?;
         return form
@@ -110,11 +111,11 @@ async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<Vec<u8
 #[handler]
 pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(&state, room_id, caller.id()).await?;
     let bytes = received_cover(req, &state).await?;
-    let field = if upload::is_multipart(req) {
+    let field = if crate::http::request::is_multipart(req) {
         "cover_image"
     } else {
         "cover_data"
@@ -147,7 +148,7 @@ pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<R
 #[handler]
 pub async fn remove_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
@@ -178,7 +179,7 @@ fn parse_name(name: &str) -> Option<(&str, Format)> {
 /// `GET /api/covers/{name}`: public (an `<img>` sends no token), immutable.
 #[handler]
 pub async fn serve(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let name = req.param::<String>("name").unwrap_or_default();
     let (hash, format) = parse_name(&name).ok_or_else(|| ApiError::NotFound("No such cover".into()))?;
     let etag = format!("\"{hash}\"");

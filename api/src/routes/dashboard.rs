@@ -12,7 +12,7 @@
 
 use crate::auth::authenticate_token;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::request::state;
+use crate::state::from_depot;
 use crate::state::AppState;
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::prelude::*;
@@ -47,7 +47,7 @@ fn asset(res: &mut Response, content_type: &'static str, body: &'static str) {
 
 #[handler]
 pub async fn page(depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
-    if closed(state(depot)?) {
+    if closed(from_depot(depot)?) {
         return Err(off());
     }
     asset(res, "text/html; charset=utf-8", PAGE);
@@ -56,7 +56,7 @@ pub async fn page(depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
 
 #[handler]
 pub async fn script(depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
-    if closed(state(depot)?) {
+    if closed(from_depot(depot)?) {
         return Err(off());
     }
     asset(res, "text/javascript; charset=utf-8", SCRIPT);
@@ -129,7 +129,7 @@ fn alerts(state: &AppState, system: &System, requests: &Value, edges: &[Value]) 
 
 #[handler]
 pub async fn data(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     admitted(state, req).await?;
     let media_root = state.config.media_root.clone();
     let system = tokio::task::spawn_blocking(move || System::read(&media_root));

@@ -10,7 +10,8 @@ use crate::auth::authenticate;
 use crate::domain::models::to_value;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{json_body, state};
+use crate::http::request::json_body;
+use crate::state::from_depot;
 use chrono::{DateTime, Utc};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -80,7 +81,7 @@ fn id_param(req: &Request) -> ApiResult<i64> {
 #[handler]
 pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let genres = sqlx::query_as::<_, Genre>(&format!("{GENRE_SELECT} ORDER BY lower(g.name)"))
         .fetch_all(&state.db)
         .await?;
@@ -92,7 +93,7 @@ pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn popular(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let limit = match req.query::<String>("limit").filter(|l| !l.is_empty()) {
         None => 10,
         Some(raw) => raw
@@ -114,7 +115,7 @@ pub async fn popular(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn show(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let genre = find(&state.db, id_param(req)?).await?;
     Ok(Reply::data("Genre", to_value(&genre.view(caller.id()))))
 }
@@ -189,7 +190,7 @@ fn taken(error: sqlx::Error) -> ApiError {
 #[handler]
 pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let valid = validate(json_body(req).await?)?;
     let Some(name) = valid.name else {
         return Err(ApiError::field("name", "The name field is required."));
@@ -223,7 +224,7 @@ async fn owned(db: &sqlx::PgPool, id: i64, user: Uuid) -> ApiResult<Genre> {
 #[handler]
 pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let valid = validate(json_body(req).await?)?;
@@ -246,7 +247,7 @@ pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn delete(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     // One statement, so a track tagged meanwhile cannot slip through.

@@ -1,7 +1,7 @@
 //! `/api/ping`, `/api/health`, `/api/metrics` and `/api/time`, and the
 //! middleware that measures every request.
 
-use crate::http::request::state;
+use crate::state::from_depot;
 use chrono::{SecondsFormat, Utc};
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::prelude::*;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// slow ones; adds the debug headers when `APP_DEBUG` is on.
 #[handler]
 pub async fn measure(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
-    let Ok(state) = state(depot).cloned() else {
+    let Ok(state) = from_depot(depot).cloned() else {
         ctrl.call_next(req, depot, res).await;
         return;
     };
@@ -127,7 +127,7 @@ async fn timed(limit: Duration, check: impl std::future::Future<Output = bool>) 
 
 #[handler]
 pub async fn health(depot: &mut Depot, res: &mut Response) {
-    let Ok(state) = state(depot) else {
+    let Ok(state) = from_depot(depot) else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
         return;
     };
@@ -211,7 +211,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
 
 #[handler]
 pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Ok(state) = state(depot) else { return };
+    let Ok(state) = from_depot(depot) else { return };
     if !state.config.monitoring.metrics {
         res.status_code(StatusCode::NOT_FOUND);
         res.render(Json(

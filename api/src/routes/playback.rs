@@ -14,8 +14,9 @@ use crate::domain::models::{iso, to_value, Track, TrackView};
 use crate::files::storage;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{state, uuid_param};
+use crate::http::request::uuid_param;
 use crate::routes::rooms::{require_admin, require_member};
+use crate::state::from_depot;
 use crate::state::AppState;
 use crate::store::records;
 use chrono::{DateTime, Utc};
@@ -341,7 +342,7 @@ where
     F: AsyncFnOnce(&AppState, &mut PgConnection, Uuid, Locked) -> ApiResult<Vec<Pending>>,
 {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
@@ -439,7 +440,7 @@ pub async fn stop_playback(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
 #[handler]
 pub async fn playback_status(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     require_member(state, room_id, caller.id()).await?;
     // A read: no transaction and no row lock, so a status poll never waits

@@ -13,7 +13,8 @@ use crate::domain::models::{iso, to_value, GenreRef, UserRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::Page;
 use crate::http::reply::Reply;
-use crate::http::request::{json_body, state};
+use crate::http::request::json_body;
+use crate::state::from_depot;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use salvo::http::StatusCode;
@@ -198,7 +199,7 @@ async fn full_view(state: &AppState, playlist: &Playlist, viewer: Uuid) -> ApiRe
 #[handler]
 pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let page = Page::from_query(req, 50)?;
     let playlists = sqlx::query_as::<_, Playlist>(&format!(
         "{PLAYLIST_SELECT} WHERE p.user_id = $1 OR p.is_public ORDER BY p.created_at DESC, p.id DESC LIMIT $2 OFFSET $3"
@@ -281,7 +282,7 @@ fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
 #[handler]
 pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let fields: PlaylistFields = json_body(req).await?;
     validate(&fields, true)?;
     let id: i64 = sqlx::query_scalar(
@@ -303,7 +304,7 @@ pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn show(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let playlist = readable(&state.db, id_param(req)?, caller.id()).await?;
     Ok(Reply::data("Playlist", full_view(state, &playlist, caller.id()).await?))
 }
@@ -311,7 +312,7 @@ pub async fn show(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let fields: PlaylistFields = json_body(req).await?;
@@ -337,7 +338,7 @@ pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 #[handler]
 pub async fn delete(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     sqlx::query("DELETE FROM playlists WHERE id = $1")
@@ -374,7 +375,7 @@ const MAX_POSITION: i64 = 100_000;
 #[handler]
 pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let (track_id, position) = validate_entry(json_body(req).await?)?;
@@ -430,7 +431,7 @@ pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
 #[handler]
 pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let track_id = crate::http::request::uuid_param(req, "track")?;

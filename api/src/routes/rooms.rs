@@ -6,8 +6,9 @@ use crate::domain::models::{to_value, Participant, Room, RoomView, Track, TrackV
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::Page;
 use crate::http::reply::Reply;
-use crate::http::request::{json_body, state, uuid_param};
+use crate::http::request::{json_body, uuid_param};
 use crate::hub::message::Ending;
+use crate::state::from_depot;
 use crate::state::AppState;
 use crate::{files::storage, store::queue, store::records};
 use chrono::{DateTime, Utc};
@@ -130,7 +131,7 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
 #[handler]
 pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let page = Page::from_query(req, 20)?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rooms")
         .fetch_one(&state.db)
@@ -221,7 +222,7 @@ fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
 #[handler]
 pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let fields: RoomFields = json_body(req).await?;
     let name = valid_name(fields.name.as_deref().unwrap_or(""))?;
     let description = valid_description(fields.description.flatten().as_deref())?;
@@ -249,7 +250,7 @@ pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
 #[handler]
 pub async fn show_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room = require(&state.db, uuid_param(req, "room")?).await?;
     Ok(Reply::data("Room", room_json(state, &room, &caller.user).await?))
 }
@@ -265,7 +266,7 @@ pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str
 #[handler]
 pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let fields: RoomFields = json_body(req).await?;
@@ -298,7 +299,7 @@ pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
 #[handler]
 pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
@@ -361,7 +362,7 @@ pub async fn add_participant(
 #[handler]
 pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     require(&state.db, room_id).await?;
     let mut tx = state.db.begin().await?;
@@ -396,7 +397,7 @@ pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
 #[handler]
 pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
@@ -436,7 +437,7 @@ pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
 #[handler]
 pub async fn list_participants(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
     let participants = records::participants(&state.db, room_id).await?;

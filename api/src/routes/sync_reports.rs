@@ -7,8 +7,9 @@
 use crate::auth::authenticate;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{json_body, state, uuid_param};
+use crate::http::request::{json_body, uuid_param};
 use crate::routes::rooms::require_member;
+use crate::state::from_depot;
 use crate::telemetry::drift::{Report, TooSoon};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
@@ -18,7 +19,7 @@ use std::time::Instant;
 #[handler]
 pub async fn sync_report(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room = uuid_param(req, "room")?;
     let measured: Report = json_body(req).await?;
     measured.validate()?;

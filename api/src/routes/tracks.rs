@@ -5,9 +5,10 @@ use crate::domain::events;
 use crate::domain::models::{to_value, Track};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{state, uuid_param};
+use crate::http::request::uuid_param;
 use crate::routes::playback::{self, Transition};
 use crate::routes::rooms::{require, require_member, require_participant};
+use crate::state::from_depot;
 use crate::state::AppState;
 use crate::store::records;
 use crate::{files::storage, files::upload, routes::covers, store::queue};
@@ -18,7 +19,7 @@ use serde_json::{json, Value};
 #[handler]
 pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     // One round trip to PostgreSQL (the room's event number, membership and
     // the caller's votes) and one to Redis for the queue itself.
@@ -73,7 +74,7 @@ struct NewTrack<'a> {
 #[handler]
 pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?.clone();
+    let state = from_depot(depot)?.clone();
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
     let limits = upload::FormLimits::new(
@@ -206,7 +207,7 @@ async fn store_track(
 #[handler]
 pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
     let room = require(&state.db, room_id).await?;
@@ -257,7 +258,7 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
 #[handler]
 pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let text = req
         .query::<String>("search")
         .or_else(|| req.query::<String>("q"))
@@ -307,7 +308,7 @@ pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
 #[handler]
 pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, true).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let track_id = uuid_param(req, "track")?;
     let found = records::track(&state.db, track_id)
         .await?

@@ -4,8 +4,9 @@ use crate::auth::authenticate;
 use crate::domain::events;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
-use crate::http::request::{state, uuid_param};
+use crate::http::request::uuid_param;
 use crate::routes::rooms::require_member;
+use crate::state::from_depot;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde_json::json;
@@ -55,7 +56,7 @@ fn written(up: bool) -> String {
 /// the event number change in one statement under the room's row lock.
 async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
-    let state = state(depot)?;
+    let state = from_depot(depot)?;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
     require_member(state, room_id, caller.id()).await?;

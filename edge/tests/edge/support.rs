@@ -132,7 +132,7 @@ impl Edge {
         // Built before spawning so that the server is ready when this returns.
         let app = std::sync::Arc::new(spotik_edge::App::new(config).expect("valid test configuration"));
         require_asked_io(asked, app.config().io);
-        let metrics = app.metrics();
+        let metrics = std::sync::Arc::clone(app.metrics());
         let task = tokio::spawn(spotik_edge::server::serve(app, listener, async {
             let _ = rx.await;
         }));
