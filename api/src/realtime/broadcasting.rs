@@ -104,12 +104,29 @@ mod tests {
             proptest::prop_assert_eq!(super::valid_socket_id(&id), expected);
         }
 
-        /// Any JSON body for the auth endpoint decodes or is refused.
+        /// A JSON body names the socket and the channel exactly as sent,
+        /// whatever else it carries; a missing one is empty (and refused
+        /// by the checks that follow), never taken from another field.
         #[test]
-        fn any_auth_body_is_decoded_or_refused(body in "[ -~]{0,80}") {
-            if let Ok(request) = serde_json::from_str::<super::AuthRequest>(&body) {
-                proptest::prop_assert!(request.socket_id.len() <= body.len());
+        fn a_json_body_yields_exactly_the_socket_and_channel_sent(
+            socket_id in proptest::option::of("[ -~]{0,30}"),
+            channel_name in proptest::option::of("[ -~]{0,40}"),
+            extra in proptest::collection::hash_map("[a-z_]{1,12}", "[ -~]{0,20}", 0..4),
+        ) {
+            let mut body: serde_json::Map<String, serde_json::Value> =
+                extra.into_iter().map(|(k, v)| (k, v.into())).collect();
+            body.remove("socket_id");
+            body.remove("channel_name");
+            if let Some(id) = &socket_id {
+                body.insert("socket_id".into(), id.clone().into());
             }
+            if let Some(channel) = &channel_name {
+                body.insert("channel_name".into(), channel.clone().into());
+            }
+            let text = serde_json::Value::Object(body).to_string();
+            let request: super::AuthRequest = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(request.socket_id, socket_id.unwrap_or_default());
+            proptest::prop_assert_eq!(request.channel_name, channel_name.unwrap_or_default());
         }
     }
 
