@@ -327,6 +327,26 @@ mod tests {
         assert!(error.contains("launch"), "{error}");
     }
 
+    /// The reference a user reads (`docs/configuration.md`) names every
+    /// setting `--help` lists, and nothing `--help` does not.
+    #[test]
+    fn the_configuration_reference_names_exactly_the_settings() {
+        let reference = include_str!("../../docs/configuration.md");
+        let api = &reference[..reference.find("## spotik-edge").unwrap_or(reference.len())];
+        let known: Vec<&str> = SETTINGS.iter().map(|(v, _)| *v).collect();
+        for variable in &known {
+            assert!(api.contains(&format!("`{variable}`")), "{variable} is not in docs/configuration.md");
+        }
+        for quoted in api.split('`').skip(1).step_by(2) {
+            let is_setting = quoted.len() > 3
+                && quoted.contains('_')
+                && quoted.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if is_setting && quoted != "RUST_LOG" {
+                assert!(known.contains(&quoted), "docs/configuration.md names {quoted}, which --help does not");
+            }
+        }
+    }
+
     #[test]
     fn every_setting_the_configuration_reads_has_a_flag() {
         let source = include_str!("config.rs");
