@@ -335,14 +335,22 @@ mod tests {
         let api = &reference[..reference.find("## spotik-edge").unwrap_or(reference.len())];
         let known: Vec<&str> = SETTINGS.iter().map(|(v, _)| *v).collect();
         for variable in &known {
-            assert!(api.contains(&format!("`{variable}`")), "{variable} is not in docs/configuration.md");
+            assert!(
+                api.contains(&format!("`{variable}`")),
+                "{variable} is not in docs/configuration.md"
+            );
         }
         for quoted in api.split('`').skip(1).step_by(2) {
             let is_setting = quoted.len() > 3
                 && quoted.contains('_')
-                && quoted.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                && quoted
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
             if is_setting && quoted != "RUST_LOG" {
-                assert!(known.contains(&quoted), "docs/configuration.md names {quoted}, which --help does not");
+                assert!(
+                    known.contains(&quoted),
+                    "docs/configuration.md names {quoted}, which --help does not"
+                );
             }
         }
     }

@@ -4,12 +4,12 @@
 //! migrations, cache); [`run`] serves it on a bound listener until a shutdown
 //! future resolves, so `main` and the tests start it the same way.
 
-pub mod advance;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod files;
+pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod realtime;
@@ -318,7 +318,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let advancer = tokio::spawn(advance::run(Arc::clone(&state), stop_rx.clone()));
+    let advancer = tokio::spawn(housekeeping::run(Arc::clone(&state), stop_rx.clone()));
     let stats = Arc::clone(&state);
     let trimmer = tokio::spawn(telemetry::memory::run(
         move || stats.hub.stats.take_peak(),

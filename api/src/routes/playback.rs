@@ -1,453 +1,55 @@
-//! Playback control (administrator only) and its events.
-//!
-//! Every change locks the room row first, so admin actions and the
-//! server-side advance at the end of a track are applied one at a time, on
-//! any number of API replicas. Events carry the sync fields clients need:
-//! `server_time`, `position_ms` (and `position` in seconds), `started_at`,
-//! the `track` with its duration, and the `next_track` hint with its URL so
-//! players can fetch its first bytes before the switch.
+//! Playback control, administrator only, and its status: thin routes over
+//! [`crate::domain::playback`], which holds the transitions and their events.
 
 use crate::auth::authenticate;
-use crate::domain::clock::{now_ms, Playback};
-use crate::domain::events::{self, Pending, RoomEvent};
-use crate::domain::models::{iso, to_value, Track, TrackView};
-use crate::files::storage;
-use crate::http::error::{ApiError, ApiResult};
+use crate::domain::playback::{self, Command};
+use crate::http::error::ApiResult;
 use crate::http::reply::Reply;
 use crate::http::request::uuid_param;
 use crate::routes::rooms::{require_admin, require_member};
 use crate::state::from_depot;
-use crate::state::AppState;
-use crate::store::records;
-use chrono::{DateTime, Utc};
 use salvo::prelude::*;
-use serde::Serialize;
-use serde_json::{json, Value};
-use sqlx::PgConnection;
-use uuid::Uuid;
 
-/// What just happened to a room's playback.
-pub enum Transition {
-    Started,
-    Paused,
-    Resumed,
-    Stopped,
-}
-
-impl Transition {
-    fn event(&self) -> &'static str {
-        match self {
-            Self::Started => "playback.started",
-            Self::Paused => "playback.paused",
-            Self::Resumed => "playback.resumed",
-            Self::Stopped => "playback.stopped",
-        }
-    }
-}
-
-/// The room's playback as stored, read under the row lock.
-struct Locked {
-    playback: Playback,
-    current: Option<Uuid>,
-}
-
-/// `current_track_id, playback_started_at, playback_paused_at, is_playing`.
-type PlaybackRow = (Option<Uuid>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
-
-async fn lock(tx: &mut PgConnection, room: Uuid) -> ApiResult<Locked> {
-    read(tx, room, "FOR UPDATE").await
-}
-
-/// The room's playback; `lock` is `FOR UPDATE` for a change, empty for a read.
-async fn read(db: impl sqlx::PgExecutor<'_>, room: Uuid, lock: &str) -> ApiResult<Locked> {
-    let row: Option<PlaybackRow> = sqlx::query_as(&format!(
-        "SELECT current_track_id, playback_started_at, playback_paused_at, is_playing FROM rooms WHERE id = $1 {lock}"
-    ))
-    .bind(room)
-    .fetch_optional(db)
-    .await?;
-    let (current, started_at, paused_at, is_playing) = row.ok_or_else(crate::routes::rooms::room_not_found)?;
-    Ok(Locked {
-        playback: Playback {
-            started_at,
-            paused_at,
-            is_playing,
-        },
-        current,
-    })
-}
-
-async fn store(
-    tx: &mut PgConnection,
-    room: Uuid,
-    current: Option<Uuid>,
-    playback: Playback,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE rooms SET current_track_id = $2, playback_started_at = $3, playback_paused_at = $4, is_playing = $5, updated_at = now() WHERE id = $1",
-    )
-    .bind(room)
-    .bind(current)
-    .bind(playback.started_at)
-    .bind(playback.paused_at)
-    .bind(playback.is_playing)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// The room's playback at one instant, with its current and next tracks.
-struct Snapshot {
-    playback: Playback,
-    current: Option<Track>,
-    next: Option<Track>,
-    now: DateTime<Utc>,
-}
-
-async fn snapshot(tx: &mut PgConnection, room: Uuid) -> ApiResult<Snapshot> {
-    let locked = lock(&mut *tx, room).await?;
-    snapshot_of(tx, room, locked).await
-}
-
-async fn snapshot_of(tx: &mut PgConnection, room: Uuid, locked: Locked) -> ApiResult<Snapshot> {
-    let current = match locked.current {
-        Some(id) => records::track(&mut *tx, id).await?,
-        None => None,
-    };
-    let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
-    Ok(Snapshot {
-        playback: locked.playback,
-        current,
-        next,
-        now: now_ms(),
-    })
-}
-
-/// What a skip (or the end of a track) moved from and to.
-#[derive(Default, Serialize)]
-struct Skip<'a> {
-    previous_track: Option<TrackView<'a>>,
-    /// `stores/playback.js` reads both ids from the skip's answer.
-    skipped_track_id: Option<Uuid>,
-    next_track_id: Option<Uuid>,
-}
-
-/// The sync fields every playback answer and event carries
-/// (`stores/playback.js`, `stores/websocket.js`, `useAudioPlayer.js`).
-#[derive(Serialize)]
-struct PlaybackView<'a> {
-    server_time: i64,
-    is_playing: bool,
-    position_ms: i64,
-    /// Seconds: the true position (`position` and `current_position` are
-    /// what the front end's pause handlers read).
-    position: f64,
-    current_position: f64,
-    #[serde(serialize_with = "iso_or_null")]
-    started_at: Option<DateTime<Utc>>,
-    started_at_ms: Option<i64>,
-    #[serde(serialize_with = "iso_or_null")]
-    paused_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "iso_or_null")]
-    playback_started_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "iso_or_null")]
-    playback_paused_at: Option<DateTime<Utc>>,
-    track: Option<TrackView<'a>>,
-    current_track: Option<TrackView<'a>>,
-    track_id: Option<Uuid>,
-    next_track: Option<TrackView<'a>>,
-    /// Set on resume: the instant it resumed, the front end's new `startedAt`.
-    #[serde(serialize_with = "iso_or_null", skip_serializing_if = "Option::is_none")]
-    resumed_at: Option<DateTime<Utc>>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    skip: Option<Skip<'a>>,
-}
-
-fn iso_or_null<S: serde::Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match time {
-        Some(time) => s.serialize_str(&iso(*time)),
-        None => s.serialize_none(),
-    }
-}
-
-impl Snapshot {
-    fn view<'a>(&'a self, state: &AppState) -> PlaybackView<'a> {
-        let p = self.playback;
-        let position_ms = p.position_ms(self.now, self.current.as_ref().map(|t| t.duration_ms));
-        let track_view = |t: &'a Track| {
-            t.view(
-                &state.config.api_public_url,
-                Some(storage::file_url(&state.config, &t.file_path)),
-                false,
-            )
-        };
-        PlaybackView {
-            server_time: self.now.timestamp_millis(),
-            is_playing: p.is_playing,
-            position_ms,
-            position: position_ms as f64 / 1000.0,
-            current_position: position_ms as f64 / 1000.0,
-            started_at: p.started_at,
-            started_at_ms: p.started_at.map(|t| t.timestamp_millis()),
-            paused_at: p.paused_at,
-            playback_started_at: p.started_at,
-            playback_paused_at: p.paused_at,
-            track: self.current.as_ref().map(track_view),
-            current_track: self.current.as_ref().map(track_view),
-            track_id: self.current.as_ref().map(|t| t.id),
-            next_track: self.next.as_ref().map(track_view),
-            resumed_at: None,
-            skip: None,
-        }
-    }
-}
-
-/// The sync fields of a room's playback now, as every playback response and event carries them.
-async fn sync_fields(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Value> {
-    Ok(to_value(&snapshot(tx, room).await?.view(state)))
-}
-
-/// Stamps the event of `transition` with the room's current sync fields.
-pub async fn announce(
-    state: &AppState,
-    tx: &mut PgConnection,
-    room: Uuid,
-    transition: Transition,
-) -> ApiResult<Pending> {
-    let now = snapshot(tx, room).await?;
-    let mut view = now.view(state);
-    if let Transition::Resumed = transition {
-        // The instant the sync fields describe: position_ms is exact at it.
-        view.resumed_at = Some(now.now);
-    }
-    Ok(events::stamp(tx, room, transition.event(), to_value(&view)).await?)
-}
-
-/// Marks the current track played and starts the next one in the queue, or
-/// leaves the room idle. Used by skip and by the end-of-track advance.
-pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Vec<Pending>> {
-    let locked = lock(tx, room).await?;
-    advance_locked(state, tx, room, locked).await
-}
-
-/// [`advance`] for a room already read under its row lock: the room is not
-/// read again, and the events are stamped from what was just stored.
-async fn advance_locked(
-    state: &AppState,
-    tx: &mut PgConnection,
-    room: Uuid,
-    locked: Locked,
-) -> ApiResult<Vec<Pending>> {
-    let previous = match locked.current {
-        Some(id) => records::track(&mut *tx, id).await?,
-        None => None,
-    };
-    if let Some(previous) = &previous {
-        sqlx::query("UPDATE tracks SET played_at = now(), updated_at = now() WHERE id = $1")
-            .bind(previous.id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
-    let playback = match &next {
-        Some(_) => Playback::start(now_ms()),
-        None => Playback::IDLE,
-    };
-    store(tx, room, next.as_ref().map(|t| t.id), playback).await?;
-    let after = match &next {
-        Some(current) => records::next_in_queue(&mut *tx, room, Some(current.id)).await?,
-        None => None,
-    };
-    let now = Snapshot {
-        playback,
-        current: next.clone(),
-        next: after,
-        now: now_ms(),
-    };
-    let mut view = now.view(state);
-    view.skip = Some(Skip {
-        previous_track: previous.as_ref().map(|t| {
-            t.view(
-                &state.config.api_public_url,
-                Some(storage::file_url(&state.config, &t.file_path)),
-                false,
-            )
-        }),
-        skipped_track_id: previous.as_ref().map(|t| t.id),
-        next_track_id: now.current.as_ref().map(|t| t.id),
-    });
-    // `track.skipped` names what plays now (or null when idle): the front
-    // end takes `next_track` as its new current track.
-    view.next_track = now.current.as_ref().map(|t| {
-        t.view(
-            &state.config.api_public_url,
-            Some(storage::file_url(&state.config, &t.file_path)),
-            false,
-        )
-    });
-    let mut pending = vec![events::stamp(tx, room, "track.skipped", to_value(&view)).await?];
-    let then = if next.is_some() {
-        Transition::Started
-    } else {
-        Transition::Stopped
-    };
-    let view = now.view(state);
-    pending.push(events::stamp(tx, room, then.event(), to_value(&view)).await?);
-    Ok(pending)
-}
-
-/// What a listener who arrives while a track is current needs to hear the
-/// room at once, sent to that listener alone.
-///
-/// The front end loads audio only when its current track changes to another
-/// one, and a late joiner (or a reload) already has the current track from
-/// the room it fetched, so it would stay silent until the next track. Hence:
-/// a skip to nothing (its player lets go of the track), the start of the
-/// current track at its effective start (it loads, seeks and plays), and the
-/// pause if the room is paused. Each carries the room's current `seq` and
-/// `catch_up: true`; nobody else hears them.
-///
-/// `since` is when the listener subscribed: a track that started after it
-/// was announced to them live, and is not told again.
-pub async fn catch_up(state: &AppState, room: Uuid, since: DateTime<Utc>) -> ApiResult<Vec<RoomEvent>> {
-    let mut conn = state.db.acquire().await?;
-    let playback = read(&mut *conn, room, "").await?;
-    let seq: i64 = sqlx::query_scalar("SELECT event_seq FROM rooms WHERE id = $1")
-        .bind(room)
-        .fetch_one(&mut *conn)
-        .await?;
-    let now = snapshot_of(&mut conn, room, playback).await?;
-    if now.current.is_none() || now.playback.started_at.is_none_or(|started| started > since) {
-        return Ok(Vec::new());
-    }
-    let mut view = now.view(state);
-    let idle = json!({ "next_track": null, "previous_track": null, "is_playing": false });
-    let mut events = vec![events::restate(room, "track.skipped", seq, now.now, idle)];
-    // The start as if it had just happened: playing, at the effective start.
-    let paused = !now.playback.is_playing;
-    view.is_playing = true;
-    view.paused_at = None;
-    view.playback_paused_at = None;
-    events.push(events::restate(room, "playback.started", seq, now.now, to_value(&view)));
-    if paused {
-        let view = now.view(state);
-        events.push(events::restate(room, "playback.paused", seq, now.now, to_value(&view)));
-    }
-    Ok(events)
-}
-
-/// Runs `change` on the locked room as the administrator, then answers with the sync fields.
-async fn admin_action<F>(req: &mut Request, depot: &mut Depot, message: &str, change: F) -> ApiResult<Reply>
-where
-    F: AsyncFnOnce(&AppState, &mut PgConnection, Uuid, Locked) -> ApiResult<Vec<Pending>>,
-{
+/// `command` on the caller's room, if the caller administers it.
+async fn administer(req: &mut Request, depot: &mut Depot, message: &str, command: Command) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = from_depot(depot)?;
-    let room_id = uuid_param(req, "room")?;
-    require_admin(state, room_id, caller.id()).await?;
-    let mut tx = state.db.begin().await?;
-    let locked = lock(&mut tx, room_id).await?;
-    let pending = change(state, &mut tx, room_id, locked).await?;
-    // The answer is what the first event says (a skip's ids, a resume's
-    // instant) or, without one, the state now.
-    let data = match pending.first() {
-        Some(event) => event.payload().clone(),
-        None => sync_fields(state, &mut tx, room_id).await?,
-    };
-    tx.commit().await?;
-    state.publish(pending).await;
-    Ok(Reply::data(message, data))
+    let room = uuid_param(req, "room")?;
+    require_admin(state, room, caller.id()).await?;
+    Ok(Reply::data(message, playback::command(state, room, command).await?))
 }
 
 #[handler]
 pub async fn play_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let track_id = uuid_param(req, "track")?;
-    admin_action(req, depot, "Playback started", async move |state, tx, room, locked| {
-        let track = records::track(&mut *tx, track_id)
-            .await?
-            .filter(|t| t.room_id == room)
-            .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
-        if let Some(previous) = locked.current.filter(|id| *id != track.id) {
-            sqlx::query("UPDATE tracks SET played_at = now() WHERE id = $1")
-                .bind(previous)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("UPDATE tracks SET played_at = NULL WHERE id = $1")
-            .bind(track.id)
-            .execute(&mut *tx)
-            .await?;
-        store(tx, room, Some(track.id), Playback::start(now_ms())).await?;
-        Ok(vec![announce(state, tx, room, Transition::Started).await?])
-    })
-    .await
+    let track = uuid_param(req, "track")?;
+    administer(req, depot, "Playback started", Command::Play(track)).await
 }
 
 #[handler]
 pub async fn pause_playback(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    admin_action(req, depot, "Playback paused", async |state, tx, room, locked| {
-        if !locked.playback.is_playing {
-            return Err(ApiError::Conflict(
-                "Playback is not running, so it cannot be paused".into(),
-            ));
-        }
-        store(tx, room, locked.current, locked.playback.pause(now_ms())).await?;
-        Ok(vec![announce(state, tx, room, Transition::Paused).await?])
-    })
-    .await
+    administer(req, depot, "Playback paused", Command::Pause).await
 }
 
 #[handler]
 pub async fn resume_playback(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    admin_action(req, depot, "Playback resumed", async |state, tx, room, locked| {
-        if locked.playback.is_playing {
-            return Err(ApiError::Conflict("Playback is already running".into()));
-        }
-        if locked.current.is_none() || !locked.playback.is_paused() {
-            return Err(ApiError::Conflict("Nothing is paused in this room".into()));
-        }
-        store(tx, room, locked.current, locked.playback.resume(now_ms())).await?;
-        Ok(vec![announce(state, tx, room, Transition::Resumed).await?])
-    })
-    .await
+    administer(req, depot, "Playback resumed", Command::Resume).await
 }
 
 #[handler]
 pub async fn skip_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    admin_action(req, depot, "Track skipped", async |state, tx, room, locked| {
-        if locked.current.is_none() {
-            return Err(ApiError::Conflict(
-                "Nothing is playing, so there is nothing to skip".into(),
-            ));
-        }
-        advance_locked(state, tx, room, locked).await
-    })
-    .await
+    administer(req, depot, "Track skipped", Command::Skip).await
 }
 
 #[handler]
 pub async fn stop_playback(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    admin_action(req, depot, "Playback stopped", async |state, tx, room, locked| {
-        if locked.current.is_none() {
-            return Err(ApiError::Conflict("Playback is already stopped".into()));
-        }
-        store(tx, room, None, Playback::IDLE).await?;
-        Ok(vec![announce(state, tx, room, Transition::Stopped).await?])
-    })
-    .await
+    administer(req, depot, "Playback stopped", Command::Stop).await
 }
 
 #[handler]
 pub async fn playback_status(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     let caller = authenticate(req, depot, false).await?;
     let state = from_depot(depot)?;
-    let room_id = uuid_param(req, "room")?;
-    require_member(state, room_id, caller.id()).await?;
-    // A read: no transaction and no row lock, so a status poll never waits
-    // behind a change (nor holds one up). The room row is read first; a
-    // change committed meanwhile shows in the next poll.
-    let mut conn = state.db.acquire().await?;
-    let room = read(&mut *conn, room_id, "").await?;
-    let data = to_value(&snapshot_of(&mut conn, room_id, room).await?.view(state));
-    Ok(Reply::data("Playback status", data))
+    let room = uuid_param(req, "room")?;
+    require_member(state, room, caller.id()).await?;
+    Ok(Reply::data("Playback status", playback::status(state, room).await?))
 }

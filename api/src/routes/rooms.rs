@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Room> {
-    records::room(db, room).await?.ok_or_else(room_not_found)
+    records::room(db, room).await?.ok_or_else(records::room_not_found)
 }
 
 /// The room, if `user` takes part in it: one round trip for both answers.
@@ -29,7 +29,7 @@ pub async fn require_participant(state: &AppState, room: Uuid, user: Uuid) -> Ap
     let asked = std::time::Instant::now();
     let (found, takes_part) = records::room_with_membership(&state.db, room, user).await?.unzip();
     admit(state, room, user, takes_part, asked)?;
-    found.ok_or_else(room_not_found)
+    found.ok_or_else(records::room_not_found)
 }
 
 /// What a membership read from PostgreSQL at `asked` means for a request:
@@ -43,17 +43,13 @@ pub fn admit(
     asked: std::time::Instant,
 ) -> ApiResult<()> {
     match takes_part {
-        None => Err(room_not_found()),
+        None => Err(records::room_not_found()),
         Some(false) => Err(ApiError::Forbidden("You are not a participant of this room".into())),
         Some(true) => {
             state.members.put((room, user), (), asked);
             Ok(())
         }
     }
-}
-
-pub fn room_not_found() -> ApiError {
-    ApiError::NotFound("Room not found".into())
 }
 
 /// That `user` takes part in `room`, for requests that need nothing else of

@@ -3,10 +3,10 @@
 use crate::auth::authenticate;
 use crate::domain::events;
 use crate::domain::models::{to_value, Track};
+use crate::domain::playback::{self, Transition};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::uuid_param;
-use crate::routes::playback::{self, Transition};
 use crate::routes::rooms::{require, require_member, require_participant};
 use crate::state::from_depot;
 use crate::state::AppState;
@@ -26,7 +26,7 @@ pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
     let asked = std::time::Instant::now();
     let viewer = records::queue_viewer(&state.db, room_id, caller.id()).await?;
     crate::routes::rooms::admit(state, room_id, caller.id(), viewer.as_ref().map(|v| v.1), asked)?;
-    let (seq, _, voted) = viewer.ok_or_else(crate::routes::rooms::room_not_found)?;
+    let (seq, _, voted) = viewer.ok_or_else(crate::store::records::room_not_found)?;
     let voted: std::collections::HashSet<_> = voted.into_iter().collect();
     let tracks = queue::load(state, room_id, seq).await?;
     let list: Vec<Value> = tracks

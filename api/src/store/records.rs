@@ -172,6 +172,10 @@ pub async fn participants(db: impl PgExecutor<'_>, room: Uuid) -> Result<Vec<Par
     .await
 }
 
+pub fn room_not_found() -> crate::http::error::ApiError {
+    crate::http::error::ApiError::NotFound("Room not found".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 //! condition is in the claiming query, so once one replica has advanced a
 //! room no other finds it — each end of track is acted on exactly once.
 
-use crate::routes::playback;
+use crate::domain::playback;
 use crate::state::State;
 use std::time::Duration;
 use uuid::Uuid;
