@@ -1,6 +1,8 @@
 //! Accounts and tokens: register, login, refresh, logout, me; and the
 //! authentication of every other request.
 
+pub mod caller;
+use caller::Caller;
 pub mod hashing;
 pub mod jwt;
 pub mod limiter;
@@ -322,15 +324,13 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 }
 
 #[handler]
-pub async fn logout(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
+pub async fn logout(caller: Caller, depot: &mut Depot) -> ApiResult<Reply> {
     revoke(from_depot(depot)?, &caller.claims).await?;
     Ok(Reply::data("Logged out", Value::Null))
 }
 
 #[handler]
-pub async fn me(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
+pub async fn me(caller: Caller) -> ApiResult<Reply> {
     Ok(Reply::data("User", json!({ "user": caller.user.private_json() })))
 }
 

@@ -10,11 +10,10 @@
 //! them with `500`).
 
 use super::join_wait;
-use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::hub::frames;
-use crate::state::from_depot;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -40,9 +39,8 @@ fn valid_socket_id(id: &str) -> bool {
 }
 
 #[handler]
-pub async fn authorize(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn authorize(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let is_json = req.content_type().is_some_and(|m| m.subtype() == "json");
     let body = if is_json {
         crate::http::request::json_body::<AuthRequest>(req).await?

@@ -8,7 +8,7 @@
 //! cover can never be taken for a page: the old backend stored any bytes
 //! and let the browser guess, a stored-XSS hole.
 
-use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::files::image::{self, Format, Limits};
 use crate::files::storage;
 use crate::files::upload::{self, FormLimits};
@@ -109,9 +109,8 @@ async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<Vec<u8
 
 /// `POST /rooms/{id}/cover` (administrator): `cover_image` or `cover_data`.
 #[handler]
-pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?.clone();
+pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(&state, room_id, caller.id()).await?;
     let bytes = received_cover(req, &state).await?;
@@ -146,9 +145,8 @@ pub async fn set_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<R
 
 /// `DELETE /rooms/{id}/cover` (administrator): back to the generated gradient.
 #[handler]
-pub async fn remove_room_cover(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn remove_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;

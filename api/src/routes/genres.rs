@@ -6,12 +6,11 @@
 //! any user rename or delete any genre. A genre tracks still use cannot be
 //! deleted (`409`).
 
-use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::domain::models::to_value;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::json_body;
-use crate::state::from_depot;
 use chrono::{DateTime, Utc};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -79,9 +78,8 @@ fn id_param(req: &Request) -> ApiResult<i64> {
 }
 
 #[handler]
-pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn list(caller: Caller) -> ApiResult<Reply> {
+    let state = &caller.state;
     let genres = sqlx::query_as::<_, Genre>(&format!("{GENRE_SELECT} ORDER BY lower(g.name)"))
         .fetch_all(&state.db)
         .await?;
@@ -91,9 +89,8 @@ pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 
 /// `GET /genres/popular?limit=10`: the most used first.
 #[handler]
-pub async fn popular(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn popular(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let limit = match req.query::<String>("limit").filter(|l| !l.is_empty()) {
         None => 10,
         Some(raw) => raw
@@ -113,9 +110,8 @@ pub async fn popular(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 }
 
 #[handler]
-pub async fn show(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let genre = find(&state.db, id_param(req)?).await?;
     Ok(Reply::data("Genre", to_value(&genre.view(caller.id()))))
 }
@@ -188,9 +184,8 @@ fn taken(error: sqlx::Error) -> ApiError {
 }
 
 #[handler]
-pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let valid = validate(json_body(req).await?)?;
     let Some(name) = valid.name else {
         return Err(ApiError::field("name", "The name field is required."));
@@ -222,9 +217,8 @@ async fn owned(db: &sqlx::PgPool, id: i64, user: Uuid) -> ApiResult<Genre> {
 }
 
 #[handler]
-pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let valid = validate(json_body(req).await?)?;
@@ -245,9 +239,8 @@ pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 }
 
 #[handler]
-pub async fn delete(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     // One statement, so a track tagged meanwhile cannot slip through.

@@ -8,13 +8,12 @@
 //! enter. Playlist entries carry no audio URL: hearing a track still takes
 //! being in its room.
 
-use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::domain::models::{iso, to_value, GenreRef, UserRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::Page;
 use crate::http::reply::Reply;
 use crate::http::request::json_body;
-use crate::state::from_depot;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use salvo::http::StatusCode;
@@ -197,9 +196,8 @@ async fn full_view(state: &AppState, playlist: &Playlist, viewer: Uuid) -> ApiRe
 
 /// `GET /playlists`: the caller's own and everyone's public ones, newest first.
 #[handler]
-pub async fn list(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn list(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let page = Page::from_query(req, 50)?;
     let playlists = sqlx::query_as::<_, Playlist>(&format!(
         "{PLAYLIST_SELECT} WHERE p.user_id = $1 OR p.is_public ORDER BY p.created_at DESC, p.id DESC LIMIT $2 OFFSET $3"
@@ -280,9 +278,8 @@ fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
 }
 
 #[handler]
-pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let fields: PlaylistFields = json_body(req).await?;
     validate(&fields, true)?;
     let id: i64 = sqlx::query_scalar(
@@ -302,17 +299,15 @@ pub async fn create(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 }
 
 #[handler]
-pub async fn show(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let playlist = readable(&state.db, id_param(req)?, caller.id()).await?;
     Ok(Reply::data("Playlist", full_view(state, &playlist, caller.id()).await?))
 }
 
 #[handler]
-pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let fields: PlaylistFields = json_body(req).await?;
@@ -336,9 +331,8 @@ pub async fn update(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 }
 
 #[handler]
-pub async fn delete(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     sqlx::query("DELETE FROM playlists WHERE id = $1")
@@ -373,9 +367,8 @@ const MAX_POSITION: i64 = 100_000;
 /// `POST /playlists/{id}/tracks` `{track_id, position?}`: at `position`
 /// (later entries move down one), or at the end.
 #[handler]
-pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn add_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let (track_id, position) = validate_entry(json_body(req).await?)?;
@@ -429,9 +422,8 @@ pub async fn add_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
 
 /// `DELETE /playlists/{id}/tracks/{track}`; the entries after it move up.
 #[handler]
-pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
     let track_id = crate::http::request::uuid_param(req, "track")?;

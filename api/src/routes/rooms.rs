@@ -1,6 +1,7 @@
 //! Rooms: list, create, show, rename, delete, join, leave, participants.
 
-use crate::auth::{authenticate, AuthUser};
+use crate::auth::caller::Caller;
+use crate::auth::AuthUser;
 use crate::domain::events::{self, Pending};
 use crate::domain::models::{to_value, Participant, Room, RoomView, Track, TrackView, User};
 use crate::http::error::{ApiError, ApiResult};
@@ -8,7 +9,6 @@ use crate::http::page::Page;
 use crate::http::reply::Reply;
 use crate::http::request::{json_body, uuid_param};
 use crate::hub::message::Ending;
-use crate::state::from_depot;
 use crate::state::AppState;
 use crate::{files::storage, store::queue, store::records};
 use chrono::{DateTime, Utc};
@@ -125,9 +125,8 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
 }
 
 #[handler]
-pub async fn list_rooms(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn list_rooms(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let page = Page::from_query(req, 20)?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rooms")
         .fetch_one(&state.db)
@@ -216,9 +215,8 @@ fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
 }
 
 #[handler]
-pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let fields: RoomFields = json_body(req).await?;
     let name = valid_name(fields.name.as_deref().unwrap_or(""))?;
     let description = valid_description(fields.description.flatten().as_deref())?;
@@ -244,9 +242,8 @@ pub async fn create_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
 }
 
 #[handler]
-pub async fn show_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn show_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room = require(&state.db, uuid_param(req, "room")?).await?;
     Ok(Reply::data("Room", room_json(state, &room, &caller.user).await?))
 }
@@ -260,9 +257,8 @@ pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str
 }
 
 #[handler]
-pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let fields: RoomFields = json_body(req).await?;
@@ -293,9 +289,8 @@ pub async fn update_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Repl
 }
 
 #[handler]
-pub async fn delete_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn delete_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
@@ -356,9 +351,8 @@ pub async fn add_participant(
 }
 
 #[handler]
-pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require(&state.db, room_id).await?;
     let mut tx = state.db.begin().await?;
@@ -391,9 +385,8 @@ pub async fn join_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply>
 }
 
 #[handler]
-pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
@@ -431,9 +424,8 @@ pub async fn leave_room(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
 }
 
 #[handler]
-pub async fn list_participants(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn list_participants(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
     let participants = records::participants(&state.db, room_id).await?;

@@ -4,12 +4,11 @@
 //! numbers that cannot be measurements, 429 with `Retry-After` when the same
 //! participant reported on the same room within `SYNC_REPORT_INTERVAL_MS`.
 
-use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::{json_body, uuid_param};
 use crate::routes::rooms::require_member;
-use crate::state::from_depot;
 use crate::telemetry::drift::{Report, TooSoon};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
@@ -17,9 +16,8 @@ use serde_json::json;
 use std::time::Instant;
 
 #[handler]
-pub async fn sync_report(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn sync_report(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room = uuid_param(req, "room")?;
     let measured: Report = json_body(req).await?;
     measured.validate()?;

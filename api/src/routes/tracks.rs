@@ -1,6 +1,7 @@
 //! The queue of a room: list, upload, remove, and the audio stream redirect.
 
 use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::domain::events;
 use crate::domain::models::{to_value, Track};
 use crate::domain::playback::{self, Transition};
@@ -17,9 +18,8 @@ use salvo::prelude::*;
 use serde_json::{json, Value};
 
 #[handler]
-pub async fn list_queue(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     // One round trip to PostgreSQL (the room's event number, membership and
     // the caller's votes) and one to Redis for the queue itself.
@@ -72,9 +72,8 @@ struct NewTrack<'a> {
 }
 
 #[handler]
-pub async fn upload_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?.clone();
+pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
     let limits = upload::FormLimits::new(
@@ -205,9 +204,8 @@ async fn store_track(
 }
 
 #[handler]
-pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
     let room = require(&state.db, room_id).await?;
@@ -256,9 +254,8 @@ pub async fn remove_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
 /// `GET /tracks?search=…[&genre_id=…][&limit=…]` (`TrackSearch.vue`): tracks
 /// of the caller's rooms whose name contains the text, best first.
 #[handler]
-pub async fn search_tracks(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    let state = &caller.state;
     let text = req
         .query::<String>("search")
         .or_else(|| req.query::<String>("q"))

@@ -1,12 +1,11 @@
 //! Votes: one per user per track, counted in the same statement that records them.
 
-use crate::auth::authenticate;
+use crate::auth::caller::Caller;
 use crate::domain::events;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::uuid_param;
 use crate::routes::rooms::require_member;
-use crate::state::from_depot;
 use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde_json::json;
@@ -54,9 +53,8 @@ fn written(up: bool) -> String {
 /// Adds (`up`) or removes the caller's vote. Both are idempotent; concurrent
 /// votes neither lose nor double count, because the vote row, the score and
 /// the event number change in one statement under the room's row lock.
-async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply> {
-    let caller = authenticate(req, depot, false).await?;
-    let state = from_depot(depot)?;
+async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Reply> {
+    let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
     require_member(state, room_id, caller.id()).await?;
@@ -93,11 +91,11 @@ async fn vote(req: &mut Request, depot: &mut Depot, up: bool) -> ApiResult<Reply
 }
 
 #[handler]
-pub async fn add_vote(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    vote(req, depot, true).await
+pub async fn add_vote(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    vote(caller, req, true).await
 }
 
 #[handler]
-pub async fn remove_vote(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
-    vote(req, depot, false).await
+pub async fn remove_vote(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+    vote(caller, req, false).await
 }
