@@ -6,7 +6,7 @@
 //! replicas receive it too. Sequence numbers live in PostgreSQL, so they are
 //! the same on every replica and survive restarts.
 
-pub use crate::hub::message::RoomEvent;
+pub use crate::hub::message::{EventName, RoomEvent};
 use crate::hub::Hub;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -26,12 +26,7 @@ impl Pending {
 }
 
 /// Takes the room's next sequence number and builds the payload.
-pub async fn stamp(
-    tx: &mut PgConnection,
-    room_id: Uuid,
-    name: &'static str,
-    data: Value,
-) -> Result<Pending, sqlx::Error> {
+pub async fn stamp(tx: &mut PgConnection, room_id: Uuid, name: EventName, data: Value) -> Result<Pending, sqlx::Error> {
     let (seq, now): (i64, DateTime<Utc>) =
         sqlx::query_as("UPDATE rooms SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, now()")
             .bind(room_id)
@@ -43,10 +38,10 @@ pub async fn stamp(
 /// An event whose number a statement of its own change took (`UPDATE rooms
 /// SET event_seq = event_seq + 1 … RETURNING event_seq, now()` inside it):
 /// one round trip instead of two.
-pub fn numbered(room_id: Uuid, name: &'static str, data: Value, seq: i64, now: DateTime<Utc>) -> Pending {
+pub fn numbered(room_id: Uuid, name: EventName, data: Value, seq: i64, now: DateTime<Utc>) -> Pending {
     Pending(RoomEvent {
         room_id,
-        name: name.to_owned(),
+        name,
         seq,
         payload: with_envelope(data, room_id, seq, now),
         committed_at_us: 0,
@@ -55,14 +50,14 @@ pub fn numbered(room_id: Uuid, name: &'static str, data: Value, seq: i64, now: D
 
 /// An event that restates the room's state to one client, with the room's
 /// current `seq`: nothing new happened, so no number is taken.
-pub fn restate(room_id: Uuid, name: &str, seq: i64, now: DateTime<Utc>, data: Value) -> RoomEvent {
+pub fn restate(room_id: Uuid, name: EventName, seq: i64, now: DateTime<Utc>, data: Value) -> RoomEvent {
     let mut payload = with_envelope(data, room_id, seq, now);
     if let Value::Object(map) = &mut payload {
         map.insert("catch_up".into(), Value::Bool(true));
     }
     RoomEvent {
         room_id,
-        name: name.to_owned(),
+        name,
         seq,
         payload,
         committed_at_us: 0,

@@ -11,6 +11,7 @@
 //! players can fetch its first bytes before the switch.
 
 use crate::domain::clock::{now_ms, Playback};
+use crate::domain::events::EventName;
 use crate::domain::events::{self, Pending, RoomEvent};
 use crate::domain::models::{iso, to_value, Track, TrackView};
 use crate::files::storage;
@@ -32,12 +33,12 @@ pub enum Transition {
 }
 
 impl Transition {
-    fn event(&self) -> &'static str {
+    fn event(&self) -> EventName {
         match self {
-            Self::Started => "playback.started",
-            Self::Paused => "playback.paused",
-            Self::Resumed => "playback.resumed",
-            Self::Stopped => "playback.stopped",
+            Self::Started => EventName::PlaybackStarted,
+            Self::Paused => EventName::PlaybackPaused,
+            Self::Resumed => EventName::PlaybackResumed,
+            Self::Stopped => EventName::PlaybackStopped,
         }
     }
 }
@@ -282,7 +283,7 @@ async fn advance_locked(
             false,
         )
     });
-    let mut pending = vec![events::stamp(tx, room, "track.skipped", to_value(&view)).await?];
+    let mut pending = vec![events::stamp(tx, room, EventName::TrackSkipped, to_value(&view)).await?];
     let then = if next.is_some() {
         Transition::Started
     } else {
@@ -319,16 +320,28 @@ pub async fn catch_up(state: &AppState, room: Uuid, since: DateTime<Utc>) -> Api
     }
     let mut view = now.view(state);
     let idle = json!({ "next_track": null, "previous_track": null, "is_playing": false });
-    let mut events = vec![events::restate(room, "track.skipped", seq, now.now, idle)];
+    let mut events = vec![events::restate(room, EventName::TrackSkipped, seq, now.now, idle)];
     // The start as if it had just happened: playing, at the effective start.
     let paused = !now.playback.is_playing;
     view.is_playing = true;
     view.paused_at = None;
     view.playback_paused_at = None;
-    events.push(events::restate(room, "playback.started", seq, now.now, to_value(&view)));
+    events.push(events::restate(
+        room,
+        EventName::PlaybackStarted,
+        seq,
+        now.now,
+        to_value(&view),
+    ));
     if paused {
         let view = now.view(state);
-        events.push(events::restate(room, "playback.paused", seq, now.now, to_value(&view)));
+        events.push(events::restate(
+            room,
+            EventName::PlaybackPaused,
+            seq,
+            now.now,
+            to_value(&view),
+        ));
     }
     Ok(events)
 }

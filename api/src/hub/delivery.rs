@@ -3,26 +3,12 @@
 //! event type. A frame carries the [`Stamp`] of the event it tells; the
 //! connection's task records the time once the frame is flushed.
 
-use super::message::RoomEvent;
+use super::message::{EventName, RoomEvent};
 use crate::telemetry::histogram::{self, Histogram};
 
-/// The room events measured; any other name counts as `other`. The names
-/// are the code's own, so the figures' cardinality is fixed.
-pub const KINDS: [&str; 13] = [
-    "room.updated",
-    "room.deleted",
-    "user.joined",
-    "user.left",
-    "track.added",
-    "track.removed",
-    "track.voted",
-    "track.skipped",
-    "playback.started",
-    "playback.paused",
-    "playback.resumed",
-    "playback.stopped",
-    "other",
-];
+/// The room events measured: every [`EventName`], so the figures'
+/// cardinality is fixed.
+pub const KINDS: [EventName; 12] = EventName::ALL;
 
 /// Which event a frame tells, and when its change was committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +22,7 @@ impl Stamp {
     /// rather than tell a change.
     pub fn of(event: &RoomEvent) -> Option<Self> {
         (event.committed_at_us > 0).then(|| Self {
-            kind: KINDS.iter().position(|k| *k == event.name).unwrap_or(KINDS.len() - 1) as u8,
+            kind: event.name.index() as u8,
             committed_at_us: event.committed_at_us,
         })
     }

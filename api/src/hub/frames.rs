@@ -3,7 +3,7 @@
 //! A room event is turned into text once per protocol and channel, and the
 //! same bytes are queued for every recipient.
 
-use super::message::RoomEvent;
+use super::message::{EventName, RoomEvent};
 use super::outbox::Frame;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -27,14 +27,14 @@ pub fn room_of(channel: &str) -> Option<uuid::Uuid> {
 /// `App\Events\user\joined` for `user.joined`, what `.listen('user.joined')`
 /// waits for — except the two events the front end listens to by class
 /// name, `.listen('TrackRemoved')` and `.listen('RoomUpdated')`.
-pub fn event_name<'a>(namespace: Option<&str>, name: &'a str) -> Cow<'a, str> {
+pub fn event_name(namespace: Option<&str>, name: EventName) -> Cow<'static, str> {
     let Some(namespace) = namespace else {
-        return Cow::Borrowed(name);
+        return Cow::Borrowed(name.as_str());
     };
     match name {
-        "track.removed" => Cow::Owned(format!("{namespace}\\TrackRemoved")),
-        "room.updated" => Cow::Owned(format!("{namespace}\\RoomUpdated")),
-        _ => Cow::Owned(format!("{namespace}\\{}", name.replace('.', "\\"))),
+        EventName::TrackRemoved => Cow::Owned(format!("{namespace}\\TrackRemoved")),
+        EventName::RoomUpdated => Cow::Owned(format!("{namespace}\\RoomUpdated")),
+        _ => Cow::Owned(format!("{namespace}\\{}", name.as_str().replace('.', "\\"))),
     }
 }
 
@@ -43,7 +43,7 @@ pub fn event_name<'a>(namespace: Option<&str>, name: &'a str) -> Cow<'a, str> {
 /// form, with the same `seq`, to the front end's clients (native, and
 /// Pusher with laravel-echo's namespace).
 fn front_end_alias(event: &RoomEvent) -> Option<RoomEvent> {
-    if event.name != "playback.stopped" {
+    if event.name != EventName::PlaybackStopped {
         return None;
     }
     let mut payload = event.payload.clone();
@@ -53,7 +53,7 @@ fn front_end_alias(event: &RoomEvent) -> Option<RoomEvent> {
     }
     Some(RoomEvent {
         room_id: event.room_id,
-        name: "track.skipped".into(),
+        name: EventName::TrackSkipped,
         seq: event.seq,
         payload,
         committed_at_us: event.committed_at_us,
@@ -63,13 +63,13 @@ fn front_end_alias(event: &RoomEvent) -> Option<RoomEvent> {
 /// Every Pusher frame a room event becomes on `channel`.
 pub fn pusher_room_frames(namespace: Option<&str>, event: &RoomEvent, channel: &str) -> Vec<Frame> {
     let mut frames = vec![pusher(
-        &event_name(namespace, &event.name),
+        &event_name(namespace, event.name),
         Some(channel),
         &event.payload.to_string(),
     )];
     if let Some(alias) = front_end_alias(event).filter(|_| namespace.is_some()) {
         frames.push(pusher(
-            &event_name(namespace, &alias.name),
+            &event_name(namespace, alias.name),
             Some(channel),
             &alias.payload.to_string(),
         ));
@@ -127,10 +127,10 @@ pub fn native_error(message: &str) -> Frame {
 }
 
 /// The native message type of a room event.
-fn native_type(name: &str) -> Cow<'_, str> {
+fn native_type(name: EventName) -> Cow<'static, str> {
     match name {
-        "room.updated" => Cow::Borrowed("room_state_updated"),
-        other => Cow::Owned(other.replace('.', "_")),
+        EventName::RoomUpdated => Cow::Borrowed("room_state_updated"),
+        other => Cow::Owned(other.as_str().replace('.', "_")),
     }
 }
 
@@ -141,22 +141,22 @@ pub fn native_room_event(event: &RoomEvent) -> Frame {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
     };
-    match event.name.as_str() {
-        "track.voted" => {
+    match event.name {
+        EventName::TrackVoted => {
             if let Some(user) = data.get("user").cloned() {
                 data.insert("voter".into(), user);
             }
         }
         // The client adds the time since `playback_started_at` to the
         // position it froze at the pause: it must be the resume instant.
-        "playback.resumed" => {
+        EventName::PlaybackResumed => {
             if let Some(at) = data.get("resumed_at").cloned() {
                 data.insert("playback_started_at".into(), at);
             }
         }
         _ => {}
     }
-    native(&native_type(&event.name), &Value::Object(data))
+    native(&native_type(event.name), &Value::Object(data))
 }
 
 #[cfg(test)]
@@ -166,26 +166,26 @@ mod tests {
     #[test]
     fn laravel_echo_names_carry_the_namespace_with_backslashes() {
         assert_eq!(
-            event_name(Some("App\\Events"), "user.joined"),
+            event_name(Some("App\\Events"), EventName::UserJoined),
             "App\\Events\\user\\joined"
         );
-        assert_eq!(event_name(None, "user.joined"), "user.joined");
+        assert_eq!(event_name(None, EventName::UserJoined), "user.joined");
         assert_eq!(
-            event_name(Some("App\\Events"), "track.removed"),
+            event_name(Some("App\\Events"), EventName::TrackRemoved),
             "App\\Events\\TrackRemoved"
         );
         assert_eq!(
-            event_name(Some("App\\Events"), "room.updated"),
+            event_name(Some("App\\Events"), EventName::RoomUpdated),
             "App\\Events\\RoomUpdated"
         );
-        assert_eq!(event_name(None, "room.updated"), "room.updated");
+        assert_eq!(event_name(None, EventName::RoomUpdated), "room.updated");
     }
 
     #[test]
     fn a_stop_also_reaches_the_front_end_as_a_skip_to_nothing() {
         let stop = RoomEvent {
             room_id: uuid::Uuid::nil(),
-            name: "playback.stopped".into(),
+            name: EventName::PlaybackStopped,
             seq: 4,
             payload: json!({ "seq": 4, "next_track": { "id": "n" } }),
             committed_at_us: 0,
@@ -224,15 +224,15 @@ mod tests {
 
     #[test]
     fn native_messages_use_the_front_ends_names_and_fields() {
-        let event = |name: &str, payload: Value| RoomEvent {
+        let event = |name: EventName, payload: Value| RoomEvent {
             room_id: uuid::Uuid::nil(),
-            name: name.into(),
+            name,
             seq: 7,
             payload,
             committed_at_us: 0,
         };
         let voted: Value = serde_json::from_str(&native_room_event(&event(
-            "track.voted",
+            EventName::TrackVoted,
             json!({ "track": { "id": "t", "vote_score": 2 }, "user": { "id": "u" }, "seq": 7 }),
         )))
         .unwrap();
@@ -240,13 +240,14 @@ mod tests {
         assert_eq!(voted["data"]["voter"]["id"], "u");
         assert_eq!(voted["data"]["seq"], 7);
         let resumed: Value = serde_json::from_str(&native_room_event(&event(
-            "playback.resumed",
+            EventName::PlaybackResumed,
             json!({ "resumed_at": "R", "playback_started_at": "S" }),
         )))
         .unwrap();
         assert_eq!(resumed["type"], "playback_resumed");
         assert_eq!(resumed["data"]["playback_started_at"], "R");
-        let updated: Value = serde_json::from_str(&native_room_event(&event("room.updated", json!({})))).unwrap();
+        let updated: Value =
+            serde_json::from_str(&native_room_event(&event(EventName::RoomUpdated, json!({})))).unwrap();
         assert_eq!(updated["type"], "room_state_updated");
     }
 

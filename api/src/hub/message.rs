@@ -6,11 +6,88 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// What happened in a room: the events Spotik raises, by the names the
+/// protocol gives them (`user.joined`, …), on the bus as in the frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventName {
+    #[serde(rename = "room.updated")]
+    RoomUpdated,
+    #[serde(rename = "room.deleted")]
+    RoomDeleted,
+    #[serde(rename = "user.joined")]
+    UserJoined,
+    #[serde(rename = "user.left")]
+    UserLeft,
+    #[serde(rename = "track.added")]
+    TrackAdded,
+    #[serde(rename = "track.removed")]
+    TrackRemoved,
+    #[serde(rename = "track.voted")]
+    TrackVoted,
+    #[serde(rename = "track.skipped")]
+    TrackSkipped,
+    #[serde(rename = "playback.started")]
+    PlaybackStarted,
+    #[serde(rename = "playback.paused")]
+    PlaybackPaused,
+    #[serde(rename = "playback.resumed")]
+    PlaybackResumed,
+    #[serde(rename = "playback.stopped")]
+    PlaybackStopped,
+}
+
+impl EventName {
+    /// Every event, in the order of [`EventName::index`].
+    pub const ALL: [EventName; 12] = [
+        Self::RoomUpdated,
+        Self::RoomDeleted,
+        Self::UserJoined,
+        Self::UserLeft,
+        Self::TrackAdded,
+        Self::TrackRemoved,
+        Self::TrackVoted,
+        Self::TrackSkipped,
+        Self::PlaybackStarted,
+        Self::PlaybackPaused,
+        Self::PlaybackResumed,
+        Self::PlaybackStopped,
+    ];
+
+    /// The protocol's name: `user.joined`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RoomUpdated => "room.updated",
+            Self::RoomDeleted => "room.deleted",
+            Self::UserJoined => "user.joined",
+            Self::UserLeft => "user.left",
+            Self::TrackAdded => "track.added",
+            Self::TrackRemoved => "track.removed",
+            Self::TrackVoted => "track.voted",
+            Self::TrackSkipped => "track.skipped",
+            Self::PlaybackStarted => "playback.started",
+            Self::PlaybackPaused => "playback.paused",
+            Self::PlaybackResumed => "playback.resumed",
+            Self::PlaybackStopped => "playback.stopped",
+        }
+    }
+
+    /// Its place in [`EventName::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for EventName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A room event, numbered and stamped by the code that raised it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomEvent {
     pub room_id: Uuid,
-    pub name: String,
+    pub name: EventName,
     pub seq: i64,
     /// The full payload, `room_id`, `timestamp` and `seq` included.
     pub payload: Value,
@@ -113,4 +190,21 @@ pub struct Outgoing<'a> {
 pub struct Incoming {
     pub origin: String,
     pub message: Broadcast,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_protocols_on_the_bus_and_in_order() {
+        for (i, name) in EventName::ALL.iter().enumerate() {
+            assert_eq!(name.index(), i);
+            assert_eq!(serde_json::to_value(name).unwrap(), name.as_str());
+            assert_eq!(
+                serde_json::from_value::<EventName>(name.as_str().into()).unwrap(),
+                *name
+            );
+        }
+    }
 }

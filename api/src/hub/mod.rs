@@ -598,6 +598,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use message::EventName;
     use std::time::Duration;
     use tokio::sync::mpsc;
 
@@ -657,10 +658,10 @@ mod tests {
         }
     }
 
-    fn event(room: Uuid, name: &str, seq: i64) -> RoomEvent {
+    fn event(room: Uuid, name: EventName, seq: i64) -> RoomEvent {
         RoomEvent {
             room_id: room,
-            name: name.into(),
+            name,
             seq,
             payload: json!({ "room_id": room, "seq": seq }),
             committed_at_us: 0,
@@ -674,7 +675,7 @@ mod tests {
         let mut pusher = Listener::join(&hub, room, Uuid::new_v4(), Protocol::Pusher, None);
         let mut native = Listener::join(&hub, room, Uuid::new_v4(), Protocol::Native, None);
         let mut other = Listener::join(&hub, elsewhere, Uuid::new_v4(), Protocol::Pusher, None);
-        hub.publish_room_event(event(room, "track.voted", 7)).await;
+        hub.publish_room_event(event(room, EventName::TrackVoted, 7)).await;
         let heard = pusher.received();
         assert!(
             heard
@@ -695,7 +696,7 @@ mod tests {
         let mut leaving = Listener::join(&hub, room, leaver, Protocol::Pusher, None);
         let mut leaving_natively = Listener::join(&hub, room, leaver, Protocol::Native, None);
         let mut staying = Listener::join(&hub, room, stayer, Protocol::Pusher, None);
-        hub.publish_room_event(event(room, "user.left", 1)).await;
+        hub.publish_room_event(event(room, EventName::UserLeft, 1)).await;
         hub.end(room, Ending::Participant { user: leaver }).await;
         let told = leaving.received();
         assert!(told[0].contains("user.left"), "the event first: {told:?}");
@@ -704,7 +705,7 @@ mod tests {
             "{told:?}"
         );
         assert!(leaving_natively.received().iter().any(|f| f.contains("room_left")));
-        hub.publish_room_event(event(room, "track.voted", 2)).await;
+        hub.publish_room_event(event(room, EventName::TrackVoted, 2)).await;
         assert_eq!(
             leaving.received(),
             Vec::<String>::new(),
@@ -714,11 +715,11 @@ mod tests {
         assert_eq!(heard.len(), 2, "{heard:?}");
         assert!(heard[1].contains("track.voted"));
         // A name in an event is only data: the hub ends nothing on its own.
-        let mut naming_the_stayer = event(room, "user.left", 3);
+        let mut naming_the_stayer = event(room, EventName::UserLeft, 3);
         naming_the_stayer.payload["user"] = json!({ "id": stayer });
         hub.publish_room_event(naming_the_stayer).await;
         assert!(staying.received()[0].contains("user.left"));
-        hub.publish_room_event(event(room, "track.voted", 4)).await;
+        hub.publish_room_event(event(room, EventName::TrackVoted, 4)).await;
         assert_eq!(staying.received().len(), 1);
     }
 
@@ -732,8 +733,8 @@ mod tests {
         hub.end(room, Ending::Room).await;
         assert!(first.received()[0].contains("404"));
         assert!(second.received()[0].contains("room_left"));
-        hub.publish_room_event(event(room, "track.voted", 1)).await;
-        hub.publish_room_event(event(elsewhere, "track.voted", 1)).await;
+        hub.publish_room_event(event(room, EventName::TrackVoted, 1)).await;
+        hub.publish_room_event(event(elsewhere, EventName::TrackVoted, 1)).await;
         assert!(first.received().is_empty() && second.received().is_empty());
         assert_eq!(other.received().len(), 1);
         assert!(hub
@@ -752,7 +753,7 @@ mod tests {
         let mut kept = Listener::join(&hub, room, user, Protocol::Pusher, Some(other_session));
         hub.revoke_session(session).await;
         assert!(revoked.received()[0].contains("401"));
-        hub.publish_room_event(event(room, "track.voted", 1)).await;
+        hub.publish_room_event(event(room, EventName::TrackVoted, 1)).await;
         assert!(revoked.received().is_empty());
         assert_eq!(
             kept.received().len(),

@@ -15,7 +15,7 @@
 //! ([`crate::hub::followers`]).
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::hub::message::RoomEvent;
+use crate::hub::message::{EventName, RoomEvent};
 use crate::routes::rooms;
 use crate::state::AppState;
 use std::time::Duration;
@@ -28,7 +28,7 @@ const RECHECK: Duration = Duration::from_millis(500);
 
 fn is_join_of(event: &RoomEvent, room: Uuid, user: Uuid) -> bool {
     event.room_id == room
-        && event.name == "user.joined"
+        && event.name == EventName::UserJoined
         && event.payload["user"]["id"].as_str() == Some(user.to_string().as_str())
 }
 
@@ -80,16 +80,24 @@ mod tests {
     #[test]
     fn only_this_users_join_of_this_room_counts() {
         let (room, user) = (Uuid::new_v4(), Uuid::new_v4());
-        let event = |room_id, name: &str, id: Uuid| RoomEvent {
+        let event = |room_id, name: EventName, id: Uuid| RoomEvent {
             room_id,
-            name: name.into(),
+            name,
             seq: 1,
             payload: serde_json::json!({ "user": { "id": id } }),
             committed_at_us: 0,
         };
-        assert!(is_join_of(&event(room, "user.joined", user), room, user));
-        assert!(!is_join_of(&event(room, "user.joined", Uuid::new_v4()), room, user));
-        assert!(!is_join_of(&event(Uuid::new_v4(), "user.joined", user), room, user));
-        assert!(!is_join_of(&event(room, "user.left", user), room, user));
+        assert!(is_join_of(&event(room, EventName::UserJoined, user), room, user));
+        assert!(!is_join_of(
+            &event(room, EventName::UserJoined, Uuid::new_v4()),
+            room,
+            user
+        ));
+        assert!(!is_join_of(
+            &event(Uuid::new_v4(), EventName::UserJoined, user),
+            room,
+            user
+        ));
+        assert!(!is_join_of(&event(room, EventName::UserLeft, user), room, user));
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::auth::caller::Caller;
 use crate::auth::AuthUser;
+use crate::domain::events::EventName;
 use crate::domain::events::{self, Pending};
 use crate::domain::models::{to_value, Participant, Room, RoomView, Track, TrackView, User};
 use crate::http::error::{ApiError, ApiResult};
@@ -253,7 +254,7 @@ pub async fn show_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
 pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str) -> ApiResult<Pending> {
     let room = require(&mut *tx, room_id).await?;
     let payload = json!({ "room": to_value(&room.summary(api_url)) });
-    Ok(events::stamp(tx, room_id, "room.updated", payload).await?)
+    Ok(events::stamp(tx, room_id, EventName::RoomUpdated, payload).await?)
 }
 
 #[handler]
@@ -294,7 +295,7 @@ pub async fn delete_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> 
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
-    let event = events::stamp(&mut tx, room_id, "room.deleted", json!({})).await?;
+    let event = events::stamp(&mut tx, room_id, EventName::RoomDeleted, json!({})).await?;
     let paths: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT file_path, cover_path FROM tracks WHERE room_id = $1 \
          UNION SELECT NULL, cover_path FROM rooms WHERE id = $1 AND cover_path IS NOT NULL",
@@ -347,7 +348,7 @@ pub async fn add_participant(
         .fetch_one(&mut *tx)
         .await?;
     let payload = json!({ "user": to_value(&participant.view(administrator)) });
-    Ok(Some(events::stamp(tx, room, "user.joined", payload).await?))
+    Ok(Some(events::stamp(tx, room, EventName::UserJoined, payload).await?))
 }
 
 #[handler]
@@ -410,7 +411,7 @@ pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     let event = events::stamp(
         &mut tx,
         room_id,
-        "user.left",
+        EventName::UserLeft,
         json!({ "user": caller.user.public_json() }),
     )
     .await?;

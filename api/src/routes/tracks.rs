@@ -3,6 +3,7 @@
 use crate::auth::authenticate;
 use crate::auth::caller::Caller;
 use crate::domain::events;
+use crate::domain::events::EventName;
 use crate::domain::models::{to_value, Track};
 use crate::domain::playback::{self, Transition};
 use crate::http::error::{ApiError, ApiResult};
@@ -183,7 +184,7 @@ async fn store_track(
         events::stamp(
             &mut tx,
             new.room_id,
-            "track.added",
+            EventName::TrackAdded,
             json!({ "track": track.json(&state.config.api_public_url, storage::file_url(&state.config, &track.file_path), false) }),
         )
         .await?,
@@ -237,7 +238,7 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply>
         events::stamp(
             &mut tx,
             room_id,
-            "track.removed",
+            EventName::TrackRemoved,
             json!({ "track_id": track_id, "track": { "id": track_id } }),
         )
         .await?,

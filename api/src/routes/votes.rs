@@ -2,6 +2,7 @@
 
 use crate::auth::caller::Caller;
 use crate::domain::events;
+use crate::domain::events::EventName;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::uuid_param;
@@ -70,7 +71,7 @@ async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Reply> {
     let event = seq.map(|seq| {
         events::numbered(
             room_id,
-            "track.voted",
+            EventName::TrackVoted,
             json!({ "track": { "id": track_id, "vote_score": score }, "user": caller.user.public_json(), "vote_added": up }),
             seq,
             now,

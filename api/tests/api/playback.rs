@@ -131,7 +131,7 @@ async fn skip_stop_and_their_events_with_sequence_numbers() {
     assert_eq!(data(&skipped)["track_id"], second);
     let names: Vec<(String, i64, Value)> = (0..2)
         .map(|_| events.try_recv().unwrap())
-        .map(|e| (e.name.to_owned(), e.seq, e.payload.clone()))
+        .map(|e| (e.name.to_string(), e.seq, e.payload.clone()))
         .collect();
     assert_eq!(names[0].0, "track.skipped");
     assert_eq!(names[0].2["previous_track"]["id"], first);
@@ -194,7 +194,7 @@ async fn a_track_that_ends_advances_the_room_by_itself_exactly_once_across_repli
     let mut skipped = Vec::new();
     for receiver in [&mut here, &mut there] {
         while let Ok(event) = receiver.try_recv() {
-            if event.name == "track.skipped" {
+            if event.name.as_str() == "track.skipped" {
                 skipped.push(event.payload["previous_track"]["id"].clone());
             }
         }
