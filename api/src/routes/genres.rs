@@ -7,7 +7,6 @@
 //! deleted (`409`).
 
 use crate::auth::caller::Caller;
-use crate::domain::models::to_value;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::json_body;
@@ -84,7 +83,7 @@ pub async fn list(caller: Caller) -> ApiResult<Reply> {
         .fetch_all(&state.db)
         .await?;
     let views: Vec<_> = genres.iter().map(|g| g.view(caller.id())).collect();
-    Ok(Reply::data("Genres", to_value(&views)))
+    Ok(Reply::data("Genres", &views))
 }
 
 /// `GET /genres/popular?limit=10`: the most used first.
@@ -106,14 +105,14 @@ pub async fn popular(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     .fetch_all(&state.db)
     .await?;
     let views: Vec<_> = genres.iter().map(|g| g.view(caller.id())).collect();
-    Ok(Reply::data("Popular genres", to_value(&views)))
+    Ok(Reply::data("Popular genres", &views))
 }
 
 #[handler]
 pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     let state = &caller.state;
     let genre = find(&state.db, id_param(req)?).await?;
-    Ok(Reply::data("Genre", to_value(&genre.view(caller.id()))))
+    Ok(Reply::data("Genre", genre.view(caller.id())))
 }
 
 #[derive(Deserialize)]
@@ -201,7 +200,7 @@ pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     .await
     .map_err(taken)?;
     let genre = find(&state.db, id).await?;
-    Ok(Reply::created("Genre created", to_value(&genre.view(caller.id()))))
+    Ok(Reply::created("Genre created", genre.view(caller.id())))
 }
 
 /// The genre, if `user` may change it.
@@ -235,7 +234,7 @@ pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     .await
     .map_err(taken)?;
     let genre = find(&state.db, id).await?;
-    Ok(Reply::data("Genre updated", to_value(&genre.view(caller.id()))))
+    Ok(Reply::data("Genre updated", genre.view(caller.id())))
 }
 
 #[handler]

@@ -431,7 +431,7 @@ pub async fn list_participants(caller: Caller, req: &mut Request) -> ApiResult<R
     let room = require_participant(state, room_id, caller.id()).await?;
     let participants = records::participants(&state.db, room_id).await?;
     let list: Vec<_> = participants.iter().map(|p| p.view(room.administrator_id)).collect();
-    Ok(Reply::data("Participants", to_value(&list)))
+    Ok(Reply::data("Participants", &list))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use crate::auth::authenticate;
 use crate::auth::caller::Caller;
 use crate::domain::events;
 use crate::domain::events::EventName;
-use crate::domain::models::{to_value, Track};
+use crate::domain::models::Track;
 use crate::domain::playback::{self, Transition};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
@@ -298,7 +298,7 @@ pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply
             )
         })
         .collect();
-    Ok(Reply::data("Tracks", to_value(&list)))
+    Ok(Reply::data("Tracks", &list))
 }
 
 /// `GET /tracks/{id}/stream`: 302 to the signed edge URL. `<audio src>`
