@@ -13,16 +13,8 @@
 // Every step and every room event prints one JSON line with `at`, its
 // milliseconds since the start; the Rust test (tests/api/pusher_js.rs)
 // reads them. Exits when stdin closes.
-import Pusher from 'pusher-js';
-import EchoModule from 'laravel-echo';
+import { env, exitWithStdin, frontEndEcho, ROOM_EVENTS } from './echo.mjs';
 
-const Echo = EchoModule.default ?? EchoModule;
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const started = Date.now();
 const print = (line) => process.stdout.write(JSON.stringify({ ...line, at: Date.now() - started }) + '\n');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,20 +30,7 @@ const call = async (method, path) => {
 };
 
 // 1.
-const echo = new Echo({
-  broadcaster: 'pusher',
-  Pusher,
-  key: env('SPOTIK_KEY'),
-  cluster: 'mt1',
-  wsHost: env('SPOTIK_WS_HOST'),
-  wsPort: Number(env('SPOTIK_WS_PORT')),
-  forceTLS: false,
-  enabledTransports: ['ws'],
-  activityTimeout: 120000,
-  pongTimeout: 30000,
-  authEndpoint: `${apiBase}/broadcasting/auth`,
-  auth: { headers: { Authorization: `Bearer ${token}` } },
-});
+const echo = frontEndEcho();
 const connection = echo.connector.pusher.connection;
 const connected = new Promise((resolve) => {
   if (connection.state === 'connected') resolve();
@@ -62,15 +41,10 @@ const connected = new Promise((resolve) => {
 const shown = await call('GET', `/rooms/${room}`);
 print({ room: shown.status, is_participant: shown.body?.data?.is_participant ?? null });
 
-// 3. The names the front end's stores/websocket.js listens for.
+// 3.
 await connected;
-const names = [
-  'user.joined', 'user.left', 'track.added', 'track.voted',
-  'playback.started', 'playback.paused', 'playback.resumed',
-  'track.skipped', 'TrackRemoved', 'RoomUpdated',
-];
 const channel = echo.private(`room.${room}`);
-for (const name of names) {
+for (const name of ROOM_EVENTS) {
   channel.listen(name, (data) => print({ via: 'echo', name, data }));
 }
 channel.subscribed(() => print({ subscribed: `private-room.${room}` }));
@@ -85,9 +59,4 @@ print({ joined: joined.status });
 const again = echo.private(`room.${room}`);
 print({ ready: true, same_channel: again === channel });
 
-process.stdin.on('end', () => {
-  echo.disconnect();
-  process.exit(0);
-});
-process.stdin.resume();
-setTimeout(() => process.exit(2), 120000);
+exitWithStdin(echo);
