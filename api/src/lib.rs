@@ -11,7 +11,7 @@ pub mod domain;
 pub mod files;
 pub mod housekeeping;
 pub mod http;
-pub mod hub;
+pub(crate) mod hub;
 pub mod realtime;
 pub mod routes;
 pub mod seed;

@@ -24,16 +24,16 @@
 //! for every subscriber without waiting ([`outbox`]); a subscriber too slow to
 //! keep up is closed rather than allowed to hold the others back.
 
-pub mod admission;
-pub mod bus;
+pub(crate) mod admission;
+pub(crate) mod bus;
 mod census;
-pub mod delivery;
+pub(crate) mod delivery;
 mod echo;
-pub mod followers;
-pub mod frames;
-pub mod message;
-pub mod outbox;
-pub mod presence;
+pub(crate) mod followers;
+pub(crate) mod frames;
+pub(crate) mod message;
+pub(crate) mod outbox;
+pub(crate) mod presence;
 
 use crate::config::HubConfig;
 use crate::store::cache::Cache;
