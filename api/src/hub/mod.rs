@@ -101,18 +101,38 @@ impl Channel {
 /// Figures for `/api/metrics` and `/api/health`.
 #[derive(Default)]
 pub struct HubStats {
-    pub connections: AtomicI64,
+    connections: AtomicI64,
     /// The most connections open at once since [`HubStats::take_peak`].
-    pub peak_connections: AtomicI64,
-    pub frames_queued: AtomicU64,
-    pub slow_clients_closed: AtomicU64,
-    pub bus_messages: AtomicU64,
-    pub bus_connected: AtomicBool,
+    peak_connections: AtomicI64,
+    frames_queued: AtomicU64,
+    slow_clients_closed: AtomicU64,
+    bus_messages: AtomicU64,
+    bus_connected: AtomicBool,
     /// Room events' times from commit to each client's socket.
-    pub delivery: Arc<delivery::DeliveryLatency>,
+    delivery: Arc<delivery::DeliveryLatency>,
 }
 
 impl HubStats {
+    /// WebSocket connections open now.
+    pub fn connections(&self) -> i64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Whether the hub holds its subscription to the bus now.
+    pub fn bus_connected(&self) -> bool {
+        self.bus_connected.load(Ordering::Relaxed)
+    }
+
+    /// Room events' delivery times, shared with each connection's writer.
+    pub fn delivery(&self) -> Arc<delivery::DeliveryLatency> {
+        Arc::clone(&self.delivery)
+    }
+
+    /// A client closed for not reading fast enough.
+    pub fn slow_client_closed(&self) {
+        self.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Connections open now, and the most open at once since the last call.
     pub fn take_peak(&self) -> (i64, i64) {
         let open = self.connections.load(Ordering::Relaxed);

@@ -9,7 +9,6 @@ use crate::hub::HubStats;
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -222,7 +221,7 @@ impl Link {
         match inbound {
             Inbound::Close(closing) => {
                 if &closing == overflow {
-                    stats.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+                    stats.slow_client_closed();
                 }
                 self.close(closing).await;
             }

@@ -45,12 +45,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
         let Some(socket) = socket.await else {
             return;
         };
-        let (outbox, link) = Link::open(
-            socket,
-            &state.config.hub,
-            TOO_SLOW,
-            std::sync::Arc::clone(&state.hub.stats.delivery),
-        );
+        let (outbox, link) = Link::open(socket, &state.config.hub, TOO_SLOW, state.hub.stats.delivery());
         let caller = match caller {
             Ok(caller) => caller,
             Err(error) => {

@@ -68,12 +68,7 @@ pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -
                 Some(Err(_)) => Some((4006, "Invalid version string format".to_owned())),
             }
         };
-        let (outbox, link) = Link::open(
-            socket,
-            &state.config.hub,
-            OVER_CAPACITY,
-            std::sync::Arc::clone(&state.hub.stats.delivery),
-        );
+        let (outbox, link) = Link::open(socket, &state.config.hub, OVER_CAPACITY, state.hub.stats.delivery());
         if let Some((code, message)) = refusal {
             let closing = Closing {
                 code,

@@ -18,7 +18,6 @@ use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::prelude::*;
 use serde_json::{json, Value};
 use spotik_shared::system::System;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const PAGE: &str = include_str!("../../assets/dashboard.html");
@@ -108,7 +107,7 @@ fn alerts(state: &AppState, system: &System, requests: &Value, edges: &[Value]) 
     if state.cache.breaker_open() {
         alerts.push(("warning", "Redis is unavailable: serving from PostgreSQL only".into()));
     }
-    if state.cache.client().is_some() && !state.hub.stats.bus_connected.load(Ordering::Relaxed) {
+    if state.cache.client().is_some() && !state.hub.stats.bus_connected() {
         alerts.push(("warning", "the bus to other API replicas is down".into()));
     }
     for edge in edges.iter().filter(|e| e["up"] == false) {

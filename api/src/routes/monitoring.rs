@@ -149,12 +149,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         // The hub's path between replicas: an echo through Redis pub/sub.
         timed(limit, state.hub.bus_round_trip()),
     );
-    websocket["connections"] = state
-        .hub
-        .stats
-        .connections
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .into();
+    websocket["connections"] = state.hub.stats.connections().into();
     // File reads and statvfs can block (a hung network mount): off the
     // worker threads, and bounded like the checks.
     let media_root = state.config.media_root.clone();
