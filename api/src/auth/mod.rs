@@ -8,14 +8,14 @@ pub mod jwt;
 pub mod limiter;
 pub mod password;
 
-use crate::domain::models::User;
+use crate::domain::models::{PrivateUser, User};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
 use crate::http::request::json_body;
 use crate::state::from_depot;
 use chrono::{DateTime, Utc};
 use salvo::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -105,19 +105,36 @@ pub async fn session_is_live(state: &crate::state::AppState, jti: Uuid, user: Uu
     .await?)
 }
 
-fn token_data(state: &crate::state::AppState, user: &User) -> Value {
+/// What sign-up, sign-in and refresh answer (`stores/auth.js` reads
+/// `data.{user, token, token_type, expires_in}`).
+#[derive(Serialize)]
+struct TokenData<'a> {
+    user: PrivateUser<'a>,
+    token: String,
+    token_type: &'static str,
+    /// Seconds.
+    expires_in: u64,
+}
+
+fn token_data<'a>(state: &crate::state::AppState, user: &'a User) -> TokenData<'a> {
     let (token, _) = jwt::issue(
         &state.config.jwt_secret,
         user.id,
         Utc::now().timestamp(),
         state.config.jwt_ttl,
     );
-    json!({
-        "user": user.private_json(),
-        "token": token,
-        "token_type": "bearer",
-        "expires_in": state.config.jwt_ttl.as_secs(),
-    })
+    TokenData {
+        user: user.private_view(),
+        token,
+        token_type: "bearer",
+        expires_in: state.config.jwt_ttl.as_secs(),
+    }
+}
+
+/// What `GET /auth/me` answers (`data.user`).
+#[derive(Serialize)]
+struct Me<'a> {
+    user: PrivateUser<'a>,
 }
 
 #[derive(Deserialize)]
@@ -331,7 +348,12 @@ pub async fn logout(caller: Caller, depot: &mut Depot) -> ApiResult<Reply> {
 
 #[handler]
 pub async fn me(caller: Caller) -> ApiResult<Reply> {
-    Ok(Reply::data("User", json!({ "user": caller.user.private_json() })))
+    Ok(Reply::data(
+        "User",
+        Me {
+            user: caller.user.private_view(),
+        },
+    ))
 }
 
 /// Removes revocations of tokens that have expired anyway.

@@ -81,10 +81,6 @@ impl User {
         }
     }
 
-    pub fn private_json(&self) -> Value {
-        to_value(&self.private_view())
-    }
-
     pub fn public_json(&self) -> Value {
         to_value(&self.public_view())
     }
