@@ -1,6 +1,6 @@
 //! What every request may need, built once at start-up: configuration,
-//! the file store, metrics, the access log. The request pipeline that uses
-//! it is [`crate::pipeline`].
+//! the file store, metrics, the access log. The request pipeline above it
+//! (`pipeline.rs`) adds `App::handle`.
 
 use crate::access_log::AccessLog;
 use crate::body::DiskReads;
