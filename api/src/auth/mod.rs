@@ -341,8 +341,8 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
 }
 
 #[handler]
-pub async fn logout(caller: Caller, depot: &mut Depot) -> ApiResult<Reply> {
-    revoke(from_depot(depot)?, &caller.claims).await?;
+pub async fn logout(caller: Caller) -> ApiResult<Reply> {
+    revoke(&caller.state, &caller.claims).await?;
     Ok(Reply::data("Logged out", Value::Null))
 }
 

@@ -112,9 +112,13 @@ impl Events {
         for Pending(mut event) in events {
             // Called once the transaction committed: its delivery starts now.
             event.committed_at_us = crate::hub::delivery::now_us();
-            let local = Arc::new(event.clone());
+            // Copied only while someone follows this replica's events (the
+            // tests do; nothing in production), as the hub does its own.
+            let local = (self.local.receiver_count() > 0).then(|| Arc::new(event.clone()));
             hub.publish_room_event(event).await;
-            let _ = self.local.send(local);
+            if let Some(local) = local {
+                let _ = self.local.send(local);
+            }
         }
     }
 }

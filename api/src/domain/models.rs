@@ -204,10 +204,6 @@ impl Track {
             file_url,
         }
     }
-
-    pub fn json(&self, api_url: &str, file_url: String, user_has_voted: bool) -> Value {
-        to_value(&self.view(api_url, Some(file_url), user_has_voted))
-    }
 }
 
 #[derive(Clone, Debug, FromRow)]

@@ -172,13 +172,7 @@ impl Snapshot {
     fn view<'a>(&'a self, state: &AppState) -> PlaybackView<'a> {
         let p = self.playback;
         let position_ms = p.position_ms(self.now, self.current.as_ref().map(|t| t.duration_ms));
-        let track_view = |t: &'a Track| {
-            t.view(
-                &state.config.api_public_url,
-                Some(storage::file_url(&state.config, &t.file_path)),
-                false,
-            )
-        };
+        let track_view = |t: &'a Track| storage::playable_view(&state.config, t, false);
         PlaybackView {
             server_time: self.now.timestamp_millis(),
             is_playing: p.is_playing,
@@ -264,25 +258,18 @@ async fn advance_locked(
     };
     let mut view = now.view(state);
     view.skip = Some(Skip {
-        previous_track: previous.as_ref().map(|t| {
-            t.view(
-                &state.config.api_public_url,
-                Some(storage::file_url(&state.config, &t.file_path)),
-                false,
-            )
-        }),
+        previous_track: previous
+            .as_ref()
+            .map(|t| storage::playable_view(&state.config, t, false)),
         skipped_track_id: previous.as_ref().map(|t| t.id),
         next_track_id: now.current.as_ref().map(|t| t.id),
     });
     // `track.skipped` names what plays now (or null when idle): the front
     // end takes `next_track` as its new current track.
-    view.next_track = now.current.as_ref().map(|t| {
-        t.view(
-            &state.config.api_public_url,
-            Some(storage::file_url(&state.config, &t.file_path)),
-            false,
-        )
-    });
+    view.next_track = now
+        .current
+        .as_ref()
+        .map(|t| storage::playable_view(&state.config, t, false));
     let mut pending = vec![events::stamp(tx, room, EventName::TrackSkipped, to_value(&view)).await?];
     let then = if next.is_some() {
         Transition::Started

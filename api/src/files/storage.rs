@@ -15,6 +15,7 @@
 //! one path at a time by removals, so no cycle can form.
 
 use crate::config::Config;
+use crate::domain::models::{Track, TrackView};
 use spotik_shared::signed_link;
 use sqlx::PgPool;
 use std::os::fd::AsRawFd;
@@ -85,6 +86,16 @@ pub fn file_url(config: &Config, relative: &str) -> String {
         "{}{}",
         config.edge_public_url,
         signed_link::signed_path(secret, &uri, expires)
+    )
+}
+
+/// `track` as a participant sees it: its cover on the API's public origin
+/// and its audio signed on the edge.
+pub fn playable_view<'a>(config: &Config, track: &'a Track, user_has_voted: bool) -> TrackView<'a> {
+    track.view(
+        &config.api_public_url,
+        Some(file_url(config, &track.file_path)),
+        user_has_voted,
     )
 }
 

@@ -1,14 +1,11 @@
 //! Sync quality as listeners feel it: how long a room event takes from the
 //! commit of its change to its frame written to each client's socket, by
-//! event type. A frame carries the [`Stamp`] of the event it tells; the
+//! event type (every [`EventName`], so the figures' cardinality is fixed).
+//! A frame carries the [`Stamp`] of the event it tells; the
 //! connection's task records the time once the frame is flushed.
 
 use super::message::{EventName, RoomEvent};
 use crate::telemetry::histogram::{self, Histogram};
-
-/// The room events measured: every [`EventName`], so the figures'
-/// cardinality is fixed.
-pub const KINDS: [EventName; 12] = EventName::ALL;
 
 /// Which event a frame tells, and when its change was committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +40,10 @@ pub struct DeliveryLatency {
 impl Default for DeliveryLatency {
     fn default() -> Self {
         Self {
-            by_kind: KINDS.iter().map(|_| Histogram::new(&histogram::SECONDS)).collect(),
+            by_kind: EventName::ALL
+                .iter()
+                .map(|_| Histogram::new(&histogram::SECONDS))
+                .collect(),
         }
     }
 }
@@ -59,7 +59,7 @@ impl DeliveryLatency {
 
     /// The histogram of every type together, for the JSON figures.
     pub fn summary(&self) -> serde_json::Value {
-        let by_kind: serde_json::Map<String, serde_json::Value> = KINDS
+        let by_kind: serde_json::Map<String, serde_json::Value> = EventName::ALL
             .iter()
             .zip(&self.by_kind)
             .filter(|(_, h)| h.count() > 0)
@@ -76,7 +76,7 @@ impl DeliveryLatency {
             "histogram",
             "From a room change's commit to its frame written to a client's socket, by event type.",
         );
-        for (kind, h) in KINDS.iter().zip(&self.by_kind) {
+        for (kind, h) in EventName::ALL.iter().zip(&self.by_kind) {
             h.write(out, NAME, &format!("event=\"{kind}\""));
         }
     }

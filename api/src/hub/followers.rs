@@ -35,14 +35,10 @@ impl Followers {
     ) -> Option<Following<'_>> {
         let mut guard = self.following.lock().unwrap_or_else(|e| e.into_inner());
         let (total, per_user) = &mut *guard;
-        let mine = per_user.entry(user).or_default();
-        if *mine >= PER_USER || *total >= IN_ALL {
-            if *mine == 0 {
-                per_user.remove(&user);
-            }
+        if per_user.get(&user).is_some_and(|mine| *mine >= PER_USER) || *total >= IN_ALL {
             return None;
         }
-        *mine += 1;
+        *per_user.entry(user).or_default() += 1;
         *total += 1;
         Some(Following {
             followers: self,

@@ -48,9 +48,12 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
     };
     let deadline = Instant::now() + wait;
     loop {
+        // Asked once more after the deadline too: the join may have
+        // committed with the bus down.
         match rooms::require_participant(state, room, user).await {
             Ok(_) => return Ok(()),
-            Err(ApiError::Forbidden(_)) => {}
+            Err(ApiError::Forbidden(_)) if Instant::now() < deadline => {}
+            Err(ApiError::Forbidden(_)) => return Err(refusal),
             Err(other) => return Err(other),
         }
         let recheck = (Instant::now() + RECHECK).min(deadline);
@@ -61,14 +64,6 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
                 Ok(Err(RecvError::Lagged(_))) | Err(_) => break,
                 Ok(Err(RecvError::Closed)) => return Err(refusal),
             }
-        }
-        if Instant::now() >= deadline {
-            // One last look: the join may have committed with the bus down.
-            return match rooms::require_participant(state, room, user).await {
-                Ok(_) => Ok(()),
-                Err(ApiError::Forbidden(_)) => Err(refusal),
-                Err(other) => Err(other),
-            };
         }
     }
 }

@@ -72,11 +72,7 @@ pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResul
 }
 
 fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> TrackView<'a> {
-    track.view(
-        &state.config.api_public_url,
-        Some(storage::file_url(&state.config, &track.file_path)),
-        voted.contains(&track.id),
-    )
+    storage::playable_view(&state.config, track, voted.contains(&track.id))
 }
 
 /// The full room JSON for `viewer`, in a constant number of queries.

@@ -30,15 +30,9 @@ pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     let (seq, _, voted) = viewer.ok_or_else(crate::store::records::room_not_found)?;
     let voted: std::collections::HashSet<_> = voted.into_iter().collect();
     let tracks = queue::load(state, room_id, seq).await?;
-    let list: Vec<Value> = tracks
+    let list: Vec<_> = tracks
         .iter()
-        .map(|t| {
-            t.json(
-                &state.config.api_public_url,
-                storage::file_url(&state.config, &t.file_path),
-                voted.contains(&t.id),
-            )
-        })
+        .map(|t| storage::playable_view(&state.config, t, voted.contains(&t.id)))
         .collect();
     Ok(Reply::top_level(
         StatusCode::OK,
@@ -128,15 +122,11 @@ pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Reply>
     // Published (renamed into place): nothing of the upload to remove.
     received.keep();
     state.publish(pending).await;
-    let body = track.json(
-        &state.config.api_public_url,
-        storage::file_url(&state.config, &track.file_path),
-        false,
-    );
+    let view = storage::playable_view(&state.config, &track, false);
     Ok(Reply::top_level(
         StatusCode::CREATED,
         "Track uploaded",
-        json!({ "track": body, "data": body }),
+        json!({ "track": &view, "data": &view }),
     ))
 }
 
@@ -185,7 +175,7 @@ async fn store_track(
             &mut tx,
             new.room_id,
             EventName::TrackAdded,
-            json!({ "track": track.json(&state.config.api_public_url, storage::file_url(&state.config, &track.file_path), false) }),
+            json!({ "track": storage::playable_view(&state.config, &track, false) }),
         )
         .await?,
     ];
@@ -290,13 +280,7 @@ pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply
     let voted = queue::voted_by(state, caller.id(), &ids).await?;
     let list: Vec<_> = found
         .iter()
-        .map(|t| {
-            t.view(
-                &state.config.api_public_url,
-                Some(storage::file_url(&state.config, &t.file_path)),
-                voted.contains(&t.id),
-            )
-        })
+        .map(|t| storage::playable_view(&state.config, t, voted.contains(&t.id)))
         .collect();
     Ok(Reply::data("Tracks", &list))
 }
