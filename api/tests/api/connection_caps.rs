@@ -12,7 +12,7 @@ fn open_descriptors(pid: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn six_hundred_anonymous_sockets_leave_ping_and_health_answering() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();

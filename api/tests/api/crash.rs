@@ -14,7 +14,7 @@ fn partial_uploads(media: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_process_killed_mid_upload_leaves_nothing_once_restarted() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();

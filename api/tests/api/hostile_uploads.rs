@@ -16,7 +16,7 @@ fn id3_restrictions_bomb() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crafted_id3_tag_is_refused_and_the_server_lives_on() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let mut api = ApiProcess::start(&database_url, media.path(), free_port()).await;
@@ -50,7 +50,7 @@ fn fake_probe(dir: &std::path::Path, behaviour: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_probe_that_crashes_hangs_or_lies_is_a_refusal_not_an_outage() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let scripts = tempfile::tempdir().unwrap();

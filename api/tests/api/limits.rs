@@ -107,7 +107,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
     use std::os::unix::process::CommandExt;
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -197,7 +197,7 @@ async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
 async fn memory_held_by_websockets_is_given_back_when_they_close() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();

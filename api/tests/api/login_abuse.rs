@@ -19,7 +19,7 @@ async fn login(app: &TestApp, email: &str, password: &str, forwarded_for: Option
 
 #[tokio::test(flavor = "multi_thread")]
 async fn password_hashing_stays_within_its_memory_budget_and_gives_it_back() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let api = ApiProcess::start_with(&database_url, media.path(), free_port(), |command| {

@@ -215,7 +215,7 @@ async fn the_last_hours_are_summed_over_every_replica() {
 /// process-wide, so only the binary installs the layer that keeps them).
 #[tokio::test(flavor = "multi_thread")]
 async fn queries_are_timed_by_kind_and_slow_ones_logged_with_their_table() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let log = tempfile::NamedTempFile::new().unwrap();

@@ -29,7 +29,7 @@ async fn dribble(port: u16, head: String, every: Duration, patience: Duration) -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_hundred_dribbling_anonymous_bodies_neither_hold_on_nor_starve_ping() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -77,7 +77,7 @@ async fn three_hundred_dribbling_anonymous_bodies_neither_hold_on_nor_starve_pin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_that_stops_coming_is_ended_and_leaves_nothing() {
-    let database = fresh_database().await;
+    let database = TestDatabase::create();
     let database_url = database.url.clone();
     let media = tempfile::tempdir().unwrap();
     let port = free_port();

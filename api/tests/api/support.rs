@@ -19,12 +19,8 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A database of its own for each test, dropped with the guard.
 pub use spotik_shared::test_database::TestDatabase;
-
-/// A database of its own, dropped with the returned guard.
-pub async fn fresh_database() -> TestDatabase {
-    TestDatabase::create()
-}
 
 /// Removes every Redis key under `prefix` on `redis_url`.
 pub fn remove_redis_keys(redis_url: &str, prefix: &str) {
@@ -120,7 +116,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let (database_url, database) = match options.database_url {
         Some(url) => (url, None),
         None => {
-            let database = fresh_database().await;
+            let database = TestDatabase::create();
             (database.url.clone(), Some(database))
         }
     };
