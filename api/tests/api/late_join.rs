@@ -7,23 +7,8 @@
 
 use crate::support::*;
 use crate::ws::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-/// A room playing a 30 s track for `played` before anyone else arrives.
-async fn playing_room(app: &TestApp, played: Duration) -> (String, String, Value) {
-    let (admin, _) = app.user("admin").await;
-    let room = app.room(&admin).await;
-    let track = app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await.body["track"].clone();
-    tokio::time::sleep(played).await;
-    (admin, room, track)
-}
-
-fn millis(iso: &Value) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(iso.as_str().expect("an ISO time"))
-        .unwrap()
-        .timestamp_millis()
-}
 
 #[tokio::test]
 async fn a_native_late_joiner_is_told_to_load_and_play_at_the_current_position() {

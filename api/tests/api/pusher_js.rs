@@ -172,10 +172,7 @@ async fn a_newcomer_opening_a_playing_room_hears_it_within_a_second() {
         ..Options::default()
     })
     .await;
-    let (admin, _) = app.user("admin").await;
-    let room = app.room(&admin).await;
-    let track = app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await.body["track"]["id"].clone();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, room, track) = playing_room(&app, Duration::from_millis(1200)).await;
     let (newcomer, _) = app.user("newcomer").await;
 
     let mut page = EchoClient::run("page-load.mjs", &app, &newcomer, &room);
@@ -192,11 +189,8 @@ async fn a_newcomer_opening_a_playing_room_hears_it_within_a_second() {
         .await;
     assert!(cleared["data"]["next_track"].is_null(), "{cleared}");
     let playing = page.event("playback.started").await;
-    assert_eq!(playing["track"]["id"], track);
-    let position = playing["server_time"].as_i64().unwrap()
-        - chrono::DateTime::parse_from_rfc3339(playing["started_at"].as_str().unwrap())
-            .unwrap()
-            .timestamp_millis();
+    assert_eq!(playing["track"]["id"], track["id"]);
+    let position = playing["server_time"].as_i64().unwrap() - millis(&playing["started_at"]);
     assert!(position >= 1200, "plays from {position} ms, where the room is");
     let heard_at = cleared["at"].as_i64().unwrap();
     assert!(

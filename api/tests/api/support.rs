@@ -385,6 +385,23 @@ pub fn long_wav(seconds: f64) -> Vec<u8> {
     spotik_shared::demo_audio::chord_wav(&[220.0, 277.2, 329.6], seconds)
 }
 
+/// A room playing a 30 s track for `played` before anyone else arrives:
+/// the administrator's token, the room and the track.
+pub async fn playing_room(app: &TestApp, played: Duration) -> (String, String, Value) {
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let track = app.upload_bytes(&room, &admin, "long.wav", long_wav(30.0)).await.body["track"].clone();
+    tokio::time::sleep(played).await;
+    (admin, room, track)
+}
+
+/// Milliseconds since the epoch of an ISO time in an answer.
+pub fn millis(iso: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(iso.as_str().expect("an ISO time"))
+        .unwrap()
+        .timestamp_millis()
+}
+
 pub fn image_fixture(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
