@@ -92,9 +92,13 @@ pub fn pusher(text: &str) -> Result<Pusher, &'static str> {
     match message.event.as_str() {
         "pusher:ping" => Ok(Pusher::Ping),
         "pusher:pong" => Ok(Pusher::Pong),
-        "pusher:subscribe" => serde_json::from_value(data)
+        // An object: serde would also read the struct from an array.
+        "pusher:subscribe" => data
+            .is_object()
+            .then(|| serde_json::from_value(data).ok())
+            .flatten()
             .map(Pusher::Subscribe)
-            .map_err(|_| "pusher:subscribe needs data.channel"),
+            .ok_or("pusher:subscribe needs data.channel"),
         "pusher:unsubscribe" => Ok(Pusher::Unsubscribe(
             data.get("channel").and_then(Value::as_str).map(str::to_owned),
         )),
