@@ -1,4 +1,4 @@
-//! The command line: `spotik-api [serve|migrate|seed] [--flag value …]`.
+//! The command line: `spotik-api [serve|migrate|seed|openapi] [--flag value …]`.
 //!
 //! Every setting is an environment variable (the twelve-factor way the
 //! deployments use) and, for a person at a terminal, a flag of the same name
@@ -250,7 +250,11 @@ fn command() -> Command {
         )
         .subcommand(Command::new("serve").about("Apply migrations, then serve (the default)"))
         .subcommand(Command::new("migrate").about("Apply migrations and exit"))
-        .subcommand(Command::new("seed").about("Apply migrations, add the demo data if absent, and exit"));
+        .subcommand(Command::new("seed").about("Apply migrations, add the demo data if absent, and exit"))
+        .subcommand(
+            Command::new("openapi")
+                .about("Print the REST API's OpenAPI document (as served at /api/openapi.json) and exit"),
+        );
     for (variable, help) in SETTINGS {
         command = command.arg(
             Arg::new(*variable)

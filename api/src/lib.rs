@@ -216,7 +216,7 @@ pub fn router() -> Router {
         .push(
             Router::with_path("metrics")
                 .get(routes::monitoring::metrics)
-                .push(Router::with_path("prometheus").get(routes::monitoring::metrics)),
+                .push(Router::with_path("prometheus").get(routes::monitoring::prometheus)),
         )
         .push(Router::with_path("time").get(routes::monitoring::server_time))
         .push(
@@ -280,7 +280,7 @@ pub fn router() -> Router {
                         .push(Router::with_path("users").get(realtime::http_api::list_users)),
                 ),
         );
-    Router::new()
+    let routes = Router::new()
         .hoop(http::deadline::bounded)
         .hoop(http::deadline::refuse_while_database_down)
         .hoop(http::request::refuse_nul_in_query)
@@ -293,7 +293,13 @@ pub fn router() -> Router {
                 .push(Router::with_path("data").get(routes::dashboard::data)),
         )
         .push(Router::with_path("app/{key}").goal(realtime::pusher::connect))
-        .push(Router::with_path("ws").goal(realtime::native::connect))
+        .push(Router::with_path("ws").goal(realtime::native::connect));
+    // The document describes the routes above; it and its page are served
+    // under the same hoops.
+    let document = http::openapi::document(&routes);
+    routes
+        .push(document.into_router("/api/openapi.json"))
+        .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs"))
 }
 
 pub fn service(state: State) -> Service {

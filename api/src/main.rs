@@ -23,6 +23,20 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
+    // The document needs no configuration, database or Redis.
+    if std::env::args().nth(1).as_deref() == Some("openapi") {
+        let document = spotik_api::http::openapi::document(&spotik_api::router());
+        return match document.to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("spotik-api: the OpenAPI document cannot be written: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::telemetry::db_stats::layer()));
     let (task, config) = match cli::parse(std::env::args().skip(1)) {
         Ok(parsed) => parsed,

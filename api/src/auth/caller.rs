@@ -14,6 +14,7 @@ use super::{authenticate, AuthUser};
 use crate::http::error::ApiError;
 use crate::state::{from_depot, State};
 use salvo::extract::Metadata;
+use salvo::oapi::{Components, EndpointArgRegister, Operation, SecurityRequirement};
 use salvo::{Depot, Extractible, Request};
 use std::sync::Arc;
 
@@ -41,5 +42,16 @@ impl<'ex> Extractible<'ex> for Caller {
         let auth = authenticate(req, depot, false).await?;
         let state = Arc::clone(from_depot(depot)?);
         Ok(Caller { auth, state })
+    }
+}
+
+/// In the OpenAPI document: the route needs the bearer token (the scheme
+/// is declared once, in [`crate::http::openapi`]).
+impl EndpointArgRegister for Caller {
+    fn register(_components: &mut Components, operation: &mut Operation, _arg: &str) {
+        operation.securities.push(SecurityRequirement::new(
+            crate::http::openapi::BEARER,
+            Vec::<String>::new(),
+        ));
     }
 }

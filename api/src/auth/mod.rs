@@ -10,13 +10,14 @@ pub mod password;
 
 use crate::domain::models::{PrivateUser, User};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
+use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::state::from_depot;
 use chrono::{DateTime, Utc};
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 use uuid::Uuid;
 
 /// The authenticated caller of a request.
@@ -107,16 +108,16 @@ pub async fn session_is_live(state: &crate::state::AppState, jti: Uuid, user: Uu
 
 /// What sign-up, sign-in and refresh answer (`stores/auth.js` reads
 /// `data.{user, token, token_type, expires_in}`).
-#[derive(Serialize)]
-struct TokenData<'a> {
-    user: PrivateUser<'a>,
+#[derive(Serialize, ToSchema)]
+pub struct TokenData {
+    user: PrivateUser,
     token: String,
     token_type: &'static str,
     /// Seconds.
     expires_in: u64,
 }
 
-fn token_data<'a>(state: &crate::state::AppState, user: &'a User) -> TokenData<'a> {
+fn token_data(state: &crate::state::AppState, user: &User) -> TokenData {
     let (token, _) = jwt::issue(
         &state.config.jwt_secret,
         user.id,
@@ -132,12 +133,12 @@ fn token_data<'a>(state: &crate::state::AppState, user: &'a User) -> TokenData<'
 }
 
 /// What `GET /auth/me` answers (`data.user`).
-#[derive(Serialize)]
-struct Me<'a> {
-    user: PrivateUser<'a>,
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    user: PrivateUser,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Registration {
     #[serde(default)]
     username: String,
@@ -203,8 +204,9 @@ fn validate_registration(r: &Registration) -> Result<(), ApiError> {
     }
 }
 
-#[handler]
-pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+/// Creates an account and signs it in.
+#[endpoint(tags("auth"), request_body = Registration)]
+pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Created<TokenData>> {
     let state = from_depot(depot)?.clone();
     let input: Registration = json_body(req).await?;
     validate_registration(&input)?;
@@ -234,7 +236,7 @@ pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> 
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
     #[serde(default)]
     email: String,
@@ -242,8 +244,10 @@ struct Credentials {
     password: String,
 }
 
-#[handler]
-pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+/// Signs in: a token for `Authorization: Bearer …`. Failed attempts are
+/// limited per client and per account (429 with `Retry-After`).
+#[endpoint(tags("auth"), request_body = Credentials)]
+pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply<TokenData>> {
     let state = from_depot(depot)?.clone();
     let input: Credentials = json_body(req).await?;
     let email = input.email.trim().to_lowercase();
@@ -311,8 +315,9 @@ async fn revoke(state: &crate::state::AppState, claims: &jwt::Claims) -> ApiResu
     Ok(())
 }
 
-#[handler]
-pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+/// A new token for a valid or recently expired one, which is revoked.
+#[endpoint(tags("auth"), security(("bearer" = [])))]
+pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply<TokenData>> {
     let state = from_depot(depot)?.clone();
     let token = bearer(req, false).ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
     let now = Utc::now().timestamp();
@@ -340,14 +345,16 @@ pub async fn refresh(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
     Ok(Reply::data("Token refreshed", token_data(&state, &user)))
 }
 
-#[handler]
-pub async fn logout(caller: Caller) -> ApiResult<Reply> {
+/// Revokes the token.
+#[endpoint(tags("auth"))]
+pub async fn logout(caller: Caller) -> ApiResult<Reply<Nothing>> {
     revoke(&caller.state, &caller.claims).await?;
-    Ok(Reply::data("Logged out", Value::Null))
+    Ok(Reply::data("Logged out", Nothing))
 }
 
-#[handler]
-pub async fn me(caller: Caller) -> ApiResult<Reply> {
+/// The signed-in user, with their e-mail address.
+#[endpoint(tags("auth"))]
+pub async fn me(caller: Caller) -> ApiResult<Reply<Me>> {
     Ok(Reply::data(
         "User",
         Me {

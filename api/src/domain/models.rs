@@ -8,6 +8,7 @@
 
 use crate::domain::clock::Playback;
 use chrono::{DateTime, SecondsFormat, Utc};
+use salvo::oapi::ToSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::FromRow;
@@ -48,36 +49,36 @@ pub struct User {
 }
 
 /// Another user as everyone may see them: no e-mail address.
-#[derive(Clone, Debug, Serialize)]
-pub struct UserRef<'a> {
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct UserRef {
     pub id: Uuid,
-    pub username: &'a str,
+    pub username: String,
 }
 
 /// The user as they see themselves.
-#[derive(Serialize)]
-pub struct PrivateUser<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct PrivateUser {
     pub id: Uuid,
-    pub username: &'a str,
-    pub email: &'a str,
+    pub username: String,
+    pub email: String,
     #[serde(with = "iso_format")]
     pub created_at: DateTime<Utc>,
 }
 
 impl User {
-    pub fn private_view(&self) -> PrivateUser<'_> {
+    pub fn private_view(&self) -> PrivateUser {
         PrivateUser {
             id: self.id,
-            username: &self.username,
-            email: &self.email,
+            username: self.username.clone(),
+            email: self.email.clone(),
             created_at: self.created_at,
         }
     }
 
-    pub fn public_view(&self) -> UserRef<'_> {
+    pub fn public_view(&self) -> UserRef {
         UserRef {
             id: self.id,
-            username: &self.username,
+            username: self.username.clone(),
         }
     }
 
@@ -122,34 +123,34 @@ pub struct Track {
 }
 
 /// `{id, name, color}` of a track's genre (`TrackQueue.vue` colours its badge).
-#[derive(Clone, Debug, Serialize)]
-pub struct GenreRef<'a> {
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct GenreRef {
     pub id: i64,
-    pub name: &'a str,
-    pub color: &'a str,
+    pub name: String,
+    pub color: String,
 }
 
 /// A track as the front end reads it: the queue (`TrackQueue.vue`,
 /// `stores/track.js`), events, the player (`useAudioPlayer.js`), search.
-#[derive(Serialize)]
-pub struct TrackView<'a> {
+#[derive(Clone, Serialize, ToSchema)]
+pub struct TrackView {
     pub id: Uuid,
     pub room_id: Uuid,
-    pub filename: &'a str,
-    pub original_name: &'a str,
+    pub filename: String,
+    pub original_name: String,
     /// Whole seconds: `TrackQueue.vue` prints `seconds % 60` as it is.
     pub duration_seconds: i64,
     pub duration_ms: i64,
     pub formatted_duration: String,
     pub file_size_bytes: i64,
     pub formatted_file_size: String,
-    pub mime_type: &'a str,
+    pub mime_type: String,
     pub vote_score: i32,
     pub votes_count: i32,
     pub user_has_voted: bool,
-    pub uploader: UserRef<'a>,
+    pub uploader: UserRef,
     pub genre_id: Option<i64>,
-    pub genre: Option<GenreRef<'a>>,
+    pub genre: Option<GenreRef>,
     pub cover_url: Option<String>,
     #[serde(with = "iso_format::option")]
     pub played_at: Option<DateTime<Utc>>,
@@ -173,28 +174,32 @@ pub fn whole_seconds(ms: i64) -> i64 {
 
 impl Track {
     /// The track as clients see it; `api_url` is the API's public origin.
-    pub fn view(&self, api_url: &str, file_url: Option<String>, user_has_voted: bool) -> TrackView<'_> {
+    pub fn view(&self, api_url: &str, file_url: Option<String>, user_has_voted: bool) -> TrackView {
         let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
-            (Some(id), Some(name), Some(color)) => Some(GenreRef { id, name, color }),
+            (Some(id), Some(name), Some(color)) => Some(GenreRef {
+                id,
+                name: name.clone(),
+                color: color.clone(),
+            }),
             _ => None,
         };
         TrackView {
             id: self.id,
             room_id: self.room_id,
-            filename: &self.filename,
-            original_name: &self.original_name,
+            filename: self.filename.clone(),
+            original_name: self.original_name.clone(),
             duration_seconds: whole_seconds(self.duration_ms),
             duration_ms: self.duration_ms,
             formatted_duration: formatted_duration(self.duration_ms),
             file_size_bytes: self.file_size_bytes,
             formatted_file_size: formatted_size(self.file_size_bytes),
-            mime_type: &self.mime_type,
+            mime_type: self.mime_type.clone(),
             vote_score: self.vote_score,
             votes_count: self.vote_score,
             user_has_voted,
             uploader: UserRef {
                 id: self.uploader_id,
-                username: &self.uploader_username,
+                username: self.uploader_username.clone(),
             },
             genre_id: self.genre_id,
             genre,
@@ -235,11 +240,11 @@ pub const ROOM_FROM: &str = "rooms r JOIN users a ON a.id = r.administrator_id";
 
 /// The fields every room shape has (`RoomList.vue`, `Room.vue`,
 /// `stores/room.js`); the list, the full room and `room.updated` add to it.
-#[derive(Serialize)]
-pub struct RoomSummary<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct RoomSummary {
     pub id: Uuid,
-    pub name: &'a str,
-    pub description: Option<&'a str>,
+    pub name: String,
+    pub description: Option<String>,
     pub cover_url: Option<String>,
     pub is_playing: bool,
     #[serde(with = "iso_format::option")]
@@ -253,7 +258,7 @@ pub struct RoomSummary<'a> {
     pub created_at: DateTime<Utc>,
     #[serde(with = "iso_format")]
     pub updated_at: DateTime<Utc>,
-    pub administrator: UserRef<'a>,
+    pub administrator: UserRef,
     /// `ParticipantList.vue` compares it with each participant's `user_id`.
     pub administrator_id: Uuid,
     pub current_track_id: Option<Uuid>,
@@ -262,30 +267,30 @@ pub struct RoomSummary<'a> {
 }
 
 /// The true position now, next to the server clock it was read at.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Clock {
     pub position_ms: i64,
     pub server_time: i64,
 }
 
 /// A room in a list or in full, as its viewer sees it.
-#[derive(Serialize)]
-pub struct RoomView<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct RoomView {
     #[serde(flatten)]
-    pub summary: RoomSummary<'a>,
+    pub summary: RoomSummary,
     #[serde(flatten)]
     pub clock: Clock,
-    pub current_track: Option<TrackView<'a>>,
+    pub current_track: Option<TrackView>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub participants: Option<Vec<ParticipantView<'a>>>,
+    pub participants: Option<Vec<ParticipantView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub track_queue: Option<Vec<TrackView<'a>>>,
+    pub track_queue: Option<Vec<TrackView>>,
     pub is_administrator: bool,
     pub is_participant: bool,
     /// The viewer: `stores/websocket.js` compares `currentRoom.user.id` with
     /// a vote's `voter` and an upload's `uploader`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<UserRef<'a>>,
+    pub user: Option<UserRef>,
 }
 
 impl Room {
@@ -298,11 +303,11 @@ impl Room {
     }
 
     /// The room as lists show it; `api_url` is the API's public origin.
-    pub fn summary(&self, api_url: &str) -> RoomSummary<'_> {
+    pub fn summary(&self, api_url: &str) -> RoomSummary {
         RoomSummary {
             id: self.id,
-            name: &self.name,
-            description: self.description.as_deref(),
+            name: self.name.clone(),
+            description: self.description.clone(),
             cover_url: cover_url(api_url, self.cover_path.as_deref()),
             is_playing: self.is_playing,
             playback_started_at: self.playback_started_at,
@@ -313,7 +318,7 @@ impl Room {
             updated_at: self.updated_at,
             administrator: UserRef {
                 id: self.administrator_id,
-                username: &self.administrator_username,
+                username: self.administrator_username.clone(),
             },
             administrator_id: self.administrator_id,
             current_track_id: self.current_track_id,
@@ -340,26 +345,26 @@ pub struct Participant {
 /// A participant (`ParticipantList.vue` reads `user.username`/`username`,
 /// `user_id`/`user.id` and `joined_at`; the store removes them by `id`,
 /// which is therefore the user's id, as in `user.left`).
-#[derive(Serialize)]
-pub struct ParticipantView<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct ParticipantView {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub username: &'a str,
-    pub user: UserRef<'a>,
+    pub username: String,
+    pub user: UserRef,
     #[serde(with = "iso_format")]
     pub joined_at: DateTime<Utc>,
     pub is_administrator: bool,
 }
 
 impl Participant {
-    pub fn view(&self, administrator: Uuid) -> ParticipantView<'_> {
+    pub fn view(&self, administrator: Uuid) -> ParticipantView {
         ParticipantView {
             id: self.user_id,
             user_id: self.user_id,
-            username: &self.username,
+            username: self.username.clone(),
             user: UserRef {
                 id: self.user_id,
-                username: &self.username,
+                username: self.username.clone(),
             },
             joined_at: self.joined_at,
             is_administrator: self.user_id == administrator,

@@ -19,6 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::records;
 use chrono::{DateTime, Utc};
+use salvo::oapi::ToSchema;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
@@ -122,9 +123,9 @@ async fn snapshot_of(tx: &mut PgConnection, room: Uuid, locked: Locked) -> ApiRe
 }
 
 /// What a skip (or the end of a track) moved from and to.
-#[derive(Default, Serialize)]
-struct Skip<'a> {
-    previous_track: Option<TrackView<'a>>,
+#[derive(Default, Serialize, ToSchema)]
+pub struct Skip {
+    previous_track: Option<TrackView>,
     /// `stores/playback.js` reads both ids from the skip's answer.
     skipped_track_id: Option<Uuid>,
     next_track_id: Option<Uuid>,
@@ -132,8 +133,8 @@ struct Skip<'a> {
 
 /// The sync fields every playback answer and event carries
 /// (`stores/playback.js`, `stores/websocket.js`, `useAudioPlayer.js`).
-#[derive(Serialize)]
-struct PlaybackView<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct PlaybackView {
     server_time: i64,
     is_playing: bool,
     position_ms: i64,
@@ -150,15 +151,15 @@ struct PlaybackView<'a> {
     playback_started_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "iso_or_null")]
     playback_paused_at: Option<DateTime<Utc>>,
-    track: Option<TrackView<'a>>,
-    current_track: Option<TrackView<'a>>,
+    track: Option<TrackView>,
+    current_track: Option<TrackView>,
     track_id: Option<Uuid>,
-    next_track: Option<TrackView<'a>>,
+    next_track: Option<TrackView>,
     /// Set on resume: the instant it resumed, the front end's new `startedAt`.
     #[serde(serialize_with = "iso_or_null", skip_serializing_if = "Option::is_none")]
     resumed_at: Option<DateTime<Utc>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    skip: Option<Skip<'a>>,
+    skip: Option<Skip>,
 }
 
 fn iso_or_null<S: serde::Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -169,10 +170,10 @@ fn iso_or_null<S: serde::Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Resu
 }
 
 impl Snapshot {
-    fn view<'a>(&'a self, state: &AppState) -> PlaybackView<'a> {
+    fn view(&self, state: &AppState) -> PlaybackView {
         let p = self.playback;
         let position_ms = p.position_ms(self.now, self.current.as_ref().map(|t| t.duration_ms));
-        let track_view = |t: &'a Track| storage::playable_view(&state.config, t, false);
+        let track_view = |t: &Track| storage::playable_view(&state.config, t, false);
         PlaybackView {
             server_time: self.now.timestamp_millis(),
             is_playing: p.is_playing,
@@ -417,8 +418,8 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
 /// The playback of `room` now. A read: no transaction and no row lock, so
 /// a status poll never waits behind a change (nor holds one up). The room
 /// row is read first; a change committed meanwhile shows in the next poll.
-pub async fn status(state: &AppState, room_id: Uuid) -> ApiResult<Value> {
+pub async fn status(state: &AppState, room_id: Uuid) -> ApiResult<PlaybackView> {
     let mut conn = state.db.acquire().await?;
     let room = read(&mut *conn, room_id, "").await?;
-    Ok(to_value(&snapshot_of(&mut conn, room_id, room).await?.view(state)))
+    Ok(snapshot_of(&mut conn, room_id, room).await?.view(state))
 }

@@ -91,7 +91,7 @@ pub fn file_url(config: &Config, relative: &str) -> String {
 
 /// `track` as a participant sees it: its cover on the API's public origin
 /// and its audio signed on the edge.
-pub fn playable_view<'a>(config: &Config, track: &'a Track, user_has_voted: bool) -> TrackView<'a> {
+pub fn playable_view(config: &Config, track: &Track, user_has_voted: bool) -> TrackView {
     track.view(
         &config.api_public_url,
         Some(file_url(config, &track.file_path)),

@@ -1,6 +1,7 @@
 //! One error type for the whole API, turned into the JSON envelope in one place.
 
 use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::oapi::{BasicType, Components, EndpointOutRegister, Object, Operation, Response as OapiResponse};
 use salvo::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -140,5 +141,37 @@ impl Writer for ApiError {
         }
         res.status_code(status);
         res.render(Json(body));
+    }
+}
+
+/// Every failure, whatever its status: `{success: false, message, code}`,
+/// with `error` (the same sentence) or, for a 422, `errors` by field.
+impl EndpointOutRegister for ApiError {
+    fn register(_components: &mut Components, operation: &mut Operation) {
+        let text = || Object::with_type(BasicType::String);
+        let failure = Object::new()
+            .property("success", Object::with_type(BasicType::Boolean).enum_values([false]))
+            .required("success")
+            .property("message", text())
+            .required("message")
+            .property("error", text())
+            .property(
+                "errors",
+                Object::new()
+                    .additional_properties(text().to_array())
+                    .description("422: the messages of each refused field"),
+            )
+            .property(
+                "code",
+                text().description("machine-readable: not_found, validation_failed, …"),
+            )
+            .required("code");
+        operation.responses.insert(
+            "default",
+            OapiResponse::new(
+                "A failure: 400, 401 (no valid token), 403, 404, 409, 413, 415, 422, 429 or 503 (with `Retry-After`), 500",
+            )
+            .add_content("application/json", salvo::oapi::Content::new(failure)),
+        );
     }
 }

@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod cors;
 pub(crate) mod deadline;
 pub mod error;
+pub mod openapi;
 pub(crate) mod page;
 pub(crate) mod reply;
 pub(crate) mod request;

@@ -3,6 +3,7 @@
 //! a query.
 
 use crate::http::error::{ApiError, ApiResult};
+use salvo::oapi::ToSchema;
 use salvo::prelude::*;
 use serde::Serialize;
 
@@ -16,12 +17,20 @@ pub struct Page {
     pub per_page: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Pagination {
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
     pub last_page: i64,
+}
+
+/// A page of a list: `{data: […], pagination: {…}}` beside the envelope's
+/// fields (`RoomList.vue`, `stores/playlist.js`).
+#[derive(Serialize, ToSchema)]
+pub struct Listed<T: ToSchema + 'static> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
 }
 
 impl Page {

@@ -117,9 +117,15 @@ pub fn subscription_error(channel: &str, status: u16, error: &str) -> Frame {
     )
 }
 
+#[derive(Serialize)]
+struct NativeFrame<'a, T> {
+    r#type: &'a str,
+    data: &'a T,
+}
+
 /// `{"type":…,"data":{…}}`, the front end's native protocol.
-pub fn native(kind: &str, data: &Value) -> Frame {
-    Frame::from(json!({ "type": kind, "data": data }).to_string())
+pub fn native(kind: &str, data: &impl Serialize) -> Frame {
+    Frame::from(serde_json::to_string(&NativeFrame { r#type: kind, data }).unwrap_or_default())
 }
 
 pub fn native_error(message: &str) -> Frame {

@@ -11,16 +11,16 @@
 
 use super::join_wait;
 use crate::auth::caller::Caller;
+use crate::domain::models::UserRef;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
 use crate::hub::frames;
-use salvo::http::StatusCode;
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use spotik_shared::pusher_auth;
 
-#[derive(Deserialize)]
+/// Form-encoded (laravel-echo's default) or JSON.
+#[derive(Deserialize, ToSchema)]
 struct AuthRequest {
     #[serde(default)]
     socket_id: String,
@@ -38,8 +38,28 @@ fn valid_socket_id(id: &str) -> bool {
     })
 }
 
-#[handler]
-pub async fn authorize(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// The signature pusher-js sends back in its `pusher:subscribe`.
+#[derive(Serialize, ToSchema)]
+pub struct Authorization {
+    /// `<key>:<HMAC-SHA256 of socket_id:channel:channel_data>`.
+    auth: String,
+    /// JSON text: `{user_id, user_info: {id, username}, session}`.
+    channel_data: String,
+}
+
+/// What `channel_data` holds: who subscribes, under which session.
+#[derive(Serialize)]
+struct ChannelData {
+    user_id: String,
+    user_info: UserRef,
+    session: uuid::Uuid,
+}
+
+/// Signs a subscription to a room's channel (its participants, waiting up
+/// to `BROADCAST_AUTH_WAIT_MS` for the caller's own join) or to the
+/// caller's own user channel. The protocol is in docs/realtime.md.
+#[endpoint(tags("realtime"), request_body = AuthRequest)]
+pub async fn authorize(caller: Caller, req: &mut Request) -> ApiResult<Json<Authorization>> {
     let state = &caller.state;
     let is_json = req.content_type().is_some_and(|m| m.subtype() == "json");
     let body = if is_json {
@@ -69,12 +89,12 @@ pub async fn authorize(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     } else if channel != format!("private-App.Models.User.{user}") {
         return Err(ApiError::Forbidden("You may not subscribe to this channel".into()));
     }
-    let channel_data = json!({
-        "user_id": user.to_string(),
-        "user_info": { "id": user, "username": caller.user.username },
-        "session": caller.claims.jti,
+    let channel_data = serde_json::to_string(&ChannelData {
+        user_id: user.to_string(),
+        user_info: caller.user.public_view(),
+        session: caller.claims.jti,
     })
-    .to_string();
+    .map_err(ApiError::internal)?;
     let config = &state.config.hub;
     let auth = pusher_auth::sign_channel(
         &config.app_key,
@@ -83,10 +103,7 @@ pub async fn authorize(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
         channel,
         Some(&channel_data),
     );
-    Ok(Reply::raw(
-        StatusCode::OK,
-        json!({ "auth": auth, "channel_data": channel_data }),
-    ))
+    Ok(Json(Authorization { auth, channel_data }))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! through Redis.
 
 use crate::http::error::ApiResult;
-use crate::http::reply::Reply;
+use crate::http::reply::Raw;
 use crate::hub::message::PusherEvent;
 use crate::state::from_depot;
 use crate::state::AppState;
@@ -25,14 +25,14 @@ const MAX_BATCH: usize = 10;
 const MAX_NAME: usize = 200;
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
-fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Reply {
-    Reply::raw(status, json!({ "error": error.to_string() }))
+fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Raw {
+    Raw::json(status, json!({ "error": error.to_string() }))
 }
 
 /// Checks the app id and the signature, then reads the body and checks it
 /// is the one signed for. The signature is checked first: an unsigned
 /// request is refused before the server waits for a byte of its body.
-async fn verified(req: &mut Request, state: &AppState) -> Result<Vec<u8>, Reply> {
+async fn verified(req: &mut Request, state: &AppState) -> Result<Vec<u8>, Raw> {
     if req.param::<String>("app_id").as_deref() != Some(state.config.hub.app_id.as_str()) {
         return Err(refuse(StatusCode::NOT_FOUND, "Unknown app"));
     }
@@ -70,7 +70,7 @@ struct EventRequest {
     socket_id: Option<String>,
 }
 
-fn event(request: EventRequest) -> Result<PusherEvent, Reply> {
+fn event(request: EventRequest) -> Result<PusherEvent, Raw> {
     let mut channels = request.channels;
     channels.extend(request.channel);
     let data = match request.data {
@@ -98,18 +98,18 @@ fn event(request: EventRequest) -> Result<PusherEvent, Reply> {
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Raw> {
     serde_json::from_slice(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 #[handler]
-pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
     let state = from_depot(depot)?;
     let outcome = async {
         let body = verified(req, state).await?;
         let event = event(parse(&body)?)?;
         state.hub.publish_pusher_event(event).await;
-        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({})))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({})))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -120,7 +120,7 @@ struct Batch {
 }
 
 #[handler]
-pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
     let state = from_depot(depot)?;
     let outcome = async {
         let body = verified(req, state).await?;
@@ -132,7 +132,7 @@ pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
         for event in events {
             state.hub.publish_pusher_event(event).await;
         }
-        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "batch": [] })))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({ "batch": [] })))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -143,7 +143,7 @@ fn wants(req: &Request, field: &str) -> bool {
 }
 
 #[handler]
-pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
     let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
@@ -165,13 +165,13 @@ pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Re
                 (c.name, Value::Object(info))
             })
             .collect();
-        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "channels": channels })))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({ "channels": channels })))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
 
 #[handler]
-pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
     let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
@@ -190,13 +190,13 @@ pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         if name.starts_with("presence-") {
             info.insert("user_count".into(), found.users.into());
         }
-        Ok::<_, Reply>(Reply::raw(StatusCode::OK, Value::Object(info)))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, Value::Object(info)))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
 
 #[handler]
-pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
     let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
@@ -210,7 +210,7 @@ pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply
             .into_iter()
             .map(|id| json!({ "id": id }))
             .collect();
-        Ok::<_, Reply>(Reply::raw(StatusCode::OK, json!({ "users": users })))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({ "users": users })))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }

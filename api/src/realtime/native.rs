@@ -188,15 +188,15 @@ impl Connection {
         self.state.hub.subscribe(&channel(room), self.id, subscriber);
         self.room = Some(room);
         let found = rooms::require(&self.state.db, room).await?;
-        let room_json = rooms::room_json(&self.state, &found, &self.caller.user).await?;
+        let view = rooms::room_view(&self.state, &found, &self.caller.user).await?;
         let replies = vec![frames::native(
             "room_joined",
-            &json!({
-                "seq": found.event_seq,
-                "server_time": room_json["server_time"],
-                "position_ms": room_json["position_ms"],
-                "room": room_json,
-            }),
+            &RoomJoined {
+                seq: found.event_seq,
+                server_time: view.clock.server_time,
+                position_ms: view.clock.position_ms,
+                room: view,
+            },
         )];
         catch_up::schedule(
             std::sync::Arc::clone(&self.state),
@@ -220,4 +220,13 @@ impl Connection {
         self.state.hub.close_session(self.caller.claims.jti, self.id);
         self.state.hub.disconnect(self.id);
     }
+}
+
+/// `room_joined`: the room in full, its clock beside it.
+#[derive(serde::Serialize)]
+struct RoomJoined {
+    seq: i64,
+    server_time: i64,
+    position_ms: i64,
+    room: crate::domain::models::RoomView,
 }

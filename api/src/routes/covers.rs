@@ -9,20 +9,21 @@
 //! and let the browser guess, a stored-XSS hole.
 
 use crate::auth::caller::Caller;
+use crate::domain::models::RoomView;
 use crate::files::image::{self, Format, Limits};
 use crate::files::storage;
 use crate::files::upload::{self, FormLimits};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
+use crate::http::reply::Fields;
 use crate::http::request::uuid_param;
-use crate::routes::rooms::{announce_update, require_admin, room_json};
+use crate::routes::rooms::{announce_update, require_admin, room_view};
 use crate::state::from_depot;
 use crate::state::AppState;
 use base64::Engine;
 use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Checks `bytes` and stores them under their content address; returns the
@@ -69,8 +70,9 @@ impl Drop for Staged {
 }
 
 /// `cover_data`: the front end's fallback, the image as a `data:` URL in JSON.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CoverData {
+    /// `data:image/png;base64,…`
     #[serde(default)]
     cover_data: String,
 }
@@ -107,9 +109,30 @@ async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<Vec<u8
     Ok(bytes)
 }
 
-/// `POST /rooms/{id}/cover` (administrator): `cover_image` or `cover_data`.
-#[handler]
-pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// What setting a cover answers: its URL, at the top level and beside the room.
+#[derive(Serialize, ToSchema)]
+pub struct CoverSet {
+    cover_url: Option<String>,
+    data: CoverOfRoom,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CoverOfRoom {
+    cover_url: Option<String>,
+    room: RoomView,
+}
+
+/// What removing a cover answers.
+#[derive(Serialize, ToSchema)]
+pub struct CoverRemoved {
+    /// Always null.
+    cover_url: Option<String>,
+}
+
+/// `POST /rooms/{id}/cover` (administrator): the image as a multipart
+/// `cover_image` (JPEG, PNG or WebP) or, as here, a JSON `cover_data` URL.
+#[endpoint(tags("rooms"), request_body = CoverData)]
+pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fields<CoverSet>> {
     let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(&state, room_id, caller.id()).await?;
@@ -136,16 +159,21 @@ pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Repl
     }
     let room = crate::routes::rooms::require(&state.db, room_id).await?;
     let cover_url = crate::domain::models::cover_url(&state.config.api_public_url, Some(&relative));
-    Ok(Reply::top_level(
-        StatusCode::OK,
+    Ok(Fields::new(
         "Room cover updated",
-        json!({ "cover_url": cover_url, "data": { "cover_url": cover_url, "room": room_json(&state, &room, &caller.user).await? } }),
+        CoverSet {
+            cover_url: cover_url.clone(),
+            data: CoverOfRoom {
+                cover_url,
+                room: room_view(&state, &room, &caller.user).await?,
+            },
+        },
     ))
 }
 
 /// `DELETE /rooms/{id}/cover` (administrator): back to the generated gradient.
-#[handler]
-pub async fn remove_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("rooms"))]
+pub async fn remove_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fields<CoverRemoved>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(state, room_id, caller.id()).await?;
@@ -160,11 +188,7 @@ pub async fn remove_room_cover(caller: Caller, req: &mut Request) -> ApiResult<R
     if let Some(old) = before.cover_path {
         storage::remove_if_unreferenced(&state.db, &state.config, &old).await;
     }
-    Ok(Reply::top_level(
-        StatusCode::OK,
-        "Room cover removed",
-        json!({ "cover_url": null }),
-    ))
+    Ok(Fields::new("Room cover removed", CoverRemoved { cover_url: None }))
 }
 
 /// `<sha256>.<ext>` of a stored cover, and its format; nothing else is a cover.

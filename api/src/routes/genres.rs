@@ -8,9 +8,10 @@
 
 use crate::auth::caller::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
+use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
 use chrono::{DateTime, Utc};
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -29,12 +30,12 @@ struct Genre {
 }
 
 /// A genre as the front end reads it (`id`, `name`, `color`, `tracks_count`).
-#[derive(Serialize)]
-struct GenreView<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct GenreView {
     id: i64,
-    name: &'a str,
-    description: Option<&'a str>,
-    color: &'a str,
+    name: String,
+    description: Option<String>,
+    color: String,
     tracks_count: i64,
     /// Whether the viewer may rename or delete it.
     is_owner: bool,
@@ -44,12 +45,12 @@ struct GenreView<'a> {
 }
 
 impl Genre {
-    fn view(&self, viewer: Uuid) -> GenreView<'_> {
+    fn view(&self, viewer: Uuid) -> GenreView {
         GenreView {
             id: self.id,
-            name: &self.name,
-            description: self.description.as_deref(),
-            color: &self.color,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            color: self.color.clone(),
             tracks_count: self.tracks_count,
             is_owner: self.created_by == Some(viewer),
             is_builtin: self.created_by.is_none(),
@@ -76,19 +77,24 @@ fn id_param(req: &Request) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::NotFound("Genre not found".into()))
 }
 
-#[handler]
-pub async fn list(caller: Caller) -> ApiResult<Reply> {
+/// Every genre, by name.
+#[endpoint(tags("genres"), operation_id = "list_genres")]
+pub async fn list(caller: Caller) -> ApiResult<Reply<Vec<GenreView>>> {
     let state = &caller.state;
     let genres = sqlx::query_as::<_, Genre>(&format!("{GENRE_SELECT} ORDER BY lower(g.name)"))
         .fetch_all(&state.db)
         .await?;
     let views: Vec<_> = genres.iter().map(|g| g.view(caller.id())).collect();
-    Ok(Reply::data("Genres", &views))
+    Ok(Reply::data("Genres", views))
 }
 
 /// `GET /genres/popular?limit=10`: the most used first.
-#[handler]
-pub async fn popular(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(
+    tags("genres"),
+    operation_id = "popular_genres",
+    parameters(("limit" = Option<i64>, Query, description = "How many, 1 to 100 (10 by default)"))
+)]
+pub async fn popular(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<GenreView>>> {
     let state = &caller.state;
     let limit = match req.query::<String>("limit").filter(|l| !l.is_empty()) {
         None => 10,
@@ -105,17 +111,17 @@ pub async fn popular(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     .fetch_all(&state.db)
     .await?;
     let views: Vec<_> = genres.iter().map(|g| g.view(caller.id())).collect();
-    Ok(Reply::data("Popular genres", &views))
+    Ok(Reply::data("Popular genres", views))
 }
 
-#[handler]
-pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("genres"), operation_id = "show_genre")]
+pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply<GenreView>> {
     let state = &caller.state;
     let genre = find(&state.db, id_param(req)?).await?;
     Ok(Reply::data("Genre", genre.view(caller.id())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct GenreFields {
     name: Option<String>,
     description: Option<String>,
@@ -182,8 +188,9 @@ fn taken(error: sqlx::Error) -> ApiError {
     }
 }
 
-#[handler]
-pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Adds a genre; its creator alone may change it.
+#[endpoint(tags("genres"), operation_id = "create_genre", request_body = GenreFields)]
+pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Created<GenreView>> {
     let state = &caller.state;
     let valid = validate(json_body(req).await?)?;
     let Some(name) = valid.name else {
@@ -215,8 +222,9 @@ async fn owned(db: &sqlx::PgPool, id: i64, user: Uuid) -> ApiResult<Genre> {
     }
 }
 
-#[handler]
-pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Renames or recolours a genre its caller added.
+#[endpoint(tags("genres"), operation_id = "update_genre", request_body = GenreFields)]
+pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply<GenreView>> {
     let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
@@ -237,8 +245,9 @@ pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     Ok(Reply::data("Genre updated", genre.view(caller.id())))
 }
 
-#[handler]
-pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Deletes a genre its caller added and no track uses (409 otherwise).
+#[endpoint(tags("genres"), operation_id = "delete_genre")]
+pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
@@ -253,7 +262,7 @@ pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
             "Tracks still use this genre, so it cannot be deleted".into(),
         ));
     }
-    Ok(Reply::data("Genre deleted", serde_json::Value::Null))
+    Ok(Reply::data("Genre deleted", Nothing))
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use crate::state::from_depot;
 use chrono::{SecondsFormat, Utc};
 use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
+use serde::Serialize;
 use serde_json::{json, Value};
 use spotik_shared::system::{slow_check_alert, System};
 use std::time::{Duration, Instant};
@@ -90,42 +92,133 @@ fn dashboard_view(requests: &Value, database: &Value, websocket: &Value) -> Valu
     })
 }
 
-#[handler]
-pub async fn ping() -> Json<Value> {
-    Json(json!({ "status": "ok", "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) }))
+/// What `/api/ping` answers.
+#[derive(Serialize, ToSchema)]
+pub struct Pong {
+    /// Always `ok`.
+    status: &'static str,
+    timestamp: String,
+}
+
+fn now_iso() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Whether the process answers at all: no database, no Redis.
+#[endpoint(tags("monitoring"))]
+pub async fn ping() -> Json<Pong> {
+    Json(Pong {
+        status: "ok",
+        timestamp: now_iso(),
+    })
+}
+
+/// The server's clock, for a client's NTP-style offset estimate.
+#[derive(Serialize, ToSchema)]
+pub struct ServerTime {
+    success: bool,
+    timestamp: String,
+    unix_timestamp: i64,
+    unix_ms: i64,
+    received_at_ms: i64,
+    sent_at_ms: i64,
+    timezone: &'static str,
 }
 
 /// NTP-style stamps: when the request was received and when the answer left.
-#[handler]
-pub async fn server_time(res: &mut Response) {
+#[endpoint(tags("monitoring"))]
+pub async fn server_time(res: &mut Response) -> Json<ServerTime> {
     let received = Utc::now();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let sent = Utc::now();
-    res.render(Json(json!({
-        "success": true,
-        "timestamp": sent.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "unix_timestamp": sent.timestamp(),
-        "unix_ms": sent.timestamp_millis(),
-        "received_at_ms": received.timestamp_millis(),
-        "sent_at_ms": sent.timestamp_millis(),
-        "timezone": "UTC",
-    })));
+    Json(ServerTime {
+        success: true,
+        timestamp: sent.to_rfc3339_opts(SecondsFormat::Millis, true),
+        unix_timestamp: sent.timestamp(),
+        unix_ms: sent.timestamp_millis(),
+        received_at_ms: received.timestamp_millis(),
+        sent_at_ms: sent.timestamp_millis(),
+        timezone: "UTC",
+    })
 }
 
-fn check(ok: bool, started: Instant) -> Value {
-    json!({ "status": if ok { "ok" } else { "failed" }, "response_time": started.elapsed().as_secs_f64() * 1000.0 })
+/// One dependency's check.
+#[derive(Serialize, ToSchema)]
+pub struct Check {
+    /// `ok` or `failed` (no answer within `HEALTH_CHECKS_TIMEOUT` is a failure).
+    status: &'static str,
+    /// Milliseconds.
+    response_time: f64,
+    /// Open real-time connections (the `websocket` check only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections: Option<u64>,
 }
 
 /// Runs one health check within `limit`: whether it passed, and how long it
 /// took (a check that does not answer in time has failed).
-async fn timed(limit: Duration, check: impl std::future::Future<Output = bool>) -> (bool, Value) {
+async fn timed(limit: Duration, check: impl std::future::Future<Output = bool>) -> (bool, Check) {
     let started = Instant::now();
     let ok = tokio::time::timeout(limit, check).await.unwrap_or(false);
-    (ok, self::check(ok, started))
+    let check = Check {
+        status: if ok { "ok" } else { "failed" },
+        response_time: started.elapsed().as_secs_f64() * 1000.0,
+        connections: None,
+    };
+    (ok, check)
 }
 
-#[handler]
+#[derive(Serialize, ToSchema)]
+pub struct Checks {
+    database: Check,
+    redis: Check,
+    storage: Check,
+    /// The hub's path between replicas: an echo through Redis pub/sub.
+    websocket: Check,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsedPercent {
+    used_percent: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SystemFigures {
+    memory: UsedPercent,
+    disk: UsedPercent,
+    /// The one-minute load average.
+    load_average: Option<f64>,
+    /// Seconds since this process started.
+    uptime: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Alert {
+    /// `warning` or `critical`.
+    level: String,
+    message: String,
+}
+
+/// What `/api/health` answers: 200 while the database answers, else 503.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `healthy`, `degraded` (Redis, storage or the bus failing, or an
+    /// alert) or `unhealthy` (no database).
+    status: &'static str,
+    timestamp: String,
+    checks: Checks,
+    system: SystemFigures,
+    alerts: Vec<Alert>,
+}
+
+/// The process and its dependencies, each check bounded.
+#[endpoint(
+    tags("monitoring"),
+    responses(
+        (status_code = 200, description = "Healthy or degraded", body = Health),
+        (status_code = 503, description = "Unhealthy: the database does not answer", body = Health),
+    )
+)]
 pub async fn health(depot: &mut Depot, res: &mut Response) {
     let Ok(state) = from_depot(depot) else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
@@ -146,10 +239,9 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         timed(limit, async {
             tokio::fs::write(&probe_file, b"ok").await.is_ok() && tokio::fs::remove_file(&probe_file).await.is_ok()
         }),
-        // The hub's path between replicas: an echo through Redis pub/sub.
         timed(limit, state.hub.bus_round_trip()),
     );
-    websocket["connections"] = state.hub.stats.connections().into();
+    websocket.connections = Some(state.hub.stats.connections() as u64);
     // File reads and statvfs can block (a hung network mount): off the
     // worker threads, and bounded like the checks.
     let media_root = state.config.media_root.clone();
@@ -166,12 +258,15 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         ("storage", &storage),
         ("websocket", &websocket),
     ] {
-        alerts.extend(slow_check_alert(name, check["response_time"].as_f64().unwrap_or(0.0)));
+        alerts.extend(slow_check_alert(name, check.response_time));
     }
     alerts.extend(crate::telemetry::request_stats::error_alert(&requests));
-    let alerts: Vec<Value> = alerts
+    let alerts: Vec<Alert> = alerts
         .into_iter()
-        .map(|(level, message)| json!({ "level": level, "message": message }))
+        .map(|(level, message)| Alert {
+            level: level.to_owned(),
+            message,
+        })
         .collect();
     let status = if !database_ok {
         "unhealthy"
@@ -185,34 +280,62 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
     } else {
         StatusCode::OK
     });
-    res.render(Json(json!({
-        "status": status,
-        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "checks": {
-            "database": database,
-            "redis": redis,
-            "storage": storage,
-            "websocket": websocket,
+    res.render(Json(Health {
+        status,
+        timestamp: now_iso(),
+        checks: Checks {
+            database,
+            redis,
+            storage,
+            websocket,
         },
-        "system": {
-            "memory": { "used_percent": system.memory_used_percent },
-            "disk": { "used_percent": system.disk_used_percent },
-            "load_average": system.load_average,
-            "uptime": state.started.elapsed().as_secs(),
+        system: SystemFigures {
+            memory: UsedPercent {
+                used_percent: system.memory_used_percent,
+            },
+            disk: UsedPercent {
+                used_percent: system.disk_used_percent,
+            },
+            load_average: system.load_average,
+            uptime: state.started.elapsed().as_secs(),
         },
-        "alerts": alerts,
-    })));
+        alerts,
+    }));
 }
 
-#[handler]
+/// The figures of this replica (`?hours=N` adds every replica's last N
+/// hours from Redis); Prometheus text at `/api/metrics/prometheus` or with
+/// `Accept: text/plain`. Their fields are described in docs/monitoring.md.
+#[endpoint(
+    tags("monitoring"),
+    parameters(("hours" = Option<u64>, Query)),
+    responses(
+        (status_code = 200, description = "`{success, metrics, data}`: the dashboard's figures and every figure", body = Value),
+        (status_code = 404, description = "Metrics are off (`METRICS_ENABLED=false`)"),
+    )
+)]
 pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    answer_metrics(req, depot, res).await;
+}
+
+/// The same figures as Prometheus text.
+#[endpoint(
+    tags("monitoring"),
+    responses(
+        (status_code = 200, description = "Prometheus text exposition (version 0.0.4)", content_type = "text/plain", body = String),
+        (status_code = 404, description = "Metrics are off (`METRICS_ENABLED=false`)"),
+    )
+)]
+pub async fn prometheus(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    answer_metrics(req, depot, res).await;
+}
+
+async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let Ok(state) = from_depot(depot) else { return };
     if !state.config.monitoring.metrics {
-        res.status_code(StatusCode::NOT_FOUND);
-        res.render(Json(
-            json!({ "success": false, "message": "Metrics are off (METRICS_ENABLED)", "code": "not_found" }),
-        ));
-        return;
+        return crate::http::error::ApiError::NotFound("Metrics are off (METRICS_ENABLED)".into())
+            .write(req, depot, res)
+            .await;
     }
     let wants_text = req.uri().path().ends_with("/prometheus")
         || req

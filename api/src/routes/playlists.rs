@@ -9,14 +9,14 @@
 //! being in its room.
 
 use crate::auth::caller::Caller;
-use crate::domain::models::{iso, to_value, GenreRef, UserRef};
+use crate::domain::models::{iso, GenreRef, UserRef};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::page::Page;
-use crate::http::reply::Reply;
+use crate::http::page::{Listed, Page};
+use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use salvo::http::StatusCode;
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -57,35 +57,39 @@ struct Entry {
 }
 
 /// A track in a playlist: what the pages show of it, no audio URL.
-#[derive(Serialize)]
-struct EntryView<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct EntryView {
     id: Uuid,
     room_id: Uuid,
-    original_name: &'a str,
+    original_name: String,
     duration_seconds: i64,
     duration_ms: i64,
-    uploader: UserRef<'a>,
-    genre: Option<GenreRef<'a>>,
+    uploader: UserRef,
+    genre: Option<GenreRef>,
     cover_url: Option<String>,
     position: i32,
     added_at: String,
 }
 
 impl Entry {
-    fn view(&self, api_url: &str) -> EntryView<'_> {
+    fn view(&self, api_url: &str) -> EntryView {
         let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
-            (Some(id), Some(name), Some(color)) => Some(GenreRef { id, name, color }),
+            (Some(id), Some(name), Some(color)) => Some(GenreRef {
+                id,
+                name: name.clone(),
+                color: color.clone(),
+            }),
             _ => None,
         };
         EntryView {
             id: self.id,
             room_id: self.room_id,
-            original_name: &self.original_name,
+            original_name: self.original_name.clone(),
             duration_seconds: crate::domain::models::whole_seconds(self.duration_ms),
             duration_ms: self.duration_ms,
             uploader: UserRef {
                 id: self.uploader_id,
-                username: &self.uploader_username,
+                username: self.uploader_username.clone(),
             },
             genre,
             cover_url: crate::domain::models::cover_url(api_url, self.cover_path.as_deref()),
@@ -97,16 +101,16 @@ impl Entry {
 
 /// A playlist as the front end reads it: `creator`/`user` for "Created by",
 /// `tracks`, `tracks_count`, `total_duration` (seconds), `is_owner`.
-#[derive(Serialize)]
-struct PlaylistView<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct PlaylistView {
     id: i64,
-    name: &'a str,
-    description: Option<&'a str>,
+    name: String,
+    description: Option<String>,
     is_public: bool,
     is_owner: bool,
-    user: UserRef<'a>,
-    creator: UserRef<'a>,
-    tracks: Vec<EntryView<'a>>,
+    user: UserRef,
+    creator: UserRef,
+    tracks: Vec<EntryView>,
     tracks_count: usize,
     total_duration: i64,
     created_at: String,
@@ -114,15 +118,15 @@ struct PlaylistView<'a> {
 }
 
 impl Playlist {
-    fn view<'a>(&'a self, api_url: &str, entries: &'a [Entry], viewer: Uuid) -> PlaylistView<'a> {
+    fn view(&self, api_url: &str, entries: &[Entry], viewer: Uuid) -> PlaylistView {
         let owner = UserRef {
             id: self.user_id,
-            username: &self.owner_username,
+            username: self.owner_username.clone(),
         };
         PlaylistView {
             id: self.id,
-            name: &self.name,
-            description: self.description.as_deref(),
+            name: self.name.clone(),
+            description: self.description.clone(),
             is_public: self.is_public,
             is_owner: self.user_id == viewer,
             user: owner.clone(),
@@ -188,15 +192,19 @@ async fn owned(db: &PgPool, id: i64, user: Uuid) -> ApiResult<Playlist> {
     Ok(playlist)
 }
 
-async fn full_view(state: &AppState, playlist: &Playlist, viewer: Uuid) -> ApiResult<serde_json::Value> {
+async fn full_view(state: &AppState, playlist: &Playlist, viewer: Uuid) -> ApiResult<PlaylistView> {
     let mut grouped = entries(&state.db, &[playlist.id]).await?;
     let found = grouped.remove(&playlist.id).unwrap_or_default();
-    Ok(to_value(&playlist.view(&state.config.api_public_url, &found, viewer)))
+    Ok(playlist.view(&state.config.api_public_url, &found, viewer))
 }
 
 /// `GET /playlists`: the caller's own and everyone's public ones, newest first.
-#[handler]
-pub async fn list(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(
+    tags("playlists"),
+    operation_id = "list_playlists",
+    parameters(("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query))
+)]
+pub async fn list(caller: Caller, req: &mut Request) -> ApiResult<Fields<Listed<PlaylistView>>> {
     let state = &caller.state;
     let page = Page::from_query(req, 50)?;
     let playlists = sqlx::query_as::<_, Playlist>(&format!(
@@ -213,7 +221,7 @@ pub async fn list(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
         .await?;
     let ids: Vec<i64> = playlists.iter().map(|p| p.id).collect();
     let grouped = entries(&state.db, &ids).await?;
-    let views: Vec<_> = playlists
+    let data: Vec<_> = playlists
         .iter()
         .map(|p| {
             p.view(
@@ -223,14 +231,16 @@ pub async fn list(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
             )
         })
         .collect();
-    Ok(Reply::top_level(
-        StatusCode::OK,
+    Ok(Fields::new(
         "Playlists",
-        json!({ "data": to_value(&views), "pagination": page.describe(total) }),
+        Listed {
+            data,
+            pagination: page.describe(total),
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PlaylistFields {
     name: Option<String>,
     description: Option<String>,
@@ -277,8 +287,8 @@ fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
     }
 }
 
-#[handler]
-pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("playlists"), operation_id = "create_playlist", request_body = PlaylistFields)]
+pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Created<PlaylistView>> {
     let state = &caller.state;
     let fields: PlaylistFields = json_body(req).await?;
     validate(&fields, true)?;
@@ -298,15 +308,16 @@ pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     ))
 }
 
-#[handler]
-pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// A playlist its caller owns, or a public one.
+#[endpoint(tags("playlists"), operation_id = "show_playlist")]
+pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
     let playlist = readable(&state.db, id_param(req)?, caller.id()).await?;
     Ok(Reply::data("Playlist", full_view(state, &playlist, caller.id()).await?))
 }
 
-#[handler]
-pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("playlists"), operation_id = "update_playlist", request_body = PlaylistFields)]
+pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
@@ -330,8 +341,8 @@ pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     ))
 }
 
-#[handler]
-pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("playlists"), operation_id = "delete_playlist")]
+pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
@@ -339,10 +350,10 @@ pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
         .bind(id)
         .execute(&state.db)
         .await?;
-    Ok(Reply::data("Playlist deleted", serde_json::Value::Null))
+    Ok(Reply::data("Playlist deleted", Nothing))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewEntry {
     track_id: Option<String>,
     position: Option<i64>,
@@ -366,8 +377,8 @@ const MAX_POSITION: i64 = 100_000;
 
 /// `POST /playlists/{id}/tracks` `{track_id, position?}`: at `position`
 /// (later entries move down one), or at the end.
-#[handler]
-pub async fn add_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("playlists"), operation_id = "add_playlist_track", request_body = NewEntry)]
+pub async fn add_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;
@@ -421,8 +432,8 @@ pub async fn add_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
 }
 
 /// `DELETE /playlists/{id}/tracks/{track}`; the entries after it move up.
-#[handler]
-pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(tags("playlists"), operation_id = "remove_playlist_track")]
+pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
     let id = id_param(req)?;
     owned(&state.db, id, caller.id()).await?;

@@ -4,19 +4,20 @@ use crate::auth::caller::Caller;
 use crate::auth::AuthUser;
 use crate::domain::events::EventName;
 use crate::domain::events::{self, Pending};
-use crate::domain::models::{to_value, Participant, Room, RoomView, Track, TrackView, User};
+use crate::domain::models::{
+    to_value, Participant, ParticipantView, Room, RoomSummary, RoomView, Track, TrackView, User, UserRef,
+};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::page::Page;
-use crate::http::reply::Reply;
+use crate::http::page::{Listed, Page};
+use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::{json_body, uuid_param};
 use crate::hub::message::Ending;
 use crate::state::AppState;
 use crate::{files::storage, store::queue, store::records};
 use chrono::{DateTime, Utc};
-use salvo::http::StatusCode;
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -71,12 +72,12 @@ pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResul
     Ok(found)
 }
 
-fn track_view<'a>(state: &AppState, track: &'a Track, voted: &HashSet<Uuid>) -> TrackView<'a> {
+fn track_view(state: &AppState, track: &Track, voted: &HashSet<Uuid>) -> TrackView {
     storage::playable_view(&state.config, track, voted.contains(&track.id))
 }
 
-/// The full room JSON for `viewer`, in a constant number of queries.
-pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> ApiResult<Value> {
+/// The full room for `viewer`, in a constant number of queries.
+pub async fn room_view(state: &AppState, room: &Room, viewer_user: &User) -> ApiResult<RoomView> {
     let viewer = viewer_user.id;
     let now = Utc::now();
     let current = match room.current_track_id {
@@ -101,7 +102,7 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
             is_participant,
             user: Some(viewer_user.public_view()),
         };
-        return Ok(to_value(&view));
+        return Ok(view);
     }
     let queue = queue::load(state, room.id, room.event_seq).await?;
     let mut ids: Vec<Uuid> = queue.iter().map(|t| t.id).collect();
@@ -118,11 +119,12 @@ pub async fn room_json(state: &AppState, room: &Room, viewer_user: &User) -> Api
         is_participant,
         user: Some(viewer_user.public_view()),
     };
-    Ok(to_value(&view))
+    Ok(view)
 }
 
-#[handler]
-pub async fn list_rooms(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Every room, a page at a time (`?page=&per_page=`, 20 by default).
+#[endpoint(tags("rooms"), parameters(("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)))]
+pub async fn list_rooms(caller: Caller, req: &mut Request) -> ApiResult<Fields<Listed<RoomView>>> {
     let state = &caller.state;
     let page = Page::from_query(req, 20)?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rooms")
@@ -163,16 +165,18 @@ pub async fn list_rooms(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
             }
         })
         .collect();
-    Ok(Reply::top_level(
-        StatusCode::OK,
+    Ok(Fields::new(
         "Rooms",
-        json!({ "data": data, "pagination": page.describe(total) }),
+        Listed {
+            data,
+            pagination: page.describe(total),
+        },
     ))
 }
 
 /// The fields a room is created or edited with (`CreateRoomModal.vue`
 /// sends `name` and `description`).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoomFields {
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -211,8 +215,9 @@ fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
     Ok(text.map(str::to_owned))
 }
 
-#[handler]
-pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Creates a room administered, and joined, by its caller.
+#[endpoint(tags("rooms"), request_body = RoomFields)]
+pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Created<RoomView>> {
     let state = &caller.state;
     let fields: RoomFields = json_body(req).await?;
     let name = valid_name(fields.name.as_deref().unwrap_or(""))?;
@@ -234,27 +239,38 @@ pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> 
     let room = require(&state.db, id).await?;
     Ok(Reply::created(
         "Room created",
-        room_json(state, &room, &caller.user).await?,
+        room_view(state, &room, &caller.user).await?,
     ))
 }
 
-#[handler]
-pub async fn show_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// A room in full for a participant (queue, participants, the signed audio
+/// of its current track); its summary and current track for anyone else.
+#[endpoint(tags("rooms"))]
+pub async fn show_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<RoomView>> {
     let state = &caller.state;
     let room = require(&state.db, uuid_param(req, "room")?).await?;
-    Ok(Reply::data("Room", room_json(state, &room, &caller.user).await?))
+    Ok(Reply::data("Room", room_view(state, &room, &caller.user).await?))
+}
+
+/// The `room.updated` event.
+#[derive(Serialize)]
+struct Updated {
+    room: RoomSummary,
 }
 
 /// Stamps `room.updated` with the room as it now is, inside `tx`: what
 /// listeners merge into the room they show (`RoomUpdated`, `room_state_updated`).
 pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str) -> ApiResult<Pending> {
     let room = require(&mut *tx, room_id).await?;
-    let payload = json!({ "room": to_value(&room.summary(api_url)) });
+    let payload = to_value(&Updated {
+        room: room.summary(api_url),
+    });
     Ok(events::stamp(tx, room_id, EventName::RoomUpdated, payload).await?)
 }
 
-#[handler]
-pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Renames or redescribes a room (administrator only); `description: null` clears it.
+#[endpoint(tags("rooms"), request_body = RoomFields)]
+pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<RoomView>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
@@ -281,17 +297,19 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> 
     let room = require(&state.db, room_id).await?;
     Ok(Reply::data(
         "Room updated",
-        room_json(state, &room, &caller.user).await?,
+        room_view(state, &room, &caller.user).await?,
     ))
 }
 
-#[handler]
-pub async fn delete_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Deletes a room, its queue and their files (administrator only).
+#[endpoint(tags("rooms"))]
+pub async fn delete_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
-    let event = events::stamp(&mut tx, room_id, EventName::RoomDeleted, json!({})).await?;
+    let nothing = serde_json::Value::Object(serde_json::Map::new());
+    let event = events::stamp(&mut tx, room_id, EventName::RoomDeleted, nothing).await?;
     let paths: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT file_path, cover_path FROM tracks WHERE room_id = $1 \
          UNION SELECT NULL, cover_path FROM rooms WHERE id = $1 AND cover_path IS NOT NULL",
@@ -314,7 +332,13 @@ pub async fn delete_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> 
             storage::remove_if_unreferenced(&state.db, &state.config, &cover).await;
         }
     }
-    Ok(Reply::data("Room deleted", Value::Null))
+    Ok(Reply::data("Room deleted", Nothing))
+}
+
+/// The `user.joined` event.
+#[derive(Serialize)]
+struct Joined {
+    user: ParticipantView,
 }
 
 /// Adds `user` to the room; `Some(event)` when they were not in it yet.
@@ -343,12 +367,23 @@ pub async fn add_participant(
         .bind(room)
         .fetch_one(&mut *tx)
         .await?;
-    let payload = json!({ "user": to_value(&participant.view(administrator)) });
+    let payload = to_value(&Joined {
+        user: participant.view(administrator),
+    });
     Ok(Some(events::stamp(tx, room, EventName::UserJoined, payload).await?))
 }
 
-#[handler]
-pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// What joining answers: the room as a participant sees it, and the caller
+/// as a participant.
+#[derive(Serialize, ToSchema)]
+pub struct Membership {
+    room: RoomView,
+    participant: ParticipantView,
+}
+
+/// Joins a room (idempotent: "Already a participant").
+#[endpoint(tags("rooms"))]
+pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Membership>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require(&state.db, room_id).await?;
@@ -369,10 +404,10 @@ pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
         username: caller.user.username.clone(),
         joined_at,
     };
-    let data = json!({
-        "room": room_json(state, &room, &caller.user).await?,
-        "participant": to_value(&participant.view(room.administrator_id)),
-    });
+    let data = Membership {
+        room: room_view(state, &room, &caller.user).await?,
+        participant: participant.view(room.administrator_id),
+    };
     let message = if joined_now {
         "Joined the room"
     } else {
@@ -381,8 +416,10 @@ pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     Ok(Reply::data(message, data))
 }
 
-#[handler]
-pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Leaves a room; an administrator who leaves hands it to the
+/// longest-standing participant.
+#[endpoint(tags("rooms"))]
+pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
@@ -408,7 +445,9 @@ pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
         &mut tx,
         room_id,
         EventName::UserLeft,
-        json!({ "user": caller.user.public_json() }),
+        to_value(&Left {
+            user: caller.user.public_view(),
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -417,17 +456,23 @@ pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
     state.members.forget((room_id, caller.id()));
     let leaver = Ending::Participant { user: caller.id() };
     state.publish_ending(event, room_id, leaver).await;
-    Ok(Reply::data("Left the room", Value::Null))
+    Ok(Reply::data("Left the room", Nothing))
 }
 
-#[handler]
-pub async fn list_participants(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// The `user.left` event.
+#[derive(Serialize)]
+struct Left {
+    user: UserRef,
+}
+
+#[endpoint(tags("rooms"))]
+pub async fn list_participants(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<ParticipantView>>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let room = require_participant(state, room_id, caller.id()).await?;
     let participants = records::participants(&state.db, room_id).await?;
     let list: Vec<_> = participants.iter().map(|p| p.view(room.administrator_id)).collect();
-    Ok(Reply::data("Participants", &list))
+    Ok(Reply::data("Participants", list))
 }
 
 #[cfg(test)]

@@ -6,28 +6,29 @@
 
 use crate::auth::caller::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
+use crate::http::reply::Fields;
 use crate::http::request::{json_body, uuid_param};
 use crate::routes::rooms::require_member;
 use crate::telemetry::drift::{Report, TooSoon};
-use salvo::http::StatusCode;
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
-use serde_json::json;
+use serde::Serialize;
 use std::time::Instant;
 
-#[handler]
-pub async fn sync_report(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Nothing beside the envelope's fields.
+#[derive(Serialize, ToSchema)]
+pub struct Recorded {}
+
+/// Records a participant's clock offset and playback drift (202).
+#[endpoint(tags("playback"), request_body = Report)]
+pub async fn sync_report(caller: Caller, req: &mut Request) -> ApiResult<Fields<Recorded, 202>> {
     let state = &caller.state;
     let room = uuid_param(req, "room")?;
     let measured: Report = json_body(req).await?;
     measured.validate()?;
     require_member(state, room, caller.id()).await?;
     match state.sync_reports.record(room, caller.id(), measured, Instant::now()) {
-        Ok(()) => Ok(Reply::top_level(
-            StatusCode::ACCEPTED,
-            "Sync report recorded",
-            json!({}),
-        )),
+        Ok(()) => Ok(Fields::new("Sync report recorded", Recorded {})),
         Err(TooSoon { retry_after }) => Err(ApiError::TooManyRequests {
             message: "One sync report per room at a time; try again later".into(),
             retry_after_secs: retry_after.as_secs_f64().ceil() as u64,

@@ -4,22 +4,31 @@ use crate::auth::authenticate;
 use crate::auth::caller::Caller;
 use crate::domain::events;
 use crate::domain::events::EventName;
-use crate::domain::models::Track;
+use crate::domain::models::{to_value, Track, TrackView};
 use crate::domain::playback::{self, Transition};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
+use crate::http::reply::{Fields, Nothing, Raw, Reply};
 use crate::http::request::uuid_param;
 use crate::routes::rooms::{require, require_member, require_participant};
 use crate::state::from_depot;
 use crate::state::AppState;
 use crate::store::records;
 use crate::{files::storage, files::upload, routes::covers, store::queue};
-use salvo::http::StatusCode;
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
-use serde_json::{json, Value};
+use serde::Serialize;
+use uuid::Uuid;
 
-#[handler]
-pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// A room's queue (`TrackQueue.vue`, `stores/track.js`), both at the top level.
+#[derive(Serialize, ToSchema)]
+pub struct Queue {
+    total_count: usize,
+    tracks: Vec<TrackView>,
+}
+
+/// The queue, by votes then upload time, with the caller's own votes.
+#[endpoint(tags("tracks"))]
+pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Fields<Queue>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     // One round trip to PostgreSQL (the room's event number, membership and
@@ -34,10 +43,12 @@ pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
         .iter()
         .map(|t| storage::playable_view(&state.config, t, voted.contains(&t.id)))
         .collect();
-    Ok(Reply::top_level(
-        StatusCode::OK,
+    Ok(Fields::new(
         "Queue",
-        json!({ "total_count": list.len(), "tracks": list }),
+        Queue {
+            total_count: list.len(),
+            tracks: list,
+        },
     ))
 }
 
@@ -66,8 +77,29 @@ struct NewTrack<'a> {
     cover_path: Option<&'a str>,
 }
 
-#[handler]
-pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// The form an upload is (`FileUpload.vue`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by the multipart reader, named here for the document
+struct UploadForm {
+    /// MP3, WAV, M4A or OGG, checked by reading it (at most `UPLOAD_MAX_BYTES`).
+    #[salvo(schema(value_type = String, format = Binary))]
+    audio_file: Vec<u8>,
+    genre_id: Option<i64>,
+    /// JPEG, PNG or WebP (at most `COVER_MAX_BYTES`).
+    #[salvo(schema(value_type = Option<String>, format = Binary))]
+    cover_image: Option<Vec<u8>>,
+}
+
+/// What an upload answers: the track, under both names the front end reads.
+#[derive(Serialize, ToSchema)]
+pub struct Uploaded {
+    track: TrackView,
+    data: TrackView,
+}
+
+/// Adds a track to a room's queue (participants only); an idle room starts playing it.
+#[endpoint(tags("tracks"), request_body(content = UploadForm, content_type = "multipart/form-data"))]
+pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Fields<Uploaded, 201>> {
     let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
@@ -123,10 +155,12 @@ pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Reply>
     received.keep();
     state.publish(pending).await;
     let view = storage::playable_view(&state.config, &track, false);
-    Ok(Reply::top_level(
-        StatusCode::CREATED,
+    Ok(Fields::new(
         "Track uploaded",
-        json!({ "track": &view, "data": &view }),
+        Uploaded {
+            data: view.clone(),
+            track: view,
+        },
     ))
 }
 
@@ -175,7 +209,9 @@ async fn store_track(
             &mut tx,
             new.room_id,
             EventName::TrackAdded,
-            json!({ "track": storage::playable_view(&state.config, &track, false) }),
+            to_value(&Added {
+                track: storage::playable_view(&state.config, &track, false),
+            }),
         )
         .await?,
     ];
@@ -194,8 +230,28 @@ async fn store_track(
     Ok((track, pending))
 }
 
-#[handler]
-pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// The `track.uploaded` event.
+#[derive(Serialize)]
+struct Added {
+    track: TrackView,
+}
+
+/// The `track.removed` event (`TrackRemoved` by class name for laravel-echo).
+#[derive(Serialize)]
+struct Removed {
+    track_id: Uuid,
+    track: RemovedTrack,
+}
+
+#[derive(Serialize)]
+struct RemovedTrack {
+    id: Uuid,
+}
+
+/// Removes a track (its uploader or the room's administrator); removing the
+/// current one moves the room on.
+#[endpoint(tags("tracks"))]
+pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
@@ -229,7 +285,10 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply>
             &mut tx,
             room_id,
             EventName::TrackRemoved,
-            json!({ "track_id": track_id, "track": { "id": track_id } }),
+            to_value(&Removed {
+                track_id,
+                track: RemovedTrack { id: track_id },
+            }),
         )
         .await?,
     );
@@ -239,13 +298,20 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply>
     if let Some(cover) = &found.cover_path {
         storage::remove_if_unreferenced(&state.db, &state.config, cover).await;
     }
-    Ok(Reply::data("Track removed", Value::Null))
+    Ok(Reply::data("Track removed", Nothing))
 }
 
 /// `GET /tracks?search=…[&genre_id=…][&limit=…]` (`TrackSearch.vue`): tracks
 /// of the caller's rooms whose name contains the text, best first.
-#[handler]
-pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+#[endpoint(
+    tags("tracks"),
+    parameters(
+        ("search" = Option<String>, Query, description = "Text in the track's name (at most 100 characters); `q` too"),
+        ("genre_id" = Option<i64>, Query),
+        ("limit" = Option<i64>, Query, description = "1 to 50, 20 by default"),
+    )
+)]
+pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<TrackView>>> {
     let state = &caller.state;
     let text = req
         .query::<String>("search")
@@ -273,7 +339,7 @@ pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply
     }
     .clamp(1, 50);
     if text.is_empty() && genre.is_none() {
-        return Ok(Reply::data("Tracks", json!([])));
+        return Ok(Reply::data("Tracks", Vec::new()));
     }
     let found = records::search_tracks(&state.db, caller.id(), text, genre, limit).await?;
     let ids: Vec<_> = found.iter().map(|t| t.id).collect();
@@ -282,13 +348,17 @@ pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply
         .iter()
         .map(|t| storage::playable_view(&state.config, t, voted.contains(&t.id)))
         .collect();
-    Ok(Reply::data("Tracks", &list))
+    Ok(Reply::data("Tracks", list))
 }
 
 /// `GET /tracks/{id}/stream`: 302 to the signed edge URL. `<audio src>`
 /// cannot send headers, so the token may come as `?token=`.
-#[handler]
-pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply> {
+#[endpoint(
+    tags("tracks"),
+    security(("bearer" = [])),
+    parameters(("token" = Option<String>, Query, description = "The bearer token, for `<audio src>`"))
+)]
+pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
     let caller = authenticate(req, depot, true).await?;
     let state = from_depot(depot)?;
     let track_id = uuid_param(req, "track")?;
@@ -297,7 +367,7 @@ pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Rep
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
     require_member(state, found.room_id, caller.id()).await?;
     if state.config.stream_x_accel {
-        return Ok(Reply::x_accel(storage::internal_path(&state.config, &found.file_path)));
+        return Ok(Raw::x_accel(storage::internal_path(&state.config, &found.file_path)));
     }
-    Ok(Reply::redirect(storage::file_url(&state.config, &found.file_path)))
+    Ok(Raw::redirect(storage::file_url(&state.config, &found.file_path)))
 }

@@ -3,13 +3,15 @@
 use crate::auth::caller::Caller;
 use crate::domain::events;
 use crate::domain::events::EventName;
+use crate::domain::models::{to_value, UserRef};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Reply;
+use crate::http::reply::Fields;
 use crate::http::request::uuid_param;
 use crate::routes::rooms::require_member;
-use salvo::http::StatusCode;
+use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
-use serde_json::json;
+use serde::Serialize;
+use uuid::Uuid;
 
 /// The statement of a vote (`up`) or an unvote, binding `$1` track, `$2`
 /// user, `$3` room; it returns the score (null if the track is not in the
@@ -51,10 +53,31 @@ fn written(up: bool) -> String {
     )
 }
 
+/// What a vote answers (`TrackQueue.vue` reads both at the top level).
+#[derive(Serialize, ToSchema)]
+pub struct Score {
+    vote_score: i32,
+    user_has_voted: bool,
+}
+
+/// The `track.voted` event: the track's new score, who voted, which way.
+#[derive(Serialize)]
+struct Voted {
+    track: VotedTrack,
+    user: UserRef,
+    vote_added: bool,
+}
+
+#[derive(Serialize)]
+struct VotedTrack {
+    id: Uuid,
+    vote_score: i32,
+}
+
 /// Adds (`up`) or removes the caller's vote. Both are idempotent; concurrent
 /// votes neither lose nor double count, because the vote row, the score and
 /// the event number change in one statement under the room's row lock.
-async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Reply> {
+async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Fields<Score>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     let track_id = uuid_param(req, "track")?;
@@ -72,7 +95,14 @@ async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Reply> {
         events::numbered(
             room_id,
             EventName::TrackVoted,
-            json!({ "track": { "id": track_id, "vote_score": score }, "user": caller.user.public_json(), "vote_added": up }),
+            to_value(&Voted {
+                track: VotedTrack {
+                    id: track_id,
+                    vote_score: score,
+                },
+                user: caller.user.public_view(),
+                vote_added: up,
+            }),
             seq,
             now,
         )
@@ -84,19 +114,23 @@ async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Reply> {
         (false, true) => "Vote removed",
         (false, false) => "No vote to remove",
     };
-    Ok(Reply::top_level(
-        StatusCode::OK,
+    Ok(Fields::new(
         message,
-        json!({ "vote_score": score, "user_has_voted": up }),
+        Score {
+            vote_score: score,
+            user_has_voted: up,
+        },
     ))
 }
 
-#[handler]
-pub async fn add_vote(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Votes for a queued track (idempotent: "Already voted" the second time).
+#[endpoint(tags("votes"))]
+pub async fn add_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<Score>> {
     vote(caller, req, true).await
 }
 
-#[handler]
-pub async fn remove_vote(caller: Caller, req: &mut Request) -> ApiResult<Reply> {
+/// Takes the caller's vote back (idempotent).
+#[endpoint(tags("votes"))]
+pub async fn remove_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<Score>> {
     vote(caller, req, false).await
 }

@@ -26,7 +26,7 @@ pub const MAX_ROOMS: usize = 1000;
 const LARGEST_MS: f64 = 86_400_000.0;
 
 /// One listener's measurement.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, salvo::oapi::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     /// Server clock minus the listener's clock, in ms (either sign).

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn chromium(args: &[&str]) -> std::process::Output {
+pub fn chromium(args: &[&str]) -> std::process::Output {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new("chromium")
         .args([

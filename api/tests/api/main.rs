@@ -1,6 +1,7 @@
 //! Integration tests: the real API on port 0, over a fresh PostgreSQL
 //! database and a private Redis key prefix per test, driven over HTTP.
 
+mod openapi_check;
 mod support;
 mod ws;
 
@@ -20,6 +21,7 @@ mod limits;
 mod login_abuse;
 mod monitoring;
 mod native_ws;
+mod openapi;
 mod playback;
 mod pusher;
 mod pusher_js;

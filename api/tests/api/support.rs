@@ -198,14 +198,45 @@ impl TestApp {
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let mut request = self.client.request(method, self.url(path));
+        let mut request = self.client.request(method.clone(), self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        answer(request.send().await.expect("request sent")).await
+        let answer = answer(request.send().await.expect("request sent")).await;
+        self.conforms(&method, path, &answer).await;
+        answer
+    }
+
+    /// Panics unless `answer` to `method path` is what `/api/openapi.json`
+    /// says it is (see `openapi_check`). Only JSON answers are judged.
+    pub async fn conforms(&self, method: &Method, path: &str, answer: &Answer) {
+        let is_json = answer
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return;
+        }
+        static DOCUMENT: tokio::sync::OnceCell<crate::openapi_check::Document> = tokio::sync::OnceCell::const_new();
+        let document = DOCUMENT
+            .get_or_init(|| async {
+                let served = self
+                    .client
+                    .get(self.url("/openapi.json"))
+                    .send()
+                    .await
+                    .expect("the document");
+                crate::openapi_check::Document::new(served.json().await.expect("the document is JSON"))
+            })
+            .await;
+        let path = format!("/api{}", path.split('?').next().unwrap_or(path));
+        if let Err(wrong) = document.check(method, &path, answer.status.as_u16(), &answer.body) {
+            panic!("an answer the OpenAPI document does not describe: {wrong}");
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -276,7 +307,10 @@ impl TestApp {
             .multipart(form)
             .send()
             .await?;
-        Ok(answer(response).await)
+        let answer = answer(response).await;
+        self.conforms(&Method::POST, &format!("/rooms/{room}/tracks"), &answer)
+            .await;
+        Ok(answer)
     }
 
     /// How many responses with `status` the server has sent, from `/api/metrics`.
