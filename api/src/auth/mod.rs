@@ -9,7 +9,7 @@ pub mod limiter;
 pub mod password;
 
 use crate::domain::models::{PrivateUser, User};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::state::from_depot;
@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map};
 use uuid::Uuid;
 
 /// The authenticated caller of a request.
@@ -164,16 +163,8 @@ fn valid_email(email: &str) -> bool {
 }
 
 fn validate_registration(r: &Registration) -> Result<(), ApiError> {
-    let mut errors = Map::new();
-    let mut add = |field: &str, message: &str| {
-        if let Some(list) = errors
-            .entry(field.to_owned())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            list.push(json!(message));
-        }
-    };
+    let mut errors = FieldErrors::default();
+    let mut add = |field: &str, message: &str| errors.add(field, message);
     let name_len = r.username.chars().count();
     if !(3..=50).contains(&name_len) {
         add("username", "The username must be between 3 and 50 characters.");
@@ -197,11 +188,7 @@ fn validate_registration(r: &Registration) -> Result<(), ApiError> {
     if r.password != r.password_confirmation {
         add("password", "The password confirmation does not match.");
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    errors.into_result()
 }
 
 /// Creates an account and signs it in.
@@ -397,7 +384,7 @@ mod tests {
         ) {
             let mut body = serde_json::Map::new();
             for (key, value) in [("username", &username), ("email", &email), ("password", &password), ("password_confirmation", &confirmation)] {
-                body.insert(key.into(), value.as_ref().map_or(json!(number), |v| json!(v)));
+                body.insert(key.into(), value.as_ref().map_or(serde_json::json!(number), |v| serde_json::json!(v)));
             }
             if let Ok(registration) = serde_json::from_value::<Registration>(serde_json::Value::Object(body)) {
                 if validate_registration(&registration).is_ok() {
@@ -416,7 +403,7 @@ mod tests {
             panic!("expected validation errors");
         };
         for field in ["username", "email", "password"] {
-            assert!(errors.contains_key(field), "{field}");
+            assert!(errors.contains(field), "{field}");
         }
         assert!(!valid_email("a@b"));
         assert!(!valid_email("a b@example.com"));

@@ -21,7 +21,7 @@ use crate::store::records;
 use chrono::{DateTime, Utc};
 use salvo::oapi::ToSchema;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -282,6 +282,14 @@ async fn advance_locked(
     Ok(pending)
 }
 
+/// A skip to nothing: the front end's player lets go of its track.
+#[derive(Serialize)]
+struct Idle {
+    next_track: Option<TrackView>,
+    previous_track: Option<TrackView>,
+    is_playing: bool,
+}
+
 /// What a listener who arrives while a track is current needs to hear the
 /// room at once, sent to that listener alone.
 ///
@@ -307,7 +315,11 @@ pub async fn catch_up(state: &AppState, room: Uuid, since: DateTime<Utc>) -> Api
         return Ok(Vec::new());
     }
     let mut view = now.view(state);
-    let idle = json!({ "next_track": null, "previous_track": null, "is_playing": false });
+    let idle = to_value(&Idle {
+        next_track: None,
+        previous_track: None,
+        is_playing: false,
+    });
     let mut events = vec![events::restate(room, EventName::TrackSkipped, seq, now.now, idle)];
     // The start as if it had just happened: playing, at the effective start.
     let paused = !now.playback.is_playing;

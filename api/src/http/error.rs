@@ -3,12 +3,13 @@
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::oapi::{BasicType, Components, EndpointOutRegister, Object, Operation, Response as OapiResponse};
 use salvo::prelude::*;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug)]
 pub enum ApiError {
     /// 422 with per-field messages.
-    Validation(Map<String, Value>),
+    Validation(FieldErrors),
     BadRequest(String),
     Unauthorized(String),
     Forbidden(String),
@@ -36,11 +37,50 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The messages of each refused field, by field name.
+#[derive(Debug, Default, Serialize)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    /// Adds `message` to `field`'s messages.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_owned()).or_default().push(message.into());
+    }
+
+    /// Adds every message of `other`.
+    pub fn extend(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn contains(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    /// `Ok(())` when nothing was refused, else the 422.
+    pub fn into_result(self) -> ApiResult<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self))
+        }
+    }
+}
+
 impl ApiError {
     /// A 422 for one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = Map::new();
-        errors.insert(field.to_owned(), json!([message.into()]));
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
         Self::Validation(errors)
     }
 
@@ -114,9 +154,28 @@ pub const DATABASE_UNAVAILABLE: &str = "spotik.database_unavailable";
 
 /// The failure envelope. The front end shows `error` to the user before
 /// `message` (`FileUpload.vue`, `Room.vue`, the stores), so `error` holds the
-/// same human sentence; the machine-readable code is `code`.
-pub fn envelope(message: &str, code: &str) -> Value {
-    json!({ "success": false, "message": message, "error": message, "code": code })
+/// same human sentence; the machine-readable code is `code`. A 422 has the
+/// messages of each field in `errors` instead.
+#[derive(Serialize)]
+pub struct Failure<'a> {
+    success: bool,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a FieldErrors>,
+    code: &'a str,
+}
+
+/// The failure envelope of `message` with `code`.
+pub fn envelope<'a>(message: &'a str, code: &'a str) -> Failure<'a> {
+    Failure {
+        success: false,
+        message,
+        error: Some(message),
+        errors: None,
+        code,
+    }
 }
 
 #[async_trait]
@@ -129,7 +188,11 @@ impl Writer for ApiError {
         }
         let (status, message, code) = self.parts();
         let body = match &self {
-            Self::Validation(errors) => json!({ "success": false, "message": message, "errors": errors, "code": code }),
+            Self::Validation(errors) => Failure {
+                error: None,
+                errors: Some(errors),
+                ..envelope(message, code)
+            },
             _ => envelope(message, code),
         };
         if let Self::Internal(detail) = &self {

@@ -34,10 +34,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         // rest, so `0<garbage>` would look like JSON of another shape.
         let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         if e.is_data() && is_json() {
-            ApiError::Validation(serde_json::Map::from_iter([(
-                "body".to_owned(),
-                serde_json::json!([e.to_string()]),
-            )]))
+            ApiError::field("body", e.to_string())
         } else {
             ApiError::BadRequest("Malformed JSON".into())
         }

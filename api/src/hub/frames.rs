@@ -6,7 +6,7 @@
 use super::message::{EventName, RoomEvent};
 use super::outbox::Frame;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// The channels a room's events go to: the private one the front end
@@ -99,13 +99,27 @@ pub fn pusher(event: &str, channel: Option<&str>, data: &str) -> Frame {
     Frame::from(text)
 }
 
-pub fn pusher_value(event: &str, channel: Option<&str>, data: &Value) -> Frame {
-    pusher(event, channel, &data.to_string())
+/// A Pusher frame whose `data` is `data` written as JSON text.
+pub fn pusher_value(event: &str, channel: Option<&str>, data: &impl Serialize) -> Frame {
+    pusher(event, channel, &serde_json::to_string(data).unwrap_or_default())
+}
+
+#[derive(Serialize)]
+struct PusherError<'a> {
+    code: Option<u16>,
+    message: &'a str,
 }
 
 /// `pusher:error`; `code` is one of the protocol's 4000–4999 codes, or none.
 pub fn pusher_error(code: Option<u16>, message: &str) -> Frame {
-    pusher_value("pusher:error", None, &json!({ "code": code, "message": message }))
+    pusher_value("pusher:error", None, &PusherError { code, message })
+}
+
+#[derive(Serialize)]
+struct SubscriptionError<'a> {
+    r#type: &'static str,
+    error: &'a str,
+    status: u16,
 }
 
 /// A subscription the server refused or ended, as pusher-js reports it to the channel.
@@ -113,7 +127,11 @@ pub fn subscription_error(channel: &str, status: u16, error: &str) -> Frame {
     pusher_value(
         "pusher:subscription_error",
         Some(channel),
-        &json!({ "type": "AuthError", "error": error, "status": status }),
+        &SubscriptionError {
+            r#type: "AuthError",
+            error,
+            status,
+        },
     )
 }
 
@@ -128,8 +146,22 @@ pub fn native(kind: &str, data: &impl Serialize) -> Frame {
     Frame::from(serde_json::to_string(&NativeFrame { r#type: kind, data }).unwrap_or_default())
 }
 
+#[derive(Serialize)]
+struct NativeError<'a> {
+    message: &'a str,
+}
+
 pub fn native_error(message: &str) -> Frame {
-    native("error", &json!({ "message": message }))
+    native("error", &NativeError { message })
+}
+
+/// `room_left`: the room a native client is no longer in, and why when the
+/// server ended it.
+#[derive(Serialize)]
+pub struct RoomLeft<'a> {
+    pub room_id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
 }
 
 /// The native message type of a room event.
@@ -168,6 +200,7 @@ pub fn native_room_event(event: &RoomEvent) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn laravel_echo_names_carry_the_namespace_with_backslashes() {

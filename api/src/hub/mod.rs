@@ -278,7 +278,7 @@ impl Hub {
 
     /// Subscribes connection `id` (once, however often it asks); answers the
     /// presence data for presence channels, `{}` for others.
-    pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> Value {
+    pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> presence::Roster {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
         let entry = channels.entry(channel.to_owned()).or_default();
         if !entry.subscribers.contains_key(&id) {
@@ -290,7 +290,7 @@ impl Hub {
         if channel.starts_with("presence-") {
             self.presence.roster(channel)
         } else {
-            json!({})
+            presence::Roster::default()
         }
     }
 
@@ -356,7 +356,10 @@ impl Hub {
                     Protocol::Pusher => frames::subscription_error(channel, status, reason),
                     Protocol::Native => frames::native(
                         "room_left",
-                        &json!({ "room_id": frames::room_of(channel), "reason": reason }),
+                        &frames::RoomLeft {
+                            room_id: frames::room_of(channel),
+                            reason: Some(reason),
+                        },
                     ),
                 };
                 subscriber.outbox.push(&notice);

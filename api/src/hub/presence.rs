@@ -12,7 +12,8 @@
 
 use super::message::Broadcast;
 use super::Member;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -29,10 +30,35 @@ const OUTGOING: usize = 10_000;
 #[derive(Debug, PartialEq)]
 pub enum Change {
     /// `pusher_internal:member_added` with this data.
-    Added(Value),
+    Added(MemberData),
     /// `pusher_internal:member_removed` with this data.
-    Removed(Value),
+    Removed(MemberData),
     Unchanged,
+}
+
+/// A member of a presence channel as the protocol names one; `user_info`
+/// is whatever the signed `channel_data` carried (free-form by protocol),
+/// absent when the member leaves.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct MemberData {
+    user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_info: Option<Value>,
+}
+
+/// `pusher_internal:subscription_succeeded`'s data: the members of a
+/// presence channel, nothing for other channels.
+#[derive(Debug, Default, Serialize)]
+pub struct Roster {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence: Option<Members>,
+}
+
+#[derive(Debug, Serialize)]
+struct Members {
+    count: usize,
+    ids: Vec<String>,
+    hash: Map<String, Value>,
 }
 
 #[derive(Default)]
@@ -61,11 +87,17 @@ pub struct Presence {
 }
 
 fn added(user_id: &str, info: &Value) -> Change {
-    Change::Added(json!({ "user_id": user_id, "user_info": info }))
+    Change::Added(MemberData {
+        user_id: user_id.to_owned(),
+        user_info: Some(info.clone()),
+    })
 }
 
 fn removed(user_id: &str) -> Change {
-    Change::Removed(json!({ "user_id": user_id }))
+    Change::Removed(MemberData {
+        user_id: user_id.to_owned(),
+        user_info: None,
+    })
 }
 
 impl Presence {
@@ -198,7 +230,7 @@ impl Presence {
     }
 
     /// `{"presence":{"ids","hash","count"}}` for `pusher_internal:subscription_succeeded`.
-    pub fn roster(&self, channel: &str) -> Value {
+    pub fn roster(&self, channel: &str) -> Roster {
         let channels = self.lock();
         let mut ids = Vec::new();
         let mut hash = Map::new();
@@ -209,7 +241,13 @@ impl Presence {
             }
         }
         ids.sort();
-        json!({ "presence": { "count": ids.len(), "ids": ids, "hash": hash } })
+        Roster {
+            presence: Some(Members {
+                count: ids.len(),
+                ids,
+                hash,
+            }),
+        }
     }
 
     /// User ids present on `channel` anywhere.
@@ -303,6 +341,7 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn member(id: &str) -> Member {
         Member {
@@ -338,12 +377,18 @@ mod tests {
             "still there elsewhere"
         );
         assert!(matches!(announced.try_recv(), Ok(Broadcast::MemberDown { .. })));
-        assert_eq!(presence.roster("presence-a")["presence"]["count"], 1);
+        assert_eq!(
+            serde_json::to_value(presence.roster("presence-a")).unwrap()["presence"]["count"],
+            1
+        );
         assert!(matches!(
             presence.remote_down("there", "presence-a", "u"),
             Change::Removed(_)
         ));
-        assert_eq!(presence.roster("presence-a")["presence"]["count"], 0);
+        assert_eq!(
+            serde_json::to_value(presence.roster("presence-a")).unwrap()["presence"]["count"],
+            0
+        );
     }
 
     #[test]
@@ -351,7 +396,7 @@ mod tests {
         let presence = Presence::new("here".into());
         presence.local_join("presence-a", &member("local"));
         presence.remote_up("there", "presence-a", "remote", &json!({ "name": "remote" }));
-        let roster = presence.roster("presence-a");
+        let roster = serde_json::to_value(presence.roster("presence-a")).unwrap();
         assert_eq!(roster["presence"]["ids"], json!(["local", "remote"]));
         assert_eq!(roster["presence"]["hash"]["remote"]["name"], "remote");
         assert_eq!(presence.users("presence-a"), vec!["local", "remote"]);

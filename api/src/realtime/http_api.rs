@@ -14,9 +14,10 @@ use crate::state::AppState;
 use chrono::Utc;
 use salvo::http::{ParseError, StatusCode};
 use salvo::prelude::*;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use spotik_shared::pusher_auth;
+use std::collections::BTreeMap;
 
 /// Pusher's limits: event data size, channels per event, events per batch.
 const MAX_DATA_BYTES: usize = 10 * 1024;
@@ -25,8 +26,54 @@ const MAX_BATCH: usize = 10;
 const MAX_NAME: usize = 200;
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// A refusal, `{"error": …}` as Pusher's API answers them.
+#[derive(Serialize)]
+struct Refusal {
+    error: String,
+}
+
 fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Raw {
-    Raw::json(status, json!({ "error": error.to_string() }))
+    Raw::json(
+        status,
+        Refusal {
+            error: error.to_string(),
+        },
+    )
+}
+
+/// A channel's figures; only those asked for (`?info=`) are present.
+#[derive(Serialize, Default)]
+struct ChannelInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occupied: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription_count: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Channels {
+    channels: BTreeMap<String, ChannelInfo>,
+}
+
+#[derive(Serialize)]
+struct Users {
+    users: Vec<UserId>,
+}
+
+#[derive(Serialize)]
+struct UserId {
+    id: String,
+}
+
+/// What a published event or batch answers: nothing to report.
+#[derive(Serialize)]
+struct Published {}
+
+#[derive(Serialize)]
+struct BatchPublished {
+    batch: [Published; 0],
 }
 
 /// Checks the app id and the signature, then reads the body and checks it
@@ -109,7 +156,7 @@ pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
         let body = verified(req, state).await?;
         let event = event(parse(&body)?)?;
         state.hub.publish_pusher_event(event).await;
-        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({})))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, Published {}))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -132,7 +179,7 @@ pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Ra
         for event in events {
             state.hub.publish_pusher_event(event).await;
         }
-        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({ "batch": [] })))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, BatchPublished { batch: [] }))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -149,23 +196,21 @@ pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Ra
         verified(req, state).await?;
         let prefix = req.query::<String>("filter_by_prefix").unwrap_or_default();
         let (users, subscriptions) = (wants(req, "user_count"), wants(req, "subscription_count"));
-        let channels: Map<String, Value> = state
+        let channels = state
             .hub
             .occupied(&prefix)
             .await
             .into_iter()
             .map(|c| {
-                let mut info = Map::new();
-                if users && c.name.starts_with("presence-") {
-                    info.insert("user_count".into(), c.users.into());
-                }
-                if subscriptions {
-                    info.insert("subscription_count".into(), c.subscriptions.into());
-                }
-                (c.name, Value::Object(info))
+                let info = ChannelInfo {
+                    occupied: None,
+                    user_count: (users && c.name.starts_with("presence-")).then_some(c.users),
+                    subscription_count: subscriptions.then_some(c.subscriptions),
+                };
+                (c.name, info)
             })
             .collect();
-        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({ "channels": channels })))
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, Channels { channels }))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -177,20 +222,19 @@ pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw
         verified(req, state).await?;
         let name = req.param::<String>("channel").unwrap_or_default();
         let found = state.hub.occupied(&name).await.into_iter().find(|c| c.name == name);
-        let mut info = Map::new();
-        info.insert("occupied".into(), found.is_some().into());
+        let occupied = found.is_some();
         let found = found.unwrap_or(crate::hub::Occupancy {
             name: name.clone(),
             subscriptions: 0,
             users: 0,
         });
-        if wants(req, "subscription_count") || !name.starts_with("presence-") {
-            info.insert("subscription_count".into(), found.subscriptions.into());
-        }
-        if name.starts_with("presence-") {
-            info.insert("user_count".into(), found.users.into());
-        }
-        Ok::<_, Raw>(Raw::json(StatusCode::OK, Value::Object(info)))
+        let presence = name.starts_with("presence-");
+        let info = ChannelInfo {
+            occupied: Some(occupied),
+            user_count: presence.then_some(found.users),
+            subscription_count: (wants(req, "subscription_count") || !presence).then_some(found.subscriptions),
+        };
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, info))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -204,13 +248,8 @@ pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> 
         if !name.starts_with("presence-") {
             return Err(refuse(StatusCode::BAD_REQUEST, "only presence channels have users"));
         }
-        let users: Vec<Value> = state
-            .hub
-            .members(&name)
-            .into_iter()
-            .map(|id| json!({ "id": id }))
-            .collect();
-        Ok::<_, Raw>(Raw::json(StatusCode::OK, json!({ "users": users })))
+        let users = state.hub.members(&name).into_iter().map(|id| UserId { id }).collect();
+        Ok::<_, Raw>(Raw::json(StatusCode::OK, Users { users }))
     };
     Ok(outcome.await.unwrap_or_else(|refusal| refusal))
 }
@@ -219,6 +258,7 @@ pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::json;
 
     fn text(max: usize) -> impl Strategy<Value = String> {
         proptest::string::string_regex(&format!(".{{0,{max}}}")).unwrap()

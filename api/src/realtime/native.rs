@@ -17,7 +17,6 @@ use crate::state::from_depot;
 use crate::state::State;
 use chrono::Utc;
 use salvo::prelude::*;
-use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -93,11 +92,11 @@ impl Connection {
         let hub = &state.hub;
         hub.connect(self.id, Protocol::Native, self.outbox.clone());
         hub.open_session(self.caller.claims.jti, self.id, self.outbox.clone());
-        let established = json!({
-            "user": self.caller.user.public_json(),
-            "socket_id": self.socket_id,
-            "server_time": Utc::now().timestamp_millis(),
-        });
+        let established = Established {
+            user: self.caller.user.public_view(),
+            socket_id: &self.socket_id,
+            server_time: Utc::now().timestamp_millis(),
+        };
         if !link.send(frames::native("connection_established", &established)).await {
             return;
         }
@@ -153,11 +152,19 @@ impl Connection {
                 .unwrap_or_else(|error| vec![frames::native_error(&error.to_string())]),
             Ok(inbound::Native::LeaveRoom) => {
                 let left = self.leave();
-                vec![frames::native("room_left", &json!({ "room_id": left }))]
+                vec![frames::native(
+                    "room_left",
+                    &frames::RoomLeft {
+                        room_id: left,
+                        reason: None,
+                    },
+                )]
             }
             Ok(inbound::Native::Ping) => vec![frames::native(
                 "pong",
-                &json!({ "server_time": Utc::now().timestamp_millis() }),
+                &Pong {
+                    server_time: Utc::now().timestamp_millis(),
+                },
             )],
             Err(message) => vec![frames::native_error(message)],
         }
@@ -229,4 +236,18 @@ struct RoomJoined {
     server_time: i64,
     position_ms: i64,
     room: crate::domain::models::RoomView,
+}
+
+/// `connection_established`: who the socket speaks for.
+#[derive(serde::Serialize)]
+struct Established<'a> {
+    user: crate::domain::models::UserRef,
+    socket_id: &'a str,
+    server_time: i64,
+}
+
+/// `pong`: the server's clock.
+#[derive(serde::Serialize)]
+struct Pong {
+    server_time: i64,
 }

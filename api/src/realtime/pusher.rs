@@ -27,7 +27,7 @@ use crate::state::from_depot;
 use crate::state::State;
 use salvo::prelude::*;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use spotik_shared::pusher_auth;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -128,7 +128,10 @@ impl Connection {
         let hub = &state.hub;
         hub.connect(self.id, Protocol::Pusher, self.outbox.clone());
         let activity = hub.config.activity_timeout;
-        let established = json!({ "socket_id": self.socket_id, "activity_timeout": activity.as_secs() });
+        let established = Established {
+            socket_id: &self.socket_id,
+            activity_timeout: activity.as_secs(),
+        };
         if !link
             .send(frames::pusher_value(
                 "pusher:connection_established",
@@ -221,7 +224,11 @@ impl Connection {
 
     /// Subscribes this connection to the channel; `held` when it already is
     /// (then nothing is checked against the database again).
-    async fn subscribe(&mut self, subscription: Subscription, held: bool) -> Result<Value, Refusal> {
+    async fn subscribe(
+        &mut self,
+        subscription: Subscription,
+        held: bool,
+    ) -> Result<crate::hub::presence::Roster, Refusal> {
         let channel = subscription.channel.as_str();
         if !valid_channel_name(channel) {
             return Err((400, "Invalid channel name"));
@@ -346,4 +353,12 @@ mod tests {
         assert!(!valid_channel_name("room/../x"));
         assert!(!valid_channel_name(&"a".repeat(165)));
     }
+}
+
+/// `pusher:connection_established`'s data.
+#[derive(serde::Serialize)]
+struct Established<'a> {
+    socket_id: &'a str,
+    /// Seconds of silence before the client pings.
+    activity_timeout: u64,
 }

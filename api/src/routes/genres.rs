@@ -7,7 +7,7 @@
 //! deleted (`409`).
 
 use crate::auth::caller::Caller;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
 use chrono::{DateTime, Utc};
@@ -136,20 +136,14 @@ struct Valid {
 }
 
 fn validate(fields: GenreFields) -> ApiResult<Valid> {
-    let mut errors = serde_json::Map::new();
+    let mut errors = FieldErrors::default();
     let name = fields.name.map(|n| n.trim().to_owned());
     if name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > 100) {
-        errors.insert(
-            "name".into(),
-            serde_json::json!(["The name must be between 1 and 100 characters."]),
-        );
+        errors.add("name", "The name must be between 1 and 100 characters.");
     }
     let description = fields.description.map(|d| d.trim().to_owned());
     if description.as_ref().is_some_and(|d| d.chars().count() > 500) {
-        errors.insert(
-            "description".into(),
-            serde_json::json!(["The description may not be longer than 500 characters."]),
-        );
+        errors.add("description", "The description may not be longer than 500 characters.");
     }
     for (field, text, check) in [
         (
@@ -166,11 +160,9 @@ fn validate(fields: GenreFields) -> ApiResult<Valid> {
     let color = fields.color.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     let is_hex = |c: &str| c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if color.as_deref().is_some_and(|c| !is_hex(c)) {
-        errors.insert("color".into(), serde_json::json!(["The color must look like #a1b2c3."]));
+        errors.add("color", "The color must look like #a1b2c3.");
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    errors.into_result()?;
     Ok(Valid {
         name,
         description,

@@ -10,7 +10,7 @@
 
 use crate::auth::caller::Caller;
 use crate::domain::models::{iso, GenreRef, UserRef};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::page::{Listed, Page};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::json_body;
@@ -19,7 +19,6 @@ use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::{FromRow, PgPool};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -248,13 +247,13 @@ struct PlaylistFields {
 }
 
 fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
-    let mut errors = serde_json::Map::new();
+    let mut errors = FieldErrors::default();
     match fields.name.as_deref().map(str::trim) {
         None if creating => {
-            errors.insert("name".into(), json!(["The name field is required."]));
+            errors.add("name", "The name field is required.");
         }
         Some(name) if name.is_empty() || name.chars().count() > 100 => {
-            errors.insert("name".into(), json!(["The name must be between 1 and 100 characters."]));
+            errors.add("name", "The name must be between 1 and 100 characters.");
         }
         _ => {}
     }
@@ -275,16 +274,9 @@ fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
         }
     }
     if fields.description.as_deref().is_some_and(|d| d.chars().count() > 1000) {
-        errors.insert(
-            "description".into(),
-            json!(["The description may not be longer than 1000 characters."]),
-        );
+        errors.add("description", "The description may not be longer than 1000 characters.");
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    errors.into_result()
 }
 
 #[endpoint(tags("playlists"), operation_id = "create_playlist", request_body = PlaylistFields)]
