@@ -6,6 +6,7 @@
 
 use super::message::{EventName, RoomEvent};
 use crate::telemetry::histogram::{self, Histogram};
+use std::collections::BTreeMap;
 
 /// Which event a frame tells, and when its change was committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,14 +59,13 @@ impl DeliveryLatency {
     }
 
     /// The histogram of every type together, for the JSON figures.
-    pub fn summary(&self) -> serde_json::Value {
-        let by_kind: serde_json::Map<String, serde_json::Value> = EventName::ALL
+    pub fn summary(&self) -> BTreeMap<&'static str, histogram::Summary> {
+        EventName::ALL
             .iter()
             .zip(&self.by_kind)
             .filter(|(_, h)| h.count() > 0)
-            .map(|(kind, h)| (kind.to_string(), h.summary()))
-            .collect();
-        serde_json::Value::Object(by_kind)
+            .map(|(kind, h)| (kind.as_str(), h.summary()))
+            .collect()
     }
 
     pub fn prometheus(&self, out: &mut String) {

@@ -40,7 +40,7 @@ use crate::store::cache::Cache;
 use message::{Broadcast, Ended, Ending, Outgoing, PusherEvent, RoomEvent};
 use outbox::{Closing, Frame, Outbox};
 use presence::{Change, Presence};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -139,15 +139,15 @@ impl HubStats {
         (open, self.peak_connections.swap(open, Ordering::Relaxed).max(open))
     }
 
-    pub fn snapshot(&self) -> Value {
-        json!({
-            "connections": self.connections.load(Ordering::Relaxed),
-            "frames_queued": self.frames_queued.load(Ordering::Relaxed),
-            "slow_clients_closed": self.slow_clients_closed.load(Ordering::Relaxed),
-            "bus_messages_received": self.bus_messages.load(Ordering::Relaxed),
-            "bus_connected": self.bus_connected.load(Ordering::Relaxed),
-            "delivery_seconds": self.delivery.summary(),
-        })
+    pub fn snapshot(&self) -> HubFigures {
+        HubFigures {
+            connections: self.connections.load(Ordering::Relaxed),
+            frames_queued: self.frames_queued.load(Ordering::Relaxed),
+            slow_clients_closed: self.slow_clients_closed.load(Ordering::Relaxed),
+            bus_messages_received: self.bus_messages.load(Ordering::Relaxed),
+            bus_connected: self.bus_connected.load(Ordering::Relaxed),
+            delivery_seconds: self.delivery.summary(),
+        }
     }
 
     /// The same figures in Prometheus' text format.
@@ -164,17 +164,29 @@ impl HubStats {
              # TYPE spotik_api_ws_bus_messages_received_total counter\nspotik_api_ws_bus_messages_received_total {}\n\
              # HELP spotik_api_ws_bus_connected Whether the bus to the other replicas is up.\n\
              # TYPE spotik_api_ws_bus_connected gauge\nspotik_api_ws_bus_connected {}\n",
-            s["connections"],
-            s["frames_queued"],
-            s["slow_clients_closed"],
-            s["bus_messages_received"],
-            u8::from(s["bus_connected"] == true),
+            s.connections,
+            s.frames_queued,
+            s.slow_clients_closed,
+            s.bus_messages_received,
+            u8::from(s.bus_connected),
         ) + &{
             let mut delivery = String::new();
             self.delivery.prometheus(&mut delivery);
             delivery
         }
     }
+}
+
+/// The hub's figures, for the JSON figures and Prometheus.
+#[derive(Debug, serde::Serialize)]
+pub struct HubFigures {
+    pub connections: i64,
+    pub frames_queued: u64,
+    pub slow_clients_closed: u64,
+    pub bus_messages_received: u64,
+    pub bus_connected: bool,
+    /// Commit-to-queue time of room events, by event.
+    pub delivery_seconds: std::collections::BTreeMap<&'static str, crate::telemetry::histogram::Summary>,
 }
 
 /// Occupancy of one channel.
@@ -622,6 +634,7 @@ impl Hub {
 mod tests {
     use super::*;
     use message::EventName;
+    use serde_json::json;
     use std::time::Duration;
     use tokio::sync::mpsc;
 

@@ -14,9 +14,12 @@ use crate::auth::authenticate_token;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::from_depot;
 use crate::state::AppState;
+use crate::telemetry::edge_figures::EdgeFigures;
+use crate::telemetry::figures::{Alert, Figures};
+use crate::telemetry::request_stats::RequestFigures;
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::prelude::*;
-use serde_json::{json, Value};
+use serde::Serialize;
 use spotik_shared::system::System;
 use std::time::Duration;
 
@@ -101,7 +104,7 @@ async fn admitted(state: &AppState, req: &Request) -> ApiResult<()> {
 
 /// Alerts standing now: the host's, the API's errors, Redis and the bus,
 /// and edges that do not answer.
-fn alerts(state: &AppState, system: &System, requests: &Value, edges: &[Value]) -> Vec<Value> {
+fn alerts(state: &AppState, system: &System, requests: &RequestFigures, edges: &[EdgeFigures]) -> Vec<Alert> {
     let mut alerts = system.alerts();
     alerts.extend(crate::telemetry::request_stats::error_alert(requests));
     if state.cache.breaker_open() {
@@ -110,20 +113,36 @@ fn alerts(state: &AppState, system: &System, requests: &Value, edges: &[Value]) 
     if state.cache.client().is_some() && !state.hub.stats.bus_connected() {
         alerts.push(("warning", "the bus to other API replicas is down".into()));
     }
-    for edge in edges.iter().filter(|e| e["up"] == false) {
+    for edge in edges.iter().filter(|e| !e.up) {
         alerts.push((
             "critical",
             format!(
                 "edge {} does not answer: {}",
-                edge["url"].as_str().unwrap_or("?"),
-                edge["error"].as_str().unwrap_or("?")
+                edge.url,
+                edge.error.as_deref().unwrap_or("?")
             ),
         ));
     }
-    alerts
-        .into_iter()
-        .map(|(level, message)| json!({ "level": level, "message": message }))
-        .collect()
+    Alert::all(alerts)
+}
+
+/// What the dashboard page polls.
+#[derive(Serialize)]
+struct DashboardData {
+    at_ms: i64,
+    api: Figures,
+    latency_buckets: Vec<(f64, u64)>,
+    /// Each edge's `/metrics`, read.
+    edges: Vec<EdgeFigures>,
+    system: SystemView,
+    alerts: Vec<Alert>,
+}
+
+#[derive(Serialize)]
+struct SystemView {
+    memory_used_percent: Option<f64>,
+    disk_used_percent: Option<f64>,
+    load_average: Option<f64>,
 }
 
 #[handler]
@@ -137,22 +156,22 @@ pub async fn data(req: &mut Request, depot: &mut Depot, res: &mut Response) -> A
         crate::telemetry::edge_figures::fetch_all(&state.config.monitoring.edge_metrics_urls),
     );
     let system = system.ok().and_then(Result::ok).unwrap_or_default();
-    let api = crate::telemetry::figures::json(state);
-    let alerts = alerts(state, &system, &api["requests"], &edges);
+    let api = crate::telemetry::figures::all(state);
+    let alerts = alerts(state, &system, &api.requests, &edges);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.status_code(StatusCode::OK);
-    res.render(Json(json!({
-        "at_ms": chrono::Utc::now().timestamp_millis(),
-        "api": api,
-        "latency_buckets": state.requests.latency_buckets(),
-        "edges": edges,
-        "system": {
-            "memory_used_percent": system.memory_used_percent,
-            "disk_used_percent": system.disk_used_percent,
-            "load_average": system.load_average,
+    res.render(Json(DashboardData {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        api,
+        latency_buckets: state.requests.latency_buckets(),
+        edges,
+        system: SystemView {
+            memory_used_percent: system.memory_used_percent,
+            disk_used_percent: system.disk_used_percent,
+            load_average: system.load_average,
         },
-        "alerts": alerts,
-    })));
+        alerts,
+    }));
     Ok(())
 }

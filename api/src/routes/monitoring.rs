@@ -1,14 +1,18 @@
 //! `/api/ping`, `/api/health`, `/api/metrics` and `/api/time`, and the
 //! middleware that measures every request.
 
+use crate::hub::HubFigures;
 use crate::state::from_depot;
+use crate::telemetry::figures::{Alert, DatabaseFigures, Figures};
+use crate::telemetry::history::HistoryAnswer;
 use chrono::{SecondsFormat, Utc};
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use spotik_shared::system::{slow_check_alert, System};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Measures each request (unless `HTTP_MONITORING_ENABLED` is off); logs
@@ -64,32 +68,66 @@ fn debug_headers(res: &mut Response, elapsed: Duration) {
     }
 }
 
+/// What `/api/metrics` answers: the front end's view and every figure.
+#[derive(Serialize)]
+struct MetricsAnswer<'a> {
+    success: bool,
+    metrics: DashboardView<'a>,
+    data: &'a Figures,
+}
+
 /// The figures in the shape the front end's Dashboard reads:
 /// `metrics.requests.{total, avg_response_time}`, `metrics.status_codes["200"]`
 /// and `metrics.routes[route].count`.
-fn dashboard_view(requests: &Value, database: &Value, websocket: &Value) -> Value {
-    let routes: serde_json::Map<String, Value> = requests["by_route"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(route, r)| {
-            let figures =
-                json!({ "count": r["count"], "avg_response_time": r["avg_ms"], "max_response_time": r["max_ms"] });
-            (route.clone(), figures)
-        })
-        .collect();
-    json!({
-        "requests": {
-            "total": requests["total"],
-            "avg_response_time": requests["avg_response_time_ms"],
-            "max_response_time": requests["max_response_time_ms"],
-            "errors_last_minute": requests["errors_last_minute"],
+#[derive(Serialize)]
+struct DashboardView<'a> {
+    requests: RequestsView,
+    status_codes: &'a BTreeMap<u16, u64>,
+    routes: BTreeMap<&'a str, RouteView>,
+    database: &'a DatabaseFigures,
+    websocket: &'a HubFigures,
+}
+
+#[derive(Serialize)]
+struct RequestsView {
+    total: u64,
+    avg_response_time: f64,
+    max_response_time: f64,
+    errors_last_minute: usize,
+}
+
+#[derive(Serialize)]
+struct RouteView {
+    count: u64,
+    avg_response_time: f64,
+    max_response_time: f64,
+}
+
+fn dashboard_view(figures: &Figures) -> DashboardView<'_> {
+    let requests = &figures.requests;
+    DashboardView {
+        requests: RequestsView {
+            total: requests.total,
+            avg_response_time: requests.avg_response_time_ms,
+            max_response_time: requests.max_response_time_ms,
+            errors_last_minute: requests.errors_last_minute,
         },
-        "status_codes": requests["by_status"],
-        "routes": routes,
-        "database": database,
-        "websocket": websocket,
-    })
+        status_codes: &requests.by_status,
+        routes: requests
+            .by_route
+            .iter()
+            .map(|(route, r)| {
+                let view = RouteView {
+                    count: r.count,
+                    avg_response_time: r.avg_ms,
+                    max_response_time: r.max_ms,
+                };
+                (route.as_str(), view)
+            })
+            .collect(),
+        database: &figures.database,
+        websocket: &figures.websocket,
+    }
 }
 
 /// What `/api/ping` answers.
@@ -192,13 +230,6 @@ pub struct SystemFigures {
     uptime: u64,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Alert {
-    /// `warning` or `critical`.
-    level: String,
-    message: String,
-}
-
 /// What `/api/health` answers: 200 while the database answers, else 503.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -261,13 +292,7 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
         alerts.extend(slow_check_alert(name, check.response_time));
     }
     alerts.extend(crate::telemetry::request_stats::error_alert(&requests));
-    let alerts: Vec<Alert> = alerts
-        .into_iter()
-        .map(|(level, message)| Alert {
-            level: level.to_owned(),
-            message,
-        })
-        .collect();
+    let alerts = Alert::all(alerts);
     let status = if !database_ok {
         "unhealthy"
     } else if !redis_ok || !storage_ok || !bus_ok || !alerts.is_empty() {
@@ -344,7 +369,7 @@ async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/plain"));
     if !wants_text {
-        let mut data = crate::telemetry::figures::json(state);
+        let mut data = crate::telemetry::figures::all(state);
         // `?hours=N`: the last N hours of every replica, from Redis.
         if let Some(hours) = req.query::<String>("hours") {
             let most = state.config.monitoring.retention.as_secs() / 3600;
@@ -356,15 +381,20 @@ async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response
             let now_hour = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() / 3600);
-            data["history"] = crate::telemetry::history::summary(&state.cache, hours, now_hour)
-                .await
-                .unwrap_or_else(|| json!({ "hours": hours, "unavailable": "Redis is unavailable" }));
+            let history = crate::telemetry::history::summary(&state.cache, hours, now_hour).await;
+            data.history = Some(match history {
+                Some(summed) => HistoryAnswer::Summed(summed),
+                None => HistoryAnswer::Unavailable {
+                    hours,
+                    unavailable: "Redis is unavailable",
+                },
+            });
         }
-        res.render(Json(json!({
-            "success": true,
-            "metrics": dashboard_view(&data["requests"], &data["database"], &data["websocket"]),
-            "data": data,
-        })));
+        res.render(Json(MetricsAnswer {
+            success: true,
+            metrics: dashboard_view(&data),
+            data: &data,
+        }));
         return;
     }
     let text = crate::telemetry::figures::prometheus(state);

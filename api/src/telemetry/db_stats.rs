@@ -9,7 +9,8 @@
 //! off tells sqlx to raise no events at all.
 
 use crate::telemetry::histogram::{self, Histogram};
-use serde_json::{json, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,22 @@ pub struct DbStats {
 pub const SLOW_LEVEL: tracing::Level = tracing::Level::DEBUG;
 /// The same as the `log` crate's filter, which sqlx's settings take.
 pub const SLOW_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Debug;
+
+/// The statements' figures by kind (only kinds seen), and the wait for a
+/// pooled connection.
+#[derive(Debug, Serialize)]
+pub struct DbFigures {
+    pub queries: BTreeMap<&'static str, KindFigures>,
+    pub acquire_seconds: histogram::Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KindFigures {
+    #[serde(flatten)]
+    pub summary: histogram::Summary,
+    /// Statements slower than `DB_SLOW_QUERY_MS`.
+    pub slow: u64,
+}
 
 pub static DB_STATS: LazyLock<DbStats> = LazyLock::new(|| DbStats {
     by_kind: KINDS.iter().map(|_| Histogram::new(&histogram::SECONDS)).collect(),
@@ -72,19 +89,24 @@ impl DbStats {
         }
     }
 
-    pub fn summary(&self) -> Value {
-        let by_kind: serde_json::Map<String, Value> = KINDS
+    pub fn summary(&self) -> DbFigures {
+        let queries = KINDS
             .iter()
             .zip(&self.by_kind)
             .zip(&self.slow_by_kind)
             .filter(|((_, h), _)| h.count() > 0)
             .map(|((kind, h), slow)| {
-                let mut figures = h.summary();
-                figures["slow"] = slow.load(Ordering::Relaxed).into();
-                (kind.to_string(), figures)
+                let figures = KindFigures {
+                    summary: h.summary(),
+                    slow: slow.load(Ordering::Relaxed),
+                };
+                (*kind, figures)
             })
             .collect();
-        json!({ "queries": by_kind, "acquire_seconds": self.acquire.summary() })
+        DbFigures {
+            queries,
+            acquire_seconds: self.acquire.summary(),
+        }
     }
 
     pub fn prometheus(&self, out: &mut String) {

@@ -12,9 +12,8 @@
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::telemetry::histogram::{self, Histogram};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -24,6 +23,21 @@ pub const MAX_ROOMS: usize = 1000;
 /// The largest offset or drift accepted, in ms: a day. Beyond, the
 /// listener's measurement is broken, not its sync.
 const LARGEST_MS: f64 = 86_400_000.0;
+
+/// Listeners' reported drift and clock offset (absolute, ms).
+#[derive(Debug, Serialize)]
+pub struct Drift {
+    pub drift_ms: histogram::Summary,
+    pub clock_offset_ms: histogram::Summary,
+}
+
+/// The whole process's, and each room's with recent reports.
+#[derive(Debug, Serialize)]
+pub struct SyncFigures {
+    #[serde(flatten)]
+    pub whole: Drift,
+    pub rooms: BTreeMap<Uuid, Drift>,
+}
 
 /// One listener's measurement.
 #[derive(Clone, Copy, Debug, Deserialize, salvo::oapi::ToSchema)]
@@ -129,21 +143,26 @@ impl SyncReports {
     }
 
     /// Every room's figures and the whole process's, for the JSON figures.
-    pub fn summary(&self) -> Value {
+    pub fn summary(&self) -> SyncFigures {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let rooms: serde_json::Map<String, Value> = kept
+        let rooms = kept
             .rooms
             .iter()
             .map(|(room, f)| {
-                let figures = json!({ "drift_ms": f.drift.summary(), "clock_offset_ms": f.offset.summary() });
-                (room.to_string(), figures)
+                let figures = Drift {
+                    drift_ms: f.drift.summary(),
+                    clock_offset_ms: f.offset.summary(),
+                };
+                (*room, figures)
             })
             .collect();
-        json!({
-            "drift_ms": self.drift.summary(),
-            "clock_offset_ms": self.offset.summary(),
-            "rooms": rooms,
-        })
+        SyncFigures {
+            whole: Drift {
+                drift_ms: self.drift.summary(),
+                clock_offset_ms: self.offset.summary(),
+            },
+            rooms,
+        }
     }
 
     pub fn prometheus(&self, out: &mut String) {
@@ -195,13 +214,9 @@ mod tests {
             Ok(())
         );
         let summary = reports.summary();
-        assert_eq!(summary["drift_ms"]["count"], 4);
-        assert_eq!(summary["rooms"][room.to_string()]["drift_ms"]["count"], 3);
-        assert_eq!(
-            summary["rooms"][room.to_string()]["drift_ms"]["p95"],
-            100.0,
-            "|-70| is in (50, 100]"
-        );
+        assert_eq!(summary.whole.drift_ms.count, 4);
+        assert_eq!(summary.rooms[&room].drift_ms.count, 3);
+        assert_eq!(summary.rooms[&room].drift_ms.p95, Some(100.0), "|-70| is in (50, 100]");
     }
 
     #[test]
@@ -215,9 +230,9 @@ mod tests {
             reports.record(Uuid::new_v4(), Uuid::new_v4(), report(1.0), at).unwrap();
         }
         let summary = reports.summary();
-        assert_eq!(summary["rooms"].as_object().unwrap().len(), MAX_ROOMS);
-        assert!(summary["rooms"].get(first.to_string()).is_none());
-        assert_eq!(summary["drift_ms"]["count"], MAX_ROOMS as u64 + 1);
+        assert_eq!(summary.rooms.len(), MAX_ROOMS);
+        assert!(!summary.rooms.contains_key(&first));
+        assert_eq!(summary.whole.drift_ms.count, MAX_ROOMS as u64 + 1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::time::Duration;
 
 /// How long one edge may take to answer before it is shown as unreachable.
@@ -25,7 +25,30 @@ pub fn samples(text: &str) -> impl Iterator<Item = (&str, &str, f64)> {
 }
 
 /// The figures the dashboard draws from one edge's metrics text.
-pub fn summary(text: &str) -> Value {
+#[derive(Debug, Default, Serialize)]
+pub struct EdgeSummary {
+    pub requests: f64,
+    pub server_errors: f64,
+    pub bytes_sent: f64,
+    pub open_connections: f64,
+    pub cache_hits: f64,
+    pub cache_misses: f64,
+    /// `[le, cumulative count]`, `+Inf` left out.
+    pub latency_buckets: Vec<(f64, f64)>,
+}
+
+/// One edge as the dashboard shows it: its figures, or why there are none.
+#[derive(Debug, Serialize)]
+pub struct EdgeFigures {
+    pub url: String,
+    pub up: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<EdgeSummary>,
+}
+
+pub fn summary(text: &str) -> EdgeSummary {
     let (mut requests, mut errors, mut bytes, mut open, mut hits, mut misses) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     for (name, labels, value) in samples(text) {
@@ -54,30 +77,31 @@ pub fn summary(text: &str) -> Value {
             _ => {}
         }
     }
-    json!({
-        "requests": requests,
-        "server_errors": errors,
-        "bytes_sent": bytes,
-        "open_connections": open,
-        "cache_hits": hits,
-        "cache_misses": misses,
-        "latency_buckets": buckets,
-    })
+    EdgeSummary {
+        requests,
+        server_errors: errors,
+        bytes_sent: bytes,
+        open_connections: open,
+        cache_hits: hits,
+        cache_misses: misses,
+        latency_buckets: buckets,
+    }
 }
 
 /// Every edge's figures, fetched side by side; an edge that does not
 /// answer is listed with why.
-pub async fn fetch_all(urls: &[String]) -> Vec<Value> {
+pub async fn fetch_all(urls: &[String]) -> Vec<EdgeFigures> {
     let fetches = urls.iter().map(|url| async move {
-        match tokio::time::timeout(TIMEOUT, fetch(url)).await {
-            Ok(Ok(text)) => {
-                let mut figures = summary(&text);
-                figures["url"] = url.as_str().into();
-                figures["up"] = true.into();
-                figures
-            }
-            Ok(Err(error)) => json!({ "url": url, "up": false, "error": error }),
-            Err(_) => json!({ "url": url, "up": false, "error": "no answer within 2 s" }),
+        let (figures, error) = match tokio::time::timeout(TIMEOUT, fetch(url)).await {
+            Ok(Ok(text)) => (Some(summary(&text)), None),
+            Ok(Err(error)) => (None, Some(error)),
+            Err(_) => (None, Some("no answer within 2 s".to_owned())),
+        };
+        EdgeFigures {
+            url: url.clone(),
+            up: figures.is_some(),
+            error,
+            figures,
         }
     });
     futures_util::future::join_all(fetches).await
@@ -129,10 +153,10 @@ mod tests {
             edge_cache_hits_total{cache=\"small_files\"} 5\nedge_cache_hits_total{cache=\"metadata\"} 7\n\
             edge_response_seconds_bucket{le=\"0.001\"} 30\nedge_response_seconds_bucket{le=\"+Inf\"} 42\n";
         let figures = summary(text);
-        assert_eq!(figures["requests"], 42.0);
-        assert_eq!(figures["server_errors"], 2.0);
-        assert_eq!(figures["cache_hits"], 12.0);
-        assert_eq!(figures["open_connections"], 3.0);
-        assert_eq!(figures["latency_buckets"], json!([[0.001, 30.0]]));
+        assert_eq!(figures.requests, 42.0);
+        assert_eq!(figures.server_errors, 2.0);
+        assert_eq!(figures.cache_hits, 12.0);
+        assert_eq!(figures.open_connections, 3.0);
+        assert_eq!(figures.latency_buckets, [(0.001, 30.0)]);
     }
 }

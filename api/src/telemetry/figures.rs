@@ -2,43 +2,104 @@
 //! and the dashboard) and in Prometheus' text format: requests, database,
 //! cache, WebSocket hub, event delivery and listeners' sync.
 
+use crate::hub::HubFigures;
 use crate::state::AppState;
+use crate::telemetry::db_stats::DbFigures;
 use crate::telemetry::db_stats::DB_STATS;
+use crate::telemetry::drift::SyncFigures;
 use crate::telemetry::histogram::header;
-use serde_json::{json, Value};
+use crate::telemetry::request_stats::RequestFigures;
+use serde::Serialize;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-fn database(state: &AppState) -> Value {
-    let mut figures = DB_STATS.summary();
-    figures["pool_size"] = state.db.size().into();
-    figures["idle"] = state.db.num_idle().into();
-    figures["max"] = state.config.pool.max.into();
-    figures
+/// A standing alert, as `/api/health` and the dashboard show it.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct Alert {
+    /// `warning` or `critical`.
+    pub level: String,
+    pub message: String,
 }
 
-fn cache(state: &AppState) -> Value {
+impl Alert {
+    /// The alerts of `(level, message)` pairs.
+    pub fn all(pairs: Vec<(&str, String)>) -> Vec<Alert> {
+        pairs
+            .into_iter()
+            .map(|(level, message)| Alert {
+                level: level.to_owned(),
+                message,
+            })
+            .collect()
+    }
+}
+
+/// Every figure of the process: `/api/metrics`' `data`, the dashboard's `api`.
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub requests: RequestFigures,
+    pub database: DatabaseFigures,
+    pub cache: CacheFigures,
+    pub websocket: HubFigures,
+    pub sync: SyncFigures,
+    pub uptime_seconds: u64,
+    /// `?hours=N`: every replica's last N hours, from Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::telemetry::history::HistoryAnswer>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatabaseFigures {
+    #[serde(flatten)]
+    pub statements: DbFigures,
+    /// Connections open, idle among them, and allowed (`DB_POOL_MAX`).
+    pub pool_size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CacheFigures {
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_ratio: Option<f64>,
+    pub errors: u64,
+    /// Whether Redis is being skipped after failures.
+    pub breaker_open: bool,
+}
+
+fn database(state: &AppState) -> DatabaseFigures {
+    DatabaseFigures {
+        statements: DB_STATS.summary(),
+        pool_size: state.db.size(),
+        idle: state.db.num_idle(),
+        max: state.config.pool.max,
+    }
+}
+
+fn cache(state: &AppState) -> CacheFigures {
     let stats = &state.cache.stats;
     let (hits, misses) = (stats.hits.load(Ordering::Relaxed), stats.misses.load(Ordering::Relaxed));
-    json!({
-        "hits": hits,
-        "misses": misses,
-        "hit_ratio": (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
-        "errors": stats.errors.load(Ordering::Relaxed),
-        "breaker_open": state.cache.breaker_open(),
-    })
+    CacheFigures {
+        hits,
+        misses,
+        hit_ratio: (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
+        errors: stats.errors.load(Ordering::Relaxed),
+        breaker_open: state.cache.breaker_open(),
+    }
 }
 
 /// The figures of `/api/metrics`' `data`.
-pub fn json(state: &AppState) -> Value {
-    json!({
-        "requests": state.requests.snapshot(),
-        "database": database(state),
-        "cache": cache(state),
-        "websocket": state.hub.stats.snapshot(),
-        "sync": state.sync_reports.summary(),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-    })
+pub fn all(state: &AppState) -> Figures {
+    Figures {
+        requests: state.requests.snapshot(),
+        database: database(state),
+        cache: cache(state),
+        websocket: state.hub.stats.snapshot(),
+        sync: state.sync_reports.summary(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        history: None,
+    }
 }
 
 pub fn prometheus(state: &AppState) -> String {

@@ -3,7 +3,7 @@
 //! WebSocket, every query), written out in Prometheus' text format and
 //! summarised as percentiles for the JSON figures and the dashboard.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,6 +23,18 @@ pub struct Histogram {
     counts: Box<[AtomicU64]>,
     /// The sum of observations, in millionths of the unit.
     sum_millionths: AtomicU64,
+}
+
+/// A histogram as the JSON figures show it; percentiles are bucket bounds
+/// (`null` with no observation), `buckets` pairs `[le, count]` (not cumulative).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub count: u64,
+    pub sum: f64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub buckets: Vec<(f64, u64)>,
 }
 
 impl Histogram {
@@ -57,17 +69,17 @@ impl Histogram {
     }
 
     /// Count, sum and the 50th, 95th and 99th percentiles (bucket bounds).
-    pub fn summary(&self) -> Value {
+    pub fn summary(&self) -> Summary {
         let counts = self.counts();
         let count: u64 = counts.iter().sum();
-        json!({
-            "count": count,
-            "sum": self.sum_millionths.load(Ordering::Relaxed) as f64 / 1e6,
-            "p50": quantile(self.bounds, &counts, 0.5),
-            "p95": quantile(self.bounds, &counts, 0.95),
-            "p99": quantile(self.bounds, &counts, 0.99),
-            "buckets": self.bounds.iter().zip(&counts).map(|(le, n)| json!([le, n])).collect::<Vec<_>>(),
-        })
+        Summary {
+            count,
+            sum: self.sum_millionths.load(Ordering::Relaxed) as f64 / 1e6,
+            p50: quantile(self.bounds, &counts, 0.5),
+            p95: quantile(self.bounds, &counts, 0.95),
+            p99: quantile(self.bounds, &counts, 0.99),
+            buckets: self.bounds.iter().copied().zip(counts).collect(),
+        }
     }
 
     /// The `_bucket`, `_sum` and `_count` lines of series `name` with

@@ -9,7 +9,7 @@
 
 use crate::store::cache::Cache;
 use crate::telemetry::request_stats::{RequestStats, Sums};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -77,7 +77,7 @@ pub async fn run(
 
 /// The last `hours` hours (this one included), summed over every replica;
 /// `None` with Redis away.
-pub async fn summary(cache: &Cache, hours: u64, now_hour: u64) -> Option<Value> {
+pub async fn summary(cache: &Cache, hours: u64, now_hour: u64) -> Option<History> {
     let keys: Vec<String> = (0..hours).map(|back| key(now_hour.saturating_sub(back))).collect();
     let hashes = cache.hashes(&keys).await?;
     let mut total: BTreeMap<String, f64> = BTreeMap::new();
@@ -99,19 +99,45 @@ pub async fn summary(cache: &Cache, hours: u64, now_hour: u64) -> Option<Value> 
     let shape = |figures: &BTreeMap<String, f64>| {
         let get = |name: &str| figures.get(name).copied().unwrap_or(0.0);
         let count = get("count");
-        json!({
-            "count": count as u64,
-            "errors": get("errors") as u64,
-            "slow": get("slow") as u64,
-            "avg_ms": if count > 0.0 { get("sum_ms") / count } else { 0.0 },
-            "max_ms": get("max_ms"),
-        })
+        Totals {
+            count: count as u64,
+            errors: get("errors") as u64,
+            slow: get("slow") as u64,
+            avg_ms: if count > 0.0 { get("sum_ms") / count } else { 0.0 },
+            max_ms: get("max_ms"),
+        }
     };
-    let by_route: Map<String, Value> = routes.iter().map(|(route, f)| (route.clone(), shape(f))).collect();
-    let mut summary = shape(&total);
-    summary["hours"] = json!(hours);
-    summary["by_route"] = Value::Object(by_route);
-    Some(summary)
+    Some(History {
+        hours,
+        totals: shape(&total),
+        by_route: routes.iter().map(|(route, f)| (route.clone(), shape(f))).collect(),
+    })
+}
+
+/// Requests of the last `hours` hours, every replica summed.
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub hours: u64,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub by_route: BTreeMap<String, Totals>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub count: u64,
+    pub errors: u64,
+    pub slow: u64,
+    pub avg_ms: f64,
+    pub max_ms: f64,
+}
+
+/// The history, or why there is none.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum HistoryAnswer {
+    Summed(History),
+    Unavailable { hours: u64, unavailable: &'static str },
 }
 
 #[cfg(test)]

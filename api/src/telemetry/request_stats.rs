@@ -8,7 +8,7 @@
 //! function that depends on the time takes it as an argument, so the tests
 //! move the clock instead of sleeping.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -127,11 +127,31 @@ impl Figures {
     }
 }
 
+/// The requests' figures since the process started.
+#[derive(Debug, Serialize)]
+pub struct RequestFigures {
+    pub total: u64,
+    pub avg_response_time_ms: f64,
+    pub max_response_time_ms: f64,
+    pub by_status: BTreeMap<u16, u64>,
+    /// By route template (`GET /api/rooms/{room}`); unknown paths as one.
+    pub by_route: BTreeMap<String, RouteFigures>,
+    /// Answers with a 5xx status in the last minute.
+    pub errors_last_minute: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteFigures {
+    pub count: u64,
+    pub errors: u64,
+    pub avg_ms: f64,
+    pub max_ms: f64,
+}
+
 /// The performance plan's error-rate alert on a [`RequestStats::snapshot`]:
 /// more than 5 server errors in the last minute.
-pub fn error_alert(snapshot: &Value) -> Option<(&'static str, String)> {
-    (snapshot["errors_last_minute"].as_u64().unwrap_or(0) > 5)
-        .then(|| ("critical", "more than 5 server errors in the last minute".to_owned()))
+pub fn error_alert(snapshot: &RequestFigures) -> Option<(&'static str, String)> {
+    (snapshot.errors_last_minute > 5).then(|| ("critical", "more than 5 server errors in the last minute".to_owned()))
 }
 
 /// The route of a request: its method and the router's template it matched
@@ -200,30 +220,35 @@ impl RequestStats {
             .collect()
     }
 
-    pub fn snapshot(&self) -> Value {
+    pub fn snapshot(&self) -> RequestFigures {
         self.snapshot_at(Instant::now())
     }
 
-    pub fn snapshot_at(&self, now: Instant) -> Value {
+    pub fn snapshot_at(&self, now: Instant) -> RequestFigures {
         let mut f = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         f.forget_old_errors(now);
         let avg = if f.total == 0 { 0.0 } else { f.total_ms / f.total as f64 };
-        let routes: BTreeMap<&String, Value> = f
+        let by_route = f
             .by_route
             .iter()
             .map(|(r, figures)| {
-                let avg = figures.sum_ms / figures.count as f64;
-                (r, json!({ "count": figures.count, "errors": figures.errors, "avg_ms": avg, "max_ms": figures.max_ms }))
+                let route = RouteFigures {
+                    count: figures.count,
+                    errors: figures.errors,
+                    avg_ms: figures.sum_ms / figures.count as f64,
+                    max_ms: figures.max_ms,
+                };
+                (r.clone(), route)
             })
             .collect();
-        json!({
-            "total": f.total,
-            "avg_response_time_ms": avg,
-            "max_response_time_ms": f.max_ms,
-            "by_status": f.by_status,
-            "by_route": routes,
-            "errors_last_minute": f.recent_errors.len(),
-        })
+        RequestFigures {
+            total: f.total,
+            avg_response_time_ms: avg,
+            max_response_time_ms: f.max_ms,
+            by_status: f.by_status.clone(),
+            by_route,
+            errors_last_minute: f.recent_errors.len(),
+        }
     }
 
     /// The figures in Prometheus's text format: requests by status, and a
@@ -295,10 +320,10 @@ mod tests {
             stats.record(format!("GET /scan/{i}x/.env"), 404, FAST, false);
         }
         let snapshot = stats.snapshot();
-        let routes = snapshot["by_route"].as_object().unwrap();
+        let routes = &snapshot.by_route;
         assert_eq!(routes.len(), 2, "{routes:?}");
-        assert_eq!(routes[OTHER]["count"], 10_000);
-        assert_eq!(snapshot["total"], 10_001);
+        assert_eq!(routes[OTHER].count, 10_000);
+        assert_eq!(snapshot.total, 10_001);
     }
 
     #[test]
@@ -308,8 +333,8 @@ mod tests {
             stats.record(format!("GET /api/x{i}"), 200, FAST, false);
         }
         let snapshot = stats.snapshot();
-        assert_eq!(snapshot["by_route"].as_object().unwrap().len(), MAX_ROUTES + 1);
-        assert_eq!(snapshot["by_route"][OTHER]["count"], 50);
+        assert_eq!(snapshot.by_route.len(), MAX_ROUTES + 1);
+        assert_eq!(snapshot.by_route[OTHER].count, 50);
     }
 
     #[test]
@@ -319,25 +344,13 @@ mod tests {
         for i in 0..6 {
             stats.record_at("GET /api/x".into(), 500, FAST, start + Duration::from_secs(i));
         }
-        assert_eq!(
-            stats.snapshot_at(start + Duration::from_secs(10))["errors_last_minute"],
-            6
-        );
+        assert_eq!(stats.snapshot_at(start + Duration::from_secs(10)).errors_last_minute, 6);
         // Nothing happens for a minute: the figure falls by itself, no new
         // error needed to prune it.
-        assert_eq!(
-            stats.snapshot_at(start + Duration::from_secs(62))["errors_last_minute"],
-            3
-        );
-        assert_eq!(
-            stats.snapshot_at(start + Duration::from_secs(66))["errors_last_minute"],
-            0
-        );
+        assert_eq!(stats.snapshot_at(start + Duration::from_secs(62)).errors_last_minute, 3);
+        assert_eq!(stats.snapshot_at(start + Duration::from_secs(66)).errors_last_minute, 0);
         stats.record_at("GET /api/x".into(), 200, FAST, start + Duration::from_secs(70));
-        assert_eq!(
-            stats.snapshot_at(start + Duration::from_secs(70))["errors_last_minute"],
-            0
-        );
+        assert_eq!(stats.snapshot_at(start + Duration::from_secs(70)).errors_last_minute, 0);
     }
 
     #[test]
