@@ -133,6 +133,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
             config.password_hash_budget_mib,
             config.password_hash_wait,
         ),
+        ballots: store::ballots::Ballots::new(db.clone()),
         db,
         events: domain::events::Events::default(),
         hub: Arc::new(hub::Hub::new(config.hub.clone(), Arc::clone(&cache))),

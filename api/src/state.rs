@@ -37,6 +37,8 @@ pub struct AppState {
     pub db_health: crate::store::db_health::DbHealth,
     /// Probes uploads in limited child processes.
     pub prober: crate::files::probe::Prober,
+    /// Votes, committed a room's batch at a time.
+    pub ballots: std::sync::Arc<crate::store::ballots::Ballots>,
 }
 
 /// How long a session or a membership read from PostgreSQL is trusted: a

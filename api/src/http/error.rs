@@ -141,7 +141,15 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if database_unavailable(&error) {
+        Self::database(&error)
+    }
+}
+
+impl ApiError {
+    /// What a failed statement means for the request (one error may answer
+    /// several requests: a batch of votes).
+    pub fn database(error: &sqlx::Error) -> Self {
+        if database_unavailable(error) {
             tracing::error!(%error, "database unavailable");
             return Self::Unavailable("The database is unavailable, try again shortly".into());
         }

@@ -42,6 +42,7 @@ pub struct Figures {
     pub cache: CacheFigures,
     pub websocket: HubFigures,
     pub sync: SyncFigures,
+    pub votes: crate::store::ballots::VoteFigures,
     pub uptime_seconds: u64,
     /// `?hours=N`: every replica's last N hours, from Redis.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +98,7 @@ pub fn all(state: &AppState) -> Figures {
         cache: cache(state),
         websocket: state.hub.stats.snapshot(),
         sync: state.sync_reports.summary(),
+        votes: state.ballots.figures(),
         uptime_seconds: state.started.elapsed().as_secs(),
         history: None,
     }
@@ -131,6 +133,14 @@ pub fn prometheus(state: &AppState) -> String {
         state.config.pool.max.to_string(),
     );
     DB_STATS.prometheus(&mut text);
+    let votes = state.ballots.figures();
+    counter(&mut text, "spotik_api_votes_total", "Votes committed.", votes.votes);
+    counter(
+        &mut text,
+        "spotik_api_vote_commits_total",
+        "Commits the votes took: one per room's batch.",
+        votes.commits,
+    );
     let stats = &state.cache.stats;
     header(
         &mut text,

@@ -33,4 +33,5 @@ mod subscriptions;
 mod sync_quality;
 mod trust;
 mod uploads;
+mod vote_batches;
 mod votes;

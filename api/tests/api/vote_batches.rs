@@ -1,0 +1,251 @@
+//! Votes by group commit (`store/ballots.rs`, `spotik_apply_votes`): each
+//! vote of a batch judged as it would be alone, storms counted exactly in
+//! fewer commits, two replicas on one room, and a process killed with
+//! SIGKILL in the middle of a storm losing no acknowledged vote.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use spotik_api::store::ballots::{apply, Ballot, Counted};
+use std::collections::HashSet;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A room with one queued track (paused), `voters` users in it, and a
+/// track of another room; (room, track, other room's track, tokens, ids).
+async fn voting_room(app: &TestApp, voters: usize) -> (String, String, String, Vec<String>, Vec<Uuid>) {
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let track = app.upload(&room, &admin, "tone-1500ms.wav").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
+        .await;
+    let elsewhere = app.room(&admin).await;
+    let foreign = app.upload(&elsewhere, &admin, "tone-1500ms.ogg").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut tokens, mut ids) = (Vec::new(), Vec::new());
+    for i in 0..voters {
+        let (token, id) = app.user(&format!("voter{i}")).await;
+        app.post(&format!("/rooms/{room}/join"), &token, json!({})).await;
+        tokens.push(token);
+        ids.push(Uuid::parse_str(&id).unwrap());
+    }
+    (room, track, foreign, tokens, ids)
+}
+
+async fn event_seq(app: &TestApp, room: &str) -> i64 {
+    sqlx::query_scalar("SELECT event_seq FROM rooms WHERE id = $1::uuid")
+        .bind(room)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn score(app: &TestApp, track: &str) -> i32 {
+    sqlx::query_scalar("SELECT vote_score FROM tracks WHERE id = $1::uuid")
+        .bind(track)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+/// A small deterministic generator, so a failure replays.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// 600 ballots over two tracks of the room, one of another room and six
+/// users, applied in batches of 1 to 40: every answer is what an
+/// independent model of "one vote at a time" says, event numbers included.
+#[tokio::test]
+async fn a_batch_judges_each_vote_as_a_vote_alone_would_be() {
+    let app = spawn_app().await;
+    let (room, track, foreign, _, users) = voting_room(&app, 6).await;
+    let (admin_token, _) = app.user("second").await;
+    app.post(&format!("/rooms/{room}/join"), &admin_token, json!({})).await;
+    let second = app.upload(&room, &admin_token, "tone-1500ms.flac").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let room_id = Uuid::parse_str(&room).unwrap();
+    let tracks = [&track, &second, &foreign].map(|t| Uuid::parse_str(t).unwrap());
+    let mut votes: HashSet<(Uuid, Uuid)> = HashSet::new();
+    let mut scores = [0i32; 2];
+    let mut seq = event_seq(&app, &room).await;
+    let mut random = Lcg(20261203);
+    let mut applied = 0;
+    while applied < 600 {
+        let size = 1 + random.below(40) as usize;
+        let ballots: Vec<Ballot> = (0..size)
+            .map(|_| Ballot {
+                track: tracks[random.below(3) as usize],
+                user: users[random.below(users.len() as u64) as usize],
+                up: random.below(3) > 0,
+            })
+            .collect();
+        let counted = apply(&app.state.db, room_id, &ballots).await.unwrap();
+        assert_eq!(counted.len(), size);
+        for (ballot, got) in ballots.iter().zip(&counted) {
+            let Some(slot) = tracks[..2].iter().position(|t| *t == ballot.track) else {
+                assert_eq!((got.score, got.changed, got.seq), (None, false, None), "{ballot:?}");
+                continue;
+            };
+            let changed = if ballot.up {
+                votes.insert((ballot.track, ballot.user))
+            } else {
+                votes.remove(&(ballot.track, ballot.user))
+            };
+            if changed {
+                scores[slot] += if ballot.up { 1 } else { -1 };
+                seq += 1;
+            }
+            let expected = Counted {
+                score: Some(scores[slot]),
+                changed,
+                seq: changed.then_some(seq),
+                at: got.at,
+            };
+            assert_eq!(*got, expected, "ballot {applied} {ballot:?}");
+            applied += 1;
+        }
+    }
+    assert_eq!(event_seq(&app, &room).await, seq);
+    assert_eq!(score(&app, &track).await, scores[0]);
+    assert_eq!(score(&app, &second).await, scores[1]);
+    assert_eq!(app.count("track_votes").await, votes.len() as i64);
+    // A room that does not exist: every vote answered "no such track".
+    let nowhere = apply(
+        &app.state.db,
+        Uuid::new_v4(),
+        &[Ballot {
+            track: tracks[0],
+            user: users[0],
+            up: true,
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!((nowhere[0].score, nowhere[0].changed), (None, false));
+}
+
+/// Each voter votes and unvotes 21 times as fast as answers come: exact,
+/// every change numbered once, and in fewer commits than votes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_voters_storming_one_track_are_counted_exactly_in_fewer_commits() {
+    let app = Arc::new(spawn_app().await);
+    let (room, track, _, tokens, _) = voting_room(&app, 50).await;
+    let before = event_seq(&app, &room).await;
+    let path = format!("/rooms/{room}/tracks/{track}/vote");
+    let storms = tokens.into_iter().map(|token| {
+        let (app, path) = (Arc::clone(&app), path.clone());
+        tokio::spawn(async move {
+            for i in 0..21 {
+                let answer = if i % 2 == 0 {
+                    app.post(&path, &token, json!({})).await
+                } else {
+                    app.delete(&path, &token).await
+                };
+                assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+                assert_eq!(answer.body["user_has_voted"], i % 2 == 0);
+            }
+        })
+    });
+    for storm in futures_util::future::join_all(storms).await {
+        storm.unwrap();
+    }
+    assert_eq!(score(&app, &track).await, 50);
+    assert_eq!(app.count("track_votes").await, 50);
+    assert_eq!(event_seq(&app, &room).await - before, 50 * 21, "one number per change");
+    let metrics = app.get("/metrics", "").await;
+    let (votes, commits) = (
+        metrics.body["data"]["votes"]["votes"].as_u64().unwrap(),
+        metrics.body["data"]["votes"]["commits"].as_u64().unwrap(),
+    );
+    assert_eq!(votes, 50 * 21);
+    assert!(
+        commits < votes,
+        "{commits} commits for {votes} votes: nothing was batched"
+    );
+}
+
+/// Two replicas take the votes of one room at once: their batches take
+/// turns on the room's row, and every number is taken once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_batching_one_room_stay_exact() {
+    let first = Arc::new(spawn_app().await);
+    let second = Arc::new(replica_of(&first, "redis://127.0.0.1:6379").await);
+    let (room, track, _, tokens, _) = voting_room(&first, 40).await;
+    let before = event_seq(&first, &room).await;
+    let path = format!("/rooms/{room}/tracks/{track}/vote");
+    let storms = tokens.into_iter().enumerate().map(|(i, token)| {
+        let app = Arc::clone(if i % 2 == 0 { &first } else { &second });
+        let path = path.clone();
+        tokio::spawn(async move {
+            for round in 0..11 {
+                let answer = if round % 2 == 0 {
+                    app.post(&path, &token, json!({})).await
+                } else {
+                    app.delete(&path, &token).await
+                };
+                assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+            }
+        })
+    });
+    for storm in futures_util::future::join_all(storms).await {
+        storm.unwrap();
+    }
+    assert_eq!(score(&first, &track).await, 40);
+    assert_eq!(first.count("track_votes").await, 40);
+    assert_eq!(event_seq(&first, &room).await - before, 40 * 11);
+}
+
+/// The real binary killed with SIGKILL while 60 voters vote at once: every
+/// vote it acknowledged is in the database, and the score is the count of
+/// the votes there (a vote not yet answered may or may not have landed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_killed_mid_storm_loses_no_acknowledged_vote() {
+    let app = spawn_app().await;
+    let (room, track, _, tokens, ids) = voting_room(&app, 60).await;
+    let media = tempfile::tempdir().unwrap();
+    let mut api = ApiProcess::start(&app.database_url, media.path(), free_port()).await;
+    let url = format!("{}/rooms/{room}/tracks/{track}/vote", api.base);
+    let client = reqwest::Client::new();
+    let (acknowledged, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    for (token, id) in tokens.into_iter().zip(ids) {
+        let (client, url, acknowledged) = (client.clone(), url.clone(), acknowledged.clone());
+        tokio::spawn(async move {
+            let sent = client.post(&url).bearer_auth(token).send().await;
+            if sent.is_ok_and(|answer| answer.status() == StatusCode::OK) {
+                let _ = acknowledged.send(id);
+            }
+        });
+    }
+    drop(acknowledged);
+    // Killed once some votes are answered, while others are in flight.
+    let mut answered = vec![heard.recv().await.expect("a vote answered before the kill")];
+    api.kill();
+    while let Some(id) = heard.recv().await {
+        answered.push(id);
+    }
+    let stored: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM track_votes WHERE track_id = $1::uuid")
+        .bind(&track)
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    for id in &answered {
+        assert!(stored.contains(id), "the acknowledged vote of {id} was lost");
+    }
+    assert_eq!(score(&app, &track).await, stored.len() as i32);
+}
