@@ -134,7 +134,13 @@ impl Metrics {
             family(&mut out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
-        let cache_families: [CacheFamily; 5] = [
+        let cache_families: [CacheFamily; 6] = [
+            (
+                "edge_cache_loads_total",
+                "counter",
+                "Files read whole into the cache (small_files) or opened (metadata).",
+                |f: &CacheFigures| f.loads,
+            ),
             (
                 "edge_cache_hits_total",
                 "counter",
@@ -214,6 +220,7 @@ mod tests {
             capacity: 3,
             hits: 4,
             misses: 5,
+            loads: 7,
             evictions: 6,
         }
     }

@@ -35,7 +35,7 @@ pub async fn health(app: &App, head: bool) -> Response<EdgeBody> {
         (true, true) => "healthy",
     };
     let metrics = app.metrics();
-    let figures = |f: CacheFigures| json!({ "entries": f.entries, "bytes": f.weight, "capacity": f.capacity, "hits": f.hits, "misses": f.misses, "evictions": f.evictions });
+    let figures = |f: CacheFigures| json!({ "entries": f.entries, "bytes": f.weight, "capacity": f.capacity, "hits": f.hits, "misses": f.misses, "evictions": f.evictions, "loads": f.loads });
     let body = json!({
         "status": status,
         "timestamp": httpdate::fmt_http_date(std::time::SystemTime::now()),

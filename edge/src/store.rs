@@ -149,6 +149,9 @@ pub struct CacheFigures {
     pub hits: u64,
     pub misses: u64,
     pub evictions: u64,
+    /// Files read whole into the cache (small files) or opened (metadata):
+    /// the disk work behind the misses, once per file however many waited.
+    pub loads: u64,
 }
 
 pub struct FileStore {
@@ -167,6 +170,7 @@ pub struct FileStore {
     /// Counted here rather than by the cache, which counts a waited-for load twice.
     body_hits: AtomicU64,
     body_misses: AtomicU64,
+    meta_loads: AtomicU64,
 }
 
 impl FileStore {
@@ -203,6 +207,7 @@ impl FileStore {
             body_evictions: body_lifecycle.0.clone(),
             body_hits: AtomicU64::new(0),
             body_misses: AtomicU64::new(0),
+            meta_loads: AtomicU64::new(0),
             bodies: Cache::with(
                 (config.cache_bytes / average_small_file).max(16) as usize,
                 config.cache_bytes.max(1),
@@ -222,7 +227,40 @@ impl FileStore {
     pub async fn open(self: &Arc<Self>, relative: &[u8]) -> Result<Arc<FileEntry>, OpenError> {
         match self.meta.get(relative) {
             Some(entry) if self.is_fresh(&entry) => Ok(entry),
-            cached => self.reload(relative, cached).await,
+            Some(stale) => self.reload(relative, Some(stale)).await,
+            None => self.load_once(relative).await,
+        }
+    }
+
+    /// A file no entry knows: one request opens it, the others asking for it
+    /// meanwhile wait for that entry. At a track change every listener of a
+    /// room asks for the same file within milliseconds, usually one nobody
+    /// read for minutes; each opening it (a path walk and `fstat` against a
+    /// cold dentry cache, on a blocking thread each) would multiply the
+    /// first byte's wait by the size of the room.
+    async fn load_once(self: &Arc<Self>, relative: &[u8]) -> Result<Arc<FileEntry>, OpenError> {
+        let key: Box<[u8]> = relative.into();
+        let guard = match self.meta.get_value_or_guard_async(&key).await {
+            Ok(entry) => return Ok(entry),
+            Err(guard) => guard,
+        };
+        let store = Arc::clone(self);
+        let loaded = tokio::task::spawn_blocking(move || store.load(&key))
+            .await
+            .map_err(|e| OpenError::Io(io::Error::other(e)))?;
+        match loaded {
+            Ok(entry) => {
+                let entry = Arc::new(entry);
+                let _ = guard.insert(Arc::clone(&entry));
+                Ok(entry)
+            }
+            // The waiting requests then try for themselves: a missing file
+            // is not cached.
+            Err(error) => {
+                drop(guard);
+                self.bodies.remove(relative);
+                Err(error)
+            }
         }
     }
 
@@ -274,6 +312,7 @@ impl FileStore {
     }
 
     fn load(&self, relative: &[u8]) -> Result<FileEntry, OpenError> {
+        self.meta_loads.fetch_add(1, Ordering::Relaxed);
         let requested = self.root.join(OsStr::from_bytes(relative));
         // Resolving every symlink first is what keeps a link pointing outside
         // the root from being followed; O_NOFOLLOW then refuses a final
@@ -372,6 +411,7 @@ impl FileStore {
             hits: self.body_hits.load(Ordering::Relaxed),
             misses: self.body_misses.load(Ordering::Relaxed),
             evictions: self.body_evictions.load(Ordering::Relaxed),
+            loads: self.body_misses.load(Ordering::Relaxed),
         }
     }
 
@@ -383,6 +423,7 @@ impl FileStore {
             hits: self.meta.hits(),
             misses: self.meta.misses(),
             evictions: self.meta_evictions.load(Ordering::Relaxed),
+            loads: self.meta_loads.load(Ordering::Relaxed),
         }
     }
 }

@@ -73,6 +73,29 @@ async fn metrics_count_requests_bytes_and_cache_use() {
     assert!(value("edge_open_connections") >= 1.0);
 }
 
+/// A track change: 200 listeners ask for the same file at the same
+/// instant, none cached. One request opens it and reads it; the others wait
+/// for that work instead of each doing it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_herd_asking_for_one_uncached_file_opens_and_reads_it_once() {
+    let edge = std::sync::Arc::new(Edge::start().await);
+    let herd: Vec<_> = (0..200)
+        .map(|_| {
+            let edge = std::sync::Arc::clone(&edge);
+            tokio::spawn(async move { edge.get_with("/audio/tone-1500ms.flac", &[("range", "bytes=0-")]).await })
+        })
+        .collect();
+    let expected = edge.media.bytes("tone-1500ms.flac");
+    for reply in herd {
+        let reply = reply.await.unwrap();
+        assert_eq!(reply.status, 206);
+        assert_eq!(reply.body, expected);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&edge.get("/health").await.body).unwrap();
+    assert_eq!(json["cache"]["metadata"]["loads"], 1, "{}", json["cache"]);
+    assert_eq!(json["cache"]["small_files"]["loads"], 1, "{}", json["cache"]);
+}
+
 #[tokio::test]
 async fn small_file_cache_evicts_within_its_budget() {
     let edge = Edge::with(|c| c.cache_bytes = 60_000).await;
