@@ -110,6 +110,10 @@ const SETTINGS: &[(&str, &str)] = &[
         "comma-separated emails of accounts that may open /dashboard with their login",
     ),
     (
+        "EDGE_WARM_URLS",
+        "comma-separated base URLs of the edges as the API reaches them, asked for the next track's first range when a track starts; none turns it off [default: EDGE_PUBLIC_URL]",
+    ),
+    (
         "EDGE_METRICS_URLS",
         "comma-separated /metrics URLs of the edges the dashboard shows [default: EDGE_PUBLIC_URL/metrics]",
     ),

@@ -18,6 +18,10 @@ pub struct Config {
     pub media_root: PathBuf,
     /// Base URL of the edge as players reach it, e.g. `http://127.0.0.1:8080`.
     pub edge_public_url: String,
+    /// The edges as the API reaches them, warmed with the next track when
+    /// one starts (`EDGE_WARM_URLS`, comma-separated; `EDGE_PUBLIC_URL` by
+    /// default, none with `none`).
+    pub edge_warm_urls: Vec<String>,
     /// The API's origin as browsers reach it (`API_PUBLIC_URL`, e.g.
     /// `https://spotik.example`), before the links it hands out such as
     /// `/api/covers/…`; empty leaves them relative.
@@ -268,6 +272,17 @@ impl Config {
             edge_public_url: get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080")
                 .trim_end_matches('/')
                 .to_owned(),
+            edge_warm_urls: match var("EDGE_WARM_URLS") {
+                Some(urls) if urls.trim() == "none" => Vec::new(),
+                Some(urls) => urls
+                    .split(',')
+                    .map(|u| u.trim().trim_end_matches('/').to_owned())
+                    .filter(|u| !u.is_empty())
+                    .collect(),
+                None => vec![get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080")
+                    .trim_end_matches('/')
+                    .to_owned()],
+            },
             edge_signing_secret: var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()),
             edge_link_ttl: secs("EDGE_LINK_TTL", 6 * 3600)?,
             stream_x_accel: match get("STREAM_MODE", "redirect").as_str() {

@@ -134,6 +134,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
             config.password_hash_wait,
         ),
         ballots: store::ballots::Ballots::new(db.clone()),
+        warmer: files::warm::Warmer::new(config.edge_warm_urls.clone(), &config.edge_public_url),
         db,
         events: domain::events::Events::default(),
         hub: Arc::new(hub::Hub::new(config.hub.clone(), Arc::clone(&cache))),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub db_health: crate::store::db_health::DbHealth,
     /// Probes uploads in limited child processes.
     pub prober: crate::files::probe::Prober,
+    /// Warms the next track on the edges when one starts.
+    pub warmer: crate::files::warm::Warmer,
     /// Votes, committed a room's batch at a time.
     pub ballots: std::sync::Arc<crate::store::ballots::Ballots>,
 }
@@ -50,6 +52,16 @@ pub type State = Arc<AppState>;
 impl AppState {
     /// Publishes committed room events to every replica's clients, in order.
     pub async fn publish(&self, events: impl IntoIterator<Item = Pending>) {
+        let events: Vec<Pending> = events.into_iter().collect();
+        for event in &events {
+            // A track starts: its listeners will ask for the next one when
+            // it ends, all at once.
+            if event.name() == crate::domain::events::EventName::PlaybackStarted {
+                if let Some(next) = event.payload()["next_track"]["file_url"].as_str() {
+                    self.warmer.ahead(next);
+                }
+            }
+        }
         self.events.publish(&self.hub, events).await;
     }
 

@@ -72,6 +72,7 @@ run_cluster() {
   export EDGE_PUBLIC_URL=https://127.0.0.1:$https
   export API_PUBLIC_URL=https://127.0.0.1:$https
   export EDGE_METRICS_URLS=http://127.0.0.1:$edge1/metrics,http://127.0.0.1:$edge2/metrics
+  export EDGE_WARM_URLS=http://127.0.0.1:$edge1,http://127.0.0.1:$edge2
   export FRONTEND_URL=https://127.0.0.1:$https
   # Two replicas × 20 stay within pgbouncer's 60 server connections.
   export DB_POOL_MAX=20
@@ -85,7 +86,7 @@ PG_PORT=$pg REDIS_PORT=$redis BOUNCER_PORT=$bouncer HTTPS_PORT=$https PLAIN_PORT
 API_PORTS="$api1 $api2" EDGE_PORTS="$edge1 $edge2"
 PG_DATA=$cluster/postgres PG_BINDIR=$bindir REDIS_DIR=$cluster/redis
 export DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL EDGE_PUBLIC_URL=$EDGE_PUBLIC_URL API_PUBLIC_URL=$API_PUBLIC_URL
-export EDGE_METRICS_URLS=$EDGE_METRICS_URLS FRONTEND_URL=$FRONTEND_URL DB_POOL_MAX=$DB_POOL_MAX
+export EDGE_METRICS_URLS=$EDGE_METRICS_URLS EDGE_WARM_URLS=$EDGE_WARM_URLS FRONTEND_URL=$FRONTEND_URL DB_POOL_MAX=$DB_POOL_MAX
 export MEDIA_ROOT=$MEDIA_ROOT JWT_SECRET=$JWT_SECRET EDGE_SIGNING_SECRET=$EDGE_SIGNING_SECRET
 EOT
   for port in "$edge1" "$edge2"; do

@@ -23,6 +23,10 @@ impl Pending {
     pub fn payload(&self) -> &Value {
         &self.0.payload
     }
+
+    pub fn name(&self) -> EventName {
+        self.0.name
+    }
 }
 
 /// Takes the room's next sequence number and builds the payload.

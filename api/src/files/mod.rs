@@ -4,3 +4,4 @@ pub mod image;
 pub mod probe;
 pub mod storage;
 pub mod upload;
+pub mod warm;

@@ -1,6 +1,7 @@
 //! HTTP glue shared by every route: errors and answers, request reading, CORS, deadlines, the acceptor.
 
 pub mod acceptor;
+pub mod client;
 pub mod client_addr;
 pub mod cors;
 pub(crate) mod deadline;

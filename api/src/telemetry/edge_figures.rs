@@ -2,8 +2,6 @@
 //! read (Prometheus' text format), so that the page needs no access of its
 //! own to the edges and one place shows both processes.
 
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -107,37 +105,12 @@ pub async fn fetch_all(urls: &[String]) -> Vec<EdgeFigures> {
     futures_util::future::join_all(fetches).await
 }
 
-/// `GET url` over plain HTTP/1.1 (edges are scraped inside the network).
+/// `GET url`: the edge's metrics text.
 async fn fetch(url: &str) -> Result<String, String> {
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err("only http:// metrics URLs are fetched".into());
+    let (status, body) = crate::http::client::get(url, &[], MOST).await?;
+    if !(200..300).contains(&status) {
+        return Err(format!("answered {status}"));
     }
-    let host = uri.host().ok_or("no host in the URL")?.to_owned();
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(
-            hyper::header::HOST,
-            uri.authority().map_or(host.as_str(), |a| a.as_str()),
-        )
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("answered {}", response.status()));
-    }
-    let body = Limited::new(response.into_body(), MOST)
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
     String::from_utf8(body.to_vec()).map_err(|_| "metrics are not UTF-8".into())
 }
 

@@ -43,6 +43,8 @@ pub struct Figures {
     pub websocket: HubFigures,
     pub sync: SyncFigures,
     pub votes: crate::store::ballots::VoteFigures,
+    /// Warm-ups of the next track on the edges.
+    pub warm: crate::files::warm::WarmFigures,
     pub uptime_seconds: u64,
     /// `?hours=N`: every replica's last N hours, from Redis.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +101,7 @@ pub fn all(state: &AppState) -> Figures {
         websocket: state.hub.stats.snapshot(),
         sync: state.sync_reports.summary(),
         votes: state.ballots.figures(),
+        warm: state.warmer.figures(),
         uptime_seconds: state.started.elapsed().as_secs(),
         history: None,
     }

@@ -82,3 +82,82 @@ async fn the_edge_serves_the_urls_the_api_issues() {
         StatusCode::FORBIDDEN
     );
 }
+
+async fn small_file_loads(edge: std::net::SocketAddr) -> u64 {
+    let health: serde_json::Value = reqwest::get(format!("http://{edge}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    health["cache"]["small_files"]["loads"].as_u64().unwrap()
+}
+
+/// When a track starts, the API asks the edge for the next one's first
+/// range: when that track starts in turn, its listeners find it in the
+/// edge's memory instead of all waiting on the disk at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_track_starts_the_edge_reads_the_next_one_before_anyone_asks() {
+    let (app, edge) = spawn_app_with_edge().await;
+    let (alice, _) = app.user("alice").await;
+    let room = app.room(&alice).await;
+    app.upload(&room, &alice, "tone-1500ms.wav").await; // starts; nothing after it yet
+    app.upload(&room, &alice, "tone-1500ms.flac").await;
+    let third = app.upload(&room, &alice, "tone-1500ms.ogg").await.body["track"].clone();
+    let before = small_file_loads(edge).await;
+    // The FLAC starts; the OGG comes after it.
+    let skipped = app
+        .post(&format!("/rooms/{room}/playback/skip"), &alice, serde_json::json!({}))
+        .await;
+    assert_eq!(skipped.status, StatusCode::OK);
+    let status = app.get(&format!("/rooms/{room}/playback/status"), &alice).await;
+    assert_eq!(status.body["data"]["next_track"]["id"], third["id"]);
+    let mut loads = before;
+    for _ in 0..100 {
+        loads = small_file_loads(edge).await;
+        if loads > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        loads,
+        before + 1,
+        "the edge read the next track once, unasked by any player"
+    );
+    let metrics = app.get("/metrics", "").await;
+    assert_eq!(
+        metrics.body["data"]["warm"]["warmed"], 1,
+        "{}",
+        metrics.body["data"]["warm"]
+    );
+    // A listener's request for it is now answered from memory: no new read.
+    let url = third["file_url"].as_str().unwrap();
+    let answer = app.client.get(url).header("range", "bytes=0-").send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(small_file_loads(edge).await, loads);
+}
+
+/// `EDGE_WARM_URLS=none`: nothing is asked of the edge.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warm_up_can_be_turned_off() {
+    let media = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let edge = spawn_edge(media.path()).await;
+    let app = spawn_with(Options {
+        media: Some(media),
+        edge_url: Some(format!("http://{edge}")),
+        tweak: |config| config.edge_warm_urls.clear(),
+        ..Options::default()
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let room = app.room(&alice).await;
+    for name in ["tone-1500ms.wav", "tone-1500ms.flac", "tone-1500ms.ogg"] {
+        app.upload(&room, &alice, name).await;
+    }
+    app.post(&format!("/rooms/{room}/playback/skip"), &alice, serde_json::json!({}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(small_file_loads(edge).await, 0);
+    assert_eq!(app.get("/metrics", "").await.body["data"]["warm"]["warmed"], 0);
+}
