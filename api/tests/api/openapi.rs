@@ -52,18 +52,16 @@ const PUBLIC: &[&str] = &[
     "/api/metrics/prometheus",
 ];
 
+/// The document as `/api/openapi.json` serves it.
+async fn served(app: &TestApp) -> Value {
+    let answer = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+    answer.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_document_describes_every_call_of_the_front_end_with_its_shapes() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = served(&app).await;
     assert!(
         doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
         "{}",
@@ -131,15 +129,7 @@ async fn the_document_describes_every_call_of_the_front_end_with_its_shapes() {
 #[tokio::test]
 async fn the_binary_prints_the_document_it_serves() {
     let app = spawn_app().await;
-    let served: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served = served(&app).await;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_spotik-api"))
         .arg("openapi")
         .env_clear()

@@ -53,6 +53,19 @@ async fn score(app: &TestApp, track: &str) -> i32 {
         .unwrap()
 }
 
+/// `times` votes by turns, up first, each answered before the next.
+async fn vote_and_unvote(app: Arc<TestApp>, token: String, path: String, times: usize) {
+    for i in 0..times {
+        let answer = if i % 2 == 0 {
+            app.post(&path, &token, json!({})).await
+        } else {
+            app.delete(&path, &token).await
+        };
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        assert_eq!(answer.body["user_has_voted"], i % 2 == 0);
+    }
+}
+
 /// A small deterministic generator, so a failure replays.
 struct Lcg(u64);
 
@@ -148,20 +161,9 @@ async fn fifty_voters_storming_one_track_are_counted_exactly_in_fewer_commits() 
     let (room, track, _, tokens, _) = voting_room(&app, 50).await;
     let before = event_seq(&app, &room).await;
     let path = format!("/rooms/{room}/tracks/{track}/vote");
-    let storms = tokens.into_iter().map(|token| {
-        let (app, path) = (Arc::clone(&app), path.clone());
-        tokio::spawn(async move {
-            for i in 0..21 {
-                let answer = if i % 2 == 0 {
-                    app.post(&path, &token, json!({})).await
-                } else {
-                    app.delete(&path, &token).await
-                };
-                assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-                assert_eq!(answer.body["user_has_voted"], i % 2 == 0);
-            }
-        })
-    });
+    let storms = tokens
+        .into_iter()
+        .map(|token| tokio::spawn(vote_and_unvote(Arc::clone(&app), token, path.clone(), 21)));
     for storm in futures_util::future::join_all(storms).await {
         storm.unwrap();
     }
@@ -191,17 +193,7 @@ async fn two_replicas_batching_one_room_stay_exact() {
     let path = format!("/rooms/{room}/tracks/{track}/vote");
     let storms = tokens.into_iter().enumerate().map(|(i, token)| {
         let app = Arc::clone(if i % 2 == 0 { &first } else { &second });
-        let path = path.clone();
-        tokio::spawn(async move {
-            for round in 0..11 {
-                let answer = if round % 2 == 0 {
-                    app.post(&path, &token, json!({})).await
-                } else {
-                    app.delete(&path, &token).await
-                };
-                assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-            }
-        })
+        tokio::spawn(vote_and_unvote(app, token, path.clone(), 11))
     });
     for storm in futures_util::future::join_all(storms).await {
         storm.unwrap();
