@@ -57,6 +57,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
         head: config.header_timeout,
     });
     let grace = config.shutdown_grace;
+    let send_buffer = config.send_buffer;
 
     tokio::pin!(shutdown);
     loop {
@@ -78,6 +79,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        if send_buffer > 0 {
+            bound_send_buffer(&stream, send_buffer);
+        }
         let (app, protocols, watcher) = (Arc::clone(&app), Arc::clone(&protocols), graceful.watcher());
         let metrics = Arc::clone(app.metrics());
         metrics.connection_opened();
@@ -153,4 +157,22 @@ async fn read_h2_preface(
             return Ok(true);
         }
     }
+}
+
+/// Sets the socket's send buffer (the kernel doubles it for its own
+/// bookkeeping); a failure leaves the kernel's autotuning.
+fn bound_send_buffer(stream: &tokio::net::TcpStream, bytes: u64) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket descriptor owned by `stream`, and a pointer to
+    // an int that lives across the call, with its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            std::ptr::addr_of!(size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }

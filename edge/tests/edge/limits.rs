@@ -218,3 +218,41 @@ async fn partial_http2_prefaces_cost_no_cpu_and_end_at_the_head_deadline() {
     let reply = edge.h2("/audio/tone-1500ms.mp3", &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
 }
+
+/// What the kernel holds for one connection: its send queue, from
+/// `/proc/net/tcp` (hex `tx_queue`), found by the client's port.
+fn send_queue_of(server_port: u16, client_port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
+        if port(fields[1])? != server_port || port(fields[2])? != client_port {
+            return None;
+        }
+        let (tx, _) = fields[4].split_once(':')?;
+        u64::from_str_radix(tx, 16).ok()
+    })
+}
+
+/// A client that asks for a large file and stops reading pins at most the
+/// edge's send buffer of kernel memory (`EDGE_SEND_BUFFER`, 256 KiB, which
+/// the kernel doubles), not the 4 MiB autotuning would give it, and the
+/// edge copies no more than that ahead of it.
+#[tokio::test]
+async fn a_client_that_stops_reading_pins_only_the_send_buffer() {
+    let edge = Edge::with(|config| config.send_buffer = 256 * 1024).await;
+    std::fs::write(edge.media.path("big.mp3"), pattern(8 << 20)).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(edge.addr).await.unwrap();
+    let client_port = stream.local_addr().unwrap().port();
+    stream
+        .write_all(b"GET /audio/big.mp3 HTTP/1.1\r\nHost: edge\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let queued = send_queue_of(edge.addr.port(), client_port).expect("the connection in /proc/net/tcp");
+    assert!(queued > 0, "the answer is on its way");
+    assert!(
+        queued <= 640 * 1024,
+        "{queued} bytes queued for a client that reads nothing"
+    );
+}
