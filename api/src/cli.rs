@@ -30,6 +30,10 @@ const SETTINGS: &[(&str, &str)] = &[
         "REDIS_URL",
         "Redis for the cache and the bus between replicas [default: redis://127.0.0.1:6379]",
     ),
+    (
+        "REDIS_CLUSTER_URLS",
+        "comma-separated nodes of a Redis Cluster, used instead of REDIS_URL: caches by key, room events on sharded channels (SPUBLISH/SSUBSCRIBE) [default: none]",
+    ),
     ("REDIS_PREFIX", "prefix of every Redis key [default: spotik:]"),
     ("APP_ENV", "`production` refuses development secrets"),
     ("JWT_SECRET", "secret signing access tokens"),

@@ -10,6 +10,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
     pub redis_url: String,
+    /// Nodes of a Redis Cluster to use instead of `redis_url`
+    /// (`REDIS_CLUSTER_URLS`, comma-separated; any of its nodes will do).
+    pub redis_cluster: Vec<String>,
     /// Prefix of every Redis key and channel (lets tests and tenants share a server).
     pub redis_prefix: String,
     pub jwt_secret: String,
@@ -264,6 +267,11 @@ impl Config {
             },
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spotik"),
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_cluster: get("REDIS_CLUSTER_URLS", "")
+                .split(',')
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect(),
             redis_prefix: get("REDIS_PREFIX", "spotik:"),
             jwt_secret,
             jwt_ttl: Duration::from_secs(number("JWT_TTL", 60)? * 60),

@@ -110,7 +110,11 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
     if swept > 0 {
         tracing::warn!(swept, "partial uploads of an earlier process removed");
     }
-    let cache = Arc::new(store::cache::Cache::new(&config.redis_url, &config.redis_prefix));
+    let cache = Arc::new(if config.redis_cluster.is_empty() {
+        store::cache::Cache::new(&config.redis_url, &config.redis_prefix)
+    } else {
+        store::cache::Cache::on_cluster(&config.redis_cluster, &config.redis_prefix)
+    });
     if cache.ping().await.is_none() {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
     }

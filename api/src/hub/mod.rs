@@ -34,10 +34,11 @@ pub(crate) mod frames;
 pub(crate) mod message;
 pub(crate) mod outbox;
 pub(crate) mod presence;
+pub(crate) mod shards;
 
 use crate::config::HubConfig;
 use crate::store::cache::Cache;
-use message::{Broadcast, Ended, Ending, Outgoing, PusherEvent, RoomEvent};
+use message::{Broadcast, Ended, Ending, EventName, Outgoing, PusherEvent, RoomEvent};
 use outbox::{Closing, Frame, Outbox};
 use presence::{Change, Presence};
 use serde_json::Value;
@@ -222,11 +223,14 @@ pub struct Hub {
     room_events: tokio::sync::broadcast::Sender<Arc<RoomEvent>>,
     /// Who follows room events now ([`followers`]).
     pub followers: followers::Followers,
+    /// The rooms listened to here, for a sharded bus.
+    pub(crate) interest: shards::Interest,
 }
 
 impl Hub {
     pub fn new(config: HubConfig, redis: Arc<Cache>) -> Self {
         let origin = Uuid::new_v4();
+        let sharded = redis.cluster_nodes().is_some();
         Self {
             config,
             socket_prefix: (origin.as_u128() as u32) % 1_000_000_000,
@@ -243,6 +247,7 @@ impl Hub {
             ended: tokio::sync::broadcast::channel(1024).0,
             room_events: tokio::sync::broadcast::channel(1024).0,
             followers: followers::Followers::default(),
+            interest: shards::Interest::new(sharded),
         }
     }
 
@@ -292,7 +297,10 @@ impl Hub {
     /// presence data for presence channels, `{}` for others.
     pub fn subscribe(&self, channel: &str, id: u64, subscriber: Subscriber) -> presence::Roster {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
-        let entry = channels.entry(channel.to_owned()).or_default();
+        let entry = channels.entry(channel.to_owned()).or_insert_with(|| {
+            self.interest.opened(channel);
+            Channel::default()
+        });
         if !entry.subscribers.contains_key(&id) {
             if let Some(member) = &subscriber.member {
                 entry.announce(channel, self.presence.local_join(channel, member));
@@ -320,6 +328,7 @@ impl Hub {
         let removed = self.remove(entry, channel, id).is_some();
         if entry.subscribers.is_empty() {
             channels.remove(channel);
+            self.interest.closed(channel);
         }
         removed
     }
@@ -379,6 +388,7 @@ impl Hub {
         }
         if entry.subscribers.is_empty() {
             channels.remove(channel);
+            self.interest.closed(channel);
         }
     }
 
@@ -440,10 +450,20 @@ impl Hub {
             origin: &self.origin,
             message,
         };
-        if let Ok(json) = serde_json::to_string(&envelope) {
-            if !self.redis.publish(CHANNEL, &json).await {
-                tracing::debug!("hub message not fanned out: Redis is unavailable");
+        let Ok(json) = serde_json::to_string(&envelope) else {
+            return;
+        };
+        let published = match message {
+            // On a cluster a room's events go to the replicas listening to
+            // it; joins stay on the common channel, since a replica may wait
+            // for one in a room it does not listen to (`/broadcasting/auth`).
+            Broadcast::Room(event) if self.interest.sharded() && event.name != EventName::UserJoined => {
+                self.redis.spublish(&shards::room_channel(event.room_id), &json).await
             }
+            _ => self.redis.publish(CHANNEL, &json).await,
+        };
+        if !published {
+            tracing::debug!("hub message not fanned out: Redis is unavailable");
         }
     }
 
@@ -633,7 +653,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use message::EventName;
     use serde_json::json;
     use std::time::Duration;
     use tokio::sync::mpsc;

@@ -6,8 +6,10 @@
 //! timeout to every request, then a fresh connection is tried: Redis coming
 //! back is noticed within about a second.
 
-use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,8 +19,11 @@ const BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct Cache {
     client: Option<redis::Client>,
+    /// Set instead of `client` for a Redis Cluster (`REDIS_CLUSTER_URLS`),
+    /// with the nodes it was given.
+    cluster: Option<(ClusterClient, Vec<String>)>,
     prefix: String,
-    manager: tokio::sync::Mutex<Option<ConnectionManager>>,
+    manager: tokio::sync::Mutex<Option<Connection>>,
     resting_until: Mutex<Option<Instant>>,
     pub stats: CacheStats,
 }
@@ -32,13 +37,54 @@ pub struct CacheStats {
     pub errors: AtomicU64,
 }
 
+/// A connection to one Redis or to a cluster: the cache's commands are the
+/// same, a cluster routes each by its key.
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 impl Cache {
     pub fn new(url: &str, prefix: &str) -> Self {
         let client = redis::Client::open(url)
             .map_err(|error| tracing::warn!(%error, "REDIS_URL is invalid; running without a cache"))
             .ok();
+        Self::with(client, None, prefix)
+    }
+
+    fn with(client: Option<redis::Client>, cluster: Option<(ClusterClient, Vec<String>)>, prefix: &str) -> Self {
         Self {
             client,
+            cluster,
             prefix: prefix.to_owned(),
             manager: tokio::sync::Mutex::new(None),
             resting_until: Mutex::new(None),
@@ -46,9 +92,26 @@ impl Cache {
         }
     }
 
-    /// The Redis client, for connections of their own (pub/sub).
+    /// A cache on the Redis Cluster whose nodes (any of them) are `nodes`.
+    pub fn on_cluster(nodes: &[String], prefix: &str) -> Self {
+        let cluster = ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(OP_TIMEOUT * 2)
+            .build()
+            .map_err(|error| tracing::warn!(%error, "REDIS_CLUSTER_URLS is invalid; running without a cache"))
+            .ok()
+            .map(|client| (client, nodes.to_vec()));
+        Self::with(None, cluster, prefix)
+    }
+
+    /// The Redis client, for connections of their own (pub/sub); `None`
+    /// on a cluster.
     pub fn client(&self) -> Option<redis::Client> {
         self.client.clone()
+    }
+
+    /// The nodes of the cluster, when Redis is one.
+    pub fn cluster_nodes(&self) -> Option<&[String]> {
+        self.cluster.as_ref().map(|(_, nodes)| nodes.as_slice())
     }
 
     pub fn key(&self, name: &str) -> String {
@@ -79,7 +142,7 @@ impl Cache {
         *self.resting_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
     }
 
-    async fn connection(&self) -> Option<ConnectionManager> {
+    async fn connection(&self) -> Option<Connection> {
         if self.resting() {
             return None;
         }
@@ -87,8 +150,20 @@ impl Cache {
         if let Some(manager) = slot.as_ref() {
             return Some(manager.clone());
         }
-        let client = self.client.clone()?;
-        match tokio::time::timeout(OP_TIMEOUT * 2, ConnectionManager::new(client)).await {
+        let connect = async {
+            match (&self.cluster, &self.client) {
+                (Some((cluster, _)), _) => cluster.get_async_connection().await.map(Connection::Cluster),
+                (None, Some(client)) => ConnectionManager::new(client.clone()).await.map(Connection::Single),
+                (None, None) => Err(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "no Redis",
+                ))),
+            }
+        };
+        if self.cluster.is_none() && self.client.is_none() {
+            return None;
+        }
+        match tokio::time::timeout(OP_TIMEOUT * 2, connect).await {
             Ok(Ok(manager)) => {
                 *slot = Some(manager.clone());
                 Some(manager)
@@ -104,7 +179,7 @@ impl Cache {
         }
     }
 
-    async fn run<T>(&self, op: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>) -> Option<T> {
+    async fn run<T>(&self, op: impl AsyncFnOnce(Connection) -> redis::RedisResult<T>) -> Option<T> {
         let connection = self.connection().await?;
         let failure = match tokio::time::timeout(OP_TIMEOUT, op(connection)).await {
             Ok(Ok(value)) => return Some(value),
@@ -186,6 +261,21 @@ impl Cache {
         self.run(async move |mut c| c.publish::<_, _, ()>(channel, message).await)
             .await
             .is_some()
+    }
+
+    /// `SPUBLISH` on a cluster's shard channel: only the node owning the
+    /// channel's slot and its subscribers carry it.
+    pub async fn spublish(&self, channel: &str, message: &str) -> bool {
+        let (channel, message) = (self.key(channel), message.to_owned());
+        self.run(async move |mut c| {
+            redis::cmd("SPUBLISH")
+                .arg(channel)
+                .arg(message)
+                .query_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .is_some()
     }
 
     /// Round trip time of a PING, for health checks.

@@ -15,8 +15,10 @@ use std::time::Duration;
 
 const FIELDS: [&str; 5] = ["count", "errors", "slow", "sum_ms", "max_ms"];
 
+/// An hour's hash. The `{metrics}` hash tag keeps every hour in one slot
+/// of a Redis Cluster, so that one pipeline reads a span of hours.
 fn key(hour: u64) -> String {
-    format!("metrics:{hour}")
+    format!("{{metrics}}:{hour}")
 }
 
 /// The changes `sums` makes to an hour's hash, for the whole and for `route`.

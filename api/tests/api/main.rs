@@ -25,6 +25,7 @@ mod openapi;
 mod playback;
 mod pusher;
 mod pusher_js;
+mod redis_cluster;
 mod resilience;
 mod rooms;
 mod security;

@@ -55,6 +55,8 @@ pub struct Options {
     pub redis_prefix: Option<String>,
     /// Where the signed audio links point (`EDGE_PUBLIC_URL`).
     pub edge_url: Option<String>,
+    /// The nodes of a Redis Cluster to use (`REDIS_CLUSTER_URLS`).
+    pub redis_cluster: Option<String>,
     pub tweak: fn(&mut Config),
 }
 
@@ -66,6 +68,7 @@ impl Default for Options {
             media: None,
             redis_prefix: None,
             edge_url: None,
+            redis_cluster: None,
             tweak: |_| {},
         }
     }
@@ -132,6 +135,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ("DATABASE_URL", database_url.clone()),
         ("REDIS_URL", options.redis_url.clone()),
         ("REDIS_PREFIX", prefix.clone()),
+        ("REDIS_CLUSTER_URLS", options.redis_cluster.clone().unwrap_or_default()),
         ("MEDIA_ROOT", media.path().display().to_string()),
         (
             "EDGE_PUBLIC_URL",
@@ -377,7 +381,7 @@ impl PrivateRedis {
         Self::launch(port, &["--appendonly", "yes", "--appendfsync", "always", "--dir", &dir])
     }
 
-    fn launch(port: u16, persistence: &[&str]) -> Self {
+    pub fn launch(port: u16, persistence: &[&str]) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             .args(persistence)

@@ -1,0 +1,188 @@
+//! The API on a real three-node Redis Cluster (`REDIS_CLUSTER_URLS`),
+//! started here with Debian's `redis-server --cluster-enabled yes` and
+//! `redis-cli --cluster create`: caches by key, room events crossing
+//! replicas on the room's sharded channel, and a node restart survived.
+
+use crate::support::*;
+use crate::ws::NativeClient;
+use serde_json::json;
+use spotik_api::domain::events::EventName;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Three primaries, no replicas, each keeping its node file in `dir`.
+struct Cluster {
+    nodes: Vec<PrivateRedis>,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn node(port: u16, dir: &Path) -> PrivateRedis {
+        let dir = dir.display().to_string();
+        let config = format!("nodes-{port}.conf");
+        PrivateRedis::launch(
+            port,
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &config,
+                "--cluster-node-timeout",
+                "2000",
+                "--dir",
+                &dir,
+                "--appendonly",
+                "no",
+            ],
+        )
+    }
+
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<PrivateRedis> = (0..3).map(|_| Self::node(free_port(), dir.path())).collect();
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli");
+        assert!(created.success(), "redis-cli --cluster create");
+        let cluster = Self { nodes, dir };
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    fn state_ok(port: u16) -> bool {
+        Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "cluster", "info"])
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
+    }
+
+    fn wait_until_ok(&self) {
+        for _ in 0..200 {
+            if self.nodes.iter().all(|n| Self::state_ok(n.port)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the cluster did not come up");
+    }
+
+    fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Stops node `i` and starts it again on the same port and node file.
+    fn restart(&mut self, i: usize) {
+        let port = self.nodes[i].port;
+        self.nodes[i].stop();
+        self.nodes[i] = Self::node(port, self.dir.path());
+        self.wait_until_ok();
+    }
+}
+
+async fn on_cluster(cluster: &Cluster, like: Option<&TestApp>) -> TestApp {
+    spawn_with(Options {
+        redis_cluster: Some(cluster.urls()),
+        database_url: like.map(|app| app.database_url.clone()),
+        media: like.map(|app| app.media.clone()),
+        redis_prefix: like.map(|app| app.redis_prefix.clone()),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Waits until the bus of `app` is up (its first subscription made).
+async fn bus_up(app: &TestApp) {
+    for _ in 0..100 {
+        if app.state.hub.stats.bus_connected() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the hub did not subscribe to the cluster");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restart() {
+    let mut cluster = Cluster::start();
+    let first = on_cluster(&cluster, None).await;
+    let second = on_cluster(&cluster, Some(&first)).await;
+    // A replica with no listener of the room: it must not be sent the
+    // room's votes (the point of sharding), but still hear joins.
+    let third = on_cluster(&cluster, Some(&first)).await;
+    for app in [&first, &second, &third] {
+        bus_up(app).await;
+    }
+    let (alice, _) = first.user("alice").await;
+    let (bob, _) = first.user("bob").await;
+    let room = first.room(&alice).await;
+    first.post(&format!("/rooms/{room}/join"), &bob, json!({})).await;
+    let track = first.upload(&room, &alice, "tone-1500ms.wav").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The queue is cached on the cluster: the second read is a hit.
+    let hits = first.state.cache.stats.hits.load(std::sync::atomic::Ordering::Relaxed);
+    for _ in 0..2 {
+        assert_eq!(first.get(&format!("/rooms/{room}/tracks"), &alice).await.status, 200);
+    }
+    assert!(first.state.cache.stats.hits.load(std::sync::atomic::Ordering::Relaxed) > hits);
+
+    // Bob listens on the second replica; Alice votes on the first.
+    let mut listener = NativeClient::connect(&second, &bob).await;
+    listener.join(&room).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // its SSUBSCRIBE made
+    let mut overheard = third.state.hub.follow_room_events(uuid::Uuid::new_v4()).unwrap();
+    let vote = format!("/rooms/{room}/tracks/{track}/vote");
+    assert_eq!(first.post(&vote, &alice, json!({})).await.status, 200);
+    let heard = listener.expect("track_voted").await;
+    assert_eq!(heard["track"]["vote_score"], 1, "{heard}");
+    let (carol, _) = first.user("carol").await;
+    first.post(&format!("/rooms/{room}/join"), &carol, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut names = Vec::new();
+    while let Ok(event) = overheard.events.try_recv() {
+        names.push(event.name);
+    }
+    assert!(
+        names.contains(&EventName::UserJoined),
+        "joins reach every replica: {names:?}"
+    );
+    assert!(
+        !names.contains(&EventName::TrackVoted),
+        "a vote reached a replica without listeners: {names:?}"
+    );
+    drop(overheard);
+
+    // Every node restarted in turn: the sharded channel's node among them.
+    for node in 0..3 {
+        cluster.restart(node);
+        let mut delivered = false;
+        for attempt in 0..20 {
+            let answer = if attempt % 2 == 0 {
+                first.delete(&vote, &alice).await
+            } else {
+                first.post(&vote, &alice, json!({})).await
+            };
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            if tokio::time::timeout(Duration::from_millis(500), listener.expect("track_voted"))
+                .await
+                .is_ok()
+            {
+                delivered = true;
+                break;
+            }
+        }
+        assert!(delivered, "no event crossed after node {node} restarted");
+    }
+}
