@@ -110,7 +110,7 @@ fn alerts(state: &AppState, system: &System, requests: &RequestFigures, edges: &
     if state.cache.breaker_open() {
         alerts.push(("warning", "Redis is unavailable: serving from PostgreSQL only".into()));
     }
-    if state.cache.client().is_some() && !state.hub.stats.bus_connected() {
+    if state.cache.configured() && !state.hub.stats.bus_connected() {
         alerts.push(("warning", "the bus to other API replicas is down".into()));
     }
     for edge in edges.iter().filter(|e| !e.up) {

@@ -109,6 +109,11 @@ impl Cache {
         self.client.clone()
     }
 
+    /// Whether a Redis (one server or a cluster) is configured at all.
+    pub fn configured(&self) -> bool {
+        self.client.is_some() || self.cluster.is_some()
+    }
+
     /// The nodes of the cluster, when Redis is one.
     pub fn cluster_nodes(&self) -> Option<&[String]> {
         self.cluster.as_ref().map(|(_, nodes)| nodes.as_slice())
