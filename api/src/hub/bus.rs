@@ -70,13 +70,9 @@ async fn run_on_one(hub: Arc<Hub>, mut stop: tokio::sync::watch::Receiver<bool>)
             Ok(Err(error)) => tracing::warn!(%error, "hub cannot subscribe to Redis; retrying"),
             Err(_) => tracing::warn!("hub's Redis subscription timed out; retrying"),
         }
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(backoff) => {}
+        if !wait_to_retry(&mut stop, &mut backoff).await {
+            return;
         }
-        // At most a second between attempts: Redis coming back is noticed
-        // within one, as by every other use of it (cache.rs).
-        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 
@@ -100,6 +96,7 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
     // second is that request, so a restarted node's channels come back
     // within about a second.
     let mut liveness = tokio::time::interval(Duration::from_secs(1));
+    let mut unwell = false;
     loop {
         let (pushed, mut pushes) = tokio::sync::mpsc::unbounded_channel();
         let rooms_now: Vec<String> = rooms.keys().map(|room| channel_of(*room)).collect();
@@ -163,7 +160,24 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
                         _ = liveness.tick() => {
                             let ping = redis::cmd("PING");
                             let asked = ping.query_async::<redis::Value>(&mut connection);
-                            let _ = tokio::time::timeout(Duration::from_millis(500), asked).await;
+                            let up = matches!(tokio::time::timeout(Duration::from_millis(500), asked).await, Ok(Ok(_)));
+                            // The client's own subscribing again after a
+                            // reconnection is tried once, and may reach a
+                            // node not yet ready: once every node answers
+                            // again, this replica's channels are asked for
+                            // again (a repeated subscription is a no-op).
+                            if !up {
+                                unwell = true;
+                            } else if std::mem::take(&mut unwell) {
+                                let mut again = connection.subscribe(&common).await;
+                                for room in rooms.keys() {
+                                    again = again.and(connection.ssubscribe(channel_of(*room)).await);
+                                }
+                                if let Err(error) = again {
+                                    tracing::warn!(%error, "the hub's channels could not be subscribed again");
+                                    unwell = true;
+                                }
+                            }
                         }
                     }
                 }
@@ -173,12 +187,22 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
             Ok(Err(error)) => tracing::warn!(%error, "hub cannot subscribe to the Redis Cluster; retrying"),
             Err(_) => tracing::warn!("hub's Redis Cluster subscription timed out; retrying"),
         }
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(backoff) => {}
+        if !wait_to_retry(&mut stop, &mut backoff).await {
+            return;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
+}
+
+/// Waits `backoff` before the next attempt, doubling it up to a second:
+/// Redis coming back is noticed within one, as by every other use of it
+/// (cache.rs). False when the hub is stopping instead.
+async fn wait_to_retry(stop: &mut tokio::sync::watch::Receiver<bool>, backoff: &mut Duration) -> bool {
+    tokio::select! {
+        _ = stop.changed() => return false,
+        _ = tokio::time::sleep(*backoff) => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(1));
+    true
 }
 
 fn receive(hub: &Hub, payload: &[u8]) {

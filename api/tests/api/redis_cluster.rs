@@ -168,7 +168,7 @@ async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restar
     for node in 0..3 {
         cluster.restart(node);
         let mut delivered = false;
-        for attempt in 0..20 {
+        for attempt in 0..40 {
             let answer = if attempt % 2 == 0 {
                 first.delete(&vote, &alice).await
             } else {
