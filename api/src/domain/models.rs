@@ -81,10 +81,6 @@ impl User {
             username: self.username.clone(),
         }
     }
-
-    pub fn public_json(&self) -> Value {
-        to_value(&self.public_view())
-    }
 }
 
 /// A shape as a JSON value, for event payloads built around it.
