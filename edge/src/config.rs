@@ -110,6 +110,12 @@ pub struct Config {
     #[arg(long, env = "EDGE_SEND_BUFFER", default_value = "256K", value_parser = parse_size)]
     pub send_buffer: u64,
 
+    /// Send bodies cut from a whole file in memory (the small-file cache or
+    /// the mapping) with `sendfile(2)` on HTTP/1.1, without copying them
+    /// into the socket (bodies of 128 KiB and more).
+    #[arg(long, env = "EDGE_SENDFILE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sendfile: bool,
+
     /// Seconds in-flight responses get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "EDGE_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_secs)]
     pub shutdown_grace: Duration,

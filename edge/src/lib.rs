@@ -21,6 +21,7 @@ mod pipeline;
 mod prefixed;
 pub mod range;
 mod response;
+mod sendfile;
 pub mod server;
 mod status;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::headers;
 use crate::path::{self, CleanPath};
 use crate::range::{self, ByteRange, RangeOutcome};
 use crate::response;
+use crate::sendfile::FileSlices;
 use crate::store::{Content, FileEntry, OpenError, Opened};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -138,6 +139,7 @@ async fn file_response(
             (StatusCode::PARTIAL_CONTENT, body, Some(boundary))
         }
     };
+    let slices = file_slices(app, &opened, &kind);
     let mut response = response::with_status(status, EdgeBody::empty());
     let out = response.headers_mut();
     match (kind, &entry.probe_headers) {
@@ -160,8 +162,38 @@ async fn file_response(
     }
     if !head {
         *response.body_mut() = body;
+        if let Some(slices) = slices {
+            response.extensions_mut().insert(slices);
+        }
     }
     response
+}
+
+/// The body's segments to send from the file, where that is on and worth it.
+fn file_slices(app: &App, opened: &Opened, kind: &Kind) -> Option<FileSlices> {
+    let (true, Content::Memory(bytes)) = (app.config().sendfile, &opened.content) else {
+        return None;
+    };
+    let entry = &opened.entry;
+    let whole = [ByteRange {
+        start: 0,
+        end: entry.size,
+    }];
+    let ranges = match kind {
+        Kind::Whole => &whole[..],
+        Kind::Part(range) => std::slice::from_ref(range),
+        Kind::Parts(ranges) => &ranges[..],
+    };
+    let mut slices = FileSlices::default();
+    for range in ranges.iter().filter(|r| FileSlices::worth_sending(r.len())) {
+        // The same slice as the body's segment: the same addresses.
+        slices.push(
+            bytes.slice(range.start as usize..range.end as usize),
+            range.start,
+            entry,
+        );
+    }
+    (!slices.is_empty()).then_some(slices)
 }
 
 /// What a 200/206 holds.

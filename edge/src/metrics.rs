@@ -31,6 +31,7 @@ pub struct Metrics {
     started: Instant,
     by_class: [AtomicU64; 5],
     bytes_sent: AtomicU64,
+    sendfile_bytes: AtomicU64,
     open_connections: AtomicI64,
     accepted: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
@@ -44,6 +45,7 @@ impl Default for Metrics {
             started: Instant::now(),
             by_class: Default::default(),
             bytes_sent: AtomicU64::new(0),
+            sendfile_bytes: AtomicU64::new(0),
             open_connections: AtomicI64::new(0),
             accepted: AtomicU64::new(0),
             buckets: Default::default(),
@@ -72,6 +74,15 @@ impl Metrics {
 
     pub fn add_bytes_sent(&self, bytes: u64) {
         self.bytes_sent.fetch_add(bytes, Relaxed);
+    }
+
+    pub fn add_sendfile_bytes(&self, bytes: u64) {
+        self.sendfile_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Body bytes sent by `sendfile(2)` so far.
+    pub fn sendfile_bytes(&self) -> u64 {
+        self.sendfile_bytes.load(Relaxed)
     }
 
     pub fn connection_opened(&self) {
@@ -110,6 +121,12 @@ impl Metrics {
                 "counter",
                 "Body bytes handed to clients.",
                 self.bytes_sent.load(Relaxed) as i64,
+            ),
+            (
+                "edge_sendfile_bytes_total",
+                "counter",
+                "Body bytes of those sent by sendfile(2), without a copy.",
+                self.sendfile_bytes.load(Relaxed) as i64,
             ),
             (
                 "edge_open_connections",

@@ -4,6 +4,7 @@
 use crate::app::App;
 use crate::deadlines::Deadlines;
 use crate::prefixed::Prefixed;
+use crate::sendfile::{FileSlices, Offers, SendfileStream};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -109,10 +110,6 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let service = service_fn(move |request| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
-    });
     let accepted = tokio::time::Instant::now();
     let mut stream = stream;
     let mut first = [0u8; H2_PREFACE.len()];
@@ -122,11 +119,35 @@ async fn connection(
     let h2 = tokio::time::timeout(protocols.head, read_h2_preface(&mut stream, &mut first, &mut seen))
         .await
         .unwrap_or(Ok(false))?;
-    let stream = Prefixed::new(first, seen, stream);
+    // Responses cut from a file in memory tell the socket so, and it sends
+    // their bodies with `sendfile` (HTTP/1.1 only: see `sendfile.rs`).
+    let offers = (!h2 && app.config().sendfile).then(|| Arc::new(Offers::default()));
+    let metrics = Arc::clone(app.metrics());
+    let service = {
+        let offers = offers.clone();
+        service_fn(move |request| {
+            let (app, offers) = (Arc::clone(&app), offers.clone());
+            async move {
+                let mut response = app.handle(request, peer).await;
+                if let Some(file) = response.extensions_mut().remove::<FileSlices>() {
+                    if let Some(offers) = &offers {
+                        offers.offer(file);
+                    }
+                }
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
     if h2 {
+        let stream = Prefixed::new(first, seen, stream);
         let io = TokioIo::new(Deadlines::since(stream, protocols.idle, None, accepted));
         watcher.watch(protocols.http2.serve_connection(io, service)).await?;
+    } else if let Some(offers) = offers {
+        let stream = Prefixed::new(first, seen, SendfileStream::new(stream, offers, metrics));
+        let io = TokioIo::new(Deadlines::since(stream, protocols.idle, Some(protocols.head), accepted));
+        watcher.watch(protocols.http1.serve_connection(io, service)).await?;
     } else {
+        let stream = Prefixed::new(first, seen, stream);
         let io = TokioIo::new(Deadlines::since(stream, protocols.idle, Some(protocols.head), accepted));
         watcher.watch(protocols.http1.serve_connection(io, service)).await?;
     }

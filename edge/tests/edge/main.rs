@@ -9,4 +9,5 @@ mod limits;
 mod operations;
 mod paths;
 mod ranges;
+mod sendfile;
 mod signed;
