@@ -221,4 +221,32 @@ mod tests {
         assert_eq!(config.prefix, "/media");
         assert!(!config.cors);
     }
+
+    /// The configuration table of `edge/README.md` has a row for every
+    /// setting, and names none that does not exist.
+    #[test]
+    fn the_readme_names_exactly_the_settings() {
+        use clap::CommandFactory;
+        let readme = include_str!("../README.md");
+        let table: Vec<&str> = readme
+            .lines()
+            .filter(|line| line.starts_with("| `--"))
+            .collect();
+        let command = Config::command();
+        let mut flags = Vec::new();
+        for argument in command.get_arguments() {
+            let (Some(flag), Some(env)) = (argument.get_long(), argument.get_env()) else {
+                continue;
+            };
+            let row = format!("| `--{flag}` | `{}` |", env.to_string_lossy());
+            assert!(table.iter().any(|line| line.starts_with(&row)), "edge/README.md has no row {row}");
+            flags.push(format!("| `--{flag}` |"));
+        }
+        for line in &table {
+            assert!(
+                flags.iter().any(|flag| line.starts_with(flag.as_str())),
+                "edge/README.md documents a setting that does not exist: {line}"
+            );
+        }
+    }
 }
