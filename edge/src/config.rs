@@ -228,10 +228,7 @@ mod tests {
     fn the_readme_names_exactly_the_settings() {
         use clap::CommandFactory;
         let readme = include_str!("../README.md");
-        let table: Vec<&str> = readme
-            .lines()
-            .filter(|line| line.starts_with("| `--"))
-            .collect();
+        let table: Vec<&str> = readme.lines().filter(|line| line.starts_with("| `--")).collect();
         let command = Config::command();
         let mut flags = Vec::new();
         for argument in command.get_arguments() {
@@ -239,7 +236,10 @@ mod tests {
                 continue;
             };
             let row = format!("| `--{flag}` | `{}` |", env.to_string_lossy());
-            assert!(table.iter().any(|line| line.starts_with(&row)), "edge/README.md has no row {row}");
+            assert!(
+                table.iter().any(|line| line.starts_with(&row)),
+                "edge/README.md has no row {row}"
+            );
             flags.push(format!("| `--{flag}` |"));
         }
         for line in &table {

@@ -40,6 +40,10 @@ pub struct Costs {
     pub nic_bytes: f64,
     /// Listeners one API replica holds (descriptors, memory, fan-out).
     pub sockets_per_replica: f64,
+    /// API CPU, seconds, for one bus message of a room the replica has no
+    /// listener of (`loadtest/bus-shards`, 2026-12-03: replica C spent
+    /// 64.2 µs per event on one Redis, 6.2 µs, its idle, on the cluster).
+    pub bus_receive_cpu: f64,
 }
 
 impl Default for Costs {
@@ -54,6 +58,7 @@ impl Default for Costs {
             edge_first_range_cpu: 0.0248 / 500.0,
             nic_bytes: 25e9 / 8.0 * 0.7,
             sockets_per_replica: 50_000.0,
+            bus_receive_cpu: 58e-6,
         }
     }
 }
@@ -99,6 +104,10 @@ pub struct Plan {
     /// replica hears every event) and sharded by room (`--affinity` or not).
     pub bus_today_per_s: f64,
     pub bus_deliveries_per_s: f64,
+    /// API cores, over all replicas, spent taking in bus messages: today,
+    /// and sharded (a replica then hears only rooms it has listeners of).
+    pub api_cores_for_bus_today: f64,
+    pub api_cores_for_bus: f64,
     pub redis_shards: f64,
     /// PostgreSQL commits per second (votes, track changes), and its share
     /// of one server's measured ceiling.
@@ -136,6 +145,8 @@ pub fn plan(costs: &Costs, load: &Load) -> Plan {
         socket_memory_gib: load.listeners * costs.socket_bytes / 1_073_741_824.0,
         bus_today_per_s: events_per_s * api_replicas,
         bus_deliveries_per_s,
+        api_cores_for_bus_today: events_per_s * api_replicas * costs.bus_receive_cpu,
+        api_cores_for_bus: bus_deliveries_per_s * costs.bus_receive_cpu,
         redis_shards: (bus_deliveries_per_s / costs.redis_deliveries).ceil().max(1.0),
         pg_commits_per_s: votes_per_s + track_changes_per_s,
         pg_load: (votes_per_s + track_changes_per_s) / costs.pg_commits,
@@ -174,6 +185,11 @@ fn main() {
         ("memory of the sockets, GiB", p.socket_memory_gib),
         ("bus deliveries / s, one channel (today)", p.bus_today_per_s),
         ("bus deliveries / s, sharded by room", p.bus_deliveries_per_s),
+        (
+            "API cores taking in bus messages, one channel (today)",
+            p.api_cores_for_bus_today,
+        ),
+        ("API cores taking in bus messages, sharded by room", p.api_cores_for_bus),
         ("Redis shards for the sharded bus", p.redis_shards),
         ("PostgreSQL commits / s", p.pg_commits_per_s),
         ("PostgreSQL load (of one measured server)", p.pg_load),
@@ -211,6 +227,14 @@ mod tests {
             },
         );
         assert_eq!(with_affinity.bus_deliveries_per_s, with_affinity.events_per_s);
+        // Taking in every room's events costs each replica 0.3 of a core
+        // (measured cost); sharded with affinity, a twentieth of that.
+        assert!(
+            (p.api_cores_for_bus_today - 6.08).abs() < 0.01,
+            "{}",
+            p.api_cores_for_bus_today
+        );
+        assert!((with_affinity.api_cores_for_bus - 0.30).abs() < 0.01);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! With `--native`, the subscribers are the front end's own: `/ws?token=`,
 //! `join_room`, `track_voted` (a vote publishes, with its token and room).
 //!
+//! With `--publish-server`, events are published on another server than the
+//! subscribers' (two replicas of spotik-api: the bus between them).
+//!
 //! ```text
 //! fanout --ws 127.0.0.1:8000 --key spotik-key --secret spotik-secret --app-id spotik \
 //!        --subscribers 1000 --events 200 --interval-ms 20
@@ -29,6 +32,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 struct Options {
     server: SocketAddr,
+    /// Where events are published (`--publish-server`; the subscribers'
+    /// server by default): another replica, to measure the bus between them.
+    publish_server: SocketAddr,
     app_id: String,
     key: String,
     secret: String,
@@ -57,11 +63,13 @@ fn options() -> Options {
         Some((_, room, _)) => format!("private-room.{room}"),
         None => get("--channel").unwrap_or_else(|| "bench".into()),
     };
+    let server = get("--server")
+        .unwrap_or_else(|| "127.0.0.1:8000".into())
+        .parse()
+        .expect("--server host:port");
     Options {
-        server: get("--server")
-            .unwrap_or_else(|| "127.0.0.1:8000".into())
-            .parse()
-            .expect("--server host:port"),
+        server,
+        publish_server: get("--publish-server").map_or(server, |s| s.parse().expect("--publish-server host:port")),
         app_id: get("--app-id").unwrap_or_else(|| "spotik".into()),
         key: get("--key").unwrap_or_else(|| "spotik-key".into()),
         secret: get("--secret").unwrap_or_else(|| "spotik-secret".into()),
@@ -181,7 +189,7 @@ async fn native_subscriber(
 }
 
 async fn publish(options: Arc<Options>, sent: Arc<Vec<AtomicU64>>, epoch: Instant) {
-    let mut http = Http::connect(options.server).await;
+    let mut http = Http::connect(options.publish_server).await;
     let padding = "x".repeat(options.payload_bytes);
     let mut next = tokio::time::Instant::now();
     for k in 0..options.events {
