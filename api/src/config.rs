@@ -267,11 +267,7 @@ impl Config {
             },
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spotik"),
             redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
-            redis_cluster: get("REDIS_CLUSTER_URLS", "")
-                .split(',')
-                .map(|u| u.trim().to_owned())
-                .filter(|u| !u.is_empty())
-                .collect(),
+            redis_cluster: comma_list(&get("REDIS_CLUSTER_URLS", "")).collect(),
             redis_prefix: get("REDIS_PREFIX", "spotik:"),
             jwt_secret,
             jwt_ttl: Duration::from_secs(number("JWT_TTL", 60)? * 60),
@@ -282,11 +278,7 @@ impl Config {
                 .to_owned(),
             edge_warm_urls: match var("EDGE_WARM_URLS") {
                 Some(urls) if urls.trim() == "none" => Vec::new(),
-                Some(urls) => urls
-                    .split(',')
-                    .map(|u| u.trim().trim_end_matches('/').to_owned())
-                    .filter(|u| !u.is_empty())
-                    .collect(),
+                Some(urls) => comma_list(&urls).map(|u| u.trim_end_matches('/').to_owned()).collect(),
                 None => vec![get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080")
                     .trim_end_matches('/')
                     .to_owned()],
@@ -336,10 +328,8 @@ impl Config {
                     sync_report_every: Duration::from_millis(number("SYNC_REPORT_INTERVAL_MS", 5_000)?),
                     dashboard: {
                         let token = var("DASHBOARD_TOKEN").filter(|t| !t.is_empty());
-                        let admins: Vec<String> = get("DASHBOARD_ADMINS", "")
-                            .split(',')
-                            .map(|e| e.trim().to_lowercase())
-                            .filter(|e| !e.is_empty())
+                        let admins: Vec<String> = comma_list(&get("DASHBOARD_ADMINS", ""))
+                            .map(|e| e.to_lowercase())
                             .collect();
                         DashboardAccess {
                             open: token.is_none() && admins.is_empty() && !production,
@@ -348,11 +338,7 @@ impl Config {
                         }
                     },
                     edge_metrics_urls: match var("EDGE_METRICS_URLS") {
-                        Some(urls) => urls
-                            .split(',')
-                            .map(|u| u.trim().to_owned())
-                            .filter(|u| !u.is_empty())
-                            .collect(),
+                        Some(urls) => comma_list(&urls).collect(),
                         None => vec![format!(
                             "{}/metrics",
                             get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080").trim_end_matches('/')
@@ -406,6 +392,14 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// The items of a comma-separated setting, trimmed, empty ones left out.
+fn comma_list(raw: &str) -> impl Iterator<Item = String> + '_ {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
 }
 
 /// Where a browser on this machine reaches an API listening on `listen`.

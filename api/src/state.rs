@@ -52,17 +52,16 @@ pub type State = Arc<AppState>;
 impl AppState {
     /// Publishes committed room events to every replica's clients, in order.
     pub async fn publish(&self, events: impl IntoIterator<Item = Pending>) {
-        let events: Vec<Pending> = events.into_iter().collect();
-        for event in &events {
-            // A track starts: its listeners will ask for the next one when
-            // it ends, all at once.
+        // A track starts: its listeners will ask for the next one when it
+        // ends, all at once.
+        let warm = |event: &Pending| {
             if event.name() == crate::domain::events::EventName::PlaybackStarted {
                 if let Some(next) = event.payload()["next_track"]["file_url"].as_str() {
                     self.warmer.ahead(next);
                 }
             }
-        }
-        self.events.publish(&self.hub, events).await;
+        };
+        self.events.publish(&self.hub, events.into_iter().inspect(warm)).await;
     }
 
     /// Publishes a committed event, then ends the subscriptions it ends
