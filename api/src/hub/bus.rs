@@ -131,6 +131,13 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
                                     (&push.kind, push.data.get(1))
                                 {
                                     receive(&hub, payload);
+                                } else if push.kind == redis::PushKind::Disconnection {
+                                    // A node's connection dropped (a restart):
+                                    // the client's own re-subscription may come
+                                    // too early, and a PING it retried onto the
+                                    // new connection never fails, so ask for
+                                    // the channels again once all nodes answer.
+                                    unwell = true;
                                 }
                             }
                             None => break,
