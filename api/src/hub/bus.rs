@@ -91,12 +91,13 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
     let mut rooms: HashMap<uuid::Uuid, usize> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
     let mut heartbeat = tokio::time::interval(presence::HEARTBEAT);
-    // The cluster connection reconnects to a node, and subscribes there
-    // again, only when a request to it fails: a PING to every node each
-    // second is that request, so a restarted node's channels come back
-    // within about a second.
-    let mut liveness = tokio::time::interval(Duration::from_secs(1));
-    let mut unwell = false;
+    // The cluster connection subscribes again by itself only after a
+    // request fails and it reconnects, once, possibly to a node not yet
+    // ready; and a node that loses a slot (resharding) drops the slot's
+    // sharded subscribers without closing anything. So each second the bus
+    // asks every node what its connection holds (`CLIENT INFO`) and asks
+    // again for its channels when any is missing.
+    let mut audit = tokio::time::interval(Duration::from_secs(1));
     loop {
         let (pushed, mut pushes) = tokio::sync::mpsc::unbounded_channel();
         let rooms_now: Vec<String> = rooms.keys().map(|room| channel_of(*room)).collect();
@@ -131,13 +132,6 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
                                     (&push.kind, push.data.get(1))
                                 {
                                     receive(&hub, payload);
-                                } else if push.kind == redis::PushKind::Disconnection {
-                                    // A node's connection dropped (a restart):
-                                    // the client's own re-subscription may come
-                                    // too early, and a PING it retried onto the
-                                    // new connection never fails, so ask for
-                                    // the channels again once all nodes answer.
-                                    unwell = true;
                                 }
                             }
                             None => break,
@@ -164,25 +158,26 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
                             hub.presence.heartbeat();
                             hub.reap_silent_replicas();
                         }
-                        _ = liveness.tick() => {
-                            let ping = redis::cmd("PING");
-                            let asked = ping.query_async::<redis::Value>(&mut connection);
-                            let up = matches!(tokio::time::timeout(Duration::from_millis(500), asked).await, Ok(Ok(_)));
-                            // The client's own subscribing again after a
-                            // reconnection is tried once, and may reach a
-                            // node not yet ready: once every node answers
-                            // again, this replica's channels are asked for
-                            // again (a repeated subscription is a no-op).
-                            if !up {
-                                unwell = true;
-                            } else if std::mem::take(&mut unwell) {
+                        _ = audit.tick() => {
+                            let held = tokio::time::timeout(Duration::from_millis(500), held_channels(&mut connection)).await;
+                            // A node that does not answer is reconnected by
+                            // the request that failed; checked next second.
+                            let Ok(Ok(held)) = held else { continue };
+                            if held.common == 0 || held.sharded < rooms.len() {
+                                tracing::warn!(
+                                    common = held.common,
+                                    rooms = held.sharded,
+                                    wanted = rooms.len(),
+                                    "the hub's Redis Cluster channels were lost; subscribing again"
+                                );
+                                hub.stats.bus_resubscriptions.fetch_add(1, Ordering::Relaxed);
+                                // A repeated subscription is a no-op.
                                 let mut again = connection.subscribe(&common).await;
                                 for room in rooms.keys() {
                                     again = again.and(connection.ssubscribe(channel_of(*room)).await);
                                 }
                                 if let Err(error) = again {
                                     tracing::warn!(%error, "the hub's channels could not be subscribed again");
-                                    unwell = true;
                                 }
                             }
                         }
@@ -197,6 +192,47 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
         if !wait_to_retry(&mut stop, &mut backoff).await {
             return;
         }
+    }
+}
+
+/// Channels held by this process's connections to a cluster, summed over
+/// the primaries: one connection each, which carries every subscription
+/// made through that node.
+#[derive(Debug, Default, PartialEq)]
+struct Held {
+    common: usize,
+    sharded: usize,
+}
+
+async fn held_channels(connection: &mut redis::cluster_async::ClusterConnection) -> redis::RedisResult<Held> {
+    use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+    let every_primary = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+    let answers = connection
+        .route_command(redis::cmd("CLIENT").arg("INFO"), every_primary)
+        .await?;
+    let mut held = Held::default();
+    for (_node, answer) in answers.as_map_iter().into_iter().flatten() {
+        let line = match answer {
+            redis::Value::VerbatimString { text, .. } => text.clone(),
+            other => redis::from_redis_value::<String>(other)?,
+        };
+        let one = held_by(&line);
+        held.common += one.common;
+        held.sharded += one.sharded;
+    }
+    Ok(held)
+}
+
+/// The `sub=` and `ssub=` fields of a `CLIENT INFO` line.
+fn held_by(line: &str) -> Held {
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or(0)
+    };
+    Held {
+        common: field("sub"),
+        sharded: field("ssub"),
     }
 }
 
@@ -225,5 +261,18 @@ fn receive(hub: &Hub, payload: &[u8]) {
             hub.deliver(&envelope.message);
         }
         Err(error) => tracing::warn!(%error, "unreadable message on the hub channel"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_subscriptions_of_a_client_info_line() {
+        let line = "id=7 addr=127.0.0.1:5 laddr=127.0.0.1:6 fd=9 name= age=3 idle=0 flags=P db=0 \
+                    sub=1 psub=0 ssub=12 multi=-1 qbuf=0 resp=3";
+        assert_eq!(held_by(line), Held { common: 1, sharded: 12 });
+        assert_eq!(held_by("id=7 flags=N sub=0 psub=3"), Held::default());
     }
 }

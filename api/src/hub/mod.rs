@@ -109,6 +109,9 @@ pub struct HubStats {
     slow_clients_closed: AtomicU64,
     bus_messages: AtomicU64,
     bus_connected: AtomicBool,
+    /// Times the bus found channels of its own lost on a Redis Cluster
+    /// (a node restarted, a slot moved) and subscribed again.
+    bus_resubscriptions: AtomicU64,
     /// Room events' times from commit to each client's socket.
     delivery: Arc<delivery::DeliveryLatency>,
 }
@@ -147,6 +150,7 @@ impl HubStats {
             slow_clients_closed: self.slow_clients_closed.load(Ordering::Relaxed),
             bus_messages_received: self.bus_messages.load(Ordering::Relaxed),
             bus_connected: self.bus_connected.load(Ordering::Relaxed),
+            bus_resubscriptions: self.bus_resubscriptions.load(Ordering::Relaxed),
             delivery_seconds: self.delivery.summary(),
         }
     }
@@ -164,12 +168,15 @@ impl HubStats {
              # HELP spotik_api_ws_bus_messages_received_total Messages received from other replicas.\n\
              # TYPE spotik_api_ws_bus_messages_received_total counter\nspotik_api_ws_bus_messages_received_total {}\n\
              # HELP spotik_api_ws_bus_connected Whether the bus to the other replicas is up.\n\
-             # TYPE spotik_api_ws_bus_connected gauge\nspotik_api_ws_bus_connected {}\n",
+             # TYPE spotik_api_ws_bus_connected gauge\nspotik_api_ws_bus_connected {}\n\
+             # HELP spotik_api_ws_bus_resubscriptions_total Times the bus subscribed again to channels a Redis Cluster had lost.\n\
+             # TYPE spotik_api_ws_bus_resubscriptions_total counter\nspotik_api_ws_bus_resubscriptions_total {}\n",
             s.connections,
             s.frames_queued,
             s.slow_clients_closed,
             s.bus_messages_received,
             u8::from(s.bus_connected),
+            s.bus_resubscriptions,
         ) + &{
             let mut delivery = String::new();
             self.delivery.prometheus(&mut delivery);
@@ -186,6 +193,7 @@ pub struct HubFigures {
     pub slow_clients_closed: u64,
     pub bus_messages_received: u64,
     pub bus_connected: bool,
+    pub bus_resubscriptions: u64,
     /// Commit-to-queue time of room events, by event.
     pub delivery_seconds: std::collections::BTreeMap<&'static str, crate::telemetry::histogram::Summary>,
 }

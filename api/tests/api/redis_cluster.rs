@@ -81,6 +81,75 @@ impl Cluster {
             .join(",")
     }
 
+    fn cli(port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The node (index) owning `slot`, by node 0's view.
+    fn owner_of(&self, slot: u16) -> usize {
+        let ids: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| Self::cli(n.port, &["cluster", "myid"]))
+            .collect();
+        let table = Self::cli(self.nodes[0].port, &["cluster", "nodes"]);
+        for line in table.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let owns = fields.iter().skip(8).any(|range| {
+                let (low, high) = range.split_once('-').unwrap_or((range, range));
+                matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(l), Ok(h)) if (l..=h).contains(&slot))
+            });
+            if owns {
+                return ids.iter().position(|id| id == fields[0]).expect("a known node");
+            }
+        }
+        panic!("no node owns slot {slot}");
+    }
+
+    /// Moves an empty `slot` from its owner to another node, as
+    /// `redis-cli --cluster reshard` does: importing, migrating, then the
+    /// new owner told to every node. The old owner drops the slot's
+    /// sharded subscribers (a `sunsubscribe` push to each).
+    fn move_slot(&self, slot: u16) -> usize {
+        let from = self.owner_of(slot);
+        let to = (from + 1) % self.nodes.len();
+        let id = |i: usize| Self::cli(self.nodes[i].port, &["cluster", "myid"]);
+        let (from_id, to_id, slot) = (id(from), id(to), slot.to_string());
+        assert_eq!(
+            Self::cli(
+                self.nodes[to].port,
+                &["cluster", "setslot", &slot, "importing", &from_id]
+            ),
+            "OK"
+        );
+        assert_eq!(
+            Self::cli(
+                self.nodes[from].port,
+                &["cluster", "setslot", &slot, "migrating", &to_id]
+            ),
+            "OK"
+        );
+        for i in [to, from, 3 - to - from] {
+            assert_eq!(
+                Self::cli(self.nodes[i].port, &["cluster", "setslot", &slot, "node", &to_id]),
+                "OK"
+            );
+        }
+        for _ in 0..200 {
+            if self.owner_of(slot.parse().unwrap()) == to {
+                return to;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("slot {slot} did not move");
+    }
+
     /// Stops node `i` and starts it again on the same port and node file.
     fn restart(&mut self, i: usize) {
         let port = self.nodes[i].port;
@@ -185,4 +254,56 @@ async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restar
         }
         assert!(delivered, "no event crossed after node {node} restarted");
     }
+}
+
+/// Resharding moves a room's slot to another node, which drops the room's
+/// sharded subscribers without closing their connections: the replica
+/// listening to the room must notice and subscribe on the new owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rooms_events_still_cross_after_its_slot_moves_to_another_node() {
+    let cluster = Cluster::start();
+    let first = on_cluster(&cluster, None).await;
+    let second = on_cluster(&cluster, Some(&first)).await;
+    for app in [&first, &second] {
+        bus_up(app).await;
+    }
+    let (alice, _) = first.user("alice").await;
+    let (bob, _) = first.user("bob").await;
+    let room = first.room(&alice).await;
+    first.post(&format!("/rooms/{room}/join"), &bob, json!({})).await;
+    let track = first.upload(&room, &alice, "tone-1500ms.wav").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut listener = NativeClient::connect(&second, &bob).await;
+    listener.join(&room).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // its SSUBSCRIBE made
+    let vote = format!("/rooms/{room}/tracks/{track}/vote");
+    assert_eq!(first.post(&vote, &alice, json!({})).await.status, 200);
+    listener.expect("track_voted").await;
+
+    let channel = format!("{}room:{room}", first.redis_prefix);
+    let slot: u16 = Cluster::cli(cluster.nodes[0].port, &["cluster", "keyslot", &channel])
+        .parse()
+        .unwrap();
+    let to = cluster.move_slot(slot);
+    let mut delivered = false;
+    for attempt in 0..20 {
+        let answer = if attempt % 2 == 0 {
+            first.delete(&vote, &alice).await
+        } else {
+            first.post(&vote, &alice, json!({})).await
+        };
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        if tokio::time::timeout(Duration::from_millis(500), listener.expect("track_voted"))
+            .await
+            .is_ok()
+        {
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "no event crossed after the room's slot moved to node {to}");
+    let figures = second.state.hub.stats.snapshot();
+    assert!(figures.bus_resubscriptions >= 1, "{figures:?}");
 }
