@@ -120,26 +120,22 @@ async fn file_response(
         }
     };
     let entry = &opened.entry;
-    let (status, body, boundary) = match &kind {
-        Kind::Whole => (
-            StatusCode::OK,
-            single_body(
-                app,
-                &opened,
-                ByteRange {
-                    start: 0,
-                    end: entry.size,
-                },
-            ),
-            None,
-        ),
-        Kind::Part(range) => (StatusCode::PARTIAL_CONTENT, single_body(app, &opened, *range), None),
-        Kind::Parts(ranges) => {
-            let (boundary, body) = multipart_body(app, &opened, ranges);
-            (StatusCode::PARTIAL_CONTENT, body, Some(boundary))
+    let mut layout = Layout::new(app, &opened);
+    let (status, boundary) = match &kind {
+        Kind::Whole => {
+            layout.file(ByteRange {
+                start: 0,
+                end: entry.size,
+            });
+            (StatusCode::OK, None)
         }
+        Kind::Part(range) => {
+            layout.file(*range);
+            (StatusCode::PARTIAL_CONTENT, None)
+        }
+        Kind::Parts(ranges) => (StatusCode::PARTIAL_CONTENT, Some(layout.multipart(ranges))),
     };
-    let slices = file_slices(app, &opened, &kind);
+    let (body, slices) = layout.finish();
     let mut response = response::with_status(status, EdgeBody::empty());
     let out = response.headers_mut();
     match (kind, &entry.probe_headers) {
@@ -169,33 +165,6 @@ async fn file_response(
     response
 }
 
-/// The body's segments to send from the file, where that is on and worth it.
-fn file_slices(app: &App, opened: &Opened, kind: &Kind) -> Option<FileSlices> {
-    let (true, Content::Memory(bytes)) = (app.config().sendfile, &opened.content) else {
-        return None;
-    };
-    let entry = &opened.entry;
-    let whole = [ByteRange {
-        start: 0,
-        end: entry.size,
-    }];
-    let ranges = match kind {
-        Kind::Whole => &whole[..],
-        Kind::Part(range) => std::slice::from_ref(range),
-        Kind::Parts(ranges) => &ranges[..],
-    };
-    let mut slices = FileSlices::default();
-    for range in ranges.iter().filter(|r| FileSlices::worth_sending(r.len())) {
-        // The same slice as the body's segment: the same addresses.
-        slices.push(
-            bytes.slice(range.start as usize..range.end as usize),
-            range.start,
-            entry,
-        );
-    }
-    (!slices.is_empty()).then_some(slices)
-}
-
 /// What a 200/206 holds.
 enum Kind {
     Whole,
@@ -216,43 +185,78 @@ fn unsatisfiable(app: &App, size: u64) -> Response<EdgeBody> {
     response
 }
 
-fn segment(app: &App, opened: &Opened, range: ByteRange) -> Segment {
-    match &opened.content {
-        Content::Memory(bytes) => Segment::Memory(bytes.slice(range.start as usize..range.end as usize)),
-        Content::Disk => Segment::File {
-            entry: Arc::clone(&opened.entry),
-            offset: range.start,
-            remaining: range.len(),
-            via: app.disk_reads.clone(),
-        },
-    }
+/// A 200/206 body laid out segment by segment, with the segments cut from
+/// a file in memory that are worth sending from the file (`sendfile`): the
+/// same slice is the body's segment and the offer, so the socket writer
+/// finds the offer at the very addresses hyper writes.
+struct Layout<'a> {
+    app: &'a App,
+    opened: &'a Opened,
+    segments: Vec<Segment>,
+    slices: FileSlices,
 }
 
-fn single_body(app: &App, opened: &Opened, range: ByteRange) -> EdgeBody {
-    EdgeBody::from_segments([segment(app, opened, range)])
-}
-
-/// `multipart/byteranges` laid out as nginx does: each part preceded by
-/// CRLF, the boundary line, Content-Type and Content-Range; a closing
-/// boundary line after the last.
-fn multipart_body(app: &App, opened: &Opened, ranges: &[ByteRange]) -> (String, EdgeBody) {
-    static NEXT_BOUNDARY: AtomicU64 = AtomicU64::new(1);
-    let boundary = format!("{:020}", NEXT_BOUNDARY.fetch_add(1, Ordering::Relaxed));
-    let entry = &opened.entry;
-    let content_type = entry.content_type.to_str().unwrap_or("application/octet-stream");
-    let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
-    for range in ranges {
-        let head = format!(
-            "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
-            range.start,
-            range.end - 1,
-            entry.size
-        );
-        segments.push(Segment::Memory(Bytes::from(head)));
-        segments.push(segment(app, opened, *range));
+impl<'a> Layout<'a> {
+    fn new(app: &'a App, opened: &'a Opened) -> Self {
+        Self {
+            app,
+            opened,
+            segments: Vec::new(),
+            slices: FileSlices::default(),
+        }
     }
-    segments.push(Segment::Memory(Bytes::from(format!("\r\n--{boundary}--\r\n"))));
-    (boundary, EdgeBody::from_segments(segments))
+
+    /// The file's bytes in `range`.
+    fn file(&mut self, range: ByteRange) {
+        let entry = &self.opened.entry;
+        let segment = match &self.opened.content {
+            Content::Memory(bytes) => {
+                let part = bytes.slice(range.start as usize..range.end as usize);
+                if self.app.config().sendfile && FileSlices::worth_sending(range.len()) {
+                    self.slices.push(part.clone(), range.start, entry);
+                }
+                Segment::Memory(part)
+            }
+            Content::Disk => Segment::File {
+                entry: Arc::clone(entry),
+                offset: range.start,
+                remaining: range.len(),
+                via: self.app.disk_reads.clone(),
+            },
+        };
+        self.segments.push(segment);
+    }
+
+    fn text(&mut self, text: String) {
+        self.segments.push(Segment::Memory(Bytes::from(text)));
+    }
+
+    /// `multipart/byteranges` laid out as nginx does: each part preceded
+    /// by CRLF, the boundary line, Content-Type and Content-Range; a
+    /// closing boundary line after the last. Returns the boundary.
+    fn multipart(&mut self, ranges: &[ByteRange]) -> String {
+        static NEXT_BOUNDARY: AtomicU64 = AtomicU64::new(1);
+        let boundary = format!("{:020}", NEXT_BOUNDARY.fetch_add(1, Ordering::Relaxed));
+        let entry = &self.opened.entry;
+        let content_type = entry.content_type.to_str().unwrap_or("application/octet-stream");
+        self.segments.reserve(ranges.len() * 2 + 1);
+        for range in ranges {
+            self.text(format!(
+                "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
+                range.start,
+                range.end - 1,
+                entry.size
+            ));
+            self.file(*range);
+        }
+        self.text(format!("\r\n--{boundary}--\r\n"));
+        boundary
+    }
+
+    fn finish(self) -> (EdgeBody, Option<FileSlices>) {
+        let slices = (!self.slices.is_empty()).then_some(self.slices);
+        (EdgeBody::from_segments(self.segments), slices)
+    }
 }
 
 fn multipart_type(boundary: &str) -> HeaderValue {

@@ -47,6 +47,8 @@ struct Slice {
     entry: Arc<FileEntry>,
     /// Bytes of it not sent yet.
     unsent: usize,
+    /// Its place among the connection's offers, for telling what was sent.
+    serial: u64,
 }
 
 impl Slice {
@@ -77,6 +79,7 @@ impl FileSlices {
             offset,
             entry: Arc::clone(entry),
             unsent,
+            serial: 0,
         });
     }
 
@@ -88,26 +91,36 @@ impl FileSlices {
 /// The file slices of one connection's responses, oldest first.
 #[derive(Default)]
 pub struct Offers {
-    kept: Mutex<VecDeque<Slice>>,
+    kept: Mutex<Kept>,
 }
 
-/// Bytes to send from a file: `len` of `entry` from `offset`, at slice `index`.
+#[derive(Default)]
+struct Kept {
+    slices: VecDeque<Slice>,
+    next_serial: u64,
+}
+
+/// Bytes to send from a file: `len` of `entry` from `offset`, at write
+/// buffer `index`, from the offer numbered `serial`.
 struct Found {
     index: usize,
     entry: Arc<FileEntry>,
     offset: u64,
     len: usize,
+    serial: u64,
 }
 
 impl Offers {
     pub fn offer(&self, slices: FileSlices) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        for slice in slices.0 {
-            if kept.len() == KEPT {
+        for mut slice in slices.0 {
+            if kept.slices.len() == KEPT {
                 // Never in practice; if it were, the oldest bytes are copied.
-                kept.pop_front();
+                kept.slices.pop_front();
             }
-            kept.push_back(slice);
+            slice.serial = kept.next_serial;
+            kept.next_serial += 1;
+            kept.slices.push_back(slice);
         }
     }
 
@@ -116,12 +129,13 @@ impl Offers {
     /// one call.
     fn find(&self, slices: &[io::IoSlice<'_>]) -> Option<Found> {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.is_empty() {
+        if kept.slices.is_empty() {
             return None;
         }
         for (index, slice) in slices.iter().enumerate() {
             let address = slice.as_ptr() as usize;
             let Some((offered, at)) = kept
+                .slices
                 .iter()
                 .find_map(|k| k.position_of(address).filter(|_| !slice.is_empty()).map(|at| (k, at)))
             else {
@@ -139,22 +153,21 @@ impl Offers {
                 entry: Arc::clone(&offered.entry),
                 offset: offered.offset + at as u64,
                 len: len.min(MAX_SEND),
+                serial: offered.serial,
             });
         }
         None
     }
 
-    /// `n` bytes from `offset` of `entry` went out: the slice they belong to
-    /// is let go once all of it has.
-    fn sent(&self, entry: &Arc<FileEntry>, offset: u64, n: usize) {
+    /// `n` bytes of offer `serial` went out: it is let go once all of it
+    /// has. Offers are sent oldest first, so it is almost always the front.
+    fn sent(&self, serial: u64, n: usize) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let holds =
-            |k: &Slice| Arc::ptr_eq(&k.entry, entry) && (k.offset..k.offset + k.bytes.len() as u64).contains(&offset);
-        if let Some(index) = kept.iter().position(holds) {
-            let slice = &mut kept[index];
+        if let Some(index) = kept.slices.iter().position(|k| k.serial == serial) {
+            let slice = &mut kept.slices[index];
             slice.unsent = slice.unsent.saturating_sub(n);
             if slice.unsent == 0 {
-                kept.remove(index);
+                kept.slices.remove(index);
             }
         }
     }
@@ -176,22 +189,23 @@ impl SendfileStream {
         }
     }
 
-    /// One `sendfile` of `len` bytes of `entry` from `offset`, when the socket takes them.
-    fn poll_send_file(
-        &self,
-        cx: &mut Context<'_>,
-        entry: &Arc<FileEntry>,
-        offset: u64,
-        len: usize,
-    ) -> Poll<io::Result<usize>> {
+    /// One `sendfile` of what `found` names, when the socket takes it.
+    fn poll_send_file(&self, cx: &mut Context<'_>, found: &Found) -> Poll<io::Result<usize>> {
+        let Found {
+            entry,
+            offset,
+            len,
+            serial,
+            ..
+        } = found;
         loop {
             ready!(self.stream.poll_write_ready(cx))?;
             let sent = self.stream.try_io(Interest::WRITABLE, || {
-                let mut position = offset as libc::off_t;
+                let mut position = *offset as libc::off_t;
                 // SAFETY: two descriptors owned by live objects, a pointer to
                 // an offset that outlives the call; the kernel reads the file
                 // from `position` and leaves the file's own position alone.
-                let n = unsafe { libc::sendfile(self.stream.as_raw_fd(), entry.file.as_raw_fd(), &mut position, len) };
+                let n = unsafe { libc::sendfile(self.stream.as_raw_fd(), entry.file.as_raw_fd(), &mut position, *len) };
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
@@ -209,7 +223,7 @@ impl SendfileStream {
                 }
                 Ok(n) => {
                     self.metrics.add_sendfile_bytes(n as u64);
-                    self.offers.sent(entry, offset, n);
+                    self.offers.sent(*serial, n);
                     return Poll::Ready(Ok(n));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
@@ -235,17 +249,12 @@ impl AsyncWrite for SendfileStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let Some(Found {
-            index,
-            entry,
-            offset,
-            len,
-        }) = self.offers.find(bufs)
-        else {
+        let Some(found) = self.offers.find(bufs) else {
             return Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
         };
+        let index = found.index;
         if index == 0 {
-            return self.poll_send_file(cx, &entry, offset, len);
+            return self.poll_send_file(cx, &found);
         }
         // What comes before the file bytes (the response head) goes first;
         // once all of it is out, the file bytes follow in the same call.
@@ -255,7 +264,7 @@ impl AsyncWrite for SendfileStream {
         if written < head_len {
             return Poll::Ready(Ok(written));
         }
-        match self.poll_send_file(cx, &entry, offset, len) {
+        match self.poll_send_file(cx, &found) {
             Poll::Ready(Ok(n)) => Poll::Ready(Ok(written + n)),
             // The head went out; the error or the wait shows on the next call.
             Poll::Ready(Err(_)) | Poll::Pending => Poll::Ready(Ok(written)),
