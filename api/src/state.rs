@@ -55,10 +55,8 @@ impl AppState {
         // A track starts: its listeners will ask for the next one when it
         // ends, all at once.
         let warm = |event: &Pending| {
-            if event.name() == crate::domain::events::EventName::PlaybackStarted {
-                if let Some(next) = event.payload()["next_track"]["file_url"].as_str() {
-                    self.warmer.ahead(next);
-                }
+            if let Some(next) = event.ahead() {
+                self.warmer.ahead(next);
             }
         };
         self.events.publish(&self.hub, events.into_iter().inspect(warm)).await;

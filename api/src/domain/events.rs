@@ -17,15 +17,32 @@ use uuid::Uuid;
 
 /// An event stamped inside a transaction, to publish once it commits.
 #[must_use = "publish the event after the transaction commits"]
-pub struct Pending(RoomEvent);
+pub struct Pending {
+    event: RoomEvent,
+    /// The file its listeners will all ask for next (a track started: the
+    /// one after it), to warm on the edges once committed.
+    ahead: Option<String>,
+}
 
 impl Pending {
     pub fn payload(&self) -> &Value {
-        &self.0.payload
+        &self.event.payload
     }
 
     pub fn name(&self) -> EventName {
-        self.0.name
+        self.event.name
+    }
+
+    /// The same event, telling that its listeners will next ask for `file_url`.
+    pub fn ahead_of(self, file_url: Option<String>) -> Self {
+        Self {
+            ahead: file_url,
+            ..self
+        }
+    }
+
+    pub fn ahead(&self) -> Option<&str> {
+        self.ahead.as_deref()
     }
 }
 
@@ -43,13 +60,16 @@ pub async fn stamp(tx: &mut PgConnection, room_id: Uuid, name: EventName, data: 
 /// SET event_seq = event_seq + 1 … RETURNING event_seq, now()` inside it):
 /// one round trip instead of two.
 pub fn numbered(room_id: Uuid, name: EventName, data: Value, seq: i64, now: DateTime<Utc>) -> Pending {
-    Pending(RoomEvent {
-        room_id,
-        name,
-        seq,
-        payload: with_envelope(data, room_id, seq, now),
-        committed_at_us: 0,
-    })
+    Pending {
+        event: RoomEvent {
+            room_id,
+            name,
+            seq,
+            payload: with_envelope(data, room_id, seq, now),
+            committed_at_us: 0,
+        },
+        ahead: None,
+    }
 }
 
 /// An event that restates the room's state to one client, with the room's
@@ -113,7 +133,7 @@ impl Events {
     /// Publishes committed events, in order: to this process's WebSocket
     /// clients at once, then through Redis to the other replicas' clients.
     pub async fn publish(&self, hub: &Hub, events: impl IntoIterator<Item = Pending>) {
-        for Pending(mut event) in events {
+        for Pending { mut event, .. } in events {
             // Called once the transaction committed: its delivery starts now.
             event.committed_at_us = crate::hub::delivery::now_us();
             // Copied only while someone follows this replica's events (the

@@ -213,7 +213,19 @@ pub async fn announce(
         // The instant the sync fields describe: position_ms is exact at it.
         view.resumed_at = Some(now.now);
     }
-    Ok(events::stamp(tx, room, transition.event(), to_value(&view)).await?)
+    let ahead = match transition {
+        Transition::Started => next_file(&view),
+        _ => None,
+    };
+    Ok(events::stamp(tx, room, transition.event(), to_value(&view))
+        .await?
+        .ahead_of(ahead))
+}
+
+/// The link to the track after the current one, which its listeners will
+/// all ask for at once when the current one ends.
+fn next_file(view: &PlaybackView) -> Option<String> {
+    view.next_track.as_ref()?.file_url.clone()
 }
 
 /// Marks the current track played and starts the next one in the queue, or
@@ -278,7 +290,12 @@ async fn advance_locked(
         Transition::Stopped
     };
     let view = now.view(state);
-    pending.push(events::stamp(tx, room, then.event(), to_value(&view)).await?);
+    let ahead = next_file(&view);
+    pending.push(
+        events::stamp(tx, room, then.event(), to_value(&view))
+            .await?
+            .ahead_of(ahead),
+    );
     Ok(pending)
 }
 
