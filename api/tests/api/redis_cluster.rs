@@ -181,6 +181,61 @@ async fn bus_up(app: &TestApp) {
     panic!("the hub did not subscribe to the cluster");
 }
 
+/// Alice votes on one replica in a room Bob listens to on another.
+struct Voting {
+    room: String,
+    alice: String,
+    vote: String,
+    listener: NativeClient,
+    /// Whether Alice's vote stands now.
+    voted: bool,
+}
+
+impl Voting {
+    async fn start(voter: &TestApp, heard_on: &TestApp) -> Self {
+        let (alice, _) = voter.user("alice").await;
+        let (bob, _) = voter.user("bob").await;
+        let room = voter.room(&alice).await;
+        voter.post(&format!("/rooms/{room}/join"), &bob, json!({})).await;
+        let track = voter.upload(&room, &alice, "tone-1500ms.wav").await.body["track"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut listener = NativeClient::connect(heard_on, &bob).await;
+        listener.join(&room).await;
+        tokio::time::sleep(Duration::from_millis(300)).await; // its SSUBSCRIBE made
+        let vote = format!("/rooms/{room}/tracks/{track}/vote");
+        Self {
+            room,
+            alice,
+            vote,
+            listener,
+            voted: false,
+        }
+    }
+
+    /// Votes (and takes the vote back, in turn) on `voter` until the
+    /// listener hears one, half a second each, `attempts` times at most.
+    async fn until_heard(&mut self, voter: &TestApp, attempts: usize) -> bool {
+        for _ in 0..attempts {
+            let answer = if self.voted {
+                voter.delete(&self.vote, &self.alice).await
+            } else {
+                voter.post(&self.vote, &self.alice, json!({})).await
+            };
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            self.voted = !self.voted;
+            if tokio::time::timeout(Duration::from_millis(500), self.listener.expect("track_voted"))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restart() {
     let mut cluster = Cluster::start();
@@ -192,14 +247,9 @@ async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restar
     for app in [&first, &second, &third] {
         bus_up(app).await;
     }
-    let (alice, _) = first.user("alice").await;
-    let (bob, _) = first.user("bob").await;
-    let room = first.room(&alice).await;
-    first.post(&format!("/rooms/{room}/join"), &bob, json!({})).await;
-    let track = first.upload(&room, &alice, "tone-1500ms.wav").await.body["track"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // Bob listens on the second replica; Alice votes on the first.
+    let mut voting = Voting::start(&first, &second).await;
+    let (room, alice, vote) = (voting.room.clone(), voting.alice.clone(), voting.vote.clone());
     // The queue is cached on the cluster: the second read is a hit.
     let hits = first.state.cache.stats.hits.load(std::sync::atomic::Ordering::Relaxed);
     for _ in 0..2 {
@@ -207,14 +257,10 @@ async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restar
     }
     assert!(first.state.cache.stats.hits.load(std::sync::atomic::Ordering::Relaxed) > hits);
 
-    // Bob listens on the second replica; Alice votes on the first.
-    let mut listener = NativeClient::connect(&second, &bob).await;
-    listener.join(&room).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // its SSUBSCRIBE made
     let mut overheard = third.state.hub.follow_room_events(uuid::Uuid::new_v4()).unwrap();
-    let vote = format!("/rooms/{room}/tracks/{track}/vote");
     assert_eq!(first.post(&vote, &alice, json!({})).await.status, 200);
-    let heard = listener.expect("track_voted").await;
+    voting.voted = true;
+    let heard = voting.listener.expect("track_voted").await;
     assert_eq!(heard["track"]["vote_score"], 1, "{heard}");
     let (carol, _) = first.user("carol").await;
     first.post(&format!("/rooms/{room}/join"), &carol, json!({})).await;
@@ -236,23 +282,10 @@ async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restar
     // Every node restarted in turn: the sharded channel's node among them.
     for node in 0..3 {
         cluster.restart(node);
-        let mut delivered = false;
-        for attempt in 0..40 {
-            let answer = if attempt % 2 == 0 {
-                first.delete(&vote, &alice).await
-            } else {
-                first.post(&vote, &alice, json!({})).await
-            };
-            assert_eq!(answer.status, 200, "{:?}", answer.body);
-            if tokio::time::timeout(Duration::from_millis(500), listener.expect("track_voted"))
-                .await
-                .is_ok()
-            {
-                delivered = true;
-                break;
-            }
-        }
-        assert!(delivered, "no event crossed after node {node} restarted");
+        assert!(
+            voting.until_heard(&first, 40).await,
+            "no event crossed after node {node} restarted"
+        );
     }
 }
 
@@ -267,43 +300,19 @@ async fn a_rooms_events_still_cross_after_its_slot_moves_to_another_node() {
     for app in [&first, &second] {
         bus_up(app).await;
     }
-    let (alice, _) = first.user("alice").await;
-    let (bob, _) = first.user("bob").await;
-    let room = first.room(&alice).await;
-    first.post(&format!("/rooms/{room}/join"), &bob, json!({})).await;
-    let track = first.upload(&room, &alice, "tone-1500ms.wav").await.body["track"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut listener = NativeClient::connect(&second, &bob).await;
-    listener.join(&room).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // its SSUBSCRIBE made
-    let vote = format!("/rooms/{room}/tracks/{track}/vote");
-    assert_eq!(first.post(&vote, &alice, json!({})).await.status, 200);
-    listener.expect("track_voted").await;
+    let mut voting = Voting::start(&first, &second).await;
+    assert!(voting.until_heard(&first, 1).await, "events cross before the move");
 
+    let room = &voting.room;
     let channel = format!("{}room:{room}", first.redis_prefix);
     let slot: u16 = Cluster::cli(cluster.nodes[0].port, &["cluster", "keyslot", &channel])
         .parse()
         .unwrap();
     let to = cluster.move_slot(slot);
-    let mut delivered = false;
-    for attempt in 0..20 {
-        let answer = if attempt % 2 == 0 {
-            first.delete(&vote, &alice).await
-        } else {
-            first.post(&vote, &alice, json!({})).await
-        };
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
-        if tokio::time::timeout(Duration::from_millis(500), listener.expect("track_voted"))
-            .await
-            .is_ok()
-        {
-            delivered = true;
-            break;
-        }
-    }
-    assert!(delivered, "no event crossed after the room's slot moved to node {to}");
+    assert!(
+        voting.until_heard(&first, 20).await,
+        "no event crossed after the room's slot moved to node {to}"
+    );
     let figures = second.state.hub.stats.snapshot();
     assert!(figures.bus_resubscriptions >= 1, "{figures:?}");
 }
