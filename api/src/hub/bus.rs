@@ -98,6 +98,8 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
     // asks every node what its connection holds (`CLIENT INFO`) and asks
     // again for its channels when any is missing.
     let mut audit = tokio::time::interval(Duration::from_secs(1));
+    // A cluster that refuses `CLIENT INFO` (an ACL) is said once, not each second.
+    let mut refusal_told = false;
     loop {
         let (pushed, mut pushes) = tokio::sync::mpsc::unbounded_channel();
         let rooms_now: Vec<String> = rooms.keys().map(|room| channel_of(*room)).collect();
@@ -160,9 +162,19 @@ async fn run_on_cluster(hub: Arc<Hub>, nodes: Vec<String>, mut stop: tokio::sync
                         }
                         _ = audit.tick() => {
                             let held = tokio::time::timeout(Duration::from_millis(500), held_channels(&mut connection)).await;
-                            // A node that does not answer is reconnected by
-                            // the request that failed; checked next second.
-                            let Ok(Ok(held)) = held else { continue };
+                            let held = match held {
+                                Ok(Ok(held)) => held,
+                                Ok(Err(error)) if error.code() == Some("NOPERM") => {
+                                    if !std::mem::replace(&mut refusal_told, true) {
+                                        tracing::error!(%error, "CLIENT INFO refused: channels lost on a node restart or a slot move go unnoticed");
+                                    }
+                                    continue;
+                                }
+                                // A node that does not answer is reconnected
+                                // by the request that failed; checked again
+                                // next second.
+                                _ => continue,
+                            };
                             if held.common == 0 || held.sharded < rooms.len() {
                                 tracing::warn!(
                                     common = held.common,
