@@ -55,6 +55,12 @@ pub struct Config {
     #[arg(long, env = "EDGE_CACHE_BYTES", default_value = "256M", value_parser = parse_size)]
     pub cache_bytes: u64,
 
+    /// Bytes from the start of a file the kernel is asked to read ahead
+    /// (`posix_fadvise(POSIX_FADV_WILLNEED)`, asynchronous) when the edge
+    /// opens it; 0 asks nothing. Suffixes K, M, G.
+    #[arg(long, env = "EDGE_READAHEAD", default_value = "0", value_parser = parse_size)]
+    pub readahead: u64,
+
     /// Number of files whose metadata is kept.
     #[arg(long, env = "EDGE_META_ENTRIES", default_value_t = 10_000)]
     pub meta_entries: usize,

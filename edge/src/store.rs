@@ -25,6 +25,7 @@ use spotik_shared::etag::{etag, EtagFormat};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -161,6 +162,7 @@ pub struct FileStore {
     etag_format: EtagFormat,
     io: IoMode,
     small_file_max: u64,
+    readahead: u64,
     meta_valid: Duration,
     meta_ttl: Duration,
     meta: MetaCache,
@@ -194,6 +196,7 @@ impl FileStore {
             etag_format: config.etag_format,
             io: config.io,
             small_file_max: config.small_file_max,
+            readahead: config.readahead,
             meta_valid: config.meta_valid,
             meta_ttl: config.meta_ttl,
             meta_evictions: meta_lifecycle.0.clone(),
@@ -330,6 +333,9 @@ impl FileStore {
             return Err(OpenError::NotFound);
         }
         let size = meta.len();
+        if self.readahead > 0 {
+            advise_will_need(&file, size.min(self.readahead));
+        }
         let modified = u64::try_from(meta.mtime()).unwrap_or(0);
         let name = canonical.file_name().map_or(&b""[..], |n| n.as_bytes());
         let extension = crate::path::extension(relative).unwrap_or_default();
@@ -440,6 +446,36 @@ fn map(file: &File) -> io::Result<Bytes> {
     let mapping = unsafe { memmap2::Mmap::map(file)? };
     Ok(Bytes::from_owner(mapping))
 }
+
+/// Asks the kernel to start reading the first `len` bytes into the page
+/// cache and returns without waiting for the disk. `readahead(2)` and
+/// `madvise(MADV_WILLNEED)` take the same path in the kernel
+/// (`vfs_fadvise`), so this is all three. The kernel reads at most the
+/// device's read-ahead window (`read_ahead_kb`, often 128 KiB) per call,
+/// hence one call per [`ADVICE_CHUNK`]. Best effort: a file system that
+/// cannot read ahead is served as before.
+fn advise_will_need(file: &File, len: u64) {
+    for offset in (0..len).step_by(ADVICE_CHUNK as usize) {
+        let chunk = ADVICE_CHUNK.min(len - offset);
+        // SAFETY: the descriptor is open for the call's duration; the kernel
+        // only reads the arguments. Offsets fit: they are below a file's size.
+        let error = unsafe {
+            libc::posix_fadvise(
+                file.as_raw_fd(),
+                offset as libc::off_t,
+                chunk as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            )
+        };
+        if error != 0 {
+            tracing::debug!(error, "posix_fadvise(WILLNEED) refused");
+            return;
+        }
+    }
+}
+
+/// The smallest read-ahead window Linux block devices default to.
+const ADVICE_CHUNK: u64 = 128 * 1024;
 
 fn read_whole(entry: &FileEntry) -> io::Result<Bytes> {
     let mut buffer = vec![0; entry.size as usize];

@@ -96,6 +96,67 @@ async fn a_herd_asking_for_one_uncached_file_opens_and_reads_it_once() {
     assert_eq!(json["cache"]["small_files"]["loads"], 1, "{}", json["cache"]);
 }
 
+/// The share of `path`'s pages in the page cache.
+fn resident(path: &std::path::Path) -> f64 {
+    let file = std::fs::File::open(path).unwrap();
+    // SAFETY: a read-only mapping only looked at by mincore, never read.
+    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+    let page = 4096;
+    let mut pages = vec![0u8; map.len().div_ceil(page)];
+    // SAFETY: `pages` has one byte per page of the mapping.
+    let status = unsafe { libc::mincore(map.as_ptr() as *mut _, map.len(), pages.as_mut_ptr()) };
+    assert_eq!(status, 0, "mincore: {}", std::io::Error::last_os_error());
+    pages.iter().filter(|p| **p & 1 == 1).count() as f64 / pages.len() as f64
+}
+
+/// A 32 MiB track nobody has read since it left the page cache.
+fn evicted_track(edge: &Edge) -> std::path::PathBuf {
+    use std::os::fd::AsRawFd;
+    let path = edge.media.path("ahead.mp3");
+    let file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut &file, &pattern(32 << 20)).unwrap();
+    file.sync_all().unwrap();
+    // SAFETY: an open descriptor; clean pages may be dropped at will.
+    let status = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(status, 0);
+    let left = resident(&path);
+    assert!(
+        left < 0.05,
+        "the track stayed in the page cache ({left:.2}): is the target directory a tmpfs?"
+    );
+    path
+}
+
+/// With `--readahead`, the first request for a track (the API's warm-up)
+/// has the kernel read the track's start into the page cache, not only
+/// what the request itself touched, so the listeners' reads that follow
+/// find it there.
+#[tokio::test]
+async fn opening_a_track_reads_it_ahead_into_the_page_cache() {
+    let edge = Edge::with(|c| c.readahead = 32 << 20).await;
+    let track = evicted_track(&edge);
+    let reply = edge.get_with("/audio/ahead.mp3", &[("range", "bytes=0-1023")]).await;
+    assert_eq!(reply.status, 206);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while resident(&track) < 0.95 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {:.2} of the track was read ahead",
+            resident(&track)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Without it, the same request reads only around what it touched.
+    let edge = Edge::start().await;
+    let track = evicted_track(&edge);
+    let reply = edge.get_with("/audio/ahead.mp3", &[("range", "bytes=0-1023")]).await;
+    assert_eq!(reply.status, 206);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let read = resident(&track);
+    assert!(read < 0.5, "{read:.2} of the track was read without read-ahead asked");
+}
+
 #[tokio::test]
 async fn small_file_cache_evicts_within_its_budget() {
     let edge = Edge::with(|c| c.cache_bytes = 60_000).await;

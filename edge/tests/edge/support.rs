@@ -41,7 +41,9 @@ pub struct Media {
 
 impl Media {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        // Under the target directory, on disk: `/tmp` may be a tmpfs, whose
+        // pages cannot leave the page cache (the read-ahead test needs that).
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
         let root = dir.path().join("media");
         let outside = dir.path().join("outside");
         std::fs::create_dir_all(root.join("sub/dir")).unwrap();
