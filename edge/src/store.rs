@@ -11,6 +11,9 @@
 //!   `Bytes`, weighted by size, so hot tracks are answered from memory and
 //!   ranges are slices of one buffer. Each body remembers the identity of the
 //!   file it was read from and is used only while that identity is current.
+//!   With mmap I/O every file is also mapped, and a small file the cache
+//!   does not hold yet is answered from the mapping while one read fills
+//!   the cache in the background.
 //!
 //! Everything that touches the disk runs on the blocking pool.
 
@@ -29,7 +32,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,8 +72,12 @@ pub struct FileEntry {
     pub not_modified_headers: HeaderMap,
     /// Every header of the 206 for `bytes=0-1`.
     pub probe_headers: Option<HeaderMap>,
-    /// The whole file mapped into memory (mmap I/O, files above the small-file limit).
+    /// The whole file mapped into memory (mmap I/O, every file but an
+    /// empty one): large files are sent from it, and a small one until the
+    /// small-file cache holds it.
     pub mapped: Option<Bytes>,
+    /// Whether a read into the small-file cache is under way.
+    filling: AtomicBool,
     requested: PathBuf,
     identity: Identity,
     loaded_at: Instant,
@@ -172,6 +179,9 @@ pub struct FileStore {
     /// Counted here rather than by the cache, which counts a waited-for load twice.
     body_hits: AtomicU64,
     body_misses: AtomicU64,
+    body_loads: AtomicU64,
+    /// Reads into the small-file cache running behind answers (mmap I/O).
+    fills: AtomicUsize,
     meta_loads: AtomicU64,
 }
 
@@ -210,6 +220,8 @@ impl FileStore {
             body_evictions: body_lifecycle.0.clone(),
             body_hits: AtomicU64::new(0),
             body_misses: AtomicU64::new(0),
+            body_loads: AtomicU64::new(0),
+            fills: AtomicUsize::new(0),
             meta_loads: AtomicU64::new(0),
             bodies: Cache::with(
                 (config.cache_bytes / average_small_file).max(16) as usize,
@@ -268,7 +280,7 @@ impl FileStore {
     }
 
     /// The bytes of an opened file, for a response that sends them.
-    pub async fn read(&self, relative: &[u8], entry: Arc<FileEntry>) -> Result<Opened, OpenError> {
+    pub async fn read(self: &Arc<Self>, relative: &[u8], entry: Arc<FileEntry>) -> Result<Opened, OpenError> {
         let content = self.content(relative, &entry).await?;
         Ok(Opened { entry, content })
     }
@@ -339,7 +351,7 @@ impl FileStore {
         let modified = u64::try_from(meta.mtime()).unwrap_or(0);
         let name = canonical.file_name().map_or(&b""[..], |n| n.as_bytes());
         let extension = crate::path::extension(relative).unwrap_or_default();
-        let mapped = if self.io == IoMode::Mmap && size > self.small_file_max {
+        let mapped = if self.io == IoMode::Mmap && size > 0 {
             Some(map(&file)?)
         } else {
             None
@@ -363,16 +375,26 @@ impl FileStore {
             identity: Identity::of(&meta),
             loaded_at: Instant::now(),
             checked_ms: AtomicU64::new(0),
+            filling: AtomicBool::new(false),
             file,
         })
     }
 
-    async fn content(&self, relative: &[u8], entry: &Arc<FileEntry>) -> Result<Content, OpenError> {
-        if let Some(mapped) = &entry.mapped {
-            return Ok(Content::Memory(mapped.clone()));
-        }
+    async fn content(self: &Arc<Self>, relative: &[u8], entry: &Arc<FileEntry>) -> Result<Content, OpenError> {
         if entry.size > self.small_file_max {
-            return Ok(Content::Disk);
+            return Ok(entry.mapped.clone().map_or(Content::Disk, Content::Memory));
+        }
+        if let Some(mapped) = &entry.mapped {
+            if let Some(bytes) = self.cached(relative, entry) {
+                return Ok(Content::Memory(bytes));
+            }
+            // Not cached yet: answered from the mapping, which needs only the
+            // pages this answer sends, while one read fills the cache behind
+            // it. Waiting for that read instead would put the whole track's
+            // read from disk before the first byte of a track change.
+            self.body_misses.fetch_add(1, Ordering::Relaxed);
+            self.fill_behind(relative, entry);
+            return Ok(Content::Memory(mapped.clone()));
         }
         // One reader per file: concurrent misses wait for it instead of each
         // reading (and allocating) the whole file — a thundering herd of 50
@@ -388,6 +410,7 @@ impl FileStore {
                 }
                 Err(guard) => {
                     self.body_misses.fetch_add(1, Ordering::Relaxed);
+                    self.body_loads.fetch_add(1, Ordering::Relaxed);
                     let bytes = self.read_small(entry).await?;
                     let _ = guard.insert(SmallFile {
                         identity: entry.identity,
@@ -399,6 +422,55 @@ impl FileStore {
         }
         // The file keeps changing under us: serve this version uncached.
         Ok(Content::Memory(self.read_small(entry).await?))
+    }
+
+    /// This version of the file from the small-file cache, if it holds it.
+    fn cached(&self, relative: &[u8], entry: &FileEntry) -> Option<Bytes> {
+        let small = self.bodies.get(relative)?;
+        if small.identity != entry.identity {
+            self.bodies.remove(relative);
+            return None;
+        }
+        self.body_hits.fetch_add(1, Ordering::Relaxed);
+        Some(small.bytes)
+    }
+
+    /// Reads `entry` into the small-file cache in the background: one read
+    /// per file however many answers missed it, and at most [`MAX_FILLS`]
+    /// at once, so a client asking for many files and hanging up cannot
+    /// hold more than that many files' worth of buffers. A miss that finds
+    /// no room starts none; a later one will.
+    fn fill_behind(self: &Arc<Self>, relative: &[u8], entry: &Arc<FileEntry>) {
+        if entry.filling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.fills.fetch_add(1, Ordering::AcqRel) >= MAX_FILLS {
+            self.fills.fetch_sub(1, Ordering::AcqRel);
+            entry.filling.store(false, Ordering::Release);
+            return;
+        }
+        let store = Arc::clone(self);
+        let entry = Arc::clone(entry);
+        let key = relative.to_vec();
+        tokio::spawn(async move {
+            // A fill that ended after this answer's look may have left it
+            // cached already.
+            if store.bodies.peek(&key).is_none_or(|small| small.identity != entry.identity) {
+                store.body_loads.fetch_add(1, Ordering::Relaxed);
+                match store.read_small(&entry).await {
+                    Ok(bytes) => store.bodies.insert(
+                        key,
+                        SmallFile {
+                            identity: entry.identity,
+                            bytes,
+                        },
+                    ),
+                    Err(error) => tracing::debug!(?error, "reading a file into the small-file cache failed"),
+                }
+            }
+            store.fills.fetch_sub(1, Ordering::AcqRel);
+            entry.filling.store(false, Ordering::Release);
+        });
     }
 
     async fn read_small(&self, entry: &Arc<FileEntry>) -> Result<Bytes, OpenError> {
@@ -417,7 +489,7 @@ impl FileStore {
             hits: self.body_hits.load(Ordering::Relaxed),
             misses: self.body_misses.load(Ordering::Relaxed),
             evictions: self.body_evictions.load(Ordering::Relaxed),
-            loads: self.body_misses.load(Ordering::Relaxed),
+            loads: self.body_loads.load(Ordering::Relaxed),
         }
     }
 
@@ -473,6 +545,9 @@ fn advise_will_need(file: &File, len: u64) {
         }
     }
 }
+
+/// Reads into the small-file cache at once behind answers from mappings.
+const MAX_FILLS: usize = 16;
 
 /// The smallest read-ahead window Linux block devices default to.
 const ADVICE_CHUNK: u64 = 128 * 1024;

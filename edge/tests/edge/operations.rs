@@ -96,6 +96,49 @@ async fn a_herd_asking_for_one_uncached_file_opens_and_reads_it_once() {
     assert_eq!(json["cache"]["small_files"]["loads"], 1, "{}", json["cache"]);
 }
 
+/// A small track the cache does not hold yet is answered from its mapping
+/// while the cache fills behind the answer: the first byte of a track
+/// change does not wait for the whole track to be read. The edge runs on a
+/// runtime with one blocking thread, held busy, so the read into the cache
+/// (which runs there) cannot finish until the answer has been received.
+#[test]
+fn a_small_track_not_cached_yet_is_answered_before_the_cache_has_read_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let edge = Edge::start().await;
+        let name = "tone-1500ms.flac";
+        // Opened first (metadata is loaded on the blocking pool too).
+        let head = edge.request("HEAD", &format!("/audio/{name}"), &[]).await;
+        assert_eq!(head.status, 200);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::task::spawn_blocking(move || held.recv());
+        let first = tokio::time::timeout(
+            Duration::from_secs(10),
+            edge.get_with(&format!("/audio/{name}"), &[("range", "bytes=0-1023")]),
+        )
+        .await
+        .expect("the first answer waited for the whole track to be read into the cache");
+        assert_eq!(first.status, 206);
+        assert_eq!(first.body, &edge.media.bytes(name)[..1024]);
+        // `/metrics`, unlike `/health`, needs no blocking thread.
+        assert_eq!(edge.small_file_figure("entries").await, 0);
+        assert_eq!(edge.small_file_figure("misses_total").await, 1);
+
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        edge.until_cached(1).await;
+        let again = edge.get(&format!("/audio/{name}")).await;
+        assert_eq!(again.body, edge.media.bytes(name));
+        assert_eq!(edge.small_file_figure("hits_total").await, 1);
+        assert_eq!(edge.small_file_figure("loads_total").await, 1);
+    });
+}
+
 /// The share of `path`'s pages in the page cache.
 fn resident(path: &std::path::Path) -> f64 {
     let file = std::fs::File::open(path).unwrap();

@@ -175,6 +175,26 @@ impl Edge {
         send(Version::HTTP_2, "GET", &self.url(path), headers).await
     }
 
+    /// `edge_cache_<name>{cache="small_files"}` from `/metrics`.
+    pub async fn small_file_figure(&self, name: &str) -> u64 {
+        let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).unwrap();
+        let series = format!("edge_cache_{name}{{cache=\"small_files\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .unwrap_or_else(|| panic!("no {series} in {text}"))
+            .parse()
+            .unwrap()
+    }
+
+    /// Waits until the small-file cache holds `entries` files.
+    pub async fn until_cached(&self, entries: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.small_file_figure("entries").await != entries {
+            assert!(std::time::Instant::now() < deadline, "the small-file cache never held {entries} files");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Writes `request` verbatim on a new connection and reads until the server closes it.
     pub async fn raw(&self, request: &[u8]) -> RawReply {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
