@@ -455,7 +455,11 @@ impl FileStore {
         tokio::spawn(async move {
             // A fill that ended after this answer's look may have left it
             // cached already.
-            if store.bodies.peek(&key).is_none_or(|small| small.identity != entry.identity) {
+            if store
+                .bodies
+                .peek(&key)
+                .is_none_or(|small| small.identity != entry.identity)
+            {
                 store.body_loads.fetch_add(1, Ordering::Relaxed);
                 match store.read_small(&entry).await {
                     Ok(bytes) => store.bodies.insert(

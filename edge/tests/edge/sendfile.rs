@@ -83,7 +83,10 @@ async fn the_same_bytes_either_way(sendfile: bool) {
     let tone = edge.media.bytes("tone-1500ms.mp3");
     // Read into the small-file cache first (two bytes, below the threshold):
     // until it is, the file is answered from its mapping.
-    assert_eq!(edge.get_with("/audio/mid.mp3", &[("range", "bytes=0-1")]).await.status, 206);
+    assert_eq!(
+        edge.get_with("/audio/mid.mp3", &[("range", "bytes=0-1")]).await.status,
+        206
+    );
     edge.until_cached(1).await;
     let answers = pipelined(
         &edge,

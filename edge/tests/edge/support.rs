@@ -190,7 +190,10 @@ impl Edge {
     pub async fn until_cached(&self, entries: u64) {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while self.small_file_figure("entries").await != entries {
-            assert!(std::time::Instant::now() < deadline, "the small-file cache never held {entries} files");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the small-file cache never held {entries} files"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
