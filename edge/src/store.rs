@@ -528,11 +528,11 @@ fn map(file: &File) -> io::Result<Bytes> {
 /// `madvise(MADV_WILLNEED)` take the same path in the kernel
 /// (`vfs_fadvise`), so this is all three. The kernel reads at most the
 /// device's read-ahead window (`read_ahead_kb`, often 128 KiB) per call,
-/// hence one call per [`ADVICE_CHUNK`]. Best effort: a file system that
+/// hence one call per [`READ_CHUNK`]. Best effort: a file system that
 /// cannot read ahead is served as before.
 fn advise_will_need(file: &File, len: u64) {
-    for offset in (0..len).step_by(ADVICE_CHUNK as usize) {
-        let chunk = ADVICE_CHUNK.min(len - offset);
+    for offset in (0..len).step_by(READ_CHUNK as usize) {
+        let chunk = READ_CHUNK.min(len - offset);
         // SAFETY: the descriptor is open for the call's duration; the kernel
         // only reads the arguments. Offsets fit: they are below a file's size.
         let error = unsafe {
@@ -553,10 +553,11 @@ fn advise_will_need(file: &File, len: u64) {
 /// Reads into the small-file cache at once behind answers from mappings.
 const MAX_FILLS: usize = 16;
 
-/// The smallest read-ahead window Linux block devices default to.
-const ADVICE_CHUNK: u64 = 128 * 1024;
+/// What the edge asks of the disk at a time when it reads ahead or fills
+/// the cache: the smallest read-ahead window Linux block devices default to.
+const READ_CHUNK: u64 = 128 * 1024;
 
-/// Reads a file whole, in order, [`ADVICE_CHUNK`] at a time: one read of
+/// Reads a file whole, in order, [`READ_CHUNK`] at a time: one read of
 /// the whole file would be one large request to the disk, and the pages at
 /// its start, which the answers served from the mapping meanwhile are
 /// waiting for, would come only when it is done (on a disk throttled to
@@ -564,8 +565,8 @@ const ADVICE_CHUNK: u64 = 128 * 1024;
 /// read; see `loadtest/RESULTS.md`).
 fn read_whole(entry: &FileEntry) -> io::Result<Bytes> {
     let mut buffer = vec![0; entry.size as usize];
-    for (index, chunk) in buffer.chunks_mut(ADVICE_CHUNK as usize).enumerate() {
-        read_exact_at(&entry.file, chunk, index as u64 * ADVICE_CHUNK)?;
+    for (index, chunk) in buffer.chunks_mut(READ_CHUNK as usize).enumerate() {
+        read_exact_at(&entry.file, chunk, index as u64 * READ_CHUNK)?;
     }
     Ok(Bytes::from(buffer))
 }

@@ -340,16 +340,7 @@ async fn disconnect_stops_transfer(io: spotik_edge::config::IoMode) {
         health["open_connections"] == 1
     })
     .await;
-    let text = String::from_utf8(edge.get("/metrics").await.body.to_vec()).unwrap();
-    let sent: f64 = text
-        .lines()
-        .find(|l| l.starts_with("edge_bytes_sent_total"))
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let sent = edge.metric("edge_bytes_sent_total").await;
     assert!(
         sent < 16.0 * 1024.0 * 1024.0,
         "sent {sent} bytes of 64 MiB after the client left"

@@ -175,27 +175,28 @@ impl Edge {
         send(Version::HTTP_2, "GET", &self.url(path), headers).await
     }
 
-    /// `edge_cache_<name>{cache="small_files"}` from `/metrics`.
-    pub async fn small_file_figure(&self, name: &str) -> u64 {
+    /// The value of one series (name and labels) in `/metrics`.
+    pub async fn metric(&self, series: &str) -> f64 {
         let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).unwrap();
-        let series = format!("edge_cache_{name}{{cache=\"small_files\"}} ");
         text.lines()
-            .find_map(|line| line.strip_prefix(&series))
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
             .unwrap_or_else(|| panic!("no {series} in {text}"))
             .parse()
             .unwrap()
     }
 
+    /// `edge_cache_<name>{cache="small_files"}`.
+    pub async fn small_file_figure(&self, name: &str) -> u64 {
+        self.metric(&format!("edge_cache_{name}{{cache=\"small_files\"}}"))
+            .await as u64
+    }
+
     /// Waits until the small-file cache holds `entries` files.
     pub async fn until_cached(&self, entries: u64) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while self.small_file_figure("entries").await != entries {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the small-file cache never held {entries} files"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(&format!("the small-file cache held {entries} files"), || async {
+            self.small_file_figure("entries").await == entries
+        })
+        .await;
     }
 
     /// Writes `request` verbatim on a new connection and reads until the server closes it.
