@@ -186,6 +186,28 @@ const SETTINGS: &[(&str, &str)] = &[
     ),
     ("UPLOAD_TIMEOUT", "seconds a whole upload may take [default: 600]"),
     (
+        "UPLOADS_PER_USER",
+        "uploads one user may have in progress at once, 429 beyond [default: 2]",
+    ),
+    (
+        "UPLOADS_IN_PROGRESS",
+        "uploads in progress on this replica, 503 beyond [default: 64]",
+    ),
+    ("ROOMS_PER_USER", "rooms one user may administer [default: 20]"),
+    ("PLAYLISTS_PER_USER", "playlists one user may own [default: 200]"),
+    (
+        "REGISTER_LIMIT_PER_IP",
+        "accounts one client address may register per window, 429 beyond [default: 10]",
+    ),
+    (
+        "REGISTER_LIMIT_WINDOW",
+        "seconds of the registration window [default: 3600]",
+    ),
+    (
+        "MAX_CONNECTIONS_PER_CLIENT",
+        "connections one client address may hold open (trusted proxies excepted) [default: 320]",
+    ),
+    (
         "PASSWORD_HASH_MEMORY_MIB",
         "memory all password hashes at once may hold; sets how many run at once [default: 128]",
     ),

@@ -79,6 +79,27 @@ pub struct Config {
     pub body_idle_timeout: Duration,
     /// Longest a whole upload may take (`UPLOAD_TIMEOUT`, s).
     pub upload_timeout: Duration,
+    /// Connections one client address may hold open (`MAX_CONNECTIONS_PER_CLIENT`;
+    /// trusted proxies are not held to it).
+    pub max_connections_per_client: usize,
+    pub quotas: Quotas,
+}
+
+/// What one account, one client address and this replica may hold.
+#[derive(Clone, Debug)]
+pub struct Quotas {
+    /// Uploads one user may have in progress at once (`UPLOADS_PER_USER`).
+    pub uploads_per_user: usize,
+    /// Uploads in progress on this replica (`UPLOADS_IN_PROGRESS`).
+    pub uploads_in_progress: usize,
+    /// Rooms one user may administer (`ROOMS_PER_USER`).
+    pub rooms_per_user: u64,
+    /// Playlists one user may own (`PLAYLISTS_PER_USER`).
+    pub playlists_per_user: u64,
+    /// Accounts one client address may register per window
+    /// (`REGISTER_LIMIT_PER_IP`, `REGISTER_LIMIT_WINDOW`, s).
+    pub registrations_per_ip: u32,
+    pub registration_window: Duration,
 }
 
 /// How uploads are probed: in a child process with these limits (see `probe`).
@@ -375,6 +396,15 @@ impl Config {
             max_connections: optional_number("MAX_CONNECTIONS")?,
             body_idle_timeout: secs("HTTP_BODY_IDLE_TIMEOUT", 15)?.max(Duration::from_secs(1)),
             upload_timeout: secs("UPLOAD_TIMEOUT", 600)?.max(Duration::from_secs(1)),
+            max_connections_per_client: number("MAX_CONNECTIONS_PER_CLIENT", 320)?.max(1) as usize,
+            quotas: Quotas {
+                uploads_per_user: number("UPLOADS_PER_USER", 2)?.max(1) as usize,
+                uploads_in_progress: number("UPLOADS_IN_PROGRESS", 64)?.max(1) as usize,
+                rooms_per_user: number("ROOMS_PER_USER", 20)?,
+                playlists_per_user: number("PLAYLISTS_PER_USER", 200)?,
+                registrations_per_ip: number("REGISTER_LIMIT_PER_IP", 10)? as u32,
+                registration_window: secs("REGISTER_LIMIT_WINDOW", 3600)?,
+            },
             probe: ProbeConfig {
                 program: match var("PROBE_PROGRAM").filter(|p| !p.is_empty()) {
                     Some(program) => PathBuf::from(program),

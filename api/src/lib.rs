@@ -129,6 +129,11 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         .unwrap_or_else(|| max_connections - (max_connections / 4).min(256));
     Ok(Arc::new(AppState {
         db_health: store::db_health::DbHealth::default(),
+        connections: http::connections::Connections::new(
+            max_connections,
+            config.max_connections_per_client,
+            config.trusted_proxies.clone(),
+        ),
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
@@ -145,6 +150,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         cache,
         requests: telemetry::request_stats::RequestStats::default(),
         prober: files::probe::Prober::new(config.probe.clone()),
+        uploads: files::slots::UploadSlots::new(config.quotas.uploads_per_user, config.quotas.uploads_in_progress),
         config,
         started: std::time::Instant::now(),
         sessions: store::recent::Recent::new(state::TRUSTED_FOR),
@@ -312,7 +318,9 @@ pub fn service(state: State) -> Service {
     let origins = Arc::new(state.config.cors_origins.clone());
     // Before routing, so that paths no route matches are counted too (as
     // one route) and preflights are answered.
+    let connections = Arc::clone(&state.connections);
     Service::new(router())
+        .hoop(http::connections::Activity(connections))
         .hoop(Inject(state))
         .hoop(routes::monitoring::measure)
         .hoop(http::cors::Cors(origins))
@@ -356,7 +364,11 @@ pub async fn run(
     });
     let bus = tokio::spawn(hub::bus::run(Arc::clone(&state.hub), stop_rx));
     let hub_state = Arc::clone(&state);
-    let acceptor = http::acceptor::PatientAcceptor::new(TcpAcceptor::try_from(listener)?, state.max_connections);
+    let acceptor = http::acceptor::PatientAcceptor::new(
+        TcpAcceptor::try_from(listener)?,
+        Arc::clone(&state.connections),
+        state.config.body_idle_timeout,
+    );
     let mut server = Server::new(acceptor);
     // A request head must arrive whole within the deadline, and so must the
     // next one on a kept-alive connection: slow or silent clients cannot

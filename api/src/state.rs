@@ -31,12 +31,16 @@ pub struct AppState {
     pub sync_reports: crate::telemetry::drift::SyncReports,
     /// Client connections open at most (`acceptor`).
     pub max_connections: usize,
+    /// The connections open, per client address, and which wait idle.
+    pub connections: Arc<crate::http::connections::Connections>,
     /// WebSockets admitted, in all and per client.
     pub sockets: Arc<crate::hub::admission::Admission>,
     /// Whether PostgreSQL is known to be away (requests refused at once).
     pub db_health: crate::store::db_health::DbHealth,
     /// Probes uploads in limited child processes.
     pub prober: crate::files::probe::Prober,
+    /// Uploads in progress, per user and in all.
+    pub uploads: Arc<crate::files::slots::UploadSlots>,
     /// Warms the next track on the edges when one starts.
     pub warmer: crate::files::warm::Warmer,
     /// Votes, committed a room's batch at a time.

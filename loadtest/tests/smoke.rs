@@ -29,6 +29,8 @@ async fn every_scenario_runs_against_a_local_stack_without_a_failure() {
         ("PROBE_PROGRAM", "inline".into()),
         // Every scenario's sockets come from 127.0.0.1.
         ("WS_MAX_PER_CLIENT", "100000".into()),
+        ("MAX_CONNECTIONS_PER_CLIENT", "100000".into()),
+        ("REGISTER_LIMIT_PER_IP", "100000".into()),
     ];
     let config =
         spotik_api::config::Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))

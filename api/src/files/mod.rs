@@ -2,6 +2,7 @@
 
 pub mod image;
 pub mod probe;
+pub mod slots;
 pub mod storage;
 pub mod upload;
 pub mod warm;

@@ -1,7 +1,9 @@
-//! Receiving an upload: the multipart body is streamed to a temporary file
-//! in the media root while it is hashed and counted. The size limit is
+//! Receiving an upload: every file of a multipart body (the audio and its
+//! cover) and every raw body (a cover as JSON) is streamed to a temporary
+//! file in the media root while it is hashed and counted. The size limit is
 //! enforced as bytes arrive — a client sending 51 MiB is stopped at 50 — so
-//! nothing is ever buffered whole in memory, and a refused upload leaves no
+//! nothing a client is still sending is held in memory (a cover kept there
+//! let 150 unfinished uploads take 760 MiB), and a refused upload leaves no
 //! file behind (the temporary file is removed when [`Received`] is dropped).
 
 use crate::files::storage;
@@ -51,12 +53,12 @@ impl Drop for Partial {
     }
 }
 
-/// A multipart form as the front end sends it: the audio file streamed to
-/// disk, a cover image in memory, and small text fields (`genre_id`).
+/// A multipart form as the front end sends it: the audio file and the cover
+/// image streamed to disk, and small text fields (`genre_id`).
 #[derive(Default)]
 pub struct Form {
     pub audio: Option<Received>,
-    pub cover: Option<Vec<u8>>,
+    pub cover: Option<Received>,
     pub fields: Vec<(String, String)>,
 }
 
@@ -97,9 +99,9 @@ impl FormLimits {
 const MAX_TEXT_FIELD: usize = 1024;
 const MAX_FIELDS: usize = 16;
 
-/// Reads a multipart body: `audio_file` is streamed into `dir` while it is
-/// hashed and counted, `cover_image` kept in memory, other file parts
-/// drained and ignored. Every part is bounded as it arrives.
+/// Reads a multipart body: `audio_file` and `cover_image` are streamed into
+/// `dir` while they are hashed and counted, other file parts drained and
+/// ignored. Every part is bounded as it arrives.
 ///
 /// A body must keep coming: a gap longer than `limits.idle` between two
 /// chunks, or a whole upload longer than `limits.total`, ends it with a 408
@@ -109,8 +111,56 @@ pub async fn receive_form(req: &mut Request, dir: &Path, limits: FormLimits) -> 
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let content_type = header("content-type").unwrap_or("").to_owned();
     let announced = header("content-length").and_then(|v| v.parse::<u64>().ok());
-    let (idle, total) = (limits.idle, limits.total);
-    let stalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (body, stalled) = paced_body(req, limits.idle);
+    within_time(
+        limits.total,
+        &stalled,
+        read_form(&content_type, announced, body, dir, limits),
+    )
+    .await
+}
+
+/// Streams a whole raw body (a JSON cover, say) to a temporary file in
+/// `dir`, at most `max_bytes` (refused with `refuse`), under the same
+/// deadlines as a form.
+pub async fn receive_body(
+    req: &mut Request,
+    dir: &Path,
+    max_bytes: u64,
+    refuse: fn(u64) -> ApiError,
+    limits: FormLimits,
+) -> ApiResult<Received> {
+    let announced = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > max_bytes) {
+        return Err(refuse(max_bytes));
+    }
+    let (body, stalled) = paced_body(req, limits.idle);
+    let mut chunks = Box::pin(body.map(|chunk| chunk.map_err(|_| interrupted())));
+    within_time(
+        limits.total,
+        &stalled,
+        receive_chunks(&mut chunks, dir, "body", max_bytes, refuse),
+    )
+    .await
+}
+
+/// Whether a body's gap between chunks ran out: then its failure is a 408.
+type Stalled = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+/// The request's body as a byte stream that fails when a chunk takes longer
+/// than `idle` to come, noting that in the flag returned.
+fn paced_body(
+    req: &mut Request,
+    idle: std::time::Duration,
+) -> (
+    impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    Stalled,
+) {
+    let stalled = Stalled::default();
     let noted = std::sync::Arc::clone(&stalled);
     // The body stream yields frames; multer wants the data ones.
     let frames = req.take_body();
@@ -129,8 +179,18 @@ pub async fn receive_form(req: &mut Request, dir: &Path, limits: FormLimits) -> 
             Some((item, frames))
         }
     });
+    (body, stalled)
+}
+
+/// `receive` within `total`; a body too slow in all or between two chunks
+/// is a 408 (what was written so far is removed as `receive` is dropped).
+async fn within_time<T>(
+    total: std::time::Duration,
+    stalled: &Stalled,
+    receive: impl std::future::Future<Output = ApiResult<T>>,
+) -> ApiResult<T> {
     let too_slow = || ApiError::RequestTimeout("The upload arrived too slowly".into());
-    match tokio::time::timeout(total, read_form(&content_type, announced, body, dir, limits)).await {
+    match tokio::time::timeout(total, receive).await {
         Err(_) => Err(too_slow()),
         Ok(Err(_)) if stalled.load(std::sync::atomic::Ordering::Relaxed) => Err(too_slow()),
         Ok(read) => read,
@@ -171,10 +231,10 @@ where
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "audio_file" if form.audio.is_none() => {
-                form.audio = Some(receive_file(&mut field, dir, limits.audio_bytes).await?);
+                form.audio = Some(receive_file(&mut field, dir, limits.audio_bytes, too_large).await?);
             }
             "cover_image" if form.cover.is_none() => {
-                form.cover = Some(read_bounded(&mut field, limits.cover_bytes, cover_too_large).await?);
+                form.cover = Some(receive_file(&mut field, dir, limits.cover_bytes, cover_too_large).await?);
             }
             // A second audio file or cover is ignored, as other files are.
             "audio_file" | "cover_image" => while field.chunk().await.map_err(|_| interrupted())?.is_some() {},
@@ -211,19 +271,38 @@ async fn read_bounded(
     Ok(bytes)
 }
 
-async fn receive_file(field: &mut multer::Field<'_>, dir: &Path, max_bytes: u64) -> ApiResult<Received> {
+async fn receive_file(
+    field: &mut multer::Field<'_>,
+    dir: &Path,
+    max_bytes: u64,
+    refuse: fn(u64) -> ApiError,
+) -> ApiResult<Received> {
+    let name = field.file_name().unwrap_or("upload").to_owned();
+    let mut chunks = field.map(|chunk| chunk.map_err(|_| interrupted()));
+    receive_chunks(&mut chunks, dir, &name, max_bytes, refuse).await
+}
+
+/// Writes `chunks` to a new temporary file in `dir`, hashed and counted, at
+/// most `max_bytes` (refused with `refuse` beyond).
+async fn receive_chunks(
+    chunks: &mut (impl futures_util::Stream<Item = ApiResult<bytes::Bytes>> + Unpin),
+    dir: &Path,
+    name: &str,
+    max_bytes: u64,
+    refuse: fn(u64) -> ApiError,
+) -> ApiResult<Received> {
     tokio::fs::create_dir_all(dir).await.map_err(ApiError::internal)?;
-    let original_name = sanitize_name(field.file_name().unwrap_or("upload"));
+    let original_name = sanitize_name(name);
     let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
     let mut partial = Partial(Some(path.clone()));
     let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
     storage::hold(&file).map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    while let Some(chunk) = field.chunk().await.map_err(|_| interrupted())? {
+    while let Some(chunk) = chunks.next().await.transpose()? {
         size += chunk.len() as u64;
         if size > max_bytes {
-            return Err(too_large(max_bytes));
+            return Err(refuse(max_bytes));
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
@@ -239,6 +318,13 @@ async fn receive_file(field: &mut multer::Field<'_>, dir: &Path, max_bytes: u64)
         kept: false,
         _held: file.into_std().await,
     })
+}
+
+/// `bytes` (made here, not sent by a client) as a received file in `dir`.
+pub async fn received_from(dir: &Path, name: &str, bytes: Vec<u8>) -> ApiResult<Received> {
+    let max = bytes.len() as u64;
+    let mut chunks = futures_util::stream::iter([Ok(bytes::Bytes::from(bytes))]);
+    receive_chunks(&mut chunks, dir, name, max, too_large).await
 }
 
 pub fn cover_too_large(max_bytes: u64) -> ApiError {
@@ -391,13 +477,17 @@ mod tests {
                         prop_assert!(audio.size <= LIMITS.audio_bytes);
                         prop_assert_eq!(std::fs::metadata(&audio.path).unwrap().len(), audio.size);
                     }
-                    prop_assert!(form.cover.as_ref().is_none_or(|c| c.len() as u64 <= LIMITS.cover_bytes));
+                    if let Some(cover) = &form.cover {
+                        prop_assert!(cover.size <= LIMITS.cover_bytes);
+                        prop_assert_eq!(std::fs::metadata(&cover.path).unwrap().len(), cover.size);
+                    }
                     if intact && parts.iter().all(|p| p.extra_headers.is_empty()) {
                         let first = |name: &str| parts.iter().find(|p| p.name == name);
                         let audio = first("audio_file").map(|p| p.content.len() as u64);
                         prop_assert_eq!(form.audio.as_ref().map(|a| a.size), audio);
                         let cover = first("cover_image").map(|p| p.content.clone());
-                        prop_assert_eq!(&form.cover, &cover);
+                        let stored = form.cover.as_ref().map(|c| std::fs::read(&c.path).unwrap());
+                        prop_assert_eq!(&stored, &cover);
                     }
                     drop(form);
                 }

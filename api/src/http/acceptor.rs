@@ -7,20 +7,21 @@
 //! instead (10 ms, doubling to 1 s) while existing connections go on being
 //! served and close, and says so in one line every 10 s.
 //!
-//! It also counts the connections open ([`Counted`] gives its place back
-//! when the connection ends, upgraded WebSockets included) and closes new
-//! ones at once beyond `MAX_CONNECTIONS`, which by default leaves
-//! descriptors for the database pool, Redis, uploads and probes
-//! ([`default_max_connections`]). WebSockets have a lower cap of their own
+//! It also admits connections through [`Connections`] ([`Counted`] gives
+//! its place back when the connection ends, upgraded WebSockets included):
+//! at most `MAX_CONNECTIONS`, which by default leaves descriptors for the
+//! database pool, Redis, uploads and probes ([`default_max_connections`]),
+//! the idlest closed for a newcomer when full, and a share per address. WebSockets have a lower cap of their own
 //! (`hub::admission`), so that plain requests — `/api/ping`, `/api/health`
 //! — always find room.
 
+use super::connections::{Admitted, Connections, Refused};
 use salvo::conn::tcp::{TcpAcceptor, TcpCoupler};
 use salvo::conn::{Accepted, Acceptor, Holding};
 use salvo::fuse::ArcFuseFactory;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -73,31 +74,55 @@ pub fn default_max_connections(pool_max: u32) -> usize {
         .max(16) as usize
 }
 
-/// How many connections are open; shared with what they become.
-#[derive(Debug, Default)]
-pub struct OpenConnections(AtomicUsize);
-
-/// A connection that counts itself open until it is dropped.
+/// A connection counted open (with its place in [`Connections`]) until it
+/// is dropped; its reads end when a newcomer needs its place, and its
+/// writes fail once they have made no progress for the send timeout.
 pub struct Counted {
     inner: <TcpAcceptor as Acceptor>::Stream,
-    open: Arc<OpenConnections>,
+    admitted: Admitted,
+    send_timeout: Duration,
+    /// Running while a write waits for its reader.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.open.0.fetch_sub(1, Ordering::Relaxed);
+impl Counted {
+    /// `write`'s outcome, failed with `TimedOut` once writes have waited
+    /// `send_timeout` without progress: a reader that never reads holds
+    /// the answer written to it (a cover, say) no longer than that.
+    fn paced<T>(&mut self, cx: &mut Context<'_>, write: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if write.is_ready() {
+            self.stalled = None;
+            return write;
+        }
+        let timeout = self.send_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing of the answer for the send timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl AsyncRead for Counted {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.admitted.closer.should_close(cx.waker()) {
+            // Read as the client's end of the stream: the server finishes
+            // the connection as when a client closes one.
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Counted {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let write = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.paced(cx, write)
     }
 
     fn poll_write_vectored(
@@ -105,7 +130,8 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let write = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.paced(cx, write)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -113,7 +139,8 @@ impl AsyncWrite for Counted {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let flush = Pin::new(&mut self.inner).poll_flush(cx);
+        self.paced(cx, flush)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -126,21 +153,22 @@ pub struct PatientAcceptor {
     pause: Duration,
     failures: u64,
     logged_at: Option<Instant>,
-    open: Arc<OpenConnections>,
-    max: usize,
+    connections: Arc<Connections>,
+    send_timeout: Duration,
     refused_logged_at: Option<Instant>,
 }
 
 impl PatientAcceptor {
-    /// Accepts from `inner`, at most `max` connections open at once.
-    pub fn new(inner: TcpAcceptor, max: usize) -> Self {
+    /// Accepts from `inner` the connections `connections` admits; their
+    /// writes may wait at most `send_timeout` for their reader.
+    pub fn new(inner: TcpAcceptor, connections: Arc<Connections>, send_timeout: Duration) -> Self {
         Self {
             inner,
             pause: FIRST_PAUSE,
             failures: 0,
             logged_at: None,
-            open: Arc::default(),
-            max,
+            connections,
+            send_timeout,
             refused_logged_at: None,
         }
     }
@@ -152,6 +180,21 @@ impl PatientAcceptor {
             tracing::error!(%error, failures = self.failures, "cannot accept connections; waiting (raise the open-file limit?)");
             self.logged_at = Some(Instant::now());
             self.failures = 0;
+        }
+    }
+
+    /// Notes a refused connection; logs at most once per [`LOG_EVERY`].
+    fn refused(&mut self, why: Refused) {
+        if self.refused_logged_at.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+            match why {
+                Refused::Full => {
+                    tracing::warn!("connection limit reached and none idle; closing new connections (MAX_CONNECTIONS)")
+                }
+                Refused::Client => tracing::warn!(
+                    "a client address holds its share of connections; closing its new ones (MAX_CONNECTIONS_PER_CLIENT)"
+                ),
+            }
+            self.refused_logged_at = Some(Instant::now());
         }
     }
 }
@@ -181,21 +224,28 @@ impl Acceptor for PatientAcceptor {
             match self.inner.accept(fuse_factory.clone()).await {
                 Ok(accepted) => {
                     self.pause = FIRST_PAUSE;
-                    if self.open.0.fetch_add(1, Ordering::Relaxed) >= self.max {
-                        // Full: closed at once, its place given back.
-                        self.open.0.fetch_sub(1, Ordering::Relaxed);
-                        drop(accepted);
-                        if self.refused_logged_at.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
-                            tracing::warn!(
-                                max = self.max,
-                                "connection limit reached; closing new connections (MAX_CONNECTIONS)"
-                            );
-                            self.refused_logged_at = Some(Instant::now());
+                    let peer = accepted
+                        .remote_addr
+                        .as_ipv4()
+                        .map(|a| std::net::SocketAddr::V4(*a))
+                        .or_else(|| accepted.remote_addr.as_ipv6().map(|a| std::net::SocketAddr::V6(*a)));
+                    let Some(peer) = peer else { continue };
+                    match self.connections.admit(peer) {
+                        Ok(admitted) => {
+                            let send_timeout = self.send_timeout;
+                            return Ok(accepted.map_into(
+                                |_| TcpCoupler::new(),
+                                |inner| Counted {
+                                    inner,
+                                    admitted,
+                                    send_timeout,
+                                    stalled: None,
+                                },
+                            ));
                         }
-                        continue;
+                        // Closed at once.
+                        Err(why) => self.refused(why),
                     }
-                    let open = Arc::clone(&self.open);
-                    return Ok(accepted.map_into(|_| TcpCoupler::new(), |inner| Counted { inner, open }));
                 }
                 Err(error) if is_exhaustion(&error) => {
                     self.failed(&error);

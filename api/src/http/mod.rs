@@ -3,6 +3,7 @@
 pub mod acceptor;
 pub mod client;
 pub mod client_addr;
+pub mod connections;
 pub mod cors;
 pub(crate) mod deadline;
 pub mod error;

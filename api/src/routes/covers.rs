@@ -4,8 +4,9 @@
 //! caching — the name is the content, so it never changes — and removed once
 //! no room or track refers to them.
 //!
-//! Served with the type of the format found in the file and `nosniff`, so a
-//! cover can never be taken for a page: the old backend stored any bytes
+//! Served a piece at a time (never read whole per request), with the type
+//! of the format found in the file and `nosniff`, so a cover can never be
+//! taken for a page: the old backend stored any bytes
 //! and let the browser guess, a stored-XSS hole.
 
 use crate::auth::caller::Caller;
@@ -24,49 +25,34 @@ use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-/// Checks `bytes` and stores them under their content address; returns the
-/// media-relative path. Identical covers share one file.
-pub async fn stage(state: &AppState, bytes: Vec<u8>, field: &str) -> ApiResult<Staged> {
+/// Checks the received image and names it by its content; returns it
+/// staged for [`storage::publish_locked`]. Identical covers share one file.
+pub async fn stage(received: upload::Received, field: &str) -> ApiResult<Staged> {
+    // Read back whole only once it has all arrived, and only to be judged:
+    // nothing a client is still sending is held in memory.
+    let bytes = tokio::fs::read(&received.path).await.map_err(ApiError::internal)?;
     let found = image::inspect(&bytes, Limits::default()).map_err(|rejected| ApiError::field(field, rejected.0))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let relative = format!("covers/{}", storage::content_path(&sha256, found.format.extension()));
-    let temp = storage::temp_dir(&state.config).join(format!("{}.part", uuid::Uuid::new_v4()));
-    let written = temp.clone();
-    let held = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-        if let Some(dir) = written.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut file = std::fs::File::create(&written)?;
-        // Locked, so the sweep of orphaned partial uploads leaves it alone.
-        storage::hold(&file)?;
-        std::io::Write::write_all(&mut file, &bytes)?;
-        Ok(file)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    drop(bytes);
+    let relative = format!(
+        "covers/{}",
+        storage::content_path(&received.sha256, found.format.extension())
+    );
     Ok(Staged {
-        temp,
+        temp: received.path.clone(),
         relative,
-        _held: held,
+        _received: received,
     })
 }
 
-/// A cover written to a temporary file, published by the transaction that
-/// stores its row ([`storage::publish_locked`]); removed if never published.
+/// A cover in a temporary file, published by the transaction that stores
+/// its row ([`storage::publish_locked`]); removed if never published (once
+/// published it is gone from `temp` already, renamed or dropped as a
+/// duplicate).
 pub struct Staged {
     pub temp: std::path::PathBuf,
     pub relative: String,
-    _held: std::fs::File,
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        // Gone already once published (renamed, or dropped as a duplicate).
-        let _ = std::fs::remove_file(&self.temp);
-    }
+    _received: upload::Received,
 }
 
 /// `cover_data`: the front end's fallback, the image as a `data:` URL in JSON.
@@ -86,27 +72,31 @@ fn decode_data_url(url: &str) -> ApiResult<Vec<u8>> {
         .map_err(|_| invalid())
 }
 
-/// The cover's bytes from a multipart `cover_image` or a JSON `cover_data`.
-async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<Vec<u8>> {
+/// The cover from a multipart `cover_image` or a JSON `cover_data`, on disk.
+async fn received_cover(req: &mut Request, state: &AppState) -> ApiResult<upload::Received> {
     let max = state.config.cover_max_bytes;
+    let dir = storage::temp_dir(&state.config);
     if crate::http::request::is_multipart(req) {
         let limits = FormLimits::new(&state.config, 0, max);
-        let form = upload::receive_form(req, &storage::temp_dir(&state.config), limits).await?;
+        let form = upload::receive_form(req, &dir, limits).await?;
         return form
             .cover
             .ok_or_else(|| ApiError::field("cover_image", "The cover image field is required."));
     }
     // Base64 is a third larger than the image it carries.
-    let body = req
-        .payload_with_max_size((max as usize) * 4 / 3 + 4096)
-        .await
-        .map_err(|_| upload::cover_too_large(max))?;
-    let data: CoverData = serde_json::from_slice(body).map_err(|_| ApiError::BadRequest("Malformed JSON".into()))?;
+    let limits = FormLimits::new(&state.config, 0, 0);
+    let body = upload::receive_body(req, &dir, max * 4 / 3 + 4096, upload::cover_too_large, limits).await?;
+    // All of it has arrived: decoded in memory briefly, within this
+    // replica's bound on uploads in progress.
+    let json = tokio::fs::read(&body.path).await.map_err(ApiError::internal)?;
+    drop(body);
+    let data: CoverData = serde_json::from_slice(&json).map_err(|_| ApiError::BadRequest("Malformed JSON".into()))?;
+    drop(json);
     let bytes = decode_data_url(&data.cover_data)?;
     if bytes.len() as u64 > max {
         return Err(upload::cover_too_large(max));
     }
-    Ok(bytes)
+    upload::received_from(&dir, "cover", bytes).await
 }
 
 /// What setting a cover answers: its URL, at the top level and beside the room.
@@ -136,13 +126,14 @@ pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fiel
     let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     let before = require_admin(&state, room_id, caller.id()).await?;
-    let bytes = received_cover(req, &state).await?;
+    let _slot = state.uploads.take(caller.id())?;
+    let received = received_cover(req, &state).await?;
     let field = if crate::http::request::is_multipart(req) {
         "cover_image"
     } else {
         "cover_data"
     };
-    let staged = stage(&state, bytes, field).await?;
+    let staged = stage(received, field).await?;
     let relative = staged.relative.clone();
     let mut tx = state.db.begin().await?;
     storage::publish_locked(&mut tx, &state.config, &staged.temp, &relative).await?;
@@ -223,8 +214,8 @@ pub async fn serve(req: &mut Request, depot: &mut Depot, res: &mut Response) -> 
                 .any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
         });
     let relative = format!("covers/{}", storage::content_path(hash, format.extension()));
-    let bytes = match tokio::fs::read(storage::absolute(&state.config, &relative)).await {
-        Ok(bytes) => bytes,
+    let file = match tokio::fs::File::open(storage::absolute(&state.config, &relative)).await {
+        Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             res.headers_mut().remove(header::CACHE_CONTROL);
             return Err(ApiError::NotFound("No such cover".into()));
@@ -235,11 +226,40 @@ pub async fn serve(req: &mut Request, depot: &mut Depot, res: &mut Response) -> 
         res.status_code(StatusCode::NOT_MODIFIED);
         return Ok(());
     }
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime_type()));
+    let length = file.metadata().await.map_err(ApiError::internal)?.len();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime_type()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     res.status_code(StatusCode::OK);
-    res.write_body(bytes).map_err(ApiError::internal)?;
+    res.stream(read_in_pieces(file, length));
     Ok(())
+}
+
+/// How much of a cover is read ahead of its reader.
+const PIECE: usize = 64 * 1024;
+
+/// `file`'s first `length` bytes, a piece at a time as the response is
+/// written: a reader that stops reading holds one piece here (and the
+/// connection, until the acceptor's send timeout closes it), never the
+/// whole cover — 300 readers that never read took 1.4 GB when each
+/// response was the file read whole.
+fn read_in_pieces(
+    file: tokio::fs::File,
+    length: u64,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    futures_util::stream::try_unfold((file, length), |(mut file, left)| async move {
+        if left == 0 {
+            return Ok(None);
+        }
+        let mut piece = bytes::BytesMut::zeroed(PIECE.min(left as usize));
+        let read = tokio::io::AsyncReadExt::read(&mut file, &mut piece).await?;
+        if read == 0 {
+            // Shorter than it was: end here, and the connection with it.
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        piece.truncate(read);
+        Ok(Some((piece.freeze(), (file, left - read as u64))))
+    })
 }
 
 #[cfg(test)]

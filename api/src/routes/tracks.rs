@@ -103,6 +103,7 @@ pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Fields
     let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
+    let _slot = state.uploads.take(caller.id())?;
     let limits = upload::FormLimits::new(
         &state.config,
         state.config.upload_max_bytes,
@@ -119,8 +120,8 @@ pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Fields
         .probe(&path)
         .await
         .map_err(|rejected| ApiError::field("audio_file", rejected.0))?;
-    let cover = match form.cover.filter(|c| !c.is_empty()) {
-        Some(cover) => Some(covers::stage(&state, cover, "cover_image").await?),
+    let cover = match form.cover.filter(|c| c.size > 0) {
+        Some(cover) => Some(covers::stage(cover, "cover_image").await?),
         None => None,
     };
     let relative = storage::content_path(&received.sha256, audio.extension);

@@ -15,6 +15,7 @@ mod deployment;
 mod edge;
 mod fanout;
 mod frontend;
+mod held_resources;
 mod hostile_uploads;
 mod late_join;
 mod limits;

@@ -146,6 +146,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ("ARGON2_MEMORY_KIB", "256".into()),
         ("LOGIN_LIMIT_PER_IP", "1000".into()),
         ("LOGIN_LIMIT_PER_ACCOUNT", "1000".into()),
+        // Every test's clients come from 127.0.0.1.
+        ("REGISTER_LIMIT_PER_IP", "100000".into()),
+        ("MAX_CONNECTIONS_PER_CLIENT", "100000".into()),
         ("ADVANCE_INTERVAL_MS", "50".into()),
         ("DB_POOL_MAX", "30".into()),
         // Late joiners are told the room's playback this long after joining.
@@ -497,6 +500,8 @@ impl ApiProcess {
             .env("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple()))
             .env("JWT_SECRET", "test-jwt-secret")
             .env("ARGON2_MEMORY_KIB", "256")
+            .env("REGISTER_LIMIT_PER_IP", "100000")
+            .env("MAX_CONNECTIONS_PER_CLIENT", "100000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
