@@ -137,6 +137,10 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
         login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
+        registrations: auth::registrations::Registrations::new(
+            config.quotas.registrations_per_ip,
+            config.quotas.registration_window,
+        ),
         passwords: auth::hashing::PasswordWork::new(
             config.argon2_memory_kib,
             config.password_hash_budget_mib,

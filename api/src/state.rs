@@ -19,6 +19,8 @@ pub struct AppState {
     pub events: Events,
     pub hub: Arc<Hub>,
     pub login_limiter: LoginLimiter,
+    /// Accounts registered per client address.
+    pub registrations: crate::auth::registrations::Registrations,
     /// Password hashes within their memory budget.
     pub passwords: crate::auth::hashing::PasswordWork,
     pub requests: RequestStats,

@@ -7,6 +7,7 @@ pub mod hashing;
 pub mod jwt;
 pub mod limiter;
 pub mod password;
+pub mod registrations;
 
 use crate::domain::models::{PrivateUser, User};
 use crate::http::error::{ApiError, ApiResult, FieldErrors};
@@ -14,6 +15,7 @@ use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::state::from_depot;
 use chrono::{DateTime, Utc};
+use hashing::Lane;
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -197,7 +199,15 @@ pub async fn register(req: &mut Request, depot: &mut Depot) -> ApiResult<Created
     let state = from_depot(depot)?.clone();
     let input: Registration = json_body(req).await?;
     validate_registration(&input)?;
-    let hash = state.passwords.hash(input.password.clone()).await?;
+    let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);
+    state
+        .registrations
+        .count(client)
+        .map_err(|wait| ApiError::TooManyRequests {
+            message: "Too many accounts registered from this address, try again later".into(),
+            retry_after_secs: wait,
+        })?;
+    let hash = state.passwords.hash(input.password.clone(), Lane::Registration).await?;
     let inserted = sqlx::query_as::<_, User>(
         "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) \
          RETURNING id, username, email, created_at",
@@ -267,7 +277,7 @@ pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply<Toke
     };
     attempt.succeeded();
     if rehash {
-        if let Ok(hash) = state.passwords.hash(input.password.clone()).await {
+        if let Ok(hash) = state.passwords.hash(input.password.clone(), Lane::Login).await {
             sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
                 .bind(id)
                 .bind(hash)

@@ -114,11 +114,15 @@ async fn out_of_descriptors_it_waits_logs_once_and_serves_its_clients() {
     let log = media.path().join("api.log");
     let log_file = std::fs::File::create(&log).unwrap();
     let api = ApiProcess::start_with(&database_url, media.path(), port, move |command| {
-        // Long enough that the kept-alive client is not closed as idle meanwhile.
+        // Long enough that the kept-alive client is not closed as idle meanwhile;
+        // and more connections allowed than descriptors (an operator's
+        // mistake), else a full house closes the idlest connection, this
+        // client, long before the descriptors run out.
         command
             .stderr(log_file)
             .env("RUST_LOG", "warn")
-            .env("HTTP_HEADER_TIMEOUT", "60");
+            .env("HTTP_HEADER_TIMEOUT", "60")
+            .env("MAX_CONNECTIONS", "1000");
         // SAFETY: setrlimit only, between fork and exec.
         unsafe {
             command.pre_exec(|| {

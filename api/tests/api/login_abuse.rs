@@ -215,3 +215,102 @@ async fn a_missing_account_costs_what_a_wrong_password_costs() {
         assert_eq!(runs() - before, 10, "ten logins with {what}: one Argon2 run each");
     }
 }
+
+/// Registers `name` on `api` from `forwarded_for`; the answer.
+async fn register_from(client: &reqwest::Client, base: &str, name: &str, forwarded_for: &str) -> Answer {
+    let body = json!({ "username": name, "email": format!("{name}@example.com"), "password": "password123", "password_confirmation": "password123" });
+    answer(
+        client
+            .post(format!("{base}/auth/register"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_registers_its_share_of_accounts_per_window() {
+    let database = TestDatabase::create();
+    let database_url = database.url.clone();
+    let media = tempfile::tempdir().unwrap();
+    let api = ApiProcess::start_with(&database_url, media.path(), free_port(), |command| {
+        command
+            .env("REGISTER_LIMIT_PER_IP", "3")
+            .env("TRUSTED_PROXIES", "127.0.0.1");
+    })
+    .await;
+    let client = reqwest::Client::new();
+    for n in 0..3 {
+        let created = register_from(&client, &api.base, &format!("first{n}"), "203.0.113.1").await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    }
+    let refused = register_from(&client, &api.base, "first3", "203.0.113.1").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", refused.body);
+    let wait: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait > 3000, "told to come back when the hour is over: {wait}");
+    assert!(refused.body["message"].as_str().unwrap().contains("address"));
+    let other = register_from(&client, &api.base, "second0", "203.0.113.2").await;
+    assert_eq!(other.status, StatusCode::CREATED, "another address has its own share");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_registrations_leaves_logins_their_own_hashing() {
+    let database = TestDatabase::create();
+    let database_url = database.url.clone();
+    let media = tempfile::tempdir().unwrap();
+    let api = ApiProcess::start_with(&database_url, media.path(), free_port(), |command| {
+        // Two hashes of 32 MiB at once: one for logins, one for registrations.
+        // No waiting for a place: a login finds its lane free or fails, so
+        // a shared budget that the flood keeps full fails it for certain.
+        command
+            .env("ARGON2_MEMORY_KIB", "32768")
+            .env("PASSWORD_HASH_MEMORY_MIB", "64")
+            .env("PASSWORD_HASH_WAIT_MS", "5")
+            .env("LOGIN_LIMIT_PER_IP", "1000");
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let real = register_from(&client, &api.base, "real", "127.0.0.1").await;
+    assert_eq!(real.status, StatusCode::CREATED);
+    // 100 registrations always in flight, until the logins are done.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood: Vec<_> = (0..100)
+        .map(|lane| {
+            let (client, base, stop) = (client.clone(), api.base.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    register_from(&client, &base, &format!("flood{lane}x{n}"), "127.0.0.1").await;
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..10 {
+        let started = Instant::now();
+        let logged_in = answer(
+            client
+                .post(format!("{}/auth/login", api.base))
+                .json(&json!({ "email": "real@example.com", "password": "password123" }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            logged_in.status,
+            StatusCode::OK,
+            "a real login during a registration flood (after {:?}): {:?}",
+            started.elapsed(),
+            logged_in.body
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in flood {
+        task.await.unwrap();
+    }
+}

@@ -1,0 +1,107 @@
+//! Accounts registered per client address and window, in process.
+//!
+//! Registration is open to anyone and each one costs a password hash and a
+//! row: one address made 46 accounts a second, each of which could then
+//! create rooms and playlists. So each client may register
+//! `REGISTER_LIMIT_PER_IP` accounts per `REGISTER_LIMIT_WINDOW`, counted
+//! before the hash (a refused one costs nothing). IPv6 clients are counted
+//! by their /64, which one subscriber usually holds whole. At most
+//! [`MAX_KEYS`] clients are held; when full and none has expired, new ones
+//! are refused, so a flood of addresses costs bounded memory.
+//!
+//! Each replica counts its own: with N replicas one client may register N
+//! times the limit, which still stops a flood.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Clients held at most.
+pub const MAX_KEYS: usize = 100_000;
+
+pub struct Registrations {
+    per_client: u32,
+    window: Duration,
+    counts: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+/// The address a client is counted under: IPv6 by its /64.
+fn key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+        v4 => v4,
+    }
+}
+
+impl Registrations {
+    pub fn new(per_client: u32, window: Duration) -> Self {
+        Self {
+            per_client,
+            window,
+            counts: Mutex::default(),
+        }
+    }
+
+    /// Counts one registration from `client`; `Err(seconds to wait)` when
+    /// it has made its share in this window.
+    pub fn count(&self, client: IpAddr) -> Result<(), u64> {
+        let now = Instant::now();
+        let key = key(client);
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() >= MAX_KEYS && !counts.contains_key(&key) {
+            counts.retain(|_, (_, since)| now.duration_since(*since) < self.window);
+            if counts.len() >= MAX_KEYS {
+                return Err(self.window.as_secs().max(1));
+            }
+        }
+        let entry = counts.entry(key).or_insert((0, now));
+        if now.duration_since(entry.1) >= self.window {
+            *entry = (0, now);
+        }
+        if entry.0 >= self.per_client {
+            let left = self.window.saturating_sub(now.duration_since(entry.1));
+            return Err(left.as_secs().max(1));
+        }
+        entry.0 += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_registers_its_share_per_window_and_others_theirs() {
+        let registrations = Registrations::new(2, Duration::from_secs(3600));
+        let one: IpAddr = "203.0.113.7".parse().unwrap();
+        assert!(registrations.count(one).is_ok());
+        assert!(registrations.count(one).is_ok());
+        let wait = registrations.count(one).unwrap_err();
+        assert!((3500..=3600).contains(&wait), "{wait}");
+        assert!(registrations.count("203.0.113.8".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let registrations = Registrations::new(1, Duration::from_secs(60));
+        assert!(registrations.count("2001:db8:1:2::1".parse().unwrap()).is_ok());
+        assert!(registrations.count("2001:db8:1:2:ffff::9".parse().unwrap()).is_err());
+        assert!(registrations.count("2001:db8:1:3::1".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn the_window_passing_gives_the_share_back() {
+        let registrations = Registrations::new(1, Duration::from_millis(30));
+        let one: IpAddr = "198.51.100.1".parse().unwrap();
+        assert!(registrations.count(one).is_ok());
+        assert!(registrations.count(one).is_err());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(registrations.count(one).is_ok());
+    }
+}
