@@ -12,6 +12,7 @@
 //! Each replica counts its own: with N replicas one client may register N
 //! times the limit, which still stops a flood.
 
+use crate::http::client_addr::subscriber;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -24,18 +25,6 @@ pub struct Registrations {
     per_client: u32,
     window: Duration,
     counts: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-}
-
-/// The address a client is counted under: IPv6 by its /64.
-fn key(client: IpAddr) -> IpAddr {
-    match client {
-        IpAddr::V6(v6) => {
-            let mut segments = v6.segments();
-            segments[4..].fill(0);
-            IpAddr::V6(segments.into())
-        }
-        v4 => v4,
-    }
 }
 
 impl Registrations {
@@ -51,7 +40,7 @@ impl Registrations {
     /// it has made its share in this window.
     pub fn count(&self, client: IpAddr) -> Result<(), u64> {
         let now = Instant::now();
-        let key = key(client);
+        let key = subscriber(client);
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if counts.len() >= MAX_KEYS && !counts.contains_key(&key) {
             counts.retain(|_, (_, since)| now.duration_since(*since) < self.window);

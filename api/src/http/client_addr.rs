@@ -67,6 +67,20 @@ pub fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// The address a client is counted under by per-client limits: IPv6 by
+/// its /64, which one subscriber usually holds whole (counting each of
+/// its 2^64 addresses apart would be no limit at all).
+pub fn subscriber(address: IpAddr) -> IpAddr {
+    match canonical(address) {
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// The proxies whose forwarded headers are believed (`TRUSTED_PROXIES`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<Network>);

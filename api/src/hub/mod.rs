@@ -440,9 +440,9 @@ impl Hub {
 
     /// Every room's events as they reach this replica, from here or from
     /// the others (copied only while someone follows them), for `user`
-    /// within the bounds of [`followers`]; `None` past them.
-    pub fn follow_room_events(&self, user: Uuid) -> Option<followers::Following<'_>> {
-        self.followers.enter(user, || self.room_events.subscribe())
+    /// calling from `client`, within the bounds of [`followers`].
+    pub fn follow_room_events(&self, user: Uuid, client: std::net::IpAddr) -> followers::Following<'_> {
+        self.followers.enter(user, client, || self.room_events.subscribe())
     }
 
     /// Delivers `message` here and publishes it to the other replicas.

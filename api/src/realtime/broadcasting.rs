@@ -78,7 +78,8 @@ pub async fn authorize(caller: Caller, req: &mut Request) -> ApiResult<Json<Auth
     if let Some(room) = frames::room_of(channel) {
         // Half the request's time at most, so the refusal is the answer.
         let wait = state.config.hub.auth_join_wait.min(state.config.request_timeout / 2);
-        join_wait::participant_within(state, room, user, wait)
+        let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);
+        join_wait::participant_within(state, room, user, client, wait)
             .await
             .map_err(|e| match e {
                 ApiError::NotFound(_) | ApiError::Forbidden(_) => {

@@ -12,12 +12,14 @@
 //! [`RECHECK`]), or refused after `BROADCAST_AUTH_WAIT_MS`. Nobody who does
 //! not join is ever let in; a caller who never joins costs one parked
 //! request, within the hub's bounds on followers of room events
-//! ([`crate::hub::followers`]).
+//! ([`crate::hub::followers`]): when they are reached the oldest waiter is
+//! answered early, so strangers' waits never refuse a newcomer.
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::hub::message::{EventName, RoomEvent};
 use crate::routes::rooms;
 use crate::state::AppState;
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -32,9 +34,16 @@ fn is_join_of(event: &RoomEvent, room: Uuid, user: Uuid) -> bool {
         && event.payload["user"]["id"].as_str() == Some(user.to_string().as_str())
 }
 
-/// Ok once `user` takes part in `room`; the refusal of
-/// [`rooms::require_participant`] if it does not within `wait`.
-pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: Duration) -> ApiResult<()> {
+/// Ok once `user` (calling from `client`) takes part in `room`; the
+/// refusal of [`rooms::require_participant`] if it does not within `wait`,
+/// or by the time a newer caller needs its place.
+pub async fn participant_within(
+    state: &AppState,
+    room: Uuid,
+    user: Uuid,
+    client: IpAddr,
+    wait: Duration,
+) -> ApiResult<()> {
     let refusal = match rooms::require_participant(state, room, user).await {
         Ok(_) => return Ok(()),
         // A room that does not exist is not waited for.
@@ -43,10 +52,10 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
     };
     // Following before asking again: a join committed between the two is
     // seen by one or the other.
-    let Some(mut following) = state.hub.follow_room_events(user) else {
-        return Err(refusal);
-    };
-    let deadline = Instant::now() + wait;
+    let mut following = state.hub.follow_room_events(user, client);
+    let cut = following.cut();
+    tokio::pin!(cut);
+    let mut deadline = Instant::now() + wait;
     loop {
         // Asked once more after the deadline too: the join may have
         // committed with the bus down.
@@ -58,11 +67,18 @@ pub async fn participant_within(state: &AppState, room: Uuid, user: Uuid, wait: 
         }
         let recheck = (Instant::now() + RECHECK).min(deadline);
         loop {
-            match tokio::time::timeout_at(recheck, following.events.recv()).await {
-                Ok(Ok(event)) if is_join_of(&event, room, user) => return Ok(()),
-                Ok(Ok(_)) => continue,
-                Ok(Err(RecvError::Lagged(_))) | Err(_) => break,
-                Ok(Err(RecvError::Closed)) => return Err(refusal),
+            tokio::select! {
+                received = tokio::time::timeout_at(recheck, following.events.recv()) => match received {
+                    Ok(Ok(event)) if is_join_of(&event, room, user) => return Ok(()),
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(RecvError::Lagged(_))) | Err(_) => break,
+                    Ok(Err(RecvError::Closed)) => return Err(refusal),
+                },
+                // A newer follower took the place: one last question.
+                () = &mut cut => {
+                    deadline = Instant::now();
+                    break;
+                }
             }
         }
     }

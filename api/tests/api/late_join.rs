@@ -221,3 +221,100 @@ async fn waiting_for_a_join_lets_no_one_in_and_costs_a_bounded_wait() {
     assert_eq!((parked, at_once), (4, 2), "{answers:?}");
     assert_eq!(app.state.hub.followers.open(), 0, "every place given back");
 }
+
+/// Strangers' parked subscriptions, from many addresses, fill every place
+/// a replica has for waiting; a newcomer whose join is on its way still
+/// gets its subscription (laravel-echo would never ask again), and so does
+/// one sharing an address with a crowd of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn strangers_waiting_for_joins_never_refuse_a_newcomer() {
+    const PER_USER: usize = 4;
+    const PER_CLIENT: usize = 16;
+    const IN_ALL: usize = 1024;
+    let app = spawn_with(Options {
+        tweak: |config| {
+            config.hub.auth_join_wait = Duration::from_secs(20);
+            config.request_timeout = Duration::from_secs(60);
+            config.argon2_memory_kib = 1024;
+            config.trusted_proxies = spotik_api::http::client_addr::TrustedProxies::parse("127.0.0.1").unwrap();
+        },
+        ..Options::default()
+    })
+    .await;
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let channel = format!("private-room.{room}");
+    let strangers = futures_util::future::join_all((0..IN_ALL / PER_USER).map(|n| {
+        let app = &app;
+        async move { app.user(&format!("stranger{n}")).await.0 }
+    }))
+    .await;
+    let authorize = {
+        let (url, channel) = (app.url("/broadcasting/auth"), channel.clone());
+        let client = reqwest::Client::new();
+        move |token: String, client_address: String| {
+            let (url, channel, client) = (url.clone(), channel.clone(), client.clone());
+            async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("X-Forwarded-For", client_address)
+                    .form(&[("socket_id", "1234.5678"), ("channel_name", channel.as_str())])
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }
+        }
+    };
+    let address = |n: usize| format!("10.1.{}.{}", n / PER_CLIENT, n % PER_CLIENT + 1);
+    let parked: Vec<_> = (0..IN_ALL)
+        .map(|n| tokio::spawn(authorize(strangers[n / PER_USER].clone(), address(n))))
+        .collect();
+    let mut waited = 0;
+    while app.state.hub.followers.open() < IN_ALL {
+        assert!(waited < 300, "{} of {IN_ALL} waiting", app.state.hub.followers.open());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+
+    // A newcomer from elsewhere subscribes, then its join commits.
+    let (newcomer, _) = app.user("newcomer").await;
+    let subscribed = tokio::spawn(authorize(newcomer.clone(), "192.0.2.1".into()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        app.post(&format!("/rooms/{room}/join"), &newcomer, json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(subscribed.await.unwrap().unwrap(), 200, "the newcomer listens");
+
+    // One behind the same address as sixteen strangers, likewise.
+    let (neighbour, _) = app.user("neighbour").await;
+    let subscribed = tokio::spawn(authorize(neighbour.clone(), address(0)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        app.post(&format!("/rooms/{room}/join"), &neighbour, json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(subscribed.await.unwrap().unwrap(), 200, "the neighbour listens");
+
+    // The strangers whose places were taken were told no, early; nobody who
+    // did not join was let in.
+    let mut refused = 0;
+    for waiting in &parked {
+        if waiting.is_finished() {
+            refused += 1;
+        }
+    }
+    assert!((1..=2).contains(&refused), "{refused} strangers answered early");
+    for waiting in parked {
+        if waiting.is_finished() {
+            assert_eq!(waiting.await.unwrap().unwrap(), 403);
+        } else {
+            waiting.abort();
+        }
+    }
+}

@@ -257,7 +257,10 @@ async fn room_events_cross_replicas_on_a_redis_cluster_and_survive_a_node_restar
     }
     assert!(first.state.cache.stats.hits.load(std::sync::atomic::Ordering::Relaxed) > hits);
 
-    let mut overheard = third.state.hub.follow_room_events(uuid::Uuid::new_v4()).unwrap();
+    let mut overheard = third
+        .state
+        .hub
+        .follow_room_events(uuid::Uuid::new_v4(), std::net::Ipv4Addr::LOCALHOST.into());
     assert_eq!(first.post(&vote, &alice, json!({})).await.status, 200);
     voting.voted = true;
     let heard = voting.listener.expect("track_voted").await;
