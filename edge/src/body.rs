@@ -2,7 +2,10 @@
 //!
 //! Memory segments (small-file cache, mappings, part headers) are sent as
 //! zero-copy `Bytes` slices, at most [`CHUNK`] per frame so that the socket,
-//! not the body, decides the pace. File regions are read 64 KiB at a time on
+//! not the body, decides the pace. A mapped slice is handed over only while
+//! the file still holds it (its length is checked, and the mapping has lost
+//! no page: [`crate::mapping`]); otherwise the answer ends in an error, as
+//! it does when a read finds the file shorter. File regions are read 64 KiB at a time on
 //! the blocking pool, one read in flight, and only when hyper asks for the
 //! next frame — so a connection never holds more than one block, and a client
 //! that goes away (hyper drops the body) causes no further reads.
@@ -11,6 +14,7 @@
 //! what `/metrics` and the access log count.
 
 use crate::access_log::{AccessLog, AccessRecord};
+use crate::mapping::Mapped;
 use crate::metrics::Metrics;
 use crate::store::{read_exact_at, FileEntry};
 use crate::uring::UringReader;
@@ -32,6 +36,13 @@ pub const BLOCK: u64 = 64 * 1024;
 
 pub enum Segment {
     Memory(Bytes),
+    /// `bytes` of `entry`'s mapping, from `offset` in the file.
+    Mapped {
+        bytes: Bytes,
+        offset: u64,
+        entry: Arc<FileEntry>,
+        mapped: Mapped,
+    },
     File {
         entry: Arc<FileEntry>,
         offset: u64,
@@ -83,7 +94,7 @@ enum Reading {
 impl Segment {
     fn len(&self) -> u64 {
         match self {
-            Self::Memory(bytes) => bytes.len() as u64,
+            Self::Memory(bytes) | Self::Mapped { bytes, .. } => bytes.len() as u64,
             Self::File { remaining, .. } => *remaining,
         }
     }
@@ -210,6 +221,37 @@ impl http_body::Body for EdgeBody {
                         unreachable!("front was a memory segment")
                     };
                     return this.emit(bytes);
+                }
+                Some(Segment::Mapped {
+                    bytes,
+                    offset,
+                    entry,
+                    mapped,
+                }) => {
+                    let chunk = bytes.split_to(bytes.len().min(CHUNK));
+                    let end = *offset + chunk.len() as u64;
+                    *offset = end;
+                    let still_held = entry.file.metadata().map(|meta| meta.len() >= end);
+                    if still_held.as_ref().is_ok_and(|held| !held) {
+                        // The store maps it afresh for the next answer.
+                        mapped.poison();
+                    }
+                    let intact = mapped.intact();
+                    if bytes.is_empty() {
+                        this.segments.pop_front();
+                    }
+                    return match still_held {
+                        Err(error) => Poll::Ready(Some(Err(error))),
+                        Ok(false) => Poll::Ready(Some(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while being served",
+                        )))),
+                        // Unreadable on disk: what was read may be zeros.
+                        Ok(true) if !intact => {
+                            Poll::Ready(Some(Err(io::Error::other("file lost pages while being served"))))
+                        }
+                        Ok(true) => this.emit(chunk),
+                    };
                 }
                 Some(Segment::File {
                     entry,

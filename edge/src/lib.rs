@@ -13,6 +13,7 @@ pub mod conditional;
 pub mod config;
 mod deadlines;
 mod headers;
+pub mod mapping;
 mod media;
 pub mod metrics;
 pub mod mime;

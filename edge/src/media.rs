@@ -217,6 +217,18 @@ impl<'a> Layout<'a> {
                 }
                 Segment::Memory(part)
             }
+            Content::Mapped(mapped) => {
+                let part = mapped.bytes().slice(range.start as usize..range.end as usize);
+                if self.app.config().sendfile && FileSlices::worth_sending(range.len()) {
+                    self.slices.push(part.clone(), range.start, entry);
+                }
+                Segment::Mapped {
+                    bytes: part,
+                    offset: range.start,
+                    entry: Arc::clone(entry),
+                    mapped: mapped.clone(),
+                }
+            }
             Content::Disk => Segment::File {
                 entry: Arc::clone(entry),
                 offset: range.start,

@@ -11,14 +11,15 @@
 //!   `Bytes`, weighted by size, so hot tracks are answered from memory and
 //!   ranges are slices of one buffer. Each body remembers the identity of the
 //!   file it was read from and is used only while that identity is current.
-//!   With mmap I/O every file is also mapped, and a small file the cache
-//!   does not hold yet is answered from the mapping while one read fills
-//!   the cache in the background.
+//!   With mmap I/O every file is also mapped ([`crate::mapping`]), and a
+//!   small file the cache does not hold yet is answered from the mapping
+//!   while one read fills the cache in the background.
 //!
 //! Everything that touches the disk runs on the blocking pool.
 
 use crate::config::{Config, IoMode};
 use crate::headers::MediaHeaders;
+use crate::mapping::Mapped;
 use crate::mime;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
@@ -75,7 +76,7 @@ pub struct FileEntry {
     /// The whole file mapped into memory (mmap I/O, every file but an
     /// empty one): large files are sent from it, and a small one until the
     /// small-file cache holds it.
-    pub mapped: Option<Bytes>,
+    pub mapped: Option<Mapped>,
     /// Whether a read into the small-file cache is under way.
     filling: AtomicBool,
     requested: PathBuf,
@@ -87,8 +88,10 @@ pub struct FileEntry {
 
 /// Where the bytes of a response come from.
 pub enum Content {
-    /// The whole file, in memory (small-file cache or mapping).
+    /// The whole file, in memory (the small-file cache).
     Memory(Bytes),
+    /// The whole file, mapped: sent only while the file still holds it.
+    Mapped(Mapped),
     /// Read from `FileEntry::file` in 64 KiB blocks.
     Disk,
 }
@@ -352,7 +355,7 @@ impl FileStore {
         let name = canonical.file_name().map_or(&b""[..], |n| n.as_bytes());
         let extension = crate::path::extension(relative).unwrap_or_default();
         let mapped = if self.io == IoMode::Mmap && size > 0 {
-            Some(map(&file)?)
+            Mapped::map(&file)?
         } else {
             None
         };
@@ -381,8 +384,16 @@ impl FileStore {
     }
 
     async fn content(self: &Arc<Self>, relative: &[u8], entry: &Arc<FileEntry>) -> Result<Content, OpenError> {
+        if entry.mapped.as_ref().is_some_and(|mapped| !mapped.intact()) {
+            // It lost a page (shortened in place, or unreadable): this
+            // answer reads the file, which tells which, and the next
+            // request maps it afresh.
+            self.meta.remove(relative);
+            self.bodies.remove(relative);
+            return Ok(Content::Disk);
+        }
         if entry.size > self.small_file_max {
-            return Ok(entry.mapped.clone().map_or(Content::Disk, Content::Memory));
+            return Ok(entry.mapped.clone().map_or(Content::Disk, Content::Mapped));
         }
         if let Some(mapped) = &entry.mapped {
             if let Some(bytes) = self.cached(relative, entry) {
@@ -394,7 +405,7 @@ impl FileStore {
             // read from disk before the first byte of a track change.
             self.body_misses.fetch_add(1, Ordering::Relaxed);
             self.fill_behind(relative, entry);
-            return Ok(Content::Memory(mapped.clone()));
+            return Ok(Content::Mapped(mapped.clone()));
         }
         // One reader per file: concurrent misses wait for it instead of each
         // reading (and allocating) the whole file — a thundering herd of 50
@@ -512,15 +523,6 @@ impl FileStore {
 
 fn header_value(text: String) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
-}
-
-fn map(file: &File) -> io::Result<Bytes> {
-    // SAFETY: media files are immutable once published (content-addressed by
-    // the API). A file truncated in place by someone else would make reads of
-    // the lost pages fault; operators who edit files in place should use
-    // `EDGE_IO=buffered`, which reports a short read instead.
-    let mapping = unsafe { memmap2::Mmap::map(file)? };
-    Ok(Bytes::from_owner(mapping))
 }
 
 /// Asks the kernel to start reading the first `len` bytes into the page

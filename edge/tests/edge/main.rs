@@ -5,6 +5,7 @@
 mod support;
 
 mod conditional;
+mod faults;
 mod limits;
 mod operations;
 mod paths;
