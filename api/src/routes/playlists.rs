@@ -15,6 +15,7 @@ use crate::http::page::{Listed, Page};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::state::AppState;
+use crate::store::quota;
 use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
@@ -284,6 +285,9 @@ pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Created<Play
     let state = &caller.state;
     let fields: PlaylistFields = json_body(req).await?;
     validate(&fields, true)?;
+    let mut tx = state.db.begin().await?;
+    let limit = state.config.quotas.playlists_per_user;
+    quota::room_for_one_more(&mut tx, quota::Held::Playlists, caller.id(), limit).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO playlists (user_id, name, description, is_public) VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id",
     )
@@ -291,8 +295,9 @@ pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Created<Play
     .bind(fields.name.as_deref().map(str::trim))
     .bind(fields.description.as_deref().map(str::trim))
     .bind(fields.is_public.unwrap_or(false))
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     let playlist = find(&state.db, id).await?;
     Ok(Reply::created(
         "Playlist created",

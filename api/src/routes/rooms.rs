@@ -13,6 +13,7 @@ use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::{json_body, uuid_param};
 use crate::hub::message::Ending;
 use crate::state::AppState;
+use crate::store::quota;
 use crate::{files::storage, store::queue, store::records};
 use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
@@ -223,6 +224,13 @@ pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Created
     let name = valid_name(fields.name.as_deref().unwrap_or(""))?;
     let description = valid_description(fields.description.flatten().as_deref())?;
     let mut tx = state.db.begin().await?;
+    quota::room_for_one_more(
+        &mut tx,
+        quota::Held::Rooms,
+        caller.id(),
+        state.config.quotas.rooms_per_user,
+    )
+    .await?;
     let id: Uuid =
         sqlx::query_scalar("INSERT INTO rooms (name, description, administrator_id) VALUES ($1, $2, $3) RETURNING id")
             .bind(&name)

@@ -4,5 +4,6 @@ pub mod ballots;
 pub mod cache;
 pub(crate) mod db_health;
 pub mod queue;
+pub mod quota;
 pub mod recent;
 pub mod records;

@@ -181,3 +181,49 @@ async fn time_gives_ntp_style_stamps() {
     let now = chrono::Utc::now().timestamp_millis();
     assert!((now - sent).abs() < 5_000);
 }
+
+/// One account holds at most its quota of rooms and of playlists, however
+/// many it asks for at once; others keep theirs, and deleting one makes
+/// room for another.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_holds_its_quota_of_rooms_and_playlists() {
+    let app = spawn_with(Options {
+        tweak: |config| {
+            config.quotas.rooms_per_user = 3;
+            config.quotas.playlists_per_user = 3;
+        },
+        ..Options::default()
+    })
+    .await;
+    let (hoarder, _) = app.user("hoarder").await;
+    let (other, _) = app.user("other").await;
+    for (what, body) in [
+        ("/rooms", json!({ "name": "Mine" })),
+        ("/playlists", json!({ "name": "Mine" })),
+    ] {
+        let answers = futures_util::future::join_all((0..10).map(|_| app.post(what, &hoarder, body.clone()))).await;
+        let created: Vec<_> = answers
+            .iter()
+            .filter(|a| a.status == StatusCode::CREATED)
+            .map(|a| a.body["data"]["id"].to_string().trim_matches('"').to_owned())
+            .collect();
+        assert_eq!(created.len(), 3, "{what}: {answers:?}");
+        let refused = answers.iter().find(|a| a.status != StatusCode::CREATED).unwrap();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{what}");
+        assert!(
+            refused.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("the most one account may"),
+            "{what}: {:?}",
+            refused.body
+        );
+        assert_eq!(app.post(what, &other, body.clone()).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.delete(&format!("{what}/{}", created[0]), &hoarder).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(app.post(what, &hoarder, body.clone()).await.status, StatusCode::CREATED);
+        assert_eq!(app.post(what, &hoarder, body).await.status, StatusCode::FORBIDDEN);
+    }
+}
