@@ -114,6 +114,11 @@ struct ChannelData {
 /// `pusher:subscription_error`.
 type Refusal = (u16, &'static str);
 
+/// A channel only a signature from `/broadcasting/auth` opens.
+fn is_authorised(channel: &str) -> bool {
+    channel.starts_with("private-") || channel.starts_with("presence-")
+}
+
 fn valid_channel_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_CHANNEL_NAME
@@ -143,12 +148,15 @@ impl Connection {
             return;
         }
         let mut liveness = Liveness::new(activity, hub.config.pong_timeout);
-        // A socket holding no channel (never subscribed, or left them all)
-        // is closed after a while: it costs a descriptor and serves nobody.
+        // A socket holding no authorised channel (never subscribed, left
+        // them all, or holds only public ones, on which Spotik publishes
+        // nothing) is closed after a while: it costs a descriptor and
+        // serves nobody, and an anonymous one could otherwise stay forever.
         let unsubscribed_for = hub.config.subscribe_timeout;
         let mut unsubscribed_since = Some(tokio::time::Instant::now());
         loop {
-            unsubscribed_since = match (self.channels.is_empty(), unsubscribed_since) {
+            let serves_nobody = !self.channels.iter().any(|channel| is_authorised(channel));
+            unsubscribed_since = match (serves_nobody, unsubscribed_since) {
                 (true, None) => Some(tokio::time::Instant::now()),
                 (true, since) => since,
                 (false, _) => None,
@@ -249,7 +257,7 @@ impl Connection {
         if channel.starts_with("private-encrypted-") {
             return Err((400, "Encrypted channels are not supported"));
         }
-        if presence || channel.starts_with("private-") {
+        if is_authorised(channel) {
             let auth = subscription
                 .auth
                 .as_deref()

@@ -86,3 +86,29 @@ async fn a_socket_that_never_subscribes_is_closed() {
     let closed = tokio::time::timeout(Duration::from_secs(5), close_code(&mut idle.socket)).await;
     assert_eq!(closed.ok().flatten(), Some(4200));
 }
+
+/// Public channels carry nothing in Spotik: holding one does not keep an
+/// anonymous socket open past the subscribe timeout, while a room's
+/// private channel does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_holding_only_public_channels_is_closed_and_a_listener_is_not() {
+    let app = spawn_with(Options {
+        tweak: |c| c.hub.subscribe_timeout = Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    let mut public = PusherClient::connect(&app).await;
+    public
+        .send(serde_json::json!({ "event": "pusher:subscribe", "data": { "channel": "lobby" } }))
+        .await;
+    public.expect("pusher_internal:subscription_succeeded").await;
+    let (admin, _) = app.user("admin").await;
+    let room = app.room(&admin).await;
+    let mut listener = PusherClient::connect(&app).await;
+    listener.subscribe(&app, &admin, &format!("private-room.{room}")).await;
+
+    let closed = tokio::time::timeout(Duration::from_secs(5), close_code(&mut public.socket)).await;
+    assert_eq!(closed.ok().flatten(), Some(4200), "the public-only socket is closed");
+    let kept = tokio::time::timeout(Duration::from_millis(1500), close_code(&mut listener.socket)).await;
+    assert!(kept.is_err(), "the room's listener stays: {kept:?}");
+}
