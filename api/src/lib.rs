@@ -313,9 +313,11 @@ pub fn router() -> Router {
     // The document describes the routes above; it and its page are served
     // under the same hoops.
     let document = http::openapi::document(&routes);
-    routes
-        .push(document.into_router("/api/openapi.json"))
-        .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs"))
+    routes.push(document.into_router("/api/openapi.json")).push(
+        Router::new()
+            .hoop(http::openapi::docs_headers)
+            .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs")),
+    )
 }
 
 pub fn service(state: State) -> Service {

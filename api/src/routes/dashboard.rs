@@ -70,7 +70,8 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
-async fn admitted(state: &AppState, req: &Request) -> ApiResult<()> {
+/// Ok for a reader of the dashboard (and of the metrics behind it).
+pub(crate) async fn admitted(state: &AppState, req: &Request) -> ApiResult<()> {
     let access = &state.config.monitoring.dashboard;
     if closed(state) {
         return Err(off());

@@ -336,7 +336,8 @@ pub async fn health(depot: &mut Depot, res: &mut Response) {
     parameters(("hours" = Option<u64>, Query)),
     responses(
         (status_code = 200, description = "`{success, metrics, data}`: the dashboard's figures and every figure", body = Value),
-        (status_code = 404, description = "Metrics are off (`METRICS_ENABLED=false`)"),
+        (status_code = 401, description = "No `DASHBOARD_TOKEN` (or a `DASHBOARD_ADMINS` login) given"),
+        (status_code = 404, description = "Metrics are off (`METRICS_ENABLED=false`), or the dashboard is"),
     )
 )]
 pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
@@ -348,7 +349,8 @@ pub async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     tags("monitoring"),
     responses(
         (status_code = 200, description = "Prometheus text exposition (version 0.0.4)", content_type = "text/plain", body = String),
-        (status_code = 404, description = "Metrics are off (`METRICS_ENABLED=false`)"),
+        (status_code = 401, description = "No `DASHBOARD_TOKEN` (or a `DASHBOARD_ADMINS` login) given"),
+        (status_code = 404, description = "Metrics are off (`METRICS_ENABLED=false`), or the dashboard is"),
     )
 )]
 pub async fn prometheus(req: &mut Request, depot: &mut Depot, res: &mut Response) {
@@ -361,6 +363,11 @@ async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response
         return crate::http::error::ApiError::NotFound("Metrics are off (METRICS_ENABLED)".into())
             .write(req, depot, res)
             .await;
+    }
+    // The figures say who uses the service how much: the dashboard's
+    // readers only (its token, for a Prometheus scrape).
+    if let Err(refused) = crate::routes::dashboard::admitted(state, req).await {
+        return refused.write(req, depot, res).await;
     }
     let wants_text = req.uri().path().ends_with("/prometheus")
         || req

@@ -110,27 +110,40 @@ async fn only_the_token_or_a_listed_admin_opens_the_dashboard() {
         ..Options::default()
     })
     .await;
-    let data = format!("http://{}/dashboard/data", app.addr);
-    let asked = |token: Option<String>| {
-        let mut request = app.client.get(&data);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send()
-    };
-    assert_eq!(asked(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        asked(Some("guess".into())).await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        asked(Some("s3cret-dashboard".into())).await.unwrap().status(),
-        StatusCode::OK
-    );
     let (boss, _) = app.user("boss").await;
-    assert_eq!(asked(Some(boss)).await.unwrap().status(), StatusCode::OK);
     let (someone, _) = app.user("someone").await;
-    assert_eq!(asked(Some(someone)).await.unwrap().status(), StatusCode::FORBIDDEN);
+    // The figures, and the metrics they are made of.
+    for path in ["/dashboard/data", "/api/metrics", "/api/metrics/prometheus"] {
+        let data = format!("http://{}{path}", app.addr);
+        let asked = |token: Option<String>| {
+            let mut request = app.client.get(&data);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        assert_eq!(asked(None).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            asked(Some("guess".into())).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+        assert_eq!(
+            asked(Some("s3cret-dashboard".into())).await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+        assert_eq!(
+            asked(Some(boss.clone())).await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+        assert_eq!(
+            asked(Some(someone.clone())).await.unwrap().status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
     // The page itself holds no figures; it asks for the token.
     let page = app
         .client
@@ -156,7 +169,13 @@ async fn only_the_token_or_a_listed_admin_opens_the_dashboard() {
         ..Options::default()
     })
     .await;
-    for path in ["/dashboard", "/dashboard/data", "/dashboard/dashboard.js"] {
+    for path in [
+        "/dashboard",
+        "/dashboard/data",
+        "/dashboard/dashboard.js",
+        "/api/metrics",
+        "/api/metrics/prometheus",
+    ] {
         let answer = production
             .client
             .get(format!("http://{}{path}", production.addr))
@@ -188,4 +207,23 @@ fn production_settings_close_the_dashboard_unless_told() {
     assert_eq!(config.monitoring.dashboard.token.as_deref(), Some("t"));
     let development = spotik_api::config::Config::from_lookup(|_| None).unwrap();
     assert!(development.monitoring.dashboard.open);
+}
+
+/// The API's docs page says what it may load and may not be framed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_docs_page_has_a_policy_and_may_not_be_framed() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(format!("http://{}/api/docs/", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'none'"),
+        "{policy}"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
 }
