@@ -2,9 +2,11 @@
 //! by the file name.
 //!
 //! The container is recognised by its magic bytes, then symphonia demuxes
-//! every packet to measure the real duration: a file whose header promises
-//! more than it holds (a truncated upload) or that holds no audio at all is
-//! refused, whatever its extension says.
+//! every packet to measure the real duration, decoding a sample of them
+//! across the file: a file whose header promises more than it holds (a
+//! truncated upload), that holds no audio at all, or whose frames hold
+//! nothing but digital silence (48 MiB of empty frames made a 14-hour
+//! "track") is refused, whatever its extension says.
 //!
 //! Uploads are hostile input and symphonia can panic on some of them (its
 //! ID3v2 reader reaches an `unreachable!()` on a crafted extended header,
@@ -14,12 +16,14 @@
 //! process of its own (see [`verdict`] for the line it prints), so that a
 //! panic, a loop or a memory bomb found later ends that child, not the server.
 
+mod sample;
 pub mod verdict;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::{Limit, MetadataOptions};
@@ -231,11 +235,15 @@ struct Window<S> {
     len: u64,
     /// Said to the demuxer; see [`probe_source`] for why Ogg is not told.
     seekable: bool,
+    /// How far into the window the demuxer has read, for [`Sampler`].
+    read_to: Arc<AtomicU64>,
 }
 
 impl<S: Read> Read for Window<S> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        self.read_to.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -253,6 +261,7 @@ impl<S: Seek> Seek for Window<S> {
                 "seek before the audio",
             ));
         }
+        self.read_to.store(absolute - self.start, Ordering::Relaxed);
         Ok(absolute - self.start)
     }
 }
@@ -333,11 +342,13 @@ fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64)
     // panics on a corrupt one (`PageReader::try_next_page`, found by the
     // fuzz target). Every packet is walked below anyway, which gives the
     // length the scan would have; so Ogg is read front to back only.
+    let read_to = Arc::new(AtomicU64::new(0));
     let window = Window {
         inner: source,
         start,
         len: len - start,
         seekable: !matches!(extension, "ogg" | "opus"),
+        read_to: Arc::clone(&read_to),
     };
     let stream = MediaSourceStream::new(Box::new(window), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
@@ -361,7 +372,10 @@ fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64)
     let time_base = params.time_base.filter(|tb| tb.denom > 0);
     let declared = params.n_frames;
 
-    // Walk every packet: the end of the last one is the real length.
+    // Walk every packet: the end of the last one is the real length. Some
+    // are decoded on the way, so that the length is of sound, not of frame
+    // headers (see [`sample`]).
+    let mut sampler = sample::Sampler::new(&track.codec_params, len - start);
     let mut end_ts: u64 = 0;
     let mut packets = 0u64;
     loop {
@@ -369,6 +383,7 @@ fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64)
             Ok(packet) if packet.track_id() == track.id => {
                 packets += 1;
                 end_ts = end_ts.max(packet.ts().saturating_add(packet.dur()));
+                sampler.offer(&packet, read_to.load(Ordering::Relaxed));
             }
             Ok(_) => {}
             Err(symphonia::core::errors::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
@@ -379,6 +394,7 @@ fn probe_source<S: Read + Seek + Send + Sync + 'static>(mut source: S, len: u64)
     if packets == 0 || end_ts == 0 {
         return Err(Rejected("The file holds no audio.".into()));
     }
+    sampler.verdict()?;
     if let Some(declared) = declared {
         // A header that promises much more than the stream holds: truncated.
         if declared > 0 && u128::from(end_ts) * 10 < u128::from(declared) * 9 {
@@ -511,6 +527,28 @@ mod tests {
                 audio.duration_ms
             );
         }
+    }
+
+    /// MPEG-2 Layer III frames at 8 kbit/s and 22.05 kHz, mono: a 4-byte
+    /// header and 22 zero bytes each, 26 ms of "audio" per 26 bytes.
+    fn empty_frames(count: usize) -> Vec<u8> {
+        let mut frame = [0u8; 26];
+        frame[..4].copy_from_slice(&[0xFF, 0xF3, 0x10, 0xC0]);
+        frame.repeat(count)
+    }
+
+    #[test]
+    fn empty_frames_are_refused_whatever_length_they_claim() {
+        // 80 000 frames: 2 MiB that demux as 35 minutes.
+        let refused = probe_bytes(&empty_frames(80_000)).unwrap_err();
+        assert!(
+            refused.0.contains("silence") || refused.0.contains("corrupt"),
+            "{refused:?}"
+        );
+        // Real audio in front does not vouch for the padding after it.
+        let mut padded = std::fs::read(fixture("tone-1500ms.mp3")).unwrap();
+        padded.extend(empty_frames(80_000));
+        assert!(probe_bytes(&padded).is_err(), "a tone then 35 minutes of empty frames");
     }
 
     #[test]
