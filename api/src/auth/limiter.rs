@@ -14,22 +14,18 @@
 //!
 //! Each replica counts its own attempts; behind a load balancer that spreads
 //! clients, the effective limit is at most replicas × limit, which still
-//! stops brute force. At most [`MAX_KEYS`] keys are held; when full and none
-//! has expired, new keys are refused (a flood of addresses and e-mails
-//! costs bounded memory, not unbounded).
+//! stops brute force. The keys held are bounded ([`super::windows`]): a
+//! flood of addresses and e-mails costs bounded memory, not unbounded.
 
+use super::windows::Windows;
 use crate::config::LoginLimit;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Keys (client addresses and accounts) held at most.
-pub const MAX_KEYS: usize = 100_000;
-
 pub struct LoginLimiter {
     limit: LoginLimit,
-    attempts: Mutex<HashMap<Key, (u32, Instant)>>,
+    attempts: Mutex<Windows<Key>>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -51,8 +47,8 @@ pub struct Attempt<'a> {
 impl LoginLimiter {
     pub fn new(limit: LoginLimit) -> Self {
         Self {
+            attempts: Mutex::new(Windows::new(limit.window)),
             limit,
-            attempts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -67,32 +63,17 @@ impl LoginLimiter {
         };
         let keys = [client_key, Key::Account(account.to_owned())];
         let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        let window = self.limit.window;
-        let mut wait = None;
-        for (key, max) in keys.iter().zip([self.limit.per_ip, self.limit.per_account]) {
-            if let Some(&(count, since)) = attempts.get(key) {
-                if let Some(left) = window.checked_sub(now.duration_since(since)) {
-                    if count >= max {
-                        wait = wait.max(Some(left.as_secs().max(1)));
-                    }
-                }
-            }
-        }
+        let wait = keys
+            .iter()
+            .zip([self.limit.per_ip, self.limit.per_account])
+            .filter_map(|(key, max)| attempts.full(key, max, now))
+            .max();
         if let Some(wait) = wait {
             return Err(wait);
         }
-        if attempts.len() + 2 > MAX_KEYS {
-            attempts.retain(|_, (_, since)| now.duration_since(*since) < window);
-            if attempts.len() + 2 > MAX_KEYS && keys.iter().any(|k| !attempts.contains_key(k)) {
-                return Err(window.as_secs().max(1));
-            }
-        }
+        attempts.room_for(&keys, now)?;
         for key in &keys {
-            let entry = attempts.entry(key.clone()).or_insert((0, now));
-            if now.duration_since(entry.1) >= window {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
+            attempts.add(key.clone(), now);
         }
         Ok(Attempt { limiter: self, keys })
     }
@@ -103,19 +84,15 @@ impl Attempt<'_> {
     /// account's failures are forgotten.
     pub fn succeeded(self) {
         let mut attempts = self.limiter.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = attempts.get_mut(&self.keys[0]) {
-            entry.0 = entry.0.saturating_sub(1);
-        }
-        attempts.remove(&self.keys[1]);
+        attempts.take_back(&self.keys[0]);
+        attempts.forget(&self.keys[1]);
     }
 
     /// Not evaluated (the server was busy): nothing is counted.
     pub fn cancel(self) {
         let mut attempts = self.limiter.attempts.lock().unwrap_or_else(|e| e.into_inner());
         for key in &self.keys {
-            if let Some(entry) = attempts.get_mut(key) {
-                entry.0 = entry.0.saturating_sub(1);
-            }
+            attempts.take_back(key);
         }
     }
 

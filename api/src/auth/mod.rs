@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod limiter;
 pub mod password;
 pub mod registrations;
+pub mod windows;
 
 use crate::domain::models::{PrivateUser, User};
 use crate::http::error::{ApiError, ApiResult, FieldErrors};

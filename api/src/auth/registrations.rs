@@ -5,34 +5,29 @@
 //! create rooms and playlists. So each client may register
 //! `REGISTER_LIMIT_PER_IP` accounts per `REGISTER_LIMIT_WINDOW`, counted
 //! before the hash (a refused one costs nothing). IPv6 clients are counted
-//! by their /64, which one subscriber usually holds whole. At most
-//! [`MAX_KEYS`] clients are held; when full and none has expired, new ones
-//! are refused, so a flood of addresses costs bounded memory.
+//! by their /64, which one subscriber usually holds whole. The clients held
+//! are bounded ([`super::windows`]), so a flood of addresses costs bounded
+//! memory.
 //!
 //! Each replica counts its own: with N replicas one client may register N
 //! times the limit, which still stops a flood.
 
+use super::windows::Windows;
 use crate::http::client_addr::subscriber;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Clients held at most.
-pub const MAX_KEYS: usize = 100_000;
-
 pub struct Registrations {
     per_client: u32,
-    window: Duration,
-    counts: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    counts: Mutex<Windows<IpAddr>>,
 }
 
 impl Registrations {
     pub fn new(per_client: u32, window: Duration) -> Self {
         Self {
             per_client,
-            window,
-            counts: Mutex::default(),
+            counts: Mutex::new(Windows::new(window)),
         }
     }
 
@@ -42,21 +37,11 @@ impl Registrations {
         let now = Instant::now();
         let key = subscriber(client);
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.len() >= MAX_KEYS && !counts.contains_key(&key) {
-            counts.retain(|_, (_, since)| now.duration_since(*since) < self.window);
-            if counts.len() >= MAX_KEYS {
-                return Err(self.window.as_secs().max(1));
-            }
+        if let Some(wait) = counts.full(&key, self.per_client, now) {
+            return Err(wait);
         }
-        let entry = counts.entry(key).or_insert((0, now));
-        if now.duration_since(entry.1) >= self.window {
-            *entry = (0, now);
-        }
-        if entry.0 >= self.per_client {
-            let left = self.window.saturating_sub(now.duration_since(entry.1));
-            return Err(left.as_secs().max(1));
-        }
-        entry.0 += 1;
+        counts.room_for(std::slice::from_ref(&key), now)?;
+        counts.add(key, now);
         Ok(())
     }
 }
