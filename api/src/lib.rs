@@ -313,11 +313,15 @@ pub fn router() -> Router {
     // The document describes the routes above; it and its page are served
     // under the same hoops.
     let document = http::openapi::document(&routes);
-    routes.push(document.into_router("/api/openapi.json")).push(
-        Router::new()
-            .hoop(http::openapi::docs_headers)
-            .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs")),
-    )
+    routes
+        .push(document.into_router("/api/openapi.json"))
+        .push(
+            Router::new()
+                .hoop(http::openapi::docs_headers)
+                .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs")),
+        )
+        // The web app is not part of the API's document.
+        .push(routes::web::router())
 }
 
 pub fn service(state: State) -> Service {

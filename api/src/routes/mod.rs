@@ -10,3 +10,4 @@ pub mod rooms;
 pub mod sync_reports;
 pub mod tracks;
 pub mod votes;
+pub mod web;

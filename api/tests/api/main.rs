@@ -37,3 +37,4 @@ mod trust;
 mod uploads;
 mod vote_batches;
 mod votes;
+mod web_app;

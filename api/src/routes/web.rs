@@ -1,0 +1,173 @@
+//! The web app: its page at `/` and at each of its own routes (so that a
+//! link into the app, or a reload, opens it there), and its files under
+//! `/assets/<version>/`. Both are compiled into the binary by `build.rs`
+//! from `web/`.
+//!
+//! The page is revalidated on every load (`no-cache` with an ETag: a new
+//! release is picked up at once); the files it names are fingerprinted by
+//! the version in their path and cached for a year. Every answer carries
+//! the app's Content-Security-Policy: scripts and styles only from here,
+//! data only from here and the edges, no framing (SECURITY.md).
+
+use crate::state::{from_depot, AppState};
+use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::prelude::*;
+
+mod embedded {
+    /// One file of the app, as served.
+    pub struct Asset {
+        pub name: &'static str,
+        pub content_type: &'static str,
+        pub body: &'static [u8],
+        pub gzip: &'static [u8],
+        pub etag: &'static str,
+    }
+    include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+}
+
+use embedded::{Asset, ASSETS, INDEX, VERSION};
+
+/// The routes of the app that load its page; any other path outside `/api`
+/// stays a 404.
+pub fn router() -> Router {
+    Router::new()
+        .push(Router::with_path("").get(page))
+        .push(Router::with_path("login").get(page))
+        .push(Router::with_path("register").get(page))
+        .push(Router::with_path("rooms/{room}").get(page))
+        .push(Router::with_path("playlists").get(page))
+        .push(Router::with_path("playlists/{playlist}").get(page))
+        .push(Router::with_path("search").get(page))
+        .push(Router::with_path("genres").get(page))
+        .push(Router::with_path("assets/{version}/{**name}").get(file))
+}
+
+/// `scheme://host[:port]` of a URL, what a CSP source names.
+fn origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let origin = &url[..scheme.len() + 3 + host_end];
+    (host_end > 0 && !origin.contains([' ', ';', ',', '\'', '"'])).then_some(origin)
+}
+
+/// The app's policy: its own scripts and styles only (no inline script, so
+/// an injected `<script>` or `onerror=` cannot run), data from this origin,
+/// the API's public address (covers) and the edges (audio), nothing framed.
+pub fn policy(state: &AppState) -> String {
+    let config = &state.config;
+    let edge = origin(&config.edge_public_url).unwrap_or("");
+    let api = origin(&config.api_public_url).unwrap_or("");
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' {api} blob: data:; \
+         media-src 'self' {edge} blob:; connect-src 'self' {edge}; manifest-src 'self'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+fn headers(res: &mut Response, state: &AppState, asset: &Asset, cache: &'static str) {
+    let policy = HeaderValue::from_str(&policy(state)).unwrap_or(HeaderValue::from_static("default-src 'none'"));
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::ETAG, HeaderValue::from_static(asset.etag));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+}
+
+/// Whether the client already holds this version (`If-None-Match`).
+fn fresh(req: &Request, asset: &Asset) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == asset.etag || tag == "*")
+}
+
+fn accepts_gzip(req: &Request) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+fn serve(req: &Request, res: &mut Response, state: &AppState, asset: &'static Asset, cache: &'static str) {
+    headers(res, state, asset, cache);
+    if fresh(req, asset) {
+        res.status_code(StatusCode::NOT_MODIFIED);
+        return;
+    }
+    let body = if accepts_gzip(req) {
+        res.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        asset.gzip
+    } else {
+        asset.body
+    };
+    res.write_body(body).ok();
+}
+
+#[handler]
+pub async fn page(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let Ok(state) = from_depot(depot) else {
+        res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
+        return;
+    };
+    serve(req, res, state, &INDEX, "no-cache");
+}
+
+#[handler]
+pub async fn file(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let Ok(state) = from_depot(depot) else {
+        res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
+        return;
+    };
+    let name = req.param::<String>("name").unwrap_or_default();
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+        res.status_code(StatusCode::NOT_FOUND);
+        res.render(Text::Plain("No such file of the web app"));
+        return;
+    };
+    // A page of an earlier release asking for its files gets today's, but
+    // not for keeps: only the current version's URLs are immutable.
+    let current = req.param::<String>("version").is_some_and(|v| v == VERSION);
+    let cache = if current {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    serve(req, res, state, asset, cache);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert_eq!(origin("http://127.0.0.1:8080"), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin("https://cdn.example/audio/x"), Some("https://cdn.example"));
+        assert_eq!(origin("nonsense"), None);
+        assert_eq!(origin("http://a; script-src *"), None);
+    }
+
+    #[test]
+    fn the_page_names_its_assets_by_version_and_preloads_its_modules() {
+        let html = std::str::from_utf8(INDEX.body).unwrap();
+        assert!(html.contains(&format!("/assets/{VERSION}/src/main.js")), "{html}");
+        assert!(html.contains("rel=\"modulepreload\""));
+        assert!(!html.contains("{{"), "every placeholder is filled");
+        assert!(ASSETS.iter().all(|a| a.gzip.len() < a.body.len() + 64));
+    }
+}

@@ -1,0 +1,465 @@
+// A room: what plays (heard here, in step with everyone in it), the
+// administrator's controls, the queue, adding tracks, who is in it and
+// what just happened. A link to it opens it for anyone: a newcomer is
+// asked to sign in, then joins.
+//
+// The room's state arrives over the socket; every event carries the
+// room's `seq`, so a gap (events missed while reconnecting) or a new
+// `room_joined` after a reconnect refetches everything.
+
+import { ApiError, call, del, get, post, put, upload } from '../api.js';
+import { clock, field, fill, h, title, when } from '../dom.js';
+import { failed, notify } from '../notify.js';
+import { Player } from '../player.js';
+import { go } from '../router.js';
+import { session } from '../session.js';
+import { joinRoom, leaveRoom, onMessage } from '../socket.js';
+import { addToPlaylist } from './picker.js';
+import { genreBadge, showQueue } from './queue.js';
+import { uploadForm } from './upload.js';
+
+/** @param {any} view a PlaybackView or an event that carries one */
+function playbackOf(view) {
+  return {
+    track: view.current_track ?? view.track ?? null,
+    playing: Boolean(view.is_playing),
+    startedAtMs: typeof view.started_at_ms === 'number' ? view.started_at_ms : null,
+    positionMs: Number(view.position_ms ?? 0),
+  };
+}
+
+/** @type {import('../router.js').View} */
+export function roomView(main, [roomId]) {
+  const me = session()?.user.id ?? '';
+  /** @type {any} */
+  let room = null;
+  /** @type {any[]} */
+  let tracks = [];
+  /** @type {any[]} */
+  let genres = [];
+  let seq = -1;
+  let closed = false;
+  const player = new Player();
+
+  const heading = h('h1', { id: 'room-title' }, 'Room');
+  const description = h('p', { class: 'muted' });
+  const headCover = h('div', { class: 'room-cover' });
+  const adminTools = h('div', { class: 'admin-tools' });
+  const nowPlaying = h('section', { class: 'card now-playing', 'aria-labelledby': 'now-title' });
+  const queueList = h('ol', { class: 'queue', 'aria-labelledby': 'queue-title' });
+  const people = h('ul', { class: 'plain people', 'aria-labelledby': 'people-title' });
+  const activity = h('ol', { class: 'plain activity', 'aria-live': 'polite', 'aria-labelledby': 'activity-title' });
+  const { form: uploader, offerGenres } = uploadForm(roomId, () => genres);
+  const isAdmin = () => room?.administrator_id === me;
+
+  /** @param {string} text */
+  function happened(text) {
+    activity.prepend(h('li', {}, h('time', {}, new Date().toLocaleTimeString()), ' ', text));
+    while (activity.children.length > 20) activity.lastElementChild?.remove();
+  }
+
+  /**
+   * Runs an action; shows its failure.
+   * @param {() => Promise<unknown>} action
+   */
+  async function attempt(action) {
+    try {
+      await action();
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  // ---- the header: name, cover, and what the administrator may change
+
+  function showHeader() {
+    heading.textContent = room.name;
+    document.title = `${room.name} · Spotik`;
+    description.textContent = room.description ?? '';
+    fill(
+      headCover,
+      room.cover_url ? h('img', { src: room.cover_url, alt: `Cover of ${room.name}`, width: 96, height: 96 }) : null,
+    );
+    const link = `${location.origin}/rooms/${roomId}`;
+    fill(
+      adminTools,
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () =>
+            navigator.clipboard?.writeText(link).then(
+              () => notify('The room’s link is copied: send it to whoever should listen.'),
+              () => notify(`The room’s link: ${link}`),
+            ),
+        },
+        'Copy room link',
+      ),
+      isAdmin() ? adminForms() : h('button', { type: 'button', onclick: () => attempt(leave) }, 'Leave room'),
+    );
+  }
+
+  async function leave() {
+    await post(`/rooms/${roomId}/leave`);
+    go('/');
+  }
+
+  function adminForms() {
+    const name = h('input', { name: 'name', value: room.name, required: true, maxlength: 255 });
+    const about = h('textarea', { name: 'description', rows: 2, maxlength: 1000 });
+    about.value = room.description ?? '';
+    const rename = h(
+      'form',
+      { class: 'inline-form' },
+      field('Room name', name),
+      field('Description', about),
+      h('button', { type: 'submit' }, 'Save'),
+    );
+    rename.addEventListener('submit', (event) => {
+      event.preventDefault();
+      attempt(async () => {
+        room = { ...room, ...(await put(`/rooms/${roomId}`, { name: name.value.trim(), description: about.value.trim() || null })).data };
+        showHeader();
+        notify('The room was renamed.');
+      });
+    });
+    const coverFile = h('input', { name: 'cover_image', type: 'file', accept: 'image/jpeg,image/png,image/webp' });
+    coverFile.addEventListener('change', () => {
+      const file = coverFile.files?.[0];
+      if (!file) return;
+      const form = new FormData();
+      form.append('cover_image', file);
+      attempt(async () => {
+        const answer = await upload(`/rooms/${roomId}/cover`, form, () => {});
+        room = { ...room, cover_url: answer.cover_url ?? answer.data?.cover_url ?? room.cover_url };
+        showHeader();
+        notify('The room’s cover was changed.');
+      });
+    });
+    return h(
+      'details',
+      { class: 'manage' },
+      h('summary', {}, 'Manage room'),
+      rename,
+      field('Cover image', coverFile),
+      room.cover_url
+        ? h(
+            'button',
+            {
+              type: 'button',
+              onclick: () =>
+                attempt(async () => {
+                  await del(`/rooms/${roomId}/cover`);
+                  room = { ...room, cover_url: null };
+                  showHeader();
+                }),
+            },
+            'Remove cover',
+          )
+        : null,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          onclick: () => {
+            if (!confirm(`Delete “${room.name}” and its queue for everyone?`)) return;
+            attempt(async () => {
+              await del(`/rooms/${roomId}`);
+              notify('The room was deleted.');
+              go('/');
+            });
+          },
+        },
+        'Delete room',
+      ),
+    );
+  }
+
+  // ---- what plays
+
+  const progress = h('progress', { max: 1, value: 0, 'aria-label': 'Position in the track' });
+  const elapsed = h('span', { class: 'elapsed' });
+  const left = h('span', { class: 'left' });
+  const badge = h('span', { class: 'sync', role: 'status' });
+  const nowTitle = h('p', { class: 'now-title', id: 'now-track' });
+  const nowMeta = h('p', { class: 'meta' });
+  const nowCover = h('div', { class: 'now-cover' });
+  const listen = h('button', { type: 'button', class: 'primary listen', hidden: true }, '🔊 Start listening');
+  listen.addEventListener('click', () => player.unblock());
+  const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Playback controls' });
+
+  /** @param {string} path @param {string} label */
+  const control = (path, label) =>
+    h('button', { type: 'button', onclick: () => attempt(() => post(`/rooms/${roomId}/${path}`)) }, label);
+
+  function showPlayback() {
+    const { track, playing } = player.playback;
+    fill(
+      nowPlaying,
+      h('h2', { id: 'now-title' }, playing ? 'Now playing' : track ? 'Paused' : 'Nothing is playing'),
+      h(
+        'div',
+        { class: 'now' },
+        nowCover,
+        h('div', { class: 'grow' }, nowTitle, nowMeta, h('div', { class: 'time' }, elapsed, progress, left), badge),
+      ),
+      listen,
+      controls,
+    );
+    fill(
+      nowCover,
+      track?.cover_url
+        ? h('img', { src: track.cover_url, alt: '', width: 120, height: 120 })
+        : h('div', { class: 'cover placeholder big', 'aria-hidden': 'true' }, '♪'),
+    );
+    nowTitle.textContent = track ? title(track) : 'Add a track and press play.';
+    fill(nowMeta, track ? [`added by ${track.uploader?.username ?? 'someone'} `, genreBadge(track.genre)] : []);
+    listen.hidden = !player.blocked;
+    fill(
+      controls,
+      isAdmin()
+        ? [
+            !track && tracks.length ? control(`tracks/${tracks[0].id}/play`, '▶ Play') : null,
+            track && playing ? control('playback/pause', '❚❚ Pause') : null,
+            track && !playing ? control('playback/resume', '▶ Resume') : null,
+            track ? control('playback/skip', '⏭ Skip') : null,
+            track ? control('playback/stop', '■ Stop') : null,
+          ]
+        : [],
+    );
+    tick();
+  }
+
+  function tick() {
+    const { track } = player.playback;
+    const duration = track?.duration_ms ?? 0;
+    const position = track ? Math.min(player.roomPosition(), duration) : 0;
+    progress.value = duration ? position / duration : 0;
+    progress.setAttribute('aria-valuetext', `${clock(position)} of ${clock(duration)}`);
+    elapsed.textContent = clock(position);
+    left.textContent = track ? `−${clock(duration - position)}` : '';
+    const drift = Math.round(player.sync().driftMs);
+    const steady = Math.abs(drift) <= 50;
+    badge.hidden = !track || !player.playback.playing || player.blocked;
+    badge.textContent = steady ? `In sync (${drift >= 0 ? '+' : ''}${drift} ms)` : `Catching up (${drift} ms off)`;
+    badge.dataset.state = steady ? 'ok' : 'wait';
+  }
+  const ticker = window.setInterval(tick, 250);
+  player.onChange(showPlayback);
+
+  // ---- the queue, the people, the genres
+
+  const actions = () => ({
+    admin: isAdmin(),
+    me,
+    currentId: player.playback.track?.id ?? null,
+    /** @param {any} track */
+    vote: (track) =>
+      attempt(async () => {
+        const answer = await call(track.user_has_voted ? 'DELETE' : 'POST', `/rooms/${roomId}/tracks/${track.id}/vote`);
+        track.user_has_voted = answer.user_has_voted ?? !track.user_has_voted;
+        track.vote_score = answer.vote_score ?? track.vote_score;
+        refreshQueue();
+      }),
+    /** @param {any} track */
+    play: (track) => attempt(() => post(`/rooms/${roomId}/tracks/${track.id}/play`)),
+    /** @param {any} track */
+    remove: (track) => {
+      if (confirm(`Remove “${title(track)}” from the queue?`)) attempt(() => del(`/rooms/${roomId}/tracks/${track.id}`));
+    },
+    save: addToPlaylist,
+  });
+  const showTracks = () => showQueue(queueList, tracks, actions());
+
+  let queueTimer = 0;
+  /** Refetches the queue soon: a burst of votes costs one request. */
+  function refreshQueue() {
+    clearTimeout(queueTimer);
+    queueTimer = window.setTimeout(async () => {
+      try {
+        tracks = (await get(`/rooms/${roomId}/tracks`)).tracks ?? [];
+        if (!closed) {
+          showTracks();
+          showPlayback();
+        }
+      } catch (error) {
+        failed(error);
+      }
+    }, 100);
+  }
+
+  async function refreshPeople() {
+    const list = (await get(`/rooms/${roomId}/participants`)).data ?? [];
+    fill(
+      people,
+      list.map((/** @type {any} */ p) =>
+        h(
+          'li',
+          { 'data-user': p.user_id },
+          h('span', { class: 'avatar', 'aria-hidden': 'true' }, (p.username ?? '?').slice(0, 1).toUpperCase()),
+          p.username,
+          p.is_administrator ? h('span', { class: 'tag' }, 'administrator') : null,
+          p.user_id === me ? h('span', { class: 'tag' }, 'you') : null,
+        ),
+      ),
+    );
+  }
+
+  /** Everything, from the API: at the start and after missed events. */
+  async function refreshAll() {
+    const [shown, queue, status] = await Promise.all([
+      get(`/rooms/${roomId}`),
+      get(`/rooms/${roomId}/tracks`),
+      get(`/rooms/${roomId}/playback/status`),
+      refreshPeople(),
+    ]);
+    if (closed) return;
+    room = shown.data;
+    seq = Math.max(seq, Number(room.event_seq ?? -1));
+    tracks = queue.tracks ?? [];
+    showHeader();
+    showTracks();
+    player.follow(playbackOf(status.data));
+  }
+
+  // ---- events
+
+  /** @param {import('../socket.js').Message} message */
+  function onEvent({ type, data }) {
+    if (closed || !data || (data.room_id && data.room_id !== roomId && type !== 'room_joined')) return;
+    if (type === 'room_joined') {
+      if (data.room?.id !== roomId) return;
+      // After a reconnect: anything missed meanwhile is fetched again.
+      if (Number(data.seq) !== seq) refreshAll().catch(failed);
+      return;
+    }
+    if (type === 'room_left' && data.reason) {
+      notify(data.reason, 'error');
+      go('/');
+      return;
+    }
+    if (typeof data.seq === 'number') {
+      if (seq >= 0 && data.seq > seq + 1 && !data.catch_up) {
+        seq = data.seq;
+        refreshAll().catch(failed);
+        return;
+      }
+      seq = Math.max(seq, data.seq);
+    }
+    const who = data.user?.username ?? data.voter?.username ?? 'Someone';
+    switch (type) {
+      case 'playback_started':
+      case 'playback_paused':
+      case 'playback_resumed':
+      case 'playback_stopped':
+      case 'track_skipped':
+        // A catch-up begins with a skip to nothing, which resets the Vue
+        // front end's player; here it would only cut the sound for the
+        // instant before the `playback_started` that follows.
+        if (type === 'track_skipped' && data.catch_up) break;
+        player.follow(playbackOf(data));
+        if (type === 'playback_started' && data.track && !data.catch_up) happened(`Now playing: ${title(data.track)}`);
+        if (type === 'playback_paused') happened('Paused');
+        if (type === 'playback_resumed') happened('Resumed');
+        if (type === 'playback_stopped') happened('Stopped');
+        refreshQueue();
+        break;
+      case 'track_added':
+        if (data.track) happened(`${data.track.uploader?.username ?? who} added ${title(data.track)}`);
+        refreshQueue();
+        break;
+      case 'track_voted': {
+        const track = tracks.find((t) => t.id === data.track?.id);
+        if (track) happened(`${who} ${data.vote_added === false ? 'took back a vote for' : 'voted for'} ${title(track)}`);
+        refreshQueue();
+        break;
+      }
+      case 'track_removed':
+        refreshQueue();
+        break;
+      case 'user_joined':
+        happened(`${who} joined`);
+        refreshPeople().catch(failed);
+        break;
+      case 'user_left':
+        happened(`${who} left`);
+        refreshPeople().catch(failed);
+        break;
+      case 'room_updated':
+        if (data.room) {
+          room = { ...room, ...data.room };
+          showHeader();
+        }
+        break;
+      case 'room_deleted':
+        notify('This room was deleted by its administrator.', 'error');
+        go('/');
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- the page
+
+  const status = h('p', { class: 'muted', role: 'status' }, 'Opening the room…');
+  main.append(
+    h(
+      'div',
+      { class: 'room-head' },
+      headCover,
+      h('div', { class: 'grow' }, heading, description, h('p', { class: 'meta' }, status)),
+      adminTools,
+    ),
+    h(
+      'div',
+      { class: 'columns' },
+      h(
+        'div',
+        { class: 'wide' },
+        nowPlaying,
+        h('section', { class: 'card' }, h('h2', { id: 'queue-title' }, 'Up next'), queueList),
+        uploader,
+      ),
+      h(
+        'aside',
+        {},
+        h('section', { class: 'card' }, h('h2', { id: 'people-title' }, 'Listeners'), people),
+        h('section', { class: 'card' }, h('h2', { id: 'activity-title' }, 'What just happened'), activity),
+      ),
+    ),
+  );
+  showPlayback();
+
+  const unsubscribe = onMessage(onEvent);
+  (async () => {
+    try {
+      let shown = await get(`/rooms/${roomId}`);
+      if (!shown.data.is_participant) {
+        await post(`/rooms/${roomId}/join`);
+        notify(`You joined “${shown.data.name}”.`);
+        shown = await get(`/rooms/${roomId}`);
+      }
+      if (closed) return;
+      joinRoom(roomId);
+      genres = (await get('/genres')).data ?? [];
+      offerGenres();
+      await refreshAll();
+      status.textContent = `Run by ${room.administrator?.username ?? 'someone'} · opened ${when(room.created_at)}`;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) status.textContent = 'This room does not exist (any more).';
+      else status.textContent = error instanceof Error ? error.message : 'The room could not be opened.';
+      heading.textContent = 'Room unavailable';
+    }
+  })();
+
+  return () => {
+    closed = true;
+    unsubscribe();
+    leaveRoom();
+    player.stop();
+    clearInterval(ticker);
+    clearTimeout(queueTimer);
+  };
+}

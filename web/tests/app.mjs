@@ -1,0 +1,310 @@
+// Spotik's web app through its own UI, in the machine's headless Chromium,
+// against a running spotik-api (BASE) whose signed links lead to a running
+// spotik-edge. Run by api/tests/api/web_app.rs, which starts both and
+// answers this script's requests on stdin ("stop-api" / "start-api": the
+// API going away and coming back).
+//
+// Each check prints `PASS`/`FAIL what`; the exit status is the count of
+// failures. Screenshots go to SCREENSHOTS.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const BASE = process.env.BASE ?? 'http://127.0.0.1:8000';
+const SHOTS = process.env.SCREENSHOTS ?? 'target/screenshots';
+const WORK = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'spotik-web-'));
+const COVER = process.env.COVER;
+fs.mkdirSync(SHOTS, { recursive: true });
+
+let failures = 0;
+function ok(what, pass, detail = '') {
+  if (!pass) failures += 1;
+  console.log(`${pass ? 'PASS' : 'FAIL'} ${what}${detail ? ` (${detail})` : ''}`);
+}
+
+// The harness answers each request with a line.
+const lines = readline.createInterface({ input: process.stdin });
+const answers = [];
+const waiting = [];
+lines.on('line', (line) => (waiting.length ? waiting.shift()(line) : answers.push(line)));
+function ask(request) {
+  console.log(`ASK ${request}`);
+  return new Promise((resolve) => (answers.length ? resolve(answers.shift()) : waiting.push(resolve)));
+}
+
+/** A mono 16-bit WAV of `seconds` of a tone. */
+function wav(name, seconds, hz) {
+  const rate = 8000;
+  const samples = Math.round(rate * seconds);
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i += 1) data.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * hz * i) / rate)), i * 2);
+  const head = Buffer.alloc(44);
+  head.write('RIFF', 0);
+  head.writeUInt32LE(36 + data.length, 4);
+  head.write('WAVEfmt ', 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20);
+  head.writeUInt16LE(1, 22);
+  head.writeUInt32LE(rate, 24);
+  head.writeUInt32LE(rate * 2, 28);
+  head.writeUInt16LE(2, 32);
+  head.writeUInt16LE(16, 34);
+  head.write('data', 36);
+  head.writeUInt32LE(data.length, 40);
+  const file = path.join(WORK, name);
+  fs.writeFileSync(file, Buffer.concat([head, data]));
+  return file;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+});
+
+const pageErrors = [];
+async function open(name, viewport = { width: 1200, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
+  page.on('dialog', (d) => d.accept());
+  return page;
+}
+
+const stamp = Date.now().toString(36);
+async function register(page, username, next = '/') {
+  if (!page.url().includes('/register')) await page.goto(`${BASE}/register${next === '/' ? '' : `?next=${encodeURIComponent(next)}`}`);
+  await page.getByLabel('Name others see').fill(username);
+  await page.getByLabel('E-mail').fill(`${username.replace(/[^a-z0-9]/gi, '')}.${stamp}@example.com`);
+  await page.getByLabel('Password', { exact: true }).fill('password123');
+  await page.getByLabel('Password again').fill('password123');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  try {
+    await page.getByTestId('signed-in-as').filter({ hasText: username }).waitFor({ timeout: 10_000 });
+  } catch (error) {
+    const said = await page.locator('.form-error, .field-error').allTextContents();
+    throw new Error(`registering ${username} failed: ${said.join(' ')} (${error.message.split('\n')[0]})`);
+  }
+}
+
+const audio = (page) =>
+  page.evaluate(() => {
+    const a = document.querySelector('audio[data-role=room-audio]');
+    return a ? { paused: a.paused, t: a.currentTime, src: a.currentSrc } : null;
+  });
+
+async function until(what, check, timeout = 8000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  ok(what, false, `timed out; last: ${JSON.stringify(last)}`);
+  return null;
+}
+
+async function playing(page, what) {
+  const first = await until(`${what}: audio plays`, async () => {
+    const a = await audio(page);
+    return a && !a.paused && a.t > 0.2 ? a : null;
+  });
+  if (!first) return false;
+  await new Promise((r) => setTimeout(r, 600));
+  const second = await audio(page);
+  const pass = second && !second.paused && second.t > first.t;
+  ok(`${what}: audio plays`, pass, second ? `t ${first.t.toFixed(2)} → ${second.t.toFixed(2)}` : 'no audio');
+  return pass;
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
+
+try {
+  // Two users; the first opens a room and fills its queue.
+  const alice = await open('alice');
+  await alice.goto(BASE);
+  await alice.waitForURL('**/login**');
+  ok('a stranger is asked to sign in', true);
+  await shot(alice, 'login');
+  await alice.getByRole('link', { name: 'Create an account' }).click();
+  await register(alice, `alice${stamp}`);
+  ok('register through the form', true);
+
+  await alice.getByLabel('Name', { exact: true }).fill('Friday evening');
+  await alice.getByLabel('Description (optional)').fill('Songs for the end of the week');
+  await alice.getByRole('button', { name: 'Open room' }).click();
+  await alice.waitForURL('**/rooms/**');
+  const roomUrl = alice.url();
+  ok('open a room', /\/rooms\/[0-9a-f-]{36}$/.test(roomUrl), roomUrl);
+  await alice.getByRole('heading', { name: 'Friday evening' }).waitFor();
+
+  const upload = async (file, genre, cover) => {
+    await alice.getByLabel('Audio file').setInputFiles(file);
+    if (genre) await alice.getByLabel('Genre').selectOption({ label: genre });
+    if (cover) await alice.getByLabel('Cover image (optional)').setInputFiles(cover);
+    await alice.getByRole('button', { name: 'Upload' }).click();
+    await alice.getByText(`“${path.basename(file)}” was added to the queue.`).waitFor({ timeout: 10_000 });
+  };
+  await upload(wav('Morning tide.wav', 40, 440), 'Jazz', COVER);
+  await upload(wav('Night drive.wav', 40, 660), 'Rock');
+  const rows = alice.locator('.queue .track');
+  await until('both tracks are queued', async () => (await rows.count()) === 2);
+  ok('two uploads with a genre are in the queue', (await rows.count()) === 2);
+  ok('the genre badge shows', (await alice.locator('.queue .genre', { hasText: 'Jazz' }).count()) === 1);
+  ok('the cover shows', (await alice.locator('.queue img.thumb').count()) === 1);
+  ok('the uploader shows', (await alice.locator('.queue .meta', { hasText: `alice${stamp}` }).count()) === 2);
+
+  // The second user follows the room's link while signed out.
+  const bob = await open('bob');
+  await bob.goto(roomUrl);
+  await bob.waitForURL('**/login?next=**');
+  await bob.getByRole('link', { name: 'Create an account' }).click();
+  await register(bob, `bob${stamp}`);
+  await bob.waitForURL(roomUrl);
+  await bob.getByRole('heading', { name: 'Friday evening' }).waitFor();
+  ok('a newcomer with the link signs up and lands in the room', true);
+  await until('the newcomer is among the listeners', async () => (await alice.locator('.people li', { hasText: `bob${stamp}` }).count()) === 1);
+
+  // Votes: bob votes for the second track, which rises for both.
+  await bob.getByRole('button', { name: 'Vote for Night drive' }).click();
+  await until('a vote reaches the other page', async () =>
+    (await alice.locator('.queue .track').first().locator('.track-title').textContent()).includes('Night drive'));
+  ok('the voted track leads the queue on both pages', (await bob.locator('.queue .track').first().textContent()).includes('Night drive'));
+  await alice.getByRole('button', { name: 'Vote for Night drive' }).click();
+  await until('two votes show on both pages', async () =>
+    (await bob.locator('.queue .track').first().locator('.score').textContent()).trim() === '2');
+  ok('the activity names who voted', (await alice.locator('.activity', { hasText: `bob${stamp} voted for Night drive` }).count()) === 1);
+  await bob.getByRole('button', { name: 'Take back your vote for Night drive' }).click();
+  await until('an unvote shows', async () => (await alice.locator('.queue .track').first().locator('.score').textContent()).trim() === '1');
+  ok('vote and unvote', true);
+
+  // The administrator plays, pauses, resumes and skips; both pages follow.
+  // (The first upload started the idle room; playing another track marks
+  // it played, so a third waits for the skip.)
+  await upload(wav('Evening glow.wav', 40, 550));
+  await alice.getByRole('button', { name: 'Play Night drive now' }).click();
+  await until('both pages say what plays', async () =>
+    (await bob.locator('#now-track').textContent()) === 'Night drive' && (await alice.locator('#now-track').textContent()) === 'Night drive');
+  ok('play: heard by the administrator', await playing(alice, 'administrator'));
+  ok('play: heard by the listener', await playing(bob, 'listener'));
+  await shot(alice, 'room');
+  await alice.getByRole('button', { name: '❚❚ Pause' }).click();
+  await until('pause reaches the listener', async () => (await bob.getByRole('heading', { name: 'Paused' }).count()) === 1 && (await audio(bob)).paused);
+  ok('pause stops both', (await audio(alice)).paused && (await audio(bob)).paused);
+  await alice.getByRole('button', { name: '▶ Resume' }).click();
+  ok('resume: heard again', await playing(bob, 'listener after resume'));
+
+  // A third user opens the room mid-track and hears it where the room is.
+  const carol = await open('carol', { width: 360, height: 780 });
+  await carol.goto(`${BASE}/register?next=${encodeURIComponent(new URL(roomUrl).pathname)}`);
+  await register(carol, `carol${stamp}`);
+  await carol.waitForURL(roomUrl);
+  ok('a late joiner hears the room', await playing(carol, 'late joiner'));
+  const [b, c] = [await audio(bob), await audio(carol)];
+  ok('the late joiner is where the room is', Math.abs(b.t - c.t) < 1, `listener ${b.t.toFixed(2)} s, late joiner ${c.t.toFixed(2)} s`);
+  await shot(carol, 'room-phone');
+
+  await alice.getByRole('button', { name: '⏭ Skip' }).click();
+  let skipSeen = '';
+  await until('skip reaches every page', async () => {
+    const shown = [await alice.locator('#now-track').textContent(), await bob.locator('#now-track').textContent(), await carol.locator('#now-track').textContent()];
+    skipSeen = shown.join(' / ');
+    return shown.every((t) => t === 'Evening glow');
+  });
+  ok('skip: every page names the next track', skipSeen.split(' / ').every((t) => t === 'Evening glow'), skipSeen);
+  ok('skip: the next track plays', await playing(bob, 'listener after skip'));
+
+  // A playlist, made from the room, then found again.
+  await bob.getByRole('button', { name: 'Add Evening glow to a playlist' }).click();
+  await bob.getByLabel('New playlist name').fill('Road trip');
+  await bob.getByRole('button', { name: 'New playlist' }).click();
+  await bob.getByText('Added to “Road trip”.').waitFor();
+  await bob.getByRole('link', { name: 'Playlists' }).click();
+  await bob.getByRole('link', { name: 'Road trip' }).click();
+  await bob.locator('.queue .track', { hasText: 'Evening glow' }).waitFor();
+  ok('a playlist is made from the room and holds the track', true);
+  await bob.getByRole('link', { name: 'Search' }).click();
+  await bob.getByLabel('Track name').fill('night');
+  await bob.getByRole('button', { name: 'Search' }).click();
+  await bob.locator('.queue .track', { hasText: 'Night drive' }).waitFor();
+  ok('search finds a track', true);
+
+  // A reload keeps the session.
+  await bob.goto(roomUrl);
+  await bob.reload();
+  await bob.getByRole('heading', { name: 'Friday evening' }).waitFor();
+  ok('a reload keeps the session', (await bob.getByTestId('signed-in-as').textContent()) === `bob${stamp}`);
+
+  // What a user sees when things go wrong: a refused upload, a wrong
+  // password, the API away and back.
+  fs.writeFileSync(path.join(WORK, 'not-music.mp3'), 'this is a text file, not audio\n'.repeat(100));
+  await alice.getByLabel('Audio file').setInputFiles(path.join(WORK, 'not-music.mp3'));
+  await alice.getByRole('button', { name: 'Upload' }).click();
+  const fieldError = alice.locator('[data-field=audio_file] .field-error');
+  await fieldError.waitFor({ timeout: 10_000 });
+  const said = await fieldError.textContent();
+  ok('a refused upload says why next to the file', said.length > 5 && !said.includes('{'), said);
+
+  const mallory = await open('stranger');
+  await mallory.goto(`${BASE}/login`);
+  await mallory.getByLabel('E-mail').fill(`alice${stamp}.${stamp}@example.com`);
+  await mallory.getByLabel('Password').fill('not-the-password');
+  await mallory.getByRole('button', { name: 'Sign in' }).click();
+  const refused = mallory.locator('.form-error');
+  await refused.waitFor();
+  ok('a wrong password is told plainly', !(await refused.textContent()).includes('{'), await refused.textContent());
+
+  await ask('stop-api');
+  await until('the page tells the API is away', async () => /Reconnecting|unreachable/.test(await bob.locator('#connection').textContent()));
+  ok('the API going away shows', true, await bob.locator('#connection').textContent());
+  await shot(bob, 'offline');
+  await ask('start-api');
+  await until('the page reconnects by itself', async () => (await bob.locator('#connection').textContent()) === 'Live', 20_000);
+  ok('the API coming back reconnects', (await bob.locator('#connection').textContent()) === 'Live');
+  // Caught up: a change made after the return reaches the page.
+  await alice.getByRole('button', { name: '■ Stop' }).click();
+  await until('a change after the return arrives', async () => (await bob.getByRole('heading', { name: 'Nothing is playing' }).count()) === 1, 10_000);
+  ok('events flow again after the return', true);
+
+  // Hostile names are shown as typed and never run.
+  const hostile = await open('hostile');
+  // User names are refused markup by the server itself; the refusal shows.
+  const evilName = '<img src=x onerror=window.__xss=1>';
+  await register(hostile, evilName).catch(() => {});
+  const refusal = await hostile.locator('[data-field=username] .field-error').textContent();
+  ok('a user name with markup is refused next to the field', /letters, numbers/.test(refusal), refusal);
+  await hostile.getByLabel('Name others see').fill(`mallory${stamp}`);
+  await hostile.getByRole('button', { name: 'Create account' }).click();
+  await hostile.getByTestId('signed-in-as').waitFor();
+  await hostile.getByLabel('Name', { exact: true }).fill('"><script>window.__xss=2</script>');
+  await hostile.getByRole('button', { name: 'Open room' }).click();
+  await hostile.waitForURL('**/rooms/**');
+  await hostile.getByLabel('Audio file').setInputFiles(wav('"><img src=x onerror=window.__xss=3>.wav', 2, 500));
+  await hostile.getByRole('button', { name: 'Upload' }).click();
+  await hostile.locator('.queue .track').first().waitFor({ timeout: 10_000 });
+  await alice.goto(BASE);
+  await alice.locator('.room-card').first().waitFor();
+  const ran = await Promise.all([hostile, alice].map((p) => p.evaluate(() => window.__xss ?? null)));
+  ok('no injected script ran', ran.every((r) => r === null), JSON.stringify(ran));
+  ok('a hostile room name shows as typed', (await alice.getByRole('link', { name: '"><script>window.__xss=2</script>' }).count()) === 1);
+  const hostileTitle = await hostile.locator('.queue .track-title').first().textContent();
+  ok('a hostile track name shows as typed', hostileTitle.includes('<img src=x onerror=window.__xss=3>'), hostileTitle);
+  ok('no element came from a name', (await hostile.locator('main img[src=x], main script').count()) === 0);
+  await shot(alice, 'rooms');
+
+  ok('no page raised an uncaught error', pageErrors.length === 0, pageErrors.join('; '));
+} catch (error) {
+  ok('the run finished', false, error.stack);
+} finally {
+  await browser.close();
+  fs.rmSync(WORK, { recursive: true, force: true });
+  lines.close();
+}
+console.log(`${failures} failed`);
+process.exit(failures ? 1 : 0);
