@@ -132,7 +132,7 @@ EOT
 
   cat <<EOT
 ==> Spotik cluster is running (Ctrl-C stops all of it)
-    https://127.0.0.1:$https/   (self-signed: curl -k; the API under /api, audio under /audio)
+    https://127.0.0.1:$https/   (the web app, self-signed certificate: accept it once; the API under /api, audio under /audio)
     https://127.0.0.1:$https/dashboard   (live charts of both API and both edge replicas)
     plain HTTP    http://127.0.0.1:$plain/ (the same front without TLS, for load tools)
     API replicas  http://127.0.0.1:$api1  http://127.0.0.1:$api2

@@ -212,6 +212,22 @@ async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
         "ok"
     );
 
+    // The web app through the front: its page, a deep link, its files; and
+    // a path of nobody's is the API's own 404.
+    for path in ["/", "/rooms/00000000-0000-4000-8000-000000000000"] {
+        let (head, body) = run(path.into(), vec![]).await.unwrap();
+        assert!(head.starts_with("HTTP/2 200"), "{path}: {head}");
+        assert!(head.to_lowercase().contains("content-security-policy:"), "{head}");
+        assert!(String::from_utf8_lossy(&body).contains("<title>Spotik</title>"));
+    }
+    let (_, page) = run("/".into(), vec![]).await.unwrap();
+    let page = String::from_utf8(page).unwrap();
+    let script = page.split('"').find(|p| p.ends_with("/src/main.js")).unwrap().to_owned();
+    let (head, _) = run(script, vec![]).await.unwrap();
+    assert!(head.starts_with("HTTP/2 200") && head.contains("immutable"), "{head}");
+    let (head, _) = run("/nowhere".into(), vec![]).await.unwrap();
+    assert!(head.starts_with("HTTP/2 404"), "{head}");
+
     let register = r#"{"username":"front","email":"front@example.com","password":"password123","password_confirmation":"password123"}"#;
     let json = |s: &str| {
         vec![
