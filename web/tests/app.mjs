@@ -235,10 +235,55 @@ try {
   await bob.locator('.queue .track', { hasText: 'Night drive' }).waitFor();
   ok('search finds a track', true);
 
+  // A playlist reordered, shared with others, then deleted.
+  await bob.getByRole('button', { name: 'Add Night drive to a playlist' }).click();
+  await bob.getByRole('button', { name: /^Road trip/ }).click();
+  await bob.getByText('Added to “Road trip”.').waitFor();
+  await bob.getByRole('link', { name: 'Playlists' }).click();
+  await bob.getByRole('link', { name: 'Road trip' }).click();
+  const entries = bob.locator('.queue .track .track-title');
+  await until('both tracks are in the playlist', async () => (await entries.count()) === 2);
+  await bob.getByRole('button', { name: 'Move Night drive up' }).click();
+  await until('a move reorders the playlist', async () => (await entries.first().textContent()) === 'Night drive');
+  ok('a playlist is reordered', (await entries.allTextContents()).join(',') === 'Night drive,Evening glow');
+  await bob.getByRole('button', { name: 'Share publicly' }).click();
+  await bob.getByRole('button', { name: 'Make private' }).waitFor();
+  await carol.goto(`${BASE}/playlists`);
+  await carol.getByRole('link', { name: 'Road trip' }).waitFor();
+  ok('a shared playlist is seen by others', (await carol.locator('section', { hasText: 'Shared by others' }).getByRole('link', { name: 'Road trip' }).count()) === 1);
+  await bob.getByRole('button', { name: 'Remove Evening glow from the playlist' }).click();
+  await until('a removal empties the slot', async () => (await entries.count()) === 1);
+  await bob.getByRole('button', { name: 'Delete playlist' }).click();
+  await bob.waitForURL('**/playlists');
+  ok('a playlist is deleted', (await bob.getByRole('link', { name: 'Road trip' }).count()) === 0);
+
+  // Genres: one added shows with its colour, and its author may delete it.
+  await carol.getByRole('link', { name: 'Genres' }).click();
+  await carol.getByLabel('Name', { exact: true }).fill(`Chiptune ${stamp}`);
+  await carol.getByRole('button', { name: 'Add genre' }).click();
+  await carol.locator('.genre', { hasText: `Chiptune ${stamp}` }).waitFor();
+  await carol.getByRole('button', { name: `Delete the genre Chiptune ${stamp}` }).click();
+  await until('a genre is deleted', async () => (await carol.locator('.genre', { hasText: `Chiptune ${stamp}` }).count()) === 0);
+  ok('a genre is added and deleted', true);
+
+  // The administrator renames the room: every page shows the new name.
+  await alice.locator('.manage summary').click();
+  await alice.getByLabel('Room name').fill('Saturday morning');
+  await alice.getByRole('button', { name: 'Save' }).click();
+  await until('a rename reaches the listener', async () => (await bob.goto(roomUrl), await bob.getByRole('heading', { name: 'Saturday morning' }).count()) === 1);
+  ok('a renamed room shows its new name', true);
+
+  // A listener leaves the room.
+  await carol.goto(roomUrl);
+  await carol.getByRole('button', { name: 'Leave room' }).click();
+  await carol.waitForURL(`${BASE}/`);
+  await until('the leaver is gone from the listeners', async () => (await alice.locator('.people li', { hasText: `carol${stamp}` }).count()) === 0);
+  ok('leaving a room', true);
+
   // A reload keeps the session.
   await bob.goto(roomUrl);
   await bob.reload();
-  await bob.getByRole('heading', { name: 'Friday evening' }).waitFor();
+  await bob.getByRole('heading', { name: 'Saturday morning' }).waitFor();
   ok('a reload keeps the session', (await bob.getByTestId('signed-in-as').textContent()) === `bob${stamp}`);
 
   // What a user sees when things go wrong: a refused upload, a wrong
