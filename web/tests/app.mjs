@@ -175,11 +175,13 @@ try {
   await bob.getByRole('button', { name: 'Vote for Night drive' }).click();
   await until('a vote reaches the other page', async () =>
     (await alice.locator('.queue .track').first().locator('.track-title').textContent()).includes('Night drive'));
-  ok('the voted track leads the queue on both pages', (await bob.locator('.queue .track').first().textContent()).includes('Night drive'));
+  ok('the voted track leads the queue on both pages', Boolean(await until('the vote reorders the voter’s page', async () =>
+    (await bob.locator('.queue .track').first().locator('.track-title').textContent()).includes('Night drive'))));
   await alice.getByRole('button', { name: 'Vote for Night drive' }).click();
   await until('two votes show on both pages', async () =>
     (await bob.locator('.queue .track').first().locator('.score').textContent()).trim() === '2');
-  ok('the activity names who voted', (await alice.locator('.activity', { hasText: `bob${stamp} voted for Night drive` }).count()) === 1);
+  ok('the activity names who voted', Boolean(await until('the voter is named', async () =>
+    (await alice.locator('.activity', { hasText: `bob${stamp} voted for Night drive` }).count()) === 1)));
   await bob.getByRole('button', { name: 'Take back your vote for Night drive' }).click();
   await until('an unvote shows', async () => (await alice.locator('.queue .track').first().locator('.score').textContent()).trim() === '1');
   ok('vote and unvote', true);
@@ -195,8 +197,8 @@ try {
   ok('play: heard by the listener', await playing(bob, 'listener'));
   await shot(alice, 'room');
   await alice.getByRole('button', { name: '❚❚ Pause' }).click();
-  await until('pause reaches the listener', async () => (await bob.getByRole('heading', { name: 'Paused' }).count()) === 1 && (await audio(bob)).paused);
-  ok('pause stops both', (await audio(alice)).paused && (await audio(bob)).paused);
+  ok('pause stops both', Boolean(await until('pause reaches both pages', async () =>
+    (await bob.getByRole('heading', { name: 'Paused' }).count()) === 1 && (await audio(bob)).paused && (await audio(alice)).paused)));
   await alice.getByRole('button', { name: '▶ Resume' }).click();
   ok('resume: heard again', await playing(bob, 'listener after resume'));
 
