@@ -222,7 +222,11 @@ async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
     }
     let (_, page) = run("/".into(), vec![]).await.unwrap();
     let page = String::from_utf8(page).unwrap();
-    let script = page.split('"').find(|p| p.ends_with("/src/main.js")).unwrap().to_owned();
+    let script = page
+        .split('"')
+        .find(|p| p.ends_with("/src/main.js"))
+        .unwrap()
+        .to_owned();
     let (head, _) = run(script, vec![]).await.unwrap();
     assert!(head.starts_with("HTTP/2 200") && head.contains("immutable"), "{head}");
     let (head, _) = run("/nowhere".into(), vec![]).await.unwrap();
