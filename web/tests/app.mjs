@@ -272,6 +272,9 @@ try {
   await alice.locator('.manage summary').click();
   await alice.getByLabel('Room name').fill('Saturday morning');
   await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.getByLabel('Cover image', { exact: true }).setInputFiles(COVER);
+  await alice.getByText('The room’s cover was changed.').waitFor();
+  ok('the room gets a cover', (await alice.locator('.room-cover img').count()) === 1);
   await until('a rename reaches the listener', async () => (await bob.goto(roomUrl), await bob.getByRole('heading', { name: 'Saturday morning' }).count()) === 1);
   ok('a renamed room shows its new name', true);
 
@@ -343,6 +346,12 @@ try {
   const hostileTitle = await hostile.locator('.queue .track-title').first().textContent();
   ok('a hostile track name shows as typed', hostileTitle.includes('<img src=x onerror=window.__xss=3>'), hostileTitle);
   ok('no element came from a name', (await hostile.locator('main img[src=x], main script').count()) === 0);
+  // Its administrator deletes a room: it is gone from the list.
+  await hostile.locator('.manage summary').click();
+  await hostile.getByRole('button', { name: 'Delete room' }).click();
+  await hostile.waitForURL(`${BASE}/`);
+  await hostile.locator('.room-card').first().waitFor();
+  ok('a deleted room leaves the list', (await hostile.getByRole('link', { name: '"><script>window.__xss=2</script>' }).count()) === 0);
   await shot(alice, 'rooms');
 
   ok('no page raised an uncaught error', pageErrors.length === 0, pageErrors.join('; '));
