@@ -6,6 +6,18 @@ use salvo::prelude::*;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+/// Whether the client already holds the representation tagged `etag`
+/// (`If-None-Match`, on any of its lines; weak tags compare by value).
+pub fn holds(req: &Request, etag: &str) -> bool {
+    req.headers()
+        .get_all(salvo::http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
 /// A JSON body: malformed → 400, not JSON → 415.
 pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
     let is_json = req

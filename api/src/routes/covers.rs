@@ -205,14 +205,7 @@ pub async fn serve(req: &mut Request, depot: &mut Depot, res: &mut Response) -> 
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);
     }
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
-        });
+    let matches = crate::http::request::holds(req, &etag);
     let relative = format!("covers/{}", storage::content_path(hash, format.extension()));
     let file = match tokio::fs::File::open(storage::absolute(&state.config, &relative)).await {
         Ok(file) => file,

@@ -77,17 +77,6 @@ fn headers(res: &mut Response, state: &AppState, asset: &Asset, cache: &'static 
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
 }
 
-/// Whether the client already holds this version (`If-None-Match`).
-fn fresh(req: &Request, asset: &Asset) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == asset.etag || tag == "*")
-}
-
 fn accepts_gzip(req: &Request) -> bool {
     req.headers()
         .get_all(header::ACCEPT_ENCODING)
@@ -104,7 +93,7 @@ fn accepts_gzip(req: &Request) -> bool {
 
 fn serve(req: &Request, res: &mut Response, state: &AppState, asset: &'static Asset, cache: &'static str) {
     headers(res, state, asset, cache);
-    if fresh(req, asset) {
+    if crate::http::request::holds(req, asset.etag) {
         res.status_code(StatusCode::NOT_MODIFIED);
         return;
     }

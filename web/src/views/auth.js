@@ -2,42 +2,15 @@
 // were headed (`?next=`: a room link opened while signed out leads into
 // the room).
 
-import { ApiError } from '../api.js';
 import { login, register } from '../auth.js';
-import { field, h, showFieldErrors } from '../dom.js';
+import { field, h } from '../dom.js';
+import { submitting } from '../forms.js';
 import { go } from '../router.js';
 
 /** Where to go once signed in: only a path of this app. */
 function next(/** @type {URLSearchParams} */ query) {
   const target = query.get('next') ?? '/';
   return target.startsWith('/') && !target.startsWith('//') ? target : '/';
-}
-
-/**
- * A form whose submit runs `act`, showing the server's errors in it.
- * @param {HTMLFormElement} form
- * @param {() => Promise<void>} act
- */
-function submitting(form, act) {
-  const status = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  form.appendChild(status);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const button = /** @type {HTMLButtonElement} */ (form.querySelector('button[type=submit]'));
-    button.disabled = true;
-    status.hidden = true;
-    showFieldErrors(form, undefined);
-    try {
-      await act();
-    } catch (error) {
-      const fields = error instanceof ApiError ? error.fields : undefined;
-      showFieldErrors(form, fields);
-      status.textContent = error instanceof Error ? error.message : 'Something went wrong.';
-      status.hidden = false;
-    } finally {
-      button.disabled = false;
-    }
-  });
 }
 
 /** @type {import('../router.js').View} */
@@ -53,10 +26,14 @@ export function loginView(main, _params, query) {
     h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
     h('p', {}, 'New here? ', h('a', { href: `/register${location.search}` }, 'Create an account')),
   );
-  submitting(form, async () => {
-    await login(email.value.trim(), password.value);
-    go(next(query), true);
-  });
+  submitting(
+    form,
+    async () => {
+      await login(email.value.trim(), password.value);
+      go(next(query), true);
+    },
+    { inline: true },
+  );
   main.appendChild(form);
   email.focus();
 }
@@ -83,15 +60,19 @@ export function registerView(main, _params, query) {
     h('button', { type: 'submit', class: 'primary' }, 'Create account'),
     h('p', {}, 'Have an account? ', h('a', { href: `/login${location.search}` }, 'Sign in')),
   );
-  submitting(form, async () => {
-    await register({
-      username: username.value.trim(),
-      email: email.value.trim(),
-      password: password.value,
-      password_confirmation: confirmation.value,
-    });
-    go(next(query), true);
-  });
+  submitting(
+    form,
+    async () => {
+      await register({
+        username: username.value.trim(),
+        email: email.value.trim(),
+        password: password.value,
+        password_confirmation: confirmation.value,
+      });
+      go(next(query), true);
+    },
+    { inline: true },
+  );
   main.appendChild(form);
   username.focus();
 }

@@ -1,8 +1,9 @@
 // Genres: the built-in ones and those people added, with their colours and
 // how many tracks carry them; adding one, and removing one's own.
 
-import { ApiError, del, get, post } from '../api.js';
-import { field, fill, h, showFieldErrors } from '../dom.js';
+import { del, get, post } from '../api.js';
+import { field, fill, h } from '../dom.js';
+import { submitting } from '../forms.js';
 import { failed, notify } from '../notify.js';
 import { genreBadge } from './queue.js';
 
@@ -44,16 +45,10 @@ export function genresView(main) {
         ),
       );
     }, failed);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    showFieldErrors(form, undefined);
-    try {
-      await post('/genres', { name: name.value.trim(), color: color.value, description: description.value.trim() || null });
-      form.reset();
-      load();
-    } catch (error) {
-      if (!(error instanceof ApiError && showFieldErrors(form, error.fields))) failed(error);
-    }
+  submitting(form, async () => {
+    await post('/genres', { name: name.value.trim(), color: color.value, description: description.value.trim() || null });
+    form.reset();
+    load();
   });
   main.append(h('h1', {}, 'Genres'), h('div', { class: 'columns' }, h('section', { class: 'wide card', 'aria-label': 'All genres' }, list), form));
   load();

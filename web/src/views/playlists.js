@@ -1,8 +1,9 @@
 // Playlists: the reader's own and everyone's public ones; one playlist's
 // tracks, which its owner reorders, removes, renames or deletes.
 
-import { ApiError, del, get, post, put } from '../api.js';
-import { clock, field, fill, h, showFieldErrors, title } from '../dom.js';
+import { del, get, post, put } from '../api.js';
+import { clock, field, fill, h, title } from '../dom.js';
+import { submitting } from '../forms.js';
 import { failed, notify } from '../notify.js';
 import { go } from '../router.js';
 import { genreBadge } from './queue.js';
@@ -44,19 +45,13 @@ export function playlistsView(main) {
     h('label', { class: 'check' }, isPublic, ' Others may see it'),
     h('button', { type: 'submit', class: 'primary' }, 'Create playlist'),
   );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    showFieldErrors(form, undefined);
-    try {
-      const made = await post('/playlists', {
-        name: name.value.trim(),
-        description: description.value.trim() || null,
-        is_public: isPublic.checked,
-      });
-      go(`/playlists/${made.data.id}`);
-    } catch (error) {
-      if (!(error instanceof ApiError && showFieldErrors(form, error.fields))) failed(error);
-    }
+  submitting(form, async () => {
+    const made = await post('/playlists', {
+      name: name.value.trim(),
+      description: description.value.trim() || null,
+      is_public: isPublic.checked,
+    });
+    go(`/playlists/${made.data.id}`);
   });
   main.append(
     h('h1', {}, 'Playlists'),

@@ -2,8 +2,8 @@
 // search over names and descriptions; and a form to open a new room.
 
 import { get, post } from '../api.js';
-import { field, fill, h, showFieldErrors, title } from '../dom.js';
-import { ApiError } from '../api.js';
+import { field, fill, h, title } from '../dom.js';
+import { submitting } from '../forms.js';
 import { failed } from '../notify.js';
 import { go } from '../router.js';
 
@@ -48,7 +48,6 @@ export function roomsView(main) {
   let rooms = [];
   let page = 0;
   let lastPage = 1;
-  const controller = new AbortController();
   const search = h('input', { type: 'search', name: 'q', placeholder: 'Name or description', autocomplete: 'off' });
   const list = h('ul', { class: 'rooms', 'aria-live': 'polite' });
   const more = h('button', { type: 'button', hidden: true }, 'More rooms');
@@ -85,15 +84,9 @@ export function roomsView(main) {
     field('Description (optional)', description),
     h('button', { type: 'submit', class: 'primary' }, 'Open room'),
   );
-  create.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    showFieldErrors(create, undefined);
-    try {
-      const answer = await post('/rooms', { name: name.value.trim(), description: description.value.trim() || null });
-      go(`/rooms/${answer.data.id}`);
-    } catch (error) {
-      if (!(error instanceof ApiError && error.fields && showFieldErrors(create, error.fields))) failed(error);
-    }
+  submitting(create, async () => {
+    const answer = await post('/rooms', { name: name.value.trim(), description: description.value.trim() || null });
+    go(`/rooms/${answer.data.id}`);
   });
   search.addEventListener('input', show);
   more.addEventListener('click', load);
@@ -103,5 +96,4 @@ export function roomsView(main) {
     h('div', { class: 'columns' }, h('section', { 'aria-label': 'All rooms', class: 'wide' }, field('Search rooms', search), status, list, more), create),
   );
   load();
-  return () => controller.abort();
 }
