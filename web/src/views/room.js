@@ -435,11 +435,11 @@ export function roomView(main, [roomId]) {
   const unsubscribe = onMessage(onEvent);
   (async () => {
     try {
-      let shown = await get(`/rooms/${roomId}`);
+      // A newcomer joins first; refreshAll below reads the room as a member.
+      const shown = await get(`/rooms/${roomId}`);
       if (!shown.data.is_participant) {
         await post(`/rooms/${roomId}/join`);
         notify(`You joined “${shown.data.name}”.`);
-        shown = await get(`/rooms/${roomId}`);
       }
       if (closed) return;
       joinRoom(roomId);
