@@ -8,11 +8,23 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// A message of the front end's native protocol.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Native {
     JoinRoom(Uuid),
     LeaveRoom,
     Ping,
+    /// A clock exchange (Spotik's web app): answered at once with the
+    /// server's receive and send instants beside the client's own.
+    Time(TimeRequest),
+}
+
+/// `{"type":"time","data":{"id":7,"client_sent":1733500000123.456}}`: the
+/// client's number for the exchange and its clock when it sent it (any
+/// unit; echoed back untouched).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+pub struct TimeRequest {
+    pub id: u32,
+    pub client_sent: f64,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +58,11 @@ pub fn native(text: &str) -> Result<Native, &'static str> {
             .ok_or("join_room needs data.room_id"),
         "leave_room" => Ok(Native::LeaveRoom),
         "ping" => Ok(Native::Ping),
+        "time" => TimeRequest::deserialize(&message.data)
+            .ok()
+            .filter(|time| time.client_sent.is_finite())
+            .map(Native::Time)
+            .ok_or("time needs data.id (a whole number) and data.client_sent (a number)"),
         _ => Err("Unknown message type"),
     }
 }
@@ -126,6 +143,15 @@ mod tests {
             Err("join_room needs data.room_id")
         );
         assert!(native("{{{").unwrap_err().starts_with("Malformed"));
+        assert_eq!(
+            native(r#"{"type":"time","data":{"id":7,"client_sent":1733500000123.25}}"#),
+            Ok(Native::Time(TimeRequest {
+                id: 7,
+                client_sent: 1_733_500_000_123.25
+            }))
+        );
+        assert!(native(r#"{"type":"time","data":{"id":-1,"client_sent":1}}"#).is_err());
+        assert!(native(r#"{"type":"time","data":{"id":1,"client_sent":"1"}}"#).is_err());
     }
 
     #[test]
@@ -180,6 +206,12 @@ mod tests {
                 .map(Native::JoinRoom),
             "leave_room" => Some(Native::LeaveRoom),
             "ping" => Some(Native::Ping),
+            "time" => {
+                let data = message.get("data")?.as_object()?;
+                let id = u32::try_from(data.get("id")?.as_u64()?).ok()?;
+                let client_sent = data.get("client_sent")?.as_f64()?;
+                Some(Native::Time(TimeRequest { id, client_sent }))
+            }
             _ => None,
         }
     }
@@ -223,6 +255,7 @@ mod tests {
             Just("join_room".to_owned()),
             Just("leave_room".to_owned()),
             Just("ping".to_owned()),
+            Just("time".to_owned()),
             Just("pusher:subscribe".to_owned()),
             Just("pusher:unsubscribe".to_owned()),
             Just("pusher:ping".to_owned()),
@@ -232,6 +265,8 @@ mod tests {
         let data = prop_oneof![
             json(),
             any::<u128>().prop_map(|id| serde_json::json!({ "room_id": Uuid::from_u128(id).to_string() })),
+            (any::<i64>(), any::<f64>()).prop_map(|(id, sent)| serde_json::json!({ "id": id, "client_sent": sent })),
+            (0..4u32, -1e13..1e13f64).prop_map(|(id, sent)| serde_json::json!({ "id": id, "client_sent": sent })),
             ("[a-z.-]{0,20}", prop::option::of(".{0,10}"))
                 .prop_map(|(channel, auth)| serde_json::json!({ "channel": channel, "auth": auth })),
         ];

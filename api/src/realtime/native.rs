@@ -4,7 +4,9 @@
 //! time (`join_room`, sent again on every reconnect) and receives the room's
 //! events with the field names its handlers read. A missing, bad, expired or
 //! revoked token closes the socket with 1008 (policy violation). Liveness is
-//! by WebSocket ping frames; the client sends no application-level ping.
+//! by WebSocket ping frames (the Vue front end sends no application-level
+//! ping). Spotik's web app also sends `time`, a clock exchange answered at
+//! once, before anything else the connection does (docs/sync.md).
 
 use super::link::{Inbound, Link, Liveness};
 use super::{catch_up, inbound, upgrade};
@@ -107,11 +109,22 @@ impl Connection {
         loop {
             match link.next(liveness.deadline().min(expires)).await {
                 Inbound::Text(text) => {
+                    // Stamped before anything else is done with the message.
+                    let received = precise_now_ms();
                     liveness.alive();
+                    let message = inbound::native(&text);
+                    if let Ok(inbound::Native::Time(asked)) = message {
+                        // The fast path: no await between the stamps but
+                        // the answer's own write.
+                        if !link.send(time_answer(asked, received)).await {
+                            return;
+                        }
+                        continue;
+                    }
                     // Boxed: handling a message may query PostgreSQL, whose
                     // future is large; inline it would size every idle
                     // connection's task for it.
-                    for reply in Box::pin(self.handle(&text)).await {
+                    for reply in Box::pin(self.handle(message)).await {
                         if !link.send(reply).await {
                             return;
                         }
@@ -144,8 +157,8 @@ impl Connection {
     }
 
     /// Handles one client message; answers what goes back at once, in order.
-    async fn handle(&mut self, text: &str) -> Vec<Frame> {
-        match inbound::native(text) {
+    async fn handle(&mut self, message: Result<inbound::Native, &'static str>) -> Vec<Frame> {
+        match message {
             Ok(inbound::Native::JoinRoom(room)) => self
                 .join(room)
                 .await
@@ -166,6 +179,7 @@ impl Connection {
                     server_time: Utc::now().timestamp_millis(),
                 },
             )],
+            Ok(inbound::Native::Time(asked)) => vec![time_answer(asked, precise_now_ms())],
             Err(message) => vec![frames::native_error(message)],
         }
     }
@@ -244,6 +258,34 @@ struct Established<'a> {
     user: crate::domain::models::UserRef,
     socket_id: &'a str,
     server_time: i64,
+}
+
+/// The server's clock in Unix milliseconds, to the microsecond: a clock
+/// exchange measures offsets well under a millisecond.
+fn precise_now_ms() -> f64 {
+    Utc::now().timestamp_micros() as f64 / 1000.0
+}
+
+/// `time`: the four timestamps of a clock exchange but the client's last.
+fn time_answer(asked: inbound::TimeRequest, server_received: f64) -> Frame {
+    frames::native(
+        "time",
+        &TimeAnswer {
+            id: asked.id,
+            client_sent: asked.client_sent,
+            server_received,
+            server_sent: precise_now_ms(),
+        },
+    )
+}
+
+/// `time`'s answer (docs/realtime.md, docs/sync.md).
+#[derive(serde::Serialize)]
+struct TimeAnswer {
+    id: u32,
+    client_sent: f64,
+    server_received: f64,
+    server_sent: f64,
 }
 
 /// `pong`: the server's clock.

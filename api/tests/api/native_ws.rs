@@ -173,3 +173,40 @@ async fn every_event_reaches_the_front_end_with_the_fields_it_reads() {
     .await;
     client.expect("playback_started").await;
 }
+
+/// The web app's clock exchange: the server answers at once with its
+/// receive and send instants, to the microsecond, between the client's.
+#[tokio::test]
+async fn a_clock_exchange_is_answered_with_the_servers_two_instants() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice").await;
+    let mut client = NativeClient::connect(&app, &token).await;
+    let now_ms = || chrono::Utc::now().timestamp_micros() as f64 / 1000.0;
+    let mut fractions = 0;
+    for id in 0..20u32 {
+        let sent = now_ms();
+        client.send("time", json!({ "id": id, "client_sent": sent })).await;
+        let answer = client.expect("time").await;
+        let back = now_ms();
+        assert_eq!(answer["id"], id);
+        assert_eq!(answer["client_sent"].as_f64(), Some(sent), "echoed untouched");
+        let (received, answered) = (
+            answer["server_received"].as_f64().unwrap(),
+            answer["server_sent"].as_f64().unwrap(),
+        );
+        // One machine, one clock: the server's instants lie between ours.
+        assert!(
+            sent <= received && received <= answered && answered <= back,
+            "{sent} {answer} {back}"
+        );
+        if received.fract() != 0.0 {
+            fractions += 1;
+        }
+    }
+    assert!(fractions > 0, "instants are finer than a millisecond");
+    client.send("time", json!({ "id": "seven", "client_sent": 1 })).await;
+    assert!(client.expect("error").await["message"]
+        .as_str()
+        .unwrap()
+        .contains("time needs"));
+}
