@@ -3,7 +3,7 @@
 
 import { onReachable } from './api.js';
 import { keepAlive, logout } from './auth.js';
-import { keepSynchronised } from './clock.js';
+import { keepSynchronised } from './sync/clock.js';
 import { fill, h } from './dom.js';
 import { failed } from './notify.js';
 import { go, start } from './router.js';

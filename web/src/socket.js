@@ -18,7 +18,7 @@ let state = 'closed';
 let attempts = 0;
 let retry = 0;
 let heartbeat = 0;
-/** @type {Set<(message: Message) => void>} */
+/** @type {Set<(message: Message, receivedAt: number) => void>} */
 const messageListeners = new Set();
 /** @type {Set<(state: SocketState) => void>} */
 const stateListeners = new Set();
@@ -40,7 +40,11 @@ export function onSocketState(listener) {
   return () => stateListeners.delete(listener);
 }
 
-/** @param {(message: Message) => void} listener */
+/**
+ * Every message, with the page's clock (`performance.now()`) when it
+ * arrived, read before anything else is done with it (clock exchanges).
+ * @param {(message: Message, receivedAt: number) => void} listener
+ */
 export function onMessage(listener) {
   messageListeners.add(listener);
   return () => messageListeners.delete(listener);
@@ -51,9 +55,14 @@ export function onRefused(/** @type {() => void} */ listener) {
   refusedListeners.add(listener);
 }
 
-/** @param {unknown} message */
-function send(message) {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+/**
+ * Sends now if the socket is open; whether it was.
+ * @param {unknown} message
+ */
+export function send(message) {
+  if (socket?.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify(message));
+  return true;
 }
 
 function open() {
@@ -66,6 +75,7 @@ function open() {
   const opened = new WebSocket(`${scheme}://${location.host}/ws?${params}`);
   socket = opened;
   opened.onmessage = (event) => {
+    const receivedAt = performance.now();
     /** @type {Message} */
     let message;
     try {
@@ -78,7 +88,7 @@ function open() {
       become('open');
       if (room) send({ type: 'join_room', data: { room_id: room } });
     }
-    for (const listener of messageListeners) listener(message);
+    for (const listener of messageListeners) listener(message, receivedAt);
   };
   opened.onclose = (event) => {
     if (socket !== opened) return;

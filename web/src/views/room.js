@@ -10,10 +10,12 @@
 import { ApiError, call, del, get, post, put, upload } from '../api.js';
 import { clock, field, fill, h, title, when } from '../dom.js';
 import { failed, notify } from '../notify.js';
-import { Player } from '../player.js';
 import { go } from '../router.js';
 import { session } from '../session.js';
 import { joinRoom, leaveRoom, onMessage } from '../socket.js';
+import { serverNow, wallOffset } from '../sync/clock.js';
+import { Engine } from '../sync/engine.js';
+import { roomPositionAt } from '../sync/plan.js';
 import { addToPlaylist } from './picker.js';
 import { genreBadge, showQueue } from './queue.js';
 import { uploadForm } from './upload.js';
@@ -25,8 +27,21 @@ function playbackOf(view) {
     playing: Boolean(view.is_playing),
     startedAtMs: typeof view.started_at_ms === 'number' ? view.started_at_ms : null,
     positionMs: Number(view.position_ms ?? 0),
+    nextTrack: view.next_track ?? null,
   };
 }
+
+/** How often this page tells the server how well it keeps time (ms). */
+const REPORT_EVERY = 10_000;
+
+/** `?channel=left|right` sends this page's sound to one side only: the benchmark's test setting (loadtest/sync). */
+function panOf(/** @type {string} */ search) {
+  const channel = new URLSearchParams(search).get('channel');
+  return channel === 'left' ? -1 : channel === 'right' ? 1 : 0;
+}
+
+/** @param {number} ms */
+const millis = (ms) => (Math.abs(ms) < 10 ? ms.toFixed(1) : String(Math.round(ms)));
 
 /** @type {import('../router.js').View} */
 export function roomView(main, [roomId]) {
@@ -39,7 +54,7 @@ export function roomView(main, [roomId]) {
   let genres = [];
   let seq = -1;
   let closed = false;
-  const player = new Player();
+  const player = new Engine({ pan: panOf(location.search) });
 
   const heading = h('h1', { id: 'room-title' }, 'Room');
   const description = h('p', { class: 'muted' });
@@ -182,6 +197,29 @@ export function roomView(main, [roomId]) {
   const elapsed = h('span', { class: 'elapsed' });
   const left = h('span', { class: 'left' });
   const badge = h('span', { class: 'sync', role: 'status' });
+  const clockLine = h('p', { class: 'meta sync-quality' });
+  const delay = h('input', {
+    type: 'number',
+    id: 'speaker-delay',
+    min: -1000,
+    max: 1000,
+    step: 1,
+    value: String(player.deviceDelayMs),
+    'aria-describedby': 'speaker-delay-help',
+  });
+  delay.addEventListener('change', () => player.setDeviceDelay(Number(/** @type {HTMLInputElement} */ (delay).value) || 0));
+  const settings = h(
+    'details',
+    { class: 'sound-settings' },
+    h('summary', {}, 'Sound settings'),
+    h('label', { for: 'speaker-delay' }, 'Speaker delay (ms)'),
+    delay,
+    h(
+      'p',
+      { class: 'muted', id: 'speaker-delay-help' },
+      'If this device sounds late beside the others (Bluetooth speakers often do), raise this until they match. It is kept for this browser.',
+    ),
+  );
   const nowTitle = h('p', { class: 'now-title', id: 'now-track' });
   const nowMeta = h('p', { class: 'meta' });
   const nowCover = h('div', { class: 'now-cover' });
@@ -202,10 +240,11 @@ export function roomView(main, [roomId]) {
         'div',
         { class: 'now' },
         nowCover,
-        h('div', { class: 'grow' }, nowTitle, nowMeta, h('div', { class: 'time' }, elapsed, progress, left), badge),
+        h('div', { class: 'grow' }, nowTitle, nowMeta, h('div', { class: 'time' }, elapsed, progress, left), badge, clockLine),
       ),
       listen,
       controls,
+      settings,
     );
     fill(
       nowCover,
@@ -239,13 +278,35 @@ export function roomView(main, [roomId]) {
     progress.setAttribute('aria-valuetext', `${clock(position)} of ${clock(duration)}`);
     elapsed.textContent = clock(position);
     left.textContent = track ? `−${clock(duration - position)}` : '';
-    const drift = Math.round(player.sync().driftMs);
-    const steady = Math.abs(drift) <= 50;
-    badge.hidden = !track || !player.playback.playing || player.blocked;
-    badge.textContent = steady ? `In sync (${drift >= 0 ? '+' : ''}${drift} ms)` : `Catching up (${drift} ms off)`;
+    const sync = player.sync();
+    const steady = Math.abs(sync.driftMs) <= 10;
+    badge.hidden = !track || !player.playback.playing || player.blocked || !sync.sounding;
+    badge.textContent = steady
+      ? `In sync (${sync.driftMs >= 0 ? '+' : ''}${millis(sync.driftMs)} ms)`
+      : `Catching up (${millis(sync.driftMs)} ms off)`;
     badge.dataset.state = steady ? 'ok' : 'wait';
+    clockLine.hidden = badge.hidden;
+    clockLine.textContent = Number.isFinite(sync.roundTripMs)
+      ? `Clock ±${millis(sync.uncertaintyMs)} ms · round trip ${millis(sync.roundTripMs)} ms · output ${Math.round(sync.outputLatencyMs)} ms`
+      : 'Measuring the clock…';
   }
   const ticker = window.setInterval(tick, 250);
+  const reporter = window.setInterval(() => {
+    const sync = player.sync();
+    if (!sync.sounding || player.blocked) return;
+    // Telemetry: a refused report (429, a restart) costs the listener nothing.
+    post(`/rooms/${roomId}/sync-report`, { clock_offset_ms: wallOffset(), drift_ms: sync.driftMs }).catch(() => {});
+  }, REPORT_EVERY);
+  // What this page hears, by the clock model, for the benchmark and for
+  // anyone asking why a room sounds off (docs/sync.md).
+  Object.assign(window, {
+    spotikSync: {
+      positionAt: (/** @type {number} */ serverMs) => player.positionAt(serverMs),
+      roomAt: (/** @type {number} */ serverMs) => roomPositionAt(player.playback, serverMs),
+      state: () => ({ ...player.sync(), track: player.playback.track?.id ?? null, playing: player.playback.playing, position: player.positionAt(serverNow()), corrections: { ...player.corrections } }),
+      serverNow,
+    },
+  });
   player.onChange(showPlayback);
 
   // ---- the queue, the people, the genres
@@ -460,6 +521,8 @@ export function roomView(main, [roomId]) {
     leaveRoom();
     player.stop();
     clearInterval(ticker);
+    clearInterval(reporter);
     clearTimeout(queueTimer);
+    Reflect.deleteProperty(window, 'spotikSync');
   };
 }

@@ -1,0 +1,386 @@
+// The room's sound on this page, on the audio clock. Nothing is "played
+// now": each piece of the track is started with
+// `AudioBufferSourceNode.start(when, offset)` at the audio clock's instant
+// that is heard when the server's clock (clock.js) says the room is at that
+// place — through the output's own latency (`getOutputTimestamp()`) and a
+// per-device delay the listener may set (Bluetooth, browsers that report
+// nothing). Every 250 ms the sound's planned position is compared with the
+// room's and corrected in tiers (plan.js): nothing under 1 ms, the rate
+// ±0.5 % up to 200 ms, a new start beyond. docs/sync.md explains it whole.
+
+import { clockReady, localAt, quality, serverAt } from './clock.js';
+import { OutputLink, Timeline, correction, roomPositionAt } from './plan.js';
+import { openSource } from './source.js';
+
+/**
+ * @typedef {{ id: string, file_url: string | null, duration_ms: number, original_name: string,
+ *   cover_url?: string | null, uploader?: { id: string, username: string }, genre?: any }} Track
+ * @typedef {{ track: Track | null, playing: boolean, startedAtMs: number | null, positionMs: number,
+ *   nextTrack?: Track | null }} Playback
+ * @typedef {{ id: string, abort: AbortController, source: Promise<import('./source.js').Source> }} Opened
+ * @typedef {{ node: AudioBufferSourceNode, index: number, start: number, end: number }} Sounding
+ *   `start`, `end`: audio clock (s) of its first and last sound
+ */
+
+/** Between deciding a start and its sound (s): a render quantum and the main thread's jitter. */
+const LEAD = 0.12;
+/** Schedule a piece this long before it is due (s): hidden tabs run timers once a second. */
+const AHEAD = 2.5;
+const TICK_MS = 250;
+const FADE = 0.004;
+
+export const DELAY_KEY = 'spotik.outputDelayMs';
+
+export class Engine {
+  /** @param {{ pan?: number }} [options] `pan`: −1 left only, 1 right only (a test setting) */
+  constructor({ pan = 0 } = {}) {
+    this.pan = pan;
+    /** @type {AudioContext | null} */
+    this.context = null;
+    /** @type {GainNode | null} */
+    this.gain = null;
+    /** @type {Playback} */
+    this.playback = { track: null, playing: false, startedAtMs: null, positionMs: 0 };
+    this.blocked = false;
+    /** Signed error of the last check (ms, positive: ahead of the room). */
+    this.errorMs = 0;
+    this.corrections = { bends: 0, restarts: 0 };
+    this.deviceDelayMs = Number(localStorage.getItem(DELAY_KEY)) || 0;
+    this.link = new OutputLink();
+    /** @type {Opened | null} */
+    this.current = null;
+    /** @type {Opened | null} */
+    this.upcoming = null;
+    /** @type {Timeline | null} */
+    this.timeline = null;
+    /** @type {Sounding[]} */
+    this.sounding = [];
+    this.scheduling = false;
+    /** Bumped by every change: older async work sees it and stops. */
+    this.generation = 0;
+    /** @type {Set<() => void>} */
+    this.listeners = new Set();
+    this.timer = window.setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /** @param {() => void} listener */
+  onChange(listener) {
+    this.listeners.add(listener);
+  }
+
+  changed() {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Where the room is in its track now (ms), for the page's progress bar. */
+  roomPosition() {
+    return Math.max(0, roomPositionAt(this.playback, serverAt(performance.now())));
+  }
+
+  /** The listener's extra output delay (ms), kept for this browser. */
+  setDeviceDelay(/** @type {number} */ ms) {
+    this.deviceDelayMs = Math.max(-1000, Math.min(1000, Math.round(ms)));
+    localStorage.setItem(DELAY_KEY, String(this.deviceDelayMs));
+  }
+
+  /** @param {Playback} playback */
+  follow(playback) {
+    const before = this.playback;
+    this.playback = playback;
+    const track = playback.track;
+    const same =
+      this.timeline !== null &&
+      playback.playing &&
+      before.playing &&
+      before.track?.id === track?.id &&
+      before.startedAtMs === playback.startedAtMs;
+    if (track?.file_url) this.open(track);
+    if (playback.nextTrack?.file_url && playback.nextTrack.id !== track?.id) this.prepare(playback.nextTrack);
+    if (!same) {
+      this.generation += 1;
+      this.silence();
+      if (track?.file_url && playback.playing) this.start(this.generation);
+    }
+    this.changed();
+  }
+
+  /** The audio context, made once; `blocked` while the browser refuses sound. */
+  audio() {
+    if (!this.context) {
+      const context = new AudioContext({ latencyHint: 'playback' });
+      const gain = context.createGain();
+      let output = /** @type {AudioNode} */ (gain);
+      if (this.pan !== 0) {
+        const panner = context.createStereoPanner();
+        panner.pan.value = this.pan;
+        gain.connect(panner);
+        output = panner;
+      }
+      output.connect(context.destination);
+      context.addEventListener('statechange', () => {
+        if (context.state === 'running' && this.blocked) {
+          this.blocked = false;
+          this.follow({ ...this.playback });
+        }
+      });
+      this.context = context;
+      this.gain = gain;
+    }
+    return this.context;
+  }
+
+  /** @param {Track} track */
+  open(track) {
+    if (this.current?.id === track.id) return;
+    this.current?.abort.abort();
+    if (this.upcoming?.id === track.id) {
+      this.current = this.upcoming;
+      this.upcoming = null;
+      return;
+    }
+    const abort = new AbortController();
+    const source = openSource(this.audio(), String(track.file_url), abort.signal);
+    source.catch(() => {});
+    this.current = { id: track.id, abort, source };
+  }
+
+  /** The next track's first piece, fetched and decoded before it is due. @param {Track} track */
+  prepare(track) {
+    if (this.upcoming?.id === track.id) return;
+    this.upcoming?.abort.abort();
+    const abort = new AbortController();
+    const source = openSource(this.audio(), String(track.file_url), abort.signal);
+    source.then((opened) => opened.piece(0)).catch(() => {});
+    this.upcoming = { id: track.id, abort, source };
+  }
+
+  /** Page time (ms) at which audio clock `time` (s) is heard. */
+  heardAt(/** @type {number} */ time) {
+    if (this.link.ready) return this.link.heardAt(time);
+    const context = /** @type {AudioContext} */ (this.context);
+    const latency = (context.outputLatency || 0) + (context.baseLatency || 0);
+    return performance.now() + (time - context.currentTime + latency) * 1000;
+  }
+
+  /** Where the sound must be (s of track) at audio clock `time` (s). */
+  targetAt(/** @type {number} */ time) {
+    return (roomPositionAt(this.playback, serverAt(this.heardAt(time))) + this.deviceDelayMs) / 1000;
+  }
+
+  /** @param {number} generation */
+  async start(generation) {
+    const context = this.audio();
+    if (context.state !== 'running') {
+      const resumed = context.resume().catch(() => {});
+      await Promise.race([resumed, new Promise((resolve) => setTimeout(resolve, 300))]);
+      if (generation !== this.generation) return;
+      if (/** @type {AudioContextState} */ (context.state) !== 'running') {
+        this.blocked = true;
+        this.changed();
+        return;
+      }
+    }
+    // A start is worth only the clocks it is computed from: the server's
+    // measured, and the output's link read a few times.
+    await clockReady();
+    for (let wait = 0; wait < 20 && !this.link.ready; wait += 1) {
+      this.readOutput();
+      if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (generation !== this.generation) return;
+    const opened = this.current;
+    if (!opened) return;
+    let source;
+    try {
+      source = await opened.source;
+    } catch (error) {
+      if (generation === this.generation) console.warn('Spotik: the track could not be loaded', error);
+      return;
+    }
+    // The piece the start will need, guessed with time to fetch it; if the
+    // guess was wrong by the time it came, the right one.
+    let wanted = this.targetAt(context.currentTime + LEAD + 0.25);
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      if (wanted >= source.duration) return;
+      const index = Math.max(0, Math.floor(wanted / source.pieceSeconds));
+      const buffer = await source.piece(index);
+      if (generation !== this.generation) return;
+      const at = context.currentTime + LEAD;
+      const position = this.targetAt(at);
+      if (position >= source.duration) return;
+      if (Math.floor(Math.max(0, position) / source.pieceSeconds) === index) {
+        this.timeline = new Timeline(at, position);
+        this.play(index, buffer, source.pieceSeconds, at);
+        source.piece(index + 1).catch(() => {});
+        this.changed();
+        return;
+      }
+      wanted = this.targetAt(context.currentTime + LEAD + 0.25);
+    }
+  }
+
+  /**
+   * Starts piece `index` (`pieceSeconds` long, but the last) where the
+   * timeline has it, or at audio clock `from` (s) part way through it.
+   * @param {number} index
+   * @param {AudioBuffer} buffer
+   * @param {number} pieceSeconds
+   * @param {number} [from]
+   */
+  play(index, buffer, pieceSeconds, from) {
+    const context = /** @type {AudioContext} */ (this.context);
+    const timeline = /** @type {Timeline} */ (this.timeline);
+    const begins = index * pieceSeconds;
+    let when = from ?? timeline.timeOf(begins);
+    // A start in the past (a late tick) would be started at once by the
+    // browser and shift the sound: start it a moment later, further in.
+    if (when < context.currentTime + 0.01) when = context.currentTime + 0.02;
+    const offset = Math.max(0, timeline.positionAt(when) - begins);
+    if (offset >= buffer.duration) return;
+    const node = context.createBufferSource();
+    node.buffer = buffer;
+    node.connect(/** @type {GainNode} */ (this.gain));
+    node.playbackRate.value = timeline.rateAt(when);
+    if (timeline.until !== Infinity && timeline.until > when) {
+      node.playbackRate.setValueAtTime(timeline.rate, Math.max(when, timeline.at));
+      node.playbackRate.setValueAtTime(1, timeline.until);
+    }
+    node.start(when, offset);
+    /** @type {Sounding} */
+    const sounding = { node, index, start: when, end: timeline.timeOf(begins + buffer.duration) };
+    node.addEventListener('ended', () => {
+      this.sounding = this.sounding.filter((s) => s !== sounding);
+    });
+    this.sounding.push(sounding);
+  }
+
+  /** Stops every node now, with a fade too short to hear as anything but a stop. */
+  silence() {
+    const context = this.context;
+    this.timeline = null;
+    if (!context || !this.gain) {
+      this.sounding = [];
+      return;
+    }
+    const now = context.currentTime;
+    this.gain.gain.cancelScheduledValues(now);
+    this.gain.gain.setValueAtTime(this.gain.gain.value, now);
+    this.gain.gain.linearRampToValueAtTime(0, now + FADE);
+    this.gain.gain.setValueAtTime(1, now + FADE * 2);
+    for (const { node } of this.sounding) {
+      try {
+        node.stop(now + FADE);
+      } catch {
+        // Never started: nothing to stop.
+      }
+    }
+    this.sounding = [];
+  }
+
+  /** The output's audio clock ↔ page clock link, read once more. */
+  readOutput() {
+    const context = this.context;
+    if (!context || context.state !== 'running' || typeof context.getOutputTimestamp !== 'function') return;
+    const { contextTime, performanceTime } = context.getOutputTimestamp();
+    if (contextTime && performanceTime) this.link.add(contextTime, performanceTime);
+  }
+
+  async tick() {
+    this.readOutput();
+    const context = this.context;
+    const timeline = this.timeline;
+    if (!context || !timeline || !this.playback.playing || !this.current) return;
+    const generation = this.generation;
+    const now = context.currentTime;
+    this.errorMs = (timeline.positionAt(now) - this.targetAt(now)) * 1000;
+    /** @type {import('./plan.js').Correction} */
+    const fix = timeline.rateAt(now) === 1 && now >= timeline.at ? correction(this.errorMs) : { kind: 'none' };
+    if (fix.kind === 'reschedule') {
+      this.corrections.restarts += 1;
+      this.generation += 1;
+      this.silence();
+      this.start(this.generation);
+      return;
+    }
+    if (fix.kind === 'bend') {
+      this.corrections.bends += 1;
+      const at = now + 0.03;
+      this.timeline = timeline.bend(at, fix.rate, fix.seconds);
+      // Pieces not started yet would start when the old line said: they
+      // are dropped and scheduled again from the new one.
+      const started = this.sounding.filter((s) => s.start <= at);
+      for (const { node } of this.sounding.filter((s) => s.start > at)) node.stop();
+      for (const { node } of started) {
+        node.playbackRate.cancelScheduledValues(at);
+        node.playbackRate.setValueAtTime(fix.rate, at);
+        node.playbackRate.setValueAtTime(1, at + fix.seconds);
+      }
+      this.sounding = started;
+    }
+    // The next piece, scheduled ahead of its time.
+    const last = this.sounding[this.sounding.length - 1];
+    if (this.scheduling || !last || last.end - now > AHEAD) return;
+    this.scheduling = true;
+    try {
+      const source = await this.current.source;
+      const index = last.index + 1;
+      if (index >= source.pieces) return;
+      const buffer = await source.piece(index);
+      if (generation !== this.generation || this.timeline === null) return;
+      this.play(index, buffer, source.pieceSeconds);
+      source.piece(index + 1).catch(() => {});
+    } catch (error) {
+      console.warn('Spotik: a piece of the track could not be loaded', error);
+    } finally {
+      this.scheduling = false;
+    }
+  }
+
+  /** The reader allowed sound (a click): start now. */
+  unblock() {
+    this.audio()
+      .resume()
+      .then(() => {
+        this.blocked = false;
+        this.follow({ ...this.playback });
+      })
+      .catch(() => {});
+  }
+
+  /**
+   * The track position heard (ms) at the server's instant `serverMs`, by
+   * the clock model; null when nothing is planned. For the sync report and
+   * the benchmark (loadtest/sync).
+   * @param {number} serverMs
+   */
+  positionAt(serverMs) {
+    if (!this.timeline || !this.context) return null;
+    const page = localAt(serverMs);
+    const time = this.link.ready ? this.link.contextAt(page) : this.context.currentTime + (page - this.heardAt(this.context.currentTime)) / 1000;
+    return this.timeline.positionAt(time) * 1000 - this.deviceDelayMs;
+  }
+
+  /** What the badge and the sync report show. */
+  sync() {
+    const clock = quality();
+    return {
+      driftMs: this.errorMs,
+      clockOffsetMs: clock.offsetMs,
+      roundTripMs: clock.roundTripMs,
+      uncertaintyMs: clock.uncertaintyMs,
+      outputLatencyMs: this.context ? ((this.context.outputLatency || 0) + (this.context.baseLatency || 0)) * 1000 : 0,
+      sounding: this.sounding.length > 0 && this.context?.state === 'running',
+      outputLagMs: this.link.lagMs,
+    };
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.generation += 1;
+    this.silence();
+    this.current?.abort.abort();
+    this.upcoming?.abort.abort();
+    this.context?.close().catch(() => {});
+    this.context = null;
+  }
+}
