@@ -28,6 +28,9 @@ const LEAD = 0.12;
 const AHEAD = 2.5;
 const TICK_MS = 250;
 const FADE = 0.004;
+/** The first seconds after a start (s), when an error beyond SETTLE_BEYOND_MS starts again. */
+const SETTLE = 3;
+const SETTLE_BEYOND_MS = 3;
 
 export const DELAY_KEY = 'spotik.outputDelayMs';
 
@@ -45,6 +48,8 @@ export class Engine {
     /** Signed error of the last check (ms, positive: ahead of the room). */
     this.errorMs = 0;
     this.corrections = { bends: 0, restarts: 0 };
+    /** The last corrections, newest last, for window.spotikSync (docs/sync.md). @type {{ kind: string, errorMs: number, lagMs: number, at: number }[]} */
+    this.history = [];
     this.deviceDelayMs = Number(localStorage.getItem(DELAY_KEY)) || 0;
     this.link = new OutputLink();
     /** @type {Opened | null} */
@@ -56,6 +61,10 @@ export class Engine {
     /** @type {Sounding[]} */
     this.sounding = [];
     this.scheduling = false;
+    /** Audio clock (s) of the last start, and the restarts it has had to settle. */
+    this.startedAt = -Infinity;
+    this.settles = 0;
+    this.resettling = false;
     /** Bumped by every change: older async work sees it and stops. */
     this.generation = 0;
     /** @type {Set<() => void>} */
@@ -182,8 +191,11 @@ export class Engine {
     }
     // A start is worth only the clocks it is computed from: the server's
     // measured, and the output's link read a few times.
+    // An output may say "running" a second or more before its clock moves
+    // (PulseAudio does): a start computed then would be late by the stall.
     await clockReady();
-    for (let wait = 0; wait < 20 && !this.link.ready; wait += 1) {
+    const deadline = performance.now() + 3000;
+    while (!this.link.ready && performance.now() < deadline) {
       this.readOutput();
       if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -203,13 +215,25 @@ export class Engine {
     for (let attempt = 0; attempt < 4; attempt += 1) {
       if (wanted >= source.duration) return;
       const index = Math.max(0, Math.floor(wanted / source.pieceSeconds));
-      const buffer = await source.piece(index);
+      let buffer;
+      try {
+        buffer = await source.piece(index);
+      } catch (error) {
+        // Abandoned for another track, or the edge failed after retries.
+        if (generation === this.generation) console.warn('Spotik: a piece of the track could not be loaded', error);
+        return;
+      }
       if (generation !== this.generation) return;
       const at = context.currentTime + LEAD;
       const position = this.targetAt(at);
       if (position >= source.duration) return;
       if (Math.floor(Math.max(0, position) / source.pieceSeconds) === index) {
         this.timeline = new Timeline(at, position);
+        if (!this.resettling) {
+          this.startedAt = at;
+          this.settles = 0;
+        }
+        this.resettling = false;
         this.play(index, buffer, source.pieceSeconds, at);
         source.piece(index + 1).catch(() => {});
         this.changed();
@@ -294,9 +318,30 @@ export class Engine {
     const now = context.currentTime;
     this.errorMs = (timeline.positionAt(now) - this.targetAt(now)) * 1000;
     /** @type {import('./plan.js').Correction} */
-    const fix = timeline.rateAt(now) === 1 && now >= timeline.at ? correction(this.errorMs) : { kind: 'none' };
+    let fix = { kind: 'none' };
+    if (now < timeline.at) {
+      // The start itself is still ahead.
+    } else if (now - this.startedAt < SETTLE && Math.abs(this.errorMs) > SETTLE_BEYOND_MS && this.settles < 2) {
+      // An output that has just started may still move its latency (by
+      // tens of ms through PulseAudio): in the first seconds a new start
+      // is less noticeable than seconds of bending.
+      this.settles += 1;
+      fix = { kind: 'reschedule' };
+    } else if (timeline.rateAt(now) === 1) {
+      fix = correction(this.errorMs);
+    } else {
+      // Bending already: planned again only if the bend will not close
+      // the gap (the output's latency moved under it, say).
+      const left = this.errorMs + (timeline.positionAt(timeline.until) - timeline.positionAt(now) - (timeline.until - now)) * 1000;
+      if (Math.abs(left) > 5) fix = correction(this.errorMs);
+    }
+    if (fix.kind !== 'none') {
+      this.history.push({ kind: fix.kind, errorMs: +this.errorMs.toFixed(2), lagMs: +this.link.lagMs.toFixed(1), at: Math.round(now * 1000) });
+      if (this.history.length > 20) this.history.shift();
+    }
     if (fix.kind === 'reschedule') {
       this.corrections.restarts += 1;
+      this.resettling = now - this.startedAt < SETTLE;
       this.generation += 1;
       this.silence();
       this.start(this.generation);

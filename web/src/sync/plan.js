@@ -115,13 +115,24 @@ export class OutputLink {
   add(contextTime, performanceTime) {
     this.recent.push(performanceTime - contextTime * 1000);
     if (this.recent.length > this.size) this.recent.shift();
+    // A step (an underrun, the sound server changing its buffering): three
+    // readings that agree with each other and not with the median are the
+    // new lag at once, not after half the window.
+    const last = this.recent.slice(-3);
+    const spread = Math.max(...last) - Math.min(...last);
+    if (last.length === 3 && this.recent.length > 3 && spread <= 2 && Math.abs(last[1] - this.lagMs) > 5) this.recent = last;
     const sorted = [...this.recent].sort((a, b) => a - b);
     this.lagMs = sorted[Math.floor(sorted.length / 2)];
   }
 
-  /** Five readings at least: the first callbacks of an output are irregular. */
+  /**
+   * Five readings in a row within 2 ms of each other: an output that has
+   * just started reports a lag that grows as its buffers fill (by its whole
+   * latency, ~90 ms through PulseAudio, over its first second).
+   */
   get ready() {
-    return this.recent.length >= Math.min(5, this.size);
+    const last = this.recent.slice(-5);
+    return last.length === Math.min(5, this.size) && Math.max(...last) - Math.min(...last) <= 2;
   }
 
   /** Page time (ms) at which audio clock `contextTime` (s) is heard. */

@@ -303,7 +303,7 @@ export function roomView(main, [roomId]) {
     spotikSync: {
       positionAt: (/** @type {number} */ serverMs) => player.positionAt(serverMs),
       roomAt: (/** @type {number} */ serverMs) => roomPositionAt(player.playback, serverMs),
-      state: () => ({ ...player.sync(), track: player.playback.track?.id ?? null, playing: player.playback.playing, position: player.positionAt(serverNow()), corrections: { ...player.corrections } }),
+      state: () => ({ ...player.sync(), track: player.playback.track?.id ?? null, playing: player.playback.playing, position: player.positionAt(serverNow()), corrections: { ...player.corrections }, history: [...player.history] }),
       serverNow,
     },
   });

@@ -60,3 +60,23 @@ test('the output link keeps the median lag of the browser’s timestamps', () =>
   near(link.heardAt(1), 2040, 1e-6);
   near(link.contextAt(2040), 1, 1e-9);
 });
+
+test('the output link follows a step of its lag within three readings', () => {
+  const link = new OutputLink();
+  for (let i = 0; i < 15; i += 1) link.add(i / 10, 1000 + i * 100 + 90 + (i % 2) * 0.5);
+  near(link.lagMs, 1090, 0.5);
+  // An underrun: from now on everything is heard 48 ms later.
+  for (let i = 15; i < 17; i += 1) link.add(i / 10, 1000 + i * 100 + 138);
+  near(link.lagMs, 1090, 0.5);
+  link.add(1.7, 1000 + 1700 + 138);
+  near(link.lagMs, 1138, 1e-6);
+});
+
+test('the output link is trusted only once its lag holds still', () => {
+  const link = new OutputLink();
+  // A starting output: its reported lag grows as its buffers fill.
+  [0, 20, 45, 70, 90].forEach((grown, i) => link.add(i / 10, 1000 + i * 100 + grown));
+  assert.equal(link.ready, false);
+  [92, 92.5, 91.8, 92.2, 92].forEach((grown, i) => link.add((i + 5) / 10, 1000 + (i + 5) * 100 + grown));
+  assert.equal(link.ready, true);
+});

@@ -1,0 +1,234 @@
+// How closely Spotik's web app pages play together: N headless Chromium
+// pages in one room through a minute and more of a track change, pause,
+// resume, skip and a late joiner. Run by loadtest/sync/run (which says the
+// settings); prints one JSON line of figures.
+//
+// By the clock model: every 250 ms, at a shared instant of the server's
+// clock half a second ahead, each page says which track position its
+// output is at (`spotikSync.positionAt`); p50/p95/max of the distance
+// between pages and from the room.
+// At the sound card (ACOUSTIC=1): page A plays on the left channel only,
+// page B on the right, into a PulseAudio null sink whose monitor is
+// recorded; acoustic.mjs finds the offset between the channels each second.
+// Over bad links (LINKS="5±1,40±15/80±30~1%"): page i's whole traffic
+// crosses a delaying proxy (link.mjs) with the i-th character.
+
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { offsets } from './acoustic.mjs';
+import { parseLink, startLink } from './link.mjs';
+
+const require = createRequire(new URL('../../web/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const BASE = process.env.BASE ?? 'http://127.0.0.1:8000';
+const PAGES = Number(process.env.PAGES ?? 2);
+const ACOUSTIC = process.env.ACOUSTIC === '1';
+const LINKS = (process.env.LINKS ?? '').split(',').filter(Boolean).map(parseLink);
+const TRACK_SECONDS = Number(process.env.TRACK_SECONDS ?? 45);
+const RECORDING = '/tmp/spotik-sync-recording.raw';
+const RATE = 48_000;
+const stamp = Date.now().toString(36);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function api(method, path, token, body) {
+  const response = await fetch(`${BASE}/api${path}`, {
+    method,
+    headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body && !(body instanceof FormData) ? { 'Content-Type': 'application/json' } : {}) },
+    body: body instanceof FormData ? body : body ? JSON.stringify(body) : undefined,
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+async function user(name) {
+  const username = `${name}${stamp}`;
+  const { data } = await api('POST', '/auth/register', null, {
+    username,
+    email: `${username}@example.com`,
+    password: 'password123',
+    password_confirmation: 'password123',
+  });
+  return data;
+}
+
+/** Mono 16-bit noise (seeded): every lag of it looks different, so the channels' offset is unambiguous. */
+function noiseWav(seconds, seed) {
+  const rate = 44_100;
+  const frames = Math.round(seconds * rate);
+  const out = Buffer.alloc(44 + frames * 2);
+  out.write('RIFF', 0);
+  out.writeUInt32LE(36 + frames * 2, 4);
+  out.write('WAVEfmt ', 8);
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(1, 20);
+  out.writeUInt16LE(1, 22);
+  out.writeUInt32LE(rate, 24);
+  out.writeUInt32LE(rate * 2, 28);
+  out.writeUInt16LE(2, 32);
+  out.writeUInt16LE(16, 34);
+  out.write('data', 36);
+  out.writeUInt32LE(frames * 2, 40);
+  // xorshift32: a multiplying generator in doubles loses its low bits and
+  // repeats within a second, which makes every lag of it look alike.
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < frames; i += 1) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const fade = Math.min(1, i / 2205, (frames - i) / 2205);
+    out.writeInt16LE(Math.round(((s / 2 ** 32) * 2 - 1) * 9000 * fade), 44 + i * 2);
+  }
+  return out;
+}
+
+async function upload(room, token, name, seed) {
+  const form = new FormData();
+  form.append('audio_file', new Blob([noiseWav(TRACK_SECONDS, seed)], { type: 'audio/wav' }), `${name}.wav`);
+  return (await api('POST', `/rooms/${room}/tracks`, token, form)).data ?? (await api('GET', `/rooms/${room}/tracks`, token)).tracks.at(-1);
+}
+
+const percentile = (values, p) => {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return +sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2);
+};
+const summary = (values) => ({ n: values.length, p50: percentile(values, 50), p95: percentile(values, 95), max: percentile(values, 100) });
+
+// ---- the room
+
+const admin = await user('host');
+const listeners = [];
+for (let i = 0; i < PAGES; i += 1) listeners.push(await user(`ear${i}`));
+const late = await user('late');
+const { data: room } = await api('POST', '/rooms', admin.token, { name: `Sync bench ${stamp}` });
+for (const person of [...listeners, late]) await api('POST', `/rooms/${room.id}/join`, person.token);
+await upload(room.id, admin.token, 'First noise', 7);
+await upload(room.id, admin.token, 'Second noise', 11);
+// The first upload started the idle room; its playback is what everyone follows.
+
+// ---- the pages
+
+let recorder = null;
+if (ACOUSTIC) {
+  rmSync(RECORDING, { force: true });
+  recorder = spawn('parec', ['-d', 'spk.monitor', '--format=s16le', `--rate=${RATE}`, '--channels=2', '--latency-msec=10', RECORDING]);
+}
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run'],
+  ignoreDefaultArgs: ACOUSTIC ? ['--mute-audio'] : [],
+});
+const proxies = [];
+const channels = ['left', 'right'];
+
+async function openPage(person, index) {
+  const link = LINKS[index % Math.max(1, LINKS.length)];
+  let proxy;
+  if (link) {
+    const started = await startLink(link);
+    proxies.push(started);
+    proxy = { server: `http://127.0.0.1:${started.port}`, bypass: '<-loopback>' };
+  }
+  const context = await browser.newContext({ proxy });
+  const session = { token: person.token, user: person.user, expiresAt: Date.now() + person.expires_in * 1000 };
+  await context.addInitScript((value) => localStorage.setItem('spotik.session', value), JSON.stringify(session));
+  const page = await context.newPage();
+  const channel = ACOUSTIC ? `?channel=${channels[index] ?? 'left'}` : '';
+  await page.goto(`${BASE}/rooms/${room.id}${channel}`);
+  await page.locator('#now-track').waitFor();
+  const ready = Date.now();
+  return { page, ready };
+}
+
+const opened = [];
+for (let i = 0; i < PAGES; i += 1) opened.push(await openPage(listeners[i], i));
+const pages = opened.map((o) => o.page);
+
+// ---- the run: samples every 250 ms while the script plays the room
+
+const apart = [];
+const fromRoom = [];
+let lateJoin = null;
+const begun = Date.now();
+const script = [
+  [12_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause`, admin.token)],
+  [15_000, 'resume', () => api('POST', `/rooms/${room.id}/playback/resume`, admin.token)],
+  [27_000, 'skip', () => api('POST', `/rooms/${room.id}/playback/skip`, admin.token)],
+  [38_000, 'late joiner', async () => {
+    // At the sound card the late joiner takes page B's channel.
+    if (ACOUSTIC && pages.length > 1) await pages.pop().context().close();
+    const { page, ready } = await openPage(late, ACOUSTIC ? 1 : PAGES);
+    const sounding = await page.waitForFunction(() => window.spotikSync?.state().sounding, null, { timeout: 10_000, polling: 10 }).then(() => Date.now(), () => null);
+    lateJoin = { audibleAfterReadyMs: sounding ? sounding - ready : null, page, at: Date.now() };
+    pages.push(page);
+  }],
+  [55_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause`, admin.token)],
+  [57_000, 'resume', () => api('POST', `/rooms/${room.id}/playback/resume`, admin.token)],
+];
+const lateApart = [];
+const running = [];
+while (Date.now() - begun < Number(process.env.SECONDS ?? 70) * 1000) {
+  const elapsed = Date.now() - begun;
+  while (script.length && script[0][0] <= elapsed) {
+    const [, , act] = script.shift();
+    running.push(act());
+  }
+  const at = (await pages[0].evaluate(() => window.spotikSync.serverNow())) + 500;
+  const heard = await Promise.all(
+    pages.map((page) =>
+      page.evaluate((at) => [window.spotikSync?.positionAt(at) ?? null, window.spotikSync?.roomAt(at) ?? null, window.spotikSync?.state().track], at),
+    ),
+  );
+  const positions = heard.map(([position]) => position).filter((p) => p !== null);
+  // Pages are compared while they play the same track (a skip reaches them a few ms apart).
+  const oneTrack = new Set(heard.map(([, , track]) => track)).size === 1;
+  if (oneTrack && positions.length === pages.length && positions.length > 1) {
+    apart.push(Math.max(...positions) - Math.min(...positions));
+    if (lateJoin && Date.now() - lateJoin.at > 3_000) lateApart.push(Math.max(...positions) - Math.min(...positions));
+  }
+  for (const [position, where] of heard) if (position !== null && where !== null) fromRoom.push(Math.abs(position - where));
+  if (process.env.DEBUG) {
+    const states = await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync?.state())));
+    console.error(
+      `${(elapsed / 1000).toFixed(1)}s`,
+      heard.map(([p, r]) => (p === null ? '-' : (p - r).toFixed(1))).join(' '),
+      states.map((st) => st && `err ${st.driftMs.toFixed(1)} lag ${st.outputLagMs?.toFixed(1)} b${st.corrections.bends}/r${st.corrections.restarts}`).join(' | '),
+    );
+  }
+  await sleep(250);
+}
+await Promise.all(running);
+
+const states = await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync.state())));
+await browser.close();
+for (const proxy of proxies) proxy.close();
+
+let sound = null;
+if (recorder) {
+  recorder.kill('SIGINT');
+  await new Promise((resolve) => recorder.on('exit', resolve));
+  const raw = readFileSync(RECORDING);
+  const windows = offsets(new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2)), RATE);
+  const matched = windows.filter((w) => w.lagMs !== null && w.correlation > 0.5);
+  sound = {
+    seconds: windows.length,
+    matched: matched.length,
+    offsetMs: summary(matched.map((w) => Math.abs(w.lagMs))),
+    signedMedianMs: percentile(matched.map((w) => w.lagMs), 50),
+  };
+}
+
+console.log(
+  JSON.stringify({
+    pages: PAGES,
+    links: process.env.LINKS || 'direct',
+    clockModel: { apartMs: summary(apart), fromRoomMs: summary(fromRoom) },
+    lateJoiner: { audibleAfterReadyMs: lateJoin?.audibleAfterReadyMs ?? null, apartAfter3sMs: summary(lateApart) },
+    atTheSoundCard: sound,
+    pagesAtEnd: states.map((s) => ({ roundTripMs: +s.roundTripMs.toFixed(2), uncertaintyMs: +s.uncertaintyMs.toFixed(2), outputLatencyMs: Math.round(s.outputLatencyMs), corrections: s.corrections })),
+  }),
+);
