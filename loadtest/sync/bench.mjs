@@ -137,9 +137,13 @@ async function openPage(person, index) {
   const session = { token: person.token, user: person.user, expiresAt: Date.now() + person.expires_in * 1000 };
   await context.addInitScript((value) => localStorage.setItem('spotik.session', value), JSON.stringify(session));
   const page = await context.newPage();
+  if (process.env.DEBUG) {
+    page.on('requestfailed', (r) => console.error('request failed:', r.url(), r.failure()?.errorText));
+    page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
+  }
   const channel = ACOUSTIC ? `?channel=${channels[index] ?? 'left'}` : '';
   await page.goto(`${BASE}/rooms/${room.id}${channel}`);
-  await page.locator('#now-track').waitFor();
+  await page.locator('#now-track').waitFor({ timeout: 60_000 });
   const ready = Date.now();
   return { page, ready };
 }
@@ -152,6 +156,9 @@ const pages = opened.map((o) => o.page);
 
 const apart = [];
 const fromRoom = [];
+const trueApart = [];
+const trueFromRoom = [];
+const clockError = [];
 let lateJoin = null;
 const begun = Date.now();
 const script = [
@@ -180,7 +187,13 @@ while (Date.now() - begun < Number(process.env.SECONDS ?? 70) * 1000) {
   const at = (await pages[0].evaluate(() => window.spotikSync.serverNow())) + 500;
   const heard = await Promise.all(
     pages.map((page) =>
-      page.evaluate((at) => [window.spotikSync?.positionAt(at) ?? null, window.spotikSync?.roomAt(at) ?? null, window.spotikSync?.state().track], at),
+      page.evaluate(
+        (at) => {
+          const sync = window.spotikSync;
+          return [sync?.positionAt(at) ?? null, sync?.roomAt(at) ?? null, sync?.state().track, sync?.positionAtWall(at) ?? null, sync?.wallOffset() ?? null];
+        },
+        at,
+      ),
     ),
   );
   const positions = heard.map(([position]) => position).filter((p) => p !== null);
@@ -191,6 +204,14 @@ while (Date.now() - begun < Number(process.env.SECONDS ?? 70) * 1000) {
     if (lateJoin && Date.now() - lateJoin.at > 3_000) lateApart.push(Math.max(...positions) - Math.min(...positions));
   }
   for (const [position, where] of heard) if (position !== null && where !== null) fromRoom.push(Math.abs(position - where));
+  // The truth on one machine: each page's position when the shared system
+  // clock reads the instant, and how far its clock model is from that clock.
+  const truly = heard.map(([, , , wall]) => wall).filter((p) => p !== null);
+  if (oneTrack && truly.length === pages.length && truly.length > 1) trueApart.push(Math.max(...truly) - Math.min(...truly));
+  for (const [, where, , wall, offset] of heard) {
+    if (wall !== null && where !== null) trueFromRoom.push(Math.abs(wall - where));
+    if (offset !== null) clockError.push(Math.abs(offset));
+  }
   if (process.env.DEBUG) {
     const states = await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync?.state())));
     console.error(
@@ -213,12 +234,19 @@ if (recorder) {
   await new Promise((resolve) => recorder.on('exit', resolve));
   const raw = readFileSync(RECORDING);
   const windows = offsets(new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2)), RATE);
-  const matched = windows.filter((w) => w.lagMs !== null && w.correlation > 0.5);
+  // Both channels sound: the offset of every such second; a second during
+  // a rate correction correlates weakly (the rates differ by 0.5 %) but its
+  // peak still says where the channels are. Steady: correlation over 0.5.
+  const sounding = windows.filter((w) => w.lagMs !== null);
+  const steady = sounding.filter((w) => w.correlation > 0.5);
   sound = {
     seconds: windows.length,
-    matched: matched.length,
-    offsetMs: summary(matched.map((w) => Math.abs(w.lagMs))),
-    signedMedianMs: percentile(matched.map((w) => w.lagMs), 50),
+    bothSounding: sounding.length,
+    offsetMs: summary(sounding.map((w) => Math.abs(w.lagMs))),
+    steadySeconds: steady.length,
+    steadyOffsetMs: summary(steady.map((w) => Math.abs(w.lagMs))),
+    signedMedianMs: percentile(sounding.map((w) => w.lagMs), 50),
+    perSecond: windows.map((w) => (w.lagMs === null ? null : +w.lagMs.toFixed(2))),
   };
 }
 
@@ -227,6 +255,7 @@ console.log(
     pages: PAGES,
     links: process.env.LINKS || 'direct',
     clockModel: { apartMs: summary(apart), fromRoomMs: summary(fromRoom) },
+    bySystemClock: { apartMs: summary(trueApart), fromRoomMs: summary(trueFromRoom), clockModelErrorMs: summary(clockError) },
     lateJoiner: { audibleAfterReadyMs: lateJoin?.audibleAfterReadyMs ?? null, apartAfter3sMs: summary(lateApart) },
     atTheSoundCard: sound,
     pagesAtEnd: states.map((s) => ({ roundTripMs: +s.roundTripMs.toFixed(2), uncertaintyMs: +s.uncertaintyMs.toFixed(2), outputLatencyMs: Math.round(s.outputLatencyMs), corrections: s.corrections })),

@@ -47,6 +47,8 @@ export class Engine {
     this.blocked = false;
     /** Signed error of the last check (ms, positive: ahead of the room). */
     this.errorMs = 0;
+    /** The last checks' raw errors (ms). @type {number[]} */
+    this.errors = [];
     this.corrections = { bends: 0, restarts: 0 };
     /** The last corrections, newest last, for window.spotikSync (docs/sync.md). @type {{ kind: string, errorMs: number, lagMs: number, at: number }[]} */
     this.history = [];
@@ -229,6 +231,7 @@ export class Engine {
       if (position >= source.duration) return;
       if (Math.floor(Math.max(0, position) / source.pieceSeconds) === index) {
         this.timeline = new Timeline(at, position);
+        this.errors = [];
         if (!this.resettling) {
           this.startedAt = at;
           this.settles = 0;
@@ -316,7 +319,12 @@ export class Engine {
     if (!context || !timeline || !this.playback.playing || !this.current) return;
     const generation = this.generation;
     const now = context.currentTime;
-    this.errorMs = (timeline.positionAt(now) - this.targetAt(now)) * 1000;
+    // Decided on the median of the last five checks (1.25 s): an output's
+    // reported latency jitters by several ms in its first seconds, and a
+    // correction that chases that noise is itself an error.
+    this.errors.push((timeline.positionAt(now) - this.targetAt(now)) * 1000);
+    if (this.errors.length > 5) this.errors.shift();
+    this.errorMs = [...this.errors].sort((a, b) => a - b)[Math.floor(this.errors.length / 2)];
     /** @type {import('./plan.js').Correction} */
     let fix = { kind: 'none' };
     if (now < timeline.at) {
@@ -403,6 +411,17 @@ export class Engine {
     const page = localAt(serverMs);
     const time = this.link.ready ? this.link.contextAt(page) : this.context.currentTime + (page - this.heardAt(this.context.currentTime)) / 1000;
     return this.timeline.positionAt(time) * 1000 - this.deviceDelayMs;
+  }
+
+  /**
+   * The same, at the instant this machine's own clock reads `unixMs`: on
+   * one machine (the benchmark's) every process shares that clock, so this
+   * is the truth the clock model is measured against.
+   * @param {number} unixMs
+   */
+  positionAtWall(unixMs) {
+    if (!this.timeline || !this.context || !this.link.ready) return null;
+    return this.timeline.positionAt(this.link.contextAt(unixMs - performance.timeOrigin)) * 1000 - this.deviceDelayMs;
   }
 
   /** What the badge and the sync report show. */

@@ -303,6 +303,8 @@ export function roomView(main, [roomId]) {
     spotikSync: {
       positionAt: (/** @type {number} */ serverMs) => player.positionAt(serverMs),
       roomAt: (/** @type {number} */ serverMs) => roomPositionAt(player.playback, serverMs),
+      positionAtWall: (/** @type {number} */ unixMs) => player.positionAtWall(unixMs),
+      wallOffset,
       state: () => ({ ...player.sync(), track: player.playback.track?.id ?? null, playing: player.playback.playing, position: player.positionAt(serverNow()), corrections: { ...player.corrections }, history: [...player.history] }),
       serverNow,
     },
