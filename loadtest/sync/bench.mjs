@@ -142,8 +142,14 @@ async function openPage(person, index) {
     page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
   }
   const channel = ACOUSTIC ? `?channel=${channels[index] ?? 'left'}` : '';
-  await page.goto(`${BASE}/rooms/${room.id}${channel}`);
-  await page.locator('#now-track').waitFor({ timeout: 60_000 });
+  // Through the proxy a page load now and then stalls on a request the
+  // proxy lost (it reads one request head per connection): load it again.
+  for (let attempt = 0; ; attempt += 1) {
+    await page.goto(`${BASE}/rooms/${room.id}${channel}`, { timeout: 30_000 }).catch(() => {});
+    const shown = await page.locator('#now-track').waitFor({ timeout: 20_000 }).then(() => true, () => false);
+    if (shown) break;
+    if (attempt === 2) throw new Error(`the room page did not load for ${person.user.username}`);
+  }
   const ready = Date.now();
   return { page, ready };
 }

@@ -240,6 +240,12 @@ try {
   ok('a late joiner hears the room', await playing(carol, 'late joiner'));
   // By the clock model: the old <audio> player was 18–28 ms between pages
   // and 73–111 ms behind the room.
+  // Each page corrects itself within seconds of a start (or of its output
+  // moving under it); then they must hold together.
+  await until('every page has settled within 2 ms of the room', async () => {
+    const errors = await Promise.all([alice, bob, carol].map((page) => page.evaluate(() => window.spotikSync.state().driftMs)));
+    return errors.every((error) => Math.abs(error) <= 2);
+  }, 20_000);
   const { apart, fromRoom, said: states } = await heardTogether([alice, bob, carol]);
   ok('three pages hear the same place, within 10 ms by their clock models', apart <= 10, `worst ${apart.toFixed(2)} ms apart (${states})`);
   ok('and where the room is, within 10 ms', fromRoom <= 10, `worst ${fromRoom.toFixed(2)} ms from the room`);
