@@ -5,7 +5,7 @@ import js from '@eslint/js';
 const browser = Object.fromEntries(
   [
     'window', 'document', 'location', 'history', 'localStorage', 'navigator', 'performance', 'fetch', 'FormData',
-    'URL', 'URLSearchParams', 'WebSocket', 'XMLHttpRequest', 'AudioContext', 'HTMLElement',
+    'URL', 'URLSearchParams', 'WebSocket', 'XMLHttpRequest', 'AudioContext', 'OfflineAudioContext', 'AudioBuffer', 'HTMLElement',
     'HTMLFormElement', 'HTMLButtonElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLTextAreaElement',
     'Element', 'Node', 'Event', 'EventListener', 'DOMException', 'AbortController', 'AbortSignal', 'addEventListener',
     'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'confirm', 'prompt', 'console',

@@ -150,7 +150,7 @@ export class Engine {
       return;
     }
     const abort = new AbortController();
-    const source = openSource(this.audio(), String(track.file_url), abort.signal);
+    const source = openSource(this.audio(), String(track.file_url), abort.signal, track.duration_ms / 1000);
     source.catch(() => {});
     this.current = { id: track.id, abort, source };
   }
@@ -160,7 +160,7 @@ export class Engine {
     if (this.upcoming?.id === track.id) return;
     this.upcoming?.abort.abort();
     const abort = new AbortController();
-    const source = openSource(this.audio(), String(track.file_url), abort.signal);
+    const source = openSource(this.audio(), String(track.file_url), abort.signal, track.duration_ms / 1000);
     source.then((opened) => opened.piece(0)).catch(() => {});
     this.upcoming = { id: track.id, abort, source };
   }
