@@ -85,9 +85,13 @@ function noiseWav(seconds, seed) {
   return out;
 }
 
+/** MP3=1: the web app's 30 s VBR noise fixture instead (played in MP3 pieces). */
+const MP3 = process.env.MP3 === '1' ? readFileSync(new URL('../../web/tests/fixtures/noise-30s-vbr.mp3', import.meta.url)) : null;
+
 async function upload(room, token, name, seed) {
   const form = new FormData();
-  form.append('audio_file', new Blob([noiseWav(TRACK_SECONDS, seed)], { type: 'audio/wav' }), `${name}.wav`);
+  if (MP3) form.append('audio_file', new Blob([MP3], { type: 'audio/mpeg' }), `${name}.mp3`);
+  else form.append('audio_file', new Blob([noiseWav(TRACK_SECONDS, seed)], { type: 'audio/wav' }), `${name}.wav`);
   return (await api('POST', `/rooms/${room}/tracks`, token, form)).data ?? (await api('GET', `/rooms/${room}/tracks`, token)).tracks.at(-1);
 }
 
