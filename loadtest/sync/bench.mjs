@@ -18,6 +18,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { offsets } from './acoustic.mjs';
 import { parseLink, startLink } from './link.mjs';
+import { wav } from '../../web/tests/wav.mjs';
 
 const require = createRequire(new URL('../../web/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -58,19 +59,7 @@ async function user(name) {
 function noiseWav(seconds, seed) {
   const rate = 44_100;
   const frames = Math.round(seconds * rate);
-  const out = Buffer.alloc(44 + frames * 2);
-  out.write('RIFF', 0);
-  out.writeUInt32LE(36 + frames * 2, 4);
-  out.write('WAVEfmt ', 8);
-  out.writeUInt32LE(16, 16);
-  out.writeUInt16LE(1, 20);
-  out.writeUInt16LE(1, 22);
-  out.writeUInt32LE(rate, 24);
-  out.writeUInt32LE(rate * 2, 28);
-  out.writeUInt16LE(2, 32);
-  out.writeUInt16LE(16, 34);
-  out.write('data', 36);
-  out.writeUInt32LE(frames * 2, 40);
+  const { bytes, dataStart, view } = wav({ channels: 1, rate, frames });
   // xorshift32: a multiplying generator in doubles loses its low bits and
   // repeats within a second, which makes every lag of it look alike.
   let s = seed >>> 0 || 1;
@@ -80,9 +69,9 @@ function noiseWav(seconds, seed) {
     s ^= s << 5;
     s >>>= 0;
     const fade = Math.min(1, i / 2205, (frames - i) / 2205);
-    out.writeInt16LE(Math.round(((s / 2 ** 32) * 2 - 1) * 9000 * fade), 44 + i * 2);
+    view.setInt16(dataStart + i * 2, Math.round(((s / 2 ** 32) * 2 - 1) * 9000 * fade), true);
   }
-  return out;
+  return bytes;
 }
 
 /** MP3=1: the web app's 30 s VBR noise fixture instead (played in MP3 pieces). */

@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { wav } from './wav.mjs';
 
 const BASE = process.env.BASE ?? 'http://127.0.0.1:8000';
 const SHOTS = process.env.SCREENSHOTS ?? 'target/screenshots';
@@ -34,26 +35,14 @@ function ask(request) {
 }
 
 /** A mono 16-bit WAV of `seconds` of a tone. */
-function wav(name, seconds, hz) {
+function tone(name, seconds, hz) {
   const rate = 8000;
-  const samples = Math.round(rate * seconds);
-  const data = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i += 1) data.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * hz * i) / rate)), i * 2);
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + data.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(1, 22);
-  head.writeUInt32LE(rate, 24);
-  head.writeUInt32LE(rate * 2, 28);
-  head.writeUInt16LE(2, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(data.length, 40);
+  const { bytes, dataStart, view } = wav({ channels: 1, rate, frames: Math.round(rate * seconds) });
+  for (let i = 0; dataStart + i * 2 < bytes.length; i += 1) {
+    view.setInt16(dataStart + i * 2, Math.round(6000 * Math.sin((2 * Math.PI * hz * i) / rate)), true);
+  }
   const file = path.join(WORK, name);
-  fs.writeFileSync(file, Buffer.concat([head, data]));
+  fs.writeFileSync(file, bytes);
   return file;
 }
 
@@ -181,8 +170,8 @@ try {
     await alice.getByRole('button', { name: 'Upload' }).click();
     await alice.getByText(`“${path.basename(file)}” was added to the queue.`).waitFor({ timeout: 10_000 });
   };
-  await upload(wav('Morning tide.wav', 40, 440), 'Jazz', COVER);
-  await upload(wav('Night drive.wav', 40, 660), 'Rock');
+  await upload(tone('Morning tide.wav', 40, 440), 'Jazz', COVER);
+  await upload(tone('Night drive.wav', 40, 660), 'Rock');
   const rows = alice.locator('.queue .track');
   await until('both tracks are queued', async () => (await rows.count()) === 2);
   ok('two uploads with a genre are in the queue', (await rows.count()) === 2);
@@ -219,7 +208,7 @@ try {
   // The administrator plays, pauses, resumes and skips; both pages follow.
   // (The first upload started the idle room; playing another track marks
   // it played, so a third waits for the skip.)
-  await upload(wav('Evening glow.wav', 40, 550));
+  await upload(tone('Evening glow.wav', 40, 550));
   await alice.getByRole('button', { name: 'Play Night drive now' }).click();
   await until('both pages say what plays', async () =>
     (await bob.locator('#now-track').textContent()) === 'Night drive' && (await alice.locator('#now-track').textContent()) === 'Night drive');
@@ -376,7 +365,7 @@ try {
   await hostile.getByLabel('Name', { exact: true }).fill('"><script>window.__xss=2</script>');
   await hostile.getByRole('button', { name: 'Open room' }).click();
   await hostile.waitForURL('**/rooms/**');
-  await hostile.getByLabel('Audio file').setInputFiles(wav('"><img src=x onerror=window.__xss=3>.wav', 2, 500));
+  await hostile.getByLabel('Audio file').setInputFiles(tone('"><img src=x onerror=window.__xss=3>.wav', 2, 500));
   await hostile.getByRole('button', { name: 'Upload' }).click();
   await hostile.locator('.queue .track').first().waitFor({ timeout: 10_000 });
   await alice.goto(BASE);

@@ -15,8 +15,6 @@ const BURST = 8;
 const ANSWER_WITHIN_MS = 1000;
 
 const filter = new ClockFilter();
-/** @type {Set<() => void>} */
-const listeners = new Set();
 /** @type {Map<number, (sample: import('./filter.js').Sample | null) => void>} */
 const waiting = new Map();
 let nextId = 1;
@@ -24,9 +22,6 @@ let bursting = false;
 let timer = 0;
 let started = false;
 let startedAt = 0;
-
-/** The page's clock (ms). */
-export const localNow = () => performance.now();
 
 /** The server's clock now, in Unix milliseconds. */
 export const serverNow = () => serverAt(performance.now());
@@ -61,12 +56,6 @@ const firstModel = new Promise((resolve) => {
 /** Resolves once the first burst is fitted, or after `ms`, whichever is first. */
 export function clockReady(ms = 1500) {
   return filter.ready ? Promise.resolve() : Promise.race([firstModel, new Promise((resolve) => setTimeout(resolve, ms))]);
-}
-
-/** @param {() => void} listener */
-export function onClock(listener) {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
 }
 
 onMessage((message, receivedAt) => {
@@ -113,7 +102,7 @@ async function exchangeOverHttp() {
 }
 
 /** Measures once: a burst, then the filter. */
-export async function synchronise() {
+async function synchronise() {
   if (bursting) return;
   bursting = true;
   try {
@@ -132,7 +121,6 @@ export async function synchronise() {
   } finally {
     bursting = false;
   }
-  for (const listener of listeners) listener();
 }
 
 function plan() {

@@ -32,7 +32,8 @@ const FADE = 0.004;
 const SETTLE = 3;
 const SETTLE_BEYOND_MS = 3;
 
-export const DELAY_KEY = 'spotik.outputDelayMs';
+/** Where the listener's device delay is kept (docs/sync.md). */
+const DELAY_KEY = 'spotik.outputDelayMs';
 
 export class Engine {
   /** @param {{ pan?: number }} [options] `pan`: −1 left only, 1 right only (a test setting) */

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { mp3Cut, mp3Frames } from '../../src/sync/mp3.js';
 import { wavLayout, wavSamples } from '../../src/sync/wav.js';
+import { wav } from '../wav.mjs';
 
 function random(seed) {
   let s = seed >>> 0 || 1;
@@ -46,20 +47,8 @@ test('mangled MP3s are refused or cut within their bytes', () => {
 });
 
 test('mangled WAVs are refused or read within their bytes', () => {
-  const header = new Uint8Array(44 + 400);
-  const view = new DataView(header.buffer);
-  [...'RIFF'].forEach((c, i) => view.setUint8(i, c.charCodeAt(0)));
-  view.setUint32(4, 436, true);
-  [...'WAVEfmt '].forEach((c, i) => view.setUint8(8 + i, c.charCodeAt(0)));
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 2, true);
-  view.setUint32(24, 44_100, true);
-  view.setUint32(28, 176_400, true);
-  view.setUint16(32, 4, true);
-  view.setUint16(34, 16, true);
-  [...'data'].forEach((c, i) => view.setUint8(36 + i, c.charCodeAt(0)));
-  view.setUint32(40, 400, true);
+  // 100 frames of 16-bit stereo PCM.
+  const { bytes: header } = wav({ frames: 100 });
   const next = random(7);
   for (let round = 0; round < 3000; round += 1) {
     const bytes = mangled(header, next);
