@@ -12,10 +12,9 @@
 //! measured by their packets alone, as before.
 
 use crate::Rejected;
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CodecParameters, Decoder, DecoderOptions};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error;
-use symphonia::core::formats::Packet;
+use symphonia::core::packet::Packet;
 
 /// Runs decoded across a file.
 pub const RUNS: u64 = 64;
@@ -31,7 +30,7 @@ struct Run {
 }
 
 pub struct Sampler {
-    decoder: Option<Box<dyn Decoder>>,
+    decoder: Option<Box<dyn AudioDecoder>>,
     len: u64,
     /// The next run starts once the demuxer has read past this many bytes.
     next_at: u64,
@@ -44,9 +43,9 @@ pub struct Sampler {
 
 impl Sampler {
     /// A sampler of a stream of `len` bytes with these parameters.
-    pub fn new(params: &CodecParameters, len: u64) -> Self {
+    pub fn new(params: &AudioCodecParameters, len: u64) -> Self {
         let decoder = symphonia::default::get_codecs()
-            .make(params, &DecoderOptions::default())
+            .make_audio_decoder(params, &AudioDecoderOptions::default())
             .ok();
         Self {
             decoder,
@@ -78,9 +77,9 @@ impl Sampler {
                 self.current.decoded = true;
                 if !self.current.heard && decoded.frames() > 0 {
                     // At most RUNS × RUN buffers in all: no reuse needed.
-                    let mut samples = SampleBuffer::<f32>::new(decoded.capacity() as u64, *decoded.spec());
-                    samples.copy_interleaved_ref(decoded);
-                    self.current.heard = samples.samples().iter().any(|s| *s != 0.0);
+                    let mut samples: Vec<f32> = Vec::new();
+                    decoded.copy_to_vec_interleaved(&mut samples);
+                    self.current.heard = samples.iter().any(|s| *s != 0.0);
                 }
             }
             Err(Error::ResetRequired) => decoder.reset(),
