@@ -15,6 +15,16 @@ pub fn room_channels(room: uuid::Uuid) -> [String; 2] {
     [format!("private-room.{room}"), format!("presence-room.{room}")]
 }
 
+/// The presence channel whose members a subscription to `channel` counts
+/// in: a native client joins a room on its private channel, and is present
+/// on the room's presence channel like a Pusher client there.
+pub fn presence_of(channel: &str) -> Cow<'_, str> {
+    match channel.strip_prefix("private-room.") {
+        Some(room) => Cow::Owned(format!("presence-room.{room}")),
+        None => Cow::Borrowed(channel),
+    }
+}
+
 /// The room a channel name belongs to, if it is a room channel.
 pub fn room_of(channel: &str) -> Option<uuid::Uuid> {
     let id = channel

@@ -47,6 +47,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
+/// The status a subscription ended by a revoked token is refused with.
+const REVOKED: u16 = 401;
+
 /// The Redis channel between replicas (after the key prefix).
 pub const CHANNEL: &str = "hub";
 
@@ -80,22 +83,31 @@ struct Channel {
 }
 
 impl Channel {
-    /// Tells the channel's Pusher clients that a member arrived or left.
-    fn announce(&self, channel: &str, change: Change) {
-        let (event, data) = match change {
-            Change::Added(data) => ("pusher_internal:member_added", data),
-            Change::Removed(data) => ("pusher_internal:member_removed", data),
-            Change::Unchanged => return,
-        };
-        self.send_to_pusher_clients(&frames::pusher_value(event, Some(channel), &data), None);
-    }
-
-    fn send_to_pusher_clients(&self, frame: &Frame, except: Option<u64>) {
-        for (id, subscriber) in &self.subscribers {
-            if Some(*id) != except && subscriber.protocol == Protocol::Pusher {
+    fn send_to(&self, protocol: Protocol, frame: &Frame) {
+        for subscriber in self.subscribers.values() {
+            if subscriber.protocol == protocol {
                 subscriber.outbox.push(frame);
             }
         }
+    }
+}
+
+/// Tells a presence channel's clients that a member arrived or left: its
+/// Pusher clients as `pusher_internal:member_*`, and the native clients of
+/// the room's private channel (where native clients listen) as `member_*`.
+fn announce_in(channels: &HashMap<String, Channel>, presence_channel: &str, change: Change) {
+    let (event, data) = match change {
+        Change::Added(data) => ("member_added", data),
+        Change::Removed(data) => ("member_removed", data),
+        Change::Unchanged => return,
+    };
+    if let Some(entry) = channels.get(presence_channel) {
+        let frame = frames::pusher_value(&format!("pusher_internal:{event}"), Some(presence_channel), &data);
+        entry.send_to(Protocol::Pusher, &frame);
+    }
+    let private = frames::room_of(presence_channel).map(|room| frames::room_channels(room)[0].clone());
+    if let Some(entry) = private.and_then(|private| channels.get(&private)) {
+        entry.send_to(Protocol::Native, &frames::native(event, &data));
     }
 }
 
@@ -310,10 +322,19 @@ impl Hub {
             Channel::default()
         });
         if !entry.subscribers.contains_key(&id) {
+            // Announced before the subscriber is in: a client is not told
+            // of its own arrival (the roster it gets says it).
             if let Some(member) = &subscriber.member {
-                entry.announce(channel, self.presence.local_join(channel, member));
+                let presence_channel = frames::presence_of(channel);
+                announce_in(
+                    &channels,
+                    &presence_channel,
+                    self.presence.local_join(&presence_channel, member),
+                );
             }
-            entry.subscribers.insert(id, subscriber);
+            if let Some(entry) = channels.get_mut(channel) {
+                entry.subscribers.insert(id, subscriber);
+            }
         }
         if channel.starts_with("presence-") {
             self.presence.roster(channel)
@@ -330,34 +351,33 @@ impl Hub {
     /// Removes connection `id` from `channel`; false if it was not there.
     pub fn unsubscribe(&self, channel: &str, id: u64) -> bool {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = channels.get_mut(channel) else {
-            return false;
-        };
-        let removed = self.remove(entry, channel, id).is_some();
-        if entry.subscribers.is_empty() {
+        let removed = self.remove(&mut channels, channel, id).is_some();
+        if channels.get(channel).is_some_and(|entry| entry.subscribers.is_empty()) {
             channels.remove(channel);
             self.interest.closed(channel);
         }
         removed
     }
 
-    fn remove(&self, entry: &mut Channel, channel: &str, id: u64) -> Option<Subscriber> {
-        let subscriber = entry.subscribers.remove(&id)?;
+    /// Takes connection `id` off `channel` and tells the others if that
+    /// was the user's last connection there; the channel stays, even empty.
+    fn remove(&self, channels: &mut HashMap<String, Channel>, channel: &str, id: u64) -> Option<Subscriber> {
+        let subscriber = channels.get_mut(channel)?.subscribers.remove(&id)?;
         if let Some(member) = &subscriber.member {
-            entry.announce(channel, self.presence.local_leave(channel, &member.user_id));
+            let presence_channel = frames::presence_of(channel);
+            let change = self.presence.local_leave(&presence_channel, &member.user_id);
+            announce_in(channels, &presence_channel, change);
         }
         Some(subscriber)
     }
 
     /// A member change learnt from another replica (or from its silence).
-    fn announce(&self, channel: &str, change: Change) {
+    fn announce(&self, presence_channel: &str, change: Change) {
         if change == Change::Unchanged {
             return;
         }
         let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = channels.get(channel) {
-            entry.announce(channel, change);
-        }
+        announce_in(&channels, presence_channel, change);
     }
 
     /// Drops the members of replicas that have gone silent.
@@ -370,7 +390,7 @@ impl Hub {
     /// Ends the subscriptions of `channel` that `which` selects, telling each client why.
     fn end_where(&self, channel: &str, status: u16, reason: &str, which: impl Fn(&Subscriber) -> bool) {
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = channels.get_mut(channel) else {
+        let Some(entry) = channels.get(channel) else {
             return;
         };
         let ended: Vec<u64> = entry
@@ -380,9 +400,14 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for id in ended {
-            if let Some(subscriber) = self.remove(entry, channel, id) {
+            if let Some(subscriber) = self.remove(&mut channels, channel, id) {
                 let notice = match subscriber.protocol {
                     Protocol::Pusher => frames::subscription_error(channel, status, reason),
+                    // Its socket is closing with 1008 "token revoked": the
+                    // client reconnects with its new token and joins again.
+                    // A `room_left` with a reason would send it away from
+                    // the room (it did, at every refresh of a web app page).
+                    Protocol::Native if status == REVOKED => continue,
                     Protocol::Native => frames::native(
                         "room_left",
                         &frames::RoomLeft {
@@ -394,7 +419,7 @@ impl Hub {
                 subscriber.outbox.push(&notice);
             }
         }
-        if entry.subscribers.is_empty() {
+        if channels.get(channel).is_some_and(|entry| entry.subscribers.is_empty()) {
             channels.remove(channel);
             self.interest.closed(channel);
         }
@@ -599,7 +624,7 @@ impl Hub {
         for channel in names {
             self.end_where(
                 &channel,
-                401,
+                REVOKED,
                 "The token that authorised this subscription was revoked",
                 |s| s.session == Some(session),
             );

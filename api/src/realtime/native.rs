@@ -13,7 +13,7 @@ use super::{catch_up, inbound, upgrade};
 use crate::auth::{authenticate_token, AuthUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::hub::outbox::{Closing, Frame, Outbox};
-use crate::hub::{frames, Protocol, Subscriber};
+use crate::hub::{frames, Member, Protocol, Subscriber};
 use crate::routes::rooms;
 use crate::state::from_depot;
 use crate::state::State;
@@ -204,9 +204,15 @@ impl Connection {
             socket_id: self.socket_id.clone(),
             user: Some(user),
             session: Some(self.caller.claims.jti),
-            member: None,
+            // Present in the room while joined, as a Pusher client is on
+            // its presence channel: both see each other come and go.
+            member: Some(Member {
+                user_id: user.to_string(),
+                info: serde_json::to_value(self.caller.user.public_view()).unwrap_or_default(),
+            }),
         };
         self.state.hub.subscribe(&channel(room), self.id, subscriber);
+        let online = self.state.hub.presence.users(&frames::presence_of(&channel(room)));
         self.room = Some(room);
         let found = rooms::require(&self.state.db, room).await?;
         let view = rooms::room_view(&self.state, &found, &self.caller.user).await?;
@@ -216,6 +222,7 @@ impl Connection {
                 seq: found.event_seq,
                 server_time: view.clock.server_time,
                 position_ms: view.clock.position_ms,
+                online,
                 room: view,
             },
         )];
@@ -249,6 +256,8 @@ struct RoomJoined {
     seq: i64,
     server_time: i64,
     position_ms: i64,
+    /// The ids of the users connected to the room now, this one included.
+    online: Vec<String>,
     room: crate::domain::models::RoomView,
 }
 

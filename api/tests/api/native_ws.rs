@@ -210,3 +210,82 @@ async fn a_clock_exchange_is_answered_with_the_servers_two_instants() {
         .unwrap()
         .contains("time needs"));
 }
+
+/// Presence over the native protocol: who is connected to the room comes
+/// with `room_joined` and changes as `member_added` / `member_removed`, and
+/// a native listener and a Pusher one see each other.
+#[tokio::test]
+async fn native_listeners_are_present_to_each_other_and_to_pusher_clients() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = app.user("admin").await;
+    let (guest, guest_id) = app.user("guest").await;
+    let room = app.room(&admin).await;
+    assert_eq!(
+        app.post(&format!("/rooms/{room}/join"), &guest, json!({})).await.status,
+        200
+    );
+
+    let mut native = NativeClient::connect(&app, &admin).await;
+    let joined = native.join(&room).await;
+    assert_eq!(joined["online"], json!([admin_id]), "{joined}");
+
+    let channel = format!("presence-room.{room}");
+    let mut pusher = PusherClient::connect(&app).await;
+    let roster = pusher.subscribe(&app, &guest, &channel).await;
+    assert_eq!(roster["data"]["presence"]["count"], 2, "{roster}");
+    assert_eq!(roster["data"]["presence"]["hash"][&admin_id]["username"], "admin");
+    let added = native.expect("member_added").await;
+    assert_eq!(added["user_id"], guest_id.as_str());
+    assert_eq!(added["user_info"]["username"], "guest");
+
+    // A second native tab of the guest's is not a new arrival.
+    let mut tab = NativeClient::connect(&app, &guest).await;
+    assert_eq!(tab.join(&room).await["online"].as_array().map(Vec::len), Some(2));
+    pusher.socket.close(None).await.unwrap();
+    assert!(
+        next_json(&mut native.socket, Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the guest is still there in another tab"
+    );
+    drop(tab);
+    let removed = native.expect("member_removed").await;
+    assert_eq!(removed["user_id"], guest_id.as_str());
+
+    // Leaving the room's stream is leaving its presence, for Pusher clients too.
+    let mut pusher = PusherClient::connect(&app).await;
+    pusher.subscribe(&app, &guest, &channel).await;
+    native.send("leave_room", json!({})).await;
+    let gone = pusher.expect("pusher_internal:member_removed").await;
+    assert_eq!(gone["data"]["user_id"], admin_id.as_str());
+}
+
+/// A page renews its token while in a room: the old token's socket closes
+/// with 1008 and nothing tells the page it left the room (a `room_left`
+/// with a reason sent the web app away at every renewal).
+#[tokio::test]
+async fn a_refreshed_token_closes_the_socket_without_sending_the_page_away() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice").await;
+    let room = app.room(&token).await;
+    let mut client = NativeClient::connect(&app, &token).await;
+    client.join(&room).await;
+    let renewed = app.post("/auth/refresh", &token, json!({})).await;
+    assert_eq!(renewed.status, 200, "{:?}", renewed.body);
+    let mut seen = Vec::new();
+    let code = loop {
+        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut client.socket)).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => seen.push(text.to_string()),
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
+                break frame.map(|f| u16::from(f.code));
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("the socket did not close: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(1008));
+    assert!(!seen.iter().any(|frame| frame.contains("room_left")), "{seen:?}");
+    let new_token = renewed.body["data"]["token"].as_str().unwrap();
+    let mut again = NativeClient::connect(&app, new_token).await;
+    assert_eq!(again.join(&room).await["room"]["id"], room.as_str());
+}
