@@ -215,6 +215,7 @@ pub fn router() -> Router {
                                 .post(routes::votes::add_vote)
                                 .delete(routes::votes::remove_vote),
                         )
+                        .push(Router::with_path("votes").get(routes::votes::list_voters))
                         .push(Router::with_path("play").post(routes::playback::play_track)),
                 ),
         )

@@ -338,6 +338,16 @@ pub struct Participant {
     pub joined_at: DateTime<Utc>,
 }
 
+/// Who voted for a track, and when: Spotik's web app lists them under the
+/// score (the Vue front end shows only the score).
+#[derive(Clone, Debug, FromRow, Serialize, ToSchema)]
+pub struct Voter {
+    pub id: Uuid,
+    pub username: String,
+    #[serde(with = "iso_format")]
+    pub voted_at: DateTime<Utc>,
+}
+
 /// A participant (`ParticipantList.vue` reads `user.username`/`username`,
 /// `user_id`/`user.id` and `joined_at`; the store removes them by `id`,
 /// which is therefore the user's id, as in `user.left`).

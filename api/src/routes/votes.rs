@@ -3,12 +3,13 @@
 use crate::auth::caller::Caller;
 use crate::domain::events;
 use crate::domain::events::EventName;
-use crate::domain::models::{to_value, UserRef};
+use crate::domain::models::{to_value, UserRef, Voter};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::reply::Fields;
+use crate::http::reply::{Fields, Reply};
 use crate::http::request::uuid_param;
 use crate::routes::rooms::require_member;
 use crate::store::ballots::Ballot;
+use crate::store::records;
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::Serialize;
@@ -138,4 +139,18 @@ pub async fn add_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<Sco
 #[endpoint(tags("votes"))]
 pub async fn remove_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<Score>> {
     vote(caller, req, false).await
+}
+
+/// Who voted for a queued track, earliest first (at most
+/// [`records::VOTERS_LISTED`]; the score counts them all). Members only.
+#[endpoint(tags("votes"))]
+pub async fn list_voters(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<Voter>>> {
+    let state = &caller.state;
+    let room_id = uuid_param(req, "room")?;
+    let track_id = uuid_param(req, "track")?;
+    require_member(state, room_id, caller.id()).await?;
+    Ok(Reply::data(
+        "Voters",
+        records::voters(&state.db, room_id, track_id).await?,
+    ))
 }

@@ -2,7 +2,7 @@
 //! handler that shows one of them goes through here, so a column is added
 //! once and every list is read in a constant number of queries.
 
-use crate::domain::models::{Participant, Room, Track, ROOM_COLUMNS, ROOM_FROM, TRACK_COLUMNS, TRACK_FROM};
+use crate::domain::models::{Participant, Room, Track, Voter, ROOM_COLUMNS, ROOM_FROM, TRACK_COLUMNS, TRACK_FROM};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -168,6 +168,25 @@ pub async fn participants(db: impl PgExecutor<'_>, room: Uuid) -> Result<Vec<Par
          WHERE p.room_id = $1 ORDER BY p.joined_at, u.id",
     )
     .bind(room)
+    .fetch_all(db)
+    .await
+}
+
+/// The most voters one answer lists: a track's score says how many there
+/// are; a page of names is what a person reads.
+pub const VOTERS_LISTED: i64 = 100;
+
+/// The first [`VOTERS_LISTED`] voters for `track` in `room`, earliest first
+/// (none when the track is not in the room).
+pub async fn voters(db: impl PgExecutor<'_>, room: Uuid, track: Uuid) -> Result<Vec<Voter>, sqlx::Error> {
+    sqlx::query_as::<_, Voter>(
+        "SELECT u.id, u.username, v.created_at AS voted_at FROM track_votes v \
+         JOIN tracks t ON t.id = v.track_id JOIN users u ON u.id = v.user_id \
+         WHERE v.track_id = $2 AND t.room_id = $1 ORDER BY v.created_at, u.id LIMIT $3",
+    )
+    .bind(room)
+    .bind(track)
+    .bind(VOTERS_LISTED)
     .fetch_all(db)
     .await
 }

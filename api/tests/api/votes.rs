@@ -206,3 +206,57 @@ fn any_votes_and_unvotes_through_any_rooms_url_keep_scores_exact() {
         .unwrap();
     runtime.block_on(async move { drop(app) });
 }
+
+/// Who voted, earliest first, for members only and only for a track of the
+/// room in the URL; an unvote takes the name off.
+#[tokio::test]
+async fn members_see_who_voted_for_a_track() {
+    let app = spawn_app().await;
+    let (alice, room, track, other) = room_with_two_tracks(&app).await;
+    let (bob, bob_id) = app.user("bob").await;
+    let (stranger, _) = app.user("stranger").await;
+    app.post(&format!("/rooms/{room}/join"), &bob, json!({})).await;
+    let voters = |token: &str, track: &str| {
+        let (token, path) = (token.to_owned(), format!("/rooms/{room}/tracks/{track}/votes"));
+        let app = &app;
+        async move { app.get(&path, &token).await }
+    };
+    assert_eq!(voters(&alice, &track).await.body["data"], json!([]));
+    app.post(&format!("/rooms/{room}/tracks/{track}/vote"), &bob, json!({}))
+        .await;
+    app.post(&format!("/rooms/{room}/tracks/{track}/vote"), &alice, json!({}))
+        .await;
+    let listed = voters(&bob, &track).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let names: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bob", "alice"]);
+    assert_eq!(listed.body["data"][0]["id"], bob_id.as_str());
+    assert!(listed.body["data"][0]["voted_at"].is_string());
+    assert_eq!(voters(&alice, &other).await.body["data"], json!([]));
+
+    app.delete(&format!("/rooms/{room}/tracks/{track}/vote"), &bob).await;
+    assert_eq!(
+        voters(&alice, &track).await.body["data"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    assert_eq!(voters(&stranger, &track).await.status, StatusCode::FORBIDDEN);
+    // A track of another room, through this room's URL, names nobody.
+    let elsewhere = app.room(&stranger).await;
+    let foreign = app.upload(&elsewhere, &stranger, "tone-1500ms.wav").await.body["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/rooms/{elsewhere}/tracks/{foreign}/vote"),
+        &stranger,
+        json!({}),
+    )
+    .await;
+    assert_eq!(voters(&alice, &foreign).await.body["data"], json!([]));
+}
