@@ -35,10 +35,10 @@ function reached(now) {
   for (const listener of reachability) listener(now);
 }
 
-/** @type {Set<() => void>} */
+/** @type {Set<(token: string) => void>} */
 const expiry = new Set();
-/** Told when the API refuses the session's token (expired or revoked). */
-export function onUnauthorized(/** @type {() => void} */ listener) {
+/** Told when the API refuses a token (expired or revoked), with that token. */
+export function onUnauthorized(/** @type {(token: string) => void} */ listener) {
   expiry.add(listener);
 }
 
@@ -95,7 +95,7 @@ export async function call(method, path, options = {}) {
     // Not JSON (a proxy's error page): the status says enough.
   }
   if (!response.ok) {
-    if (response.status === 401 && token && path !== '/auth/login') for (const listener of expiry) listener();
+    if (response.status === 401 && token && path !== '/auth/login') for (const listener of expiry) listener(token);
     throw failure(response.status, answer);
   }
   return answer ?? {};

@@ -30,15 +30,30 @@ export async function logout() {
   setSession(null);
 }
 
-/** A new token for the old one (which the server then revokes). */
-export async function refresh() {
-  const current = session();
-  if (!current) return;
-  start((await call('POST', '/auth/refresh', { json: {}, token: current.token })).data);
+/** @type {Promise<void> | null} */
+let refreshing = null;
+
+/**
+ * A new token for the old one (which the server then revokes). One at a
+ * time: a second refresh of the same token would be refused as revoked.
+ */
+export function refresh() {
+  refreshing ??= (async () => {
+    const current = session();
+    if (!current) return;
+    start((await call('POST', '/auth/refresh', { json: {}, token: current.token })).data);
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
 }
 
 let timer = 0;
-/** Refreshes at four fifths of the token's life, again after each refresh. */
+/**
+ * Refreshes at four fifths of the token's life, again after each refresh;
+ * at once for a token that expired meanwhile (a computer waking from
+ * sleep): the server renews an expired token for two weeks after issue.
+ */
 function schedule() {
   clearTimeout(timer);
   const current = session();
@@ -55,14 +70,39 @@ function schedule() {
       }
       schedule();
     },
-    Math.max(5_000, life * 0.8),
+    life > 0 ? Math.max(5_000, life * 0.8) : 0,
   );
+}
+
+/**
+ * A refused token: if it is the session's and has expired, renew it (the
+ * request that was refused shows its error; the next one works); if it was
+ * revoked or cannot be renewed, sign out. A request sent with the token a
+ * refresh has just replaced says nothing about the session.
+ * @param {string} token
+ */
+async function refused(token) {
+  const current = session();
+  if (!current || current.token !== token) return;
+  if (current.expiresAt <= Date.now() + 5_000) {
+    try {
+      await refresh();
+      return;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 0) return;
+    }
+  }
+  if (session()?.token === token) setSession(null);
 }
 
 export function keepAlive() {
   schedule();
   onSession(schedule);
-  onUnauthorized(() => {
-    if (session()) setSession(null);
+  onUnauthorized((token) => {
+    refused(token).catch(() => {});
+  });
+  // Timers stall while a computer sleeps: look again when the page is back.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') schedule();
   });
 }

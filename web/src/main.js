@@ -2,7 +2,7 @@
 // state), the routes, and what follows a session's start and end.
 
 import { onReachable } from './api.js';
-import { keepAlive, logout } from './auth.js';
+import { keepAlive, logout, refresh } from './auth.js';
 import { keepSynchronised } from './sync/clock.js';
 import { fill, h } from './dom.js';
 import { failed } from './notify.js';
@@ -66,8 +66,14 @@ onReachable((now) => {
   showConnection();
 });
 onRefused(() => {
-  // The token no longer opens the socket: it expired or was revoked.
-  if (session()) logout().catch(failed);
+  // The token no longer opens the socket. Expired, or revoked by a refresh
+  // whose answer is still on its way: renewing it (or waiting for the
+  // renewal under way) gives a token that does. Revoked for good: the
+  // refusal of the renewal signs out.
+  if (!session()) return;
+  refresh().then(connect, () => {
+    if (session()) logout().catch(failed);
+  });
 });
 
 let signedIn = session()?.user.id ?? null;

@@ -94,8 +94,13 @@ function open() {
     if (socket !== opened) return;
     socket = null;
     clearInterval(heartbeat);
+    if (event.code === 1008 && state !== 'open' && session()?.token !== token) {
+      // Refused with a token a refresh has replaced meanwhile: try the new one.
+      retry = window.setTimeout(open, 0);
+      return;
+    }
     if (event.code === 1008 && state !== 'open') {
-      // The token was refused at the door: nothing to retry with.
+      // The token was refused at the door: the session decides what next.
       become('closed');
       for (const listener of refusedListeners) listener();
       return;

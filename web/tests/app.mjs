@@ -144,6 +144,21 @@ async function playing(page, what) {
 
 const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
 
+// axe-core (the engine of Lighthouse's and most browsers' accessibility
+// audits) on a screen: WCAG 2.1 A and AA, every rule it can decide alone.
+// Evaluated through the DevTools protocol, which the page's policy does not
+// govern: the app itself stays under its strict CSP.
+const AXE = fs.readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+async function audit(page, screen) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    // @ts-ignore axe is what the evaluation above defined
+    const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  ok(`${screen}: no accessibility violations (axe, WCAG 2.1 AA)`, found.length === 0, found.join('; '));
+}
+
 try {
   // Two users; the first opens a room and fills its queue.
   const alice = await open('alice');
@@ -151,6 +166,7 @@ try {
   await alice.waitForURL('**/login**');
   ok('a stranger is asked to sign in', true);
   await shot(alice, 'login');
+  await audit(alice, 'sign-in screen');
   await alice.getByRole('link', { name: 'Create an account' }).click();
   await register(alice, `alice${stamp}`);
   ok('register through the form', true);
@@ -189,6 +205,10 @@ try {
   await bob.getByRole('heading', { name: 'Friday evening' }).waitFor();
   ok('a newcomer with the link signs up and lands in the room', true);
   await until('the newcomer is among the listeners', async () => (await alice.locator('.people li', { hasText: `bob${stamp}` }).count()) === 1);
+  ok('the newcomer shows as listening now', Boolean(await until('presence reaches the other page', async () =>
+    (await alice.locator('.people li[data-online=yes]', { hasText: `bob${stamp}` }).count()) === 1)));
+  const tokenOf = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('spotik.session') ?? 'null')?.token);
+  const bobFirstToken = await tokenOf(bob);
 
   // Votes: bob votes for the second track, which rises for both.
   await bob.getByRole('button', { name: 'Vote for Night drive' }).click();
@@ -201,20 +221,31 @@ try {
     (await bob.locator('.queue .track').first().locator('.score').textContent()).trim() === '2');
   ok('the activity names who voted', Boolean(await until('the voter is named', async () =>
     (await alice.locator('.activity', { hasText: `bob${stamp} voted for Night drive` }).count()) === 1)));
-  await bob.getByRole('button', { name: 'Take back your vote for Night drive' }).click();
+  await alice.getByRole('button', { name: '2 votes: who voted' }).click();
+  const voters = alice.locator('.queue .track').first().locator('.voters li');
+  ok('the score opens on who voted, in order', Boolean(await until('the voters are listed', async () =>
+    (await voters.allTextContents()).join('|') === `bob${stamp}|alice${stamp} (you)`)), (await voters.allTextContents()).join('|'));
+  await alice.getByRole('button', { name: '2 votes: who voted' }).click();
+  await bob.getByRole('button', { name: 'Voted for Night drive: take your vote back' }).click();
   await until('an unvote shows', async () => (await alice.locator('.queue .track').first().locator('.score').textContent()).trim() === '1');
   ok('vote and unvote', true);
 
   // The administrator plays, pauses, resumes and skips; both pages follow.
   // (The first upload started the idle room; playing another track marks
   // it played, so a third waits for the skip.)
-  await upload(tone('Evening glow.wav', 40, 550));
+  // Long enough to still play when the sessions' renewal has been waited for.
+  await upload(tone('Evening glow.wav', 150, 550));
   await alice.getByRole('button', { name: 'Play Night drive now' }).click();
   await until('both pages say what plays', async () =>
     (await bob.locator('#now-track').textContent()) === 'Night drive' && (await alice.locator('#now-track').textContent()) === 'Night drive');
   ok('play: heard by the administrator', await playing(alice, 'administrator'));
   ok('play: heard by the listener', await playing(bob, 'listener'));
   await shot(alice, 'room');
+  await audit(alice, 'room screen');
+  await alice.emulateMedia({ colorScheme: 'dark' });
+  await shot(alice, 'room-dark');
+  await audit(alice, 'room screen, dark scheme');
+  await alice.emulateMedia({ colorScheme: 'light' });
   await alice.getByRole('button', { name: '❚❚ Pause' }).click();
   ok('pause stops both', Boolean(await until('pause reaches both pages', async () =>
     (await bob.getByRole('heading', { name: 'Paused' }).count()) === 1 && (await audio(bob)).paused && (await audio(alice)).paused)));
@@ -240,6 +271,12 @@ try {
   ok('and where the room is, within 10 ms', fromRoom <= 10, `worst ${fromRoom.toFixed(2)} ms from the room`);
   ok('pages that sound report how well they keep time', Boolean(await until('a sync report is accepted', async () => syncReports > 0, 12_000)));
   await shot(carol, 'room-phone');
+  await audit(carol, 'room screen on a phone');
+  const phone = await carol.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    title: document.getElementById('room-title')?.getBoundingClientRect().width ?? 0,
+  }));
+  ok('on a 360 px phone nothing scrolls sideways and the room’s name reads across', phone.scroll <= 360 && phone.title >= 200, JSON.stringify(phone));
 
   await alice.getByRole('button', { name: '⏭ Skip' }).click();
   let skipSeen = '';
@@ -298,15 +335,17 @@ try {
   await until('a genre is deleted', async () => (await carol.locator('.genre', { hasText: `Chiptune ${stamp}` }).count()) === 0);
   ok('a genre is added and deleted', true);
 
-  // The administrator renames the room: every page shows the new name.
+  // The administrator renames the room: every page in it shows the new name.
+  await bob.goto(roomUrl);
+  await bob.getByRole('heading', { name: 'Friday evening' }).waitFor();
   await alice.locator('.manage summary').click();
   await alice.getByLabel('Room name').fill('Saturday morning');
   await alice.getByRole('button', { name: 'Save' }).click();
   await alice.getByLabel('Cover image', { exact: true }).setInputFiles(COVER);
   await alice.getByText('The room’s cover was changed.').waitFor();
   ok('the room gets a cover', (await alice.locator('.room-cover img').count()) === 1);
-  await until('a rename reaches the listener', async () => (await bob.goto(roomUrl), await bob.getByRole('heading', { name: 'Saturday morning' }).count()) === 1);
-  ok('a renamed room shows its new name', true);
+  ok('a rename reaches the open pages as it happens', Boolean(await until('a rename reaches the listener', async () =>
+    (await bob.getByRole('heading', { name: 'Saturday morning' }).count()) === 1)));
 
   // A listener leaves the room.
   await carol.goto(roomUrl);
@@ -315,11 +354,30 @@ try {
   await until('the leaver is gone from the listeners', async () => (await alice.locator('.people li', { hasText: `carol${stamp}` }).count()) === 0);
   ok('leaving a room', true);
 
+  // The session is renewed while the page stays open (the harness gives
+  // tokens a minute: the page renews them at 48 s), without leaving the
+  // room or missing its events.
+  ok('the session is renewed while the page is open', Boolean(await until('bob’s token is renewed', async () =>
+    (await tokenOf(bob)) !== bobFirstToken, 70_000)));
+  ok('after the renewal the page is still in the room', bob.url() === roomUrl, bob.url());
+  ok('…and so is the administrator’s', alice.url() === roomUrl, alice.url());
+  await until('the socket is back after the renewal', async () => (await bob.locator('#connection').getAttribute('data-socket')) === 'open');
+  await alice.getByRole('button', { name: 'Vote for Evening glow' }).click();
+  ok('events still arrive after the renewal', Boolean(await until('a vote after the renewal reaches the listener', async () =>
+    (await bob.locator('.queue .track', { hasText: 'Evening glow' }).locator('.score').getAttribute('data-score')) === '1')));
+
+  // A listener who goes elsewhere is away; back in the room, listening.
+  await bob.goto(BASE);
+  ok('a listener who leaves the page shows as away', Boolean(await until('bob is away', async () =>
+    (await alice.locator('.people li[data-online=no]', { hasText: `bob${stamp}` }).count()) === 1)));
+
   // A reload keeps the session.
   await bob.goto(roomUrl);
   await bob.reload();
   await bob.getByRole('heading', { name: 'Saturday morning' }).waitFor();
   ok('a reload keeps the session', (await bob.getByTestId('signed-in-as').textContent()) === `bob${stamp}`);
+  ok('back in the room, listening again', Boolean(await until('bob is back', async () =>
+    (await alice.locator('.people li[data-online=yes]', { hasText: `bob${stamp}` }).count()) === 1)));
 
   // What a user sees when things go wrong: a refused upload, a wrong
   // password, the API away and back.
@@ -383,10 +441,18 @@ try {
   await hostile.locator('.room-card').first().waitFor();
   ok('a deleted room leaves the list', (await hostile.getByRole('link', { name: '"><script>window.__xss=2</script>' }).count()) === 0);
   await shot(alice, 'rooms');
+  await audit(alice, 'room list');
 
   ok('no page raised an uncaught error', pageErrors.length === 0, pageErrors.join('; '));
 } catch (error) {
   ok('the run finished', false, error.stack);
+  // What each page showed when the run stopped.
+  for (const [index, context] of browser.contexts().entries()) {
+    for (const page of context.pages()) {
+      await page.screenshot({ path: path.join(SHOTS, `web-failed-${index}.png`), fullPage: true }).catch(() => {});
+      console.log(`page ${index}: ${page.url()}`);
+    }
+  }
 } finally {
   await browser.close();
   fs.rmSync(WORK, { recursive: true, force: true });

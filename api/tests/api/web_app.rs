@@ -123,7 +123,9 @@ async fn people_use_spotik_through_the_web_app_in_chromium() {
         command
             .env("EDGE_PUBLIC_URL", format!("http://{edge}"))
             .env("EDGE_SIGNING_SECRET", "edge-secret")
-            .env("API_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
+            .env("API_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            // Tokens of a minute: the pages renew theirs while the run goes on.
+            .env("JWT_TTL", "1");
     };
     let mut api = Some(ApiProcess::start_with(&database.url, media.path(), port, configure).await);
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");

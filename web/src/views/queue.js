@@ -14,6 +14,8 @@ import { clock, fill, h, title } from '../dom.js';
  *   play: (track: any) => void,
  *   remove: (track: any) => void,
  *   save: (track: any) => void,
+ *   votersOpen: Set<string>,
+ *   showVoters: (track: any, list: HTMLElement) => void,
  * }} QueueActions
  */
 
@@ -25,6 +27,43 @@ export function genreBadge(genre) {
   // A style property, not a style attribute: the policy allows no inline styles.
   badge.style.setProperty('--genre', color);
   return badge;
+}
+
+/**
+ * The score, opening on who voted: a button that says whether its list is
+ * open (`aria-expanded`), so a keyboard and a screen reader use it like a
+ * pointer. It stays open across the queue's redraws.
+ * @param {any} track
+ * @param {QueueActions} actions
+ */
+function score(track, actions) {
+  const listId = `voters-${track.id}`;
+  const voters = h('ul', { class: 'voters', id: listId });
+  const votes = Number(track.vote_score) === 1 ? 'vote' : 'votes';
+  const toggle = h(
+    'button',
+    {
+      type: 'button',
+      class: 'score-button',
+      'aria-controls': listId,
+      'aria-label': `${track.vote_score} ${votes}: who voted`,
+    },
+    String(track.vote_score),
+  );
+  const show = (/** @type {boolean} */ open) => {
+    toggle.setAttribute('aria-expanded', String(open));
+    voters.hidden = !open;
+    if (open) actions.showVoters(track, voters);
+    else voters.replaceChildren();
+  };
+  toggle.addEventListener('click', () => {
+    const open = !actions.votersOpen.has(track.id);
+    if (open) actions.votersOpen.add(track.id);
+    else actions.votersOpen.delete(track.id);
+    show(open);
+  });
+  show(actions.votersOpen.has(track.id));
+  return h('div', { class: 'score', 'data-score': track.vote_score }, toggle, voters);
 }
 
 /**
@@ -55,18 +94,15 @@ function row(track, actions) {
     h(
       'div',
       { class: 'actions' },
-      h(
-        'span',
-        { class: 'score', 'aria-label': `Score ${track.vote_score}`, 'data-score': track.vote_score },
-        String(track.vote_score),
-      ),
+      score(track, actions),
       h(
         'button',
         {
           type: 'button',
           class: voted ? 'vote voted' : 'vote',
-          'aria-pressed': voted ? 'true' : 'false',
-          'aria-label': voted ? `Take back your vote for ${name}` : `Vote for ${name}`,
+          // The name begins with what the button shows (WCAG 2.5.3: a
+          // voice user says what they see), and says what a press does.
+          'aria-label': voted ? `Voted for ${name}: take your vote back` : `Vote for ${name}`,
           onclick: () => actions.vote(track),
         },
         voted ? '▲ Voted' : '▲ Vote',

@@ -52,6 +52,12 @@ export function roomView(main, [roomId]) {
   let tracks = [];
   /** @type {any[]} */
   let genres = [];
+  /** @type {any[]} */
+  let participants = [];
+  /** Users connected to the room now (the socket's presence). */
+  let online = new Set();
+  /** Tracks whose voters are shown: kept open across redraws. */
+  const votersOpen = new Set();
   let seq = -1;
   let closed = false;
   const player = new Engine({ pan: panOf(location.search) });
@@ -332,6 +338,27 @@ export function roomView(main, [roomId]) {
       if (confirm(`Remove “${title(track)}” from the queue?`)) attempt(() => del(`/rooms/${roomId}/tracks/${track.id}`));
     },
     save: addToPlaylist,
+    votersOpen,
+    /** @param {any} track @param {HTMLElement} list */
+    showVoters: (track, list) => {
+      fill(list, h('li', { class: 'muted' }, 'Loading…'));
+      get(`/rooms/${roomId}/tracks/${track.id}/votes`)
+        .then((answer) => {
+          /** @type {any[]} */
+          const voters = answer.data ?? [];
+          const more = Number(track.vote_score) - voters.length;
+          fill(
+            list,
+            voters.length
+              ? [
+                  ...voters.map((v) => h('li', {}, v.id === me ? `${v.username} (you)` : v.username)),
+                  more > 0 ? h('li', { class: 'muted' }, `and ${more} more`) : null,
+                ]
+              : h('li', { class: 'muted' }, 'No votes yet'),
+          );
+        })
+        .catch((error) => fill(list, h('li', { class: 'muted' }, error instanceof Error ? error.message : 'Could not load the votes')));
+    },
   });
   const showTracks = () => showQueue(queueList, tracks, actions());
 
@@ -353,17 +380,25 @@ export function roomView(main, [roomId]) {
   }
 
   async function refreshPeople() {
-    const list = (await get(`/rooms/${roomId}/participants`)).data ?? [];
+    participants = (await get(`/rooms/${roomId}/participants`)).data ?? [];
+    showPeople();
+  }
+
+  /** The participants, those connected now first, said in words as well as by the dot. */
+  function showPeople() {
+    const here = (/** @type {any} */ p) => online.has(p.user_id) || p.user_id === me;
+    const sorted = [...participants].sort((a, b) => Number(here(b)) - Number(here(a)));
     fill(
       people,
-      list.map((/** @type {any} */ p) =>
+      sorted.map((/** @type {any} */ p) =>
         h(
           'li',
-          { 'data-user': p.user_id },
+          { 'data-user': p.user_id, 'data-online': here(p) ? 'yes' : 'no', class: here(p) ? 'online' : 'away' },
           h('span', { class: 'avatar', 'aria-hidden': 'true' }, (p.username ?? '?').slice(0, 1).toUpperCase()),
-          p.username,
+          h('span', { class: 'who' }, p.username),
           p.is_administrator ? h('span', { class: 'tag' }, 'administrator') : null,
           p.user_id === me ? h('span', { class: 'tag' }, 'you') : null,
+          h('span', { class: 'presence' }, here(p) ? 'listening' : 'away'),
         ),
       ),
     );
@@ -393,6 +428,10 @@ export function roomView(main, [roomId]) {
     if (closed || !data || (data.room_id && data.room_id !== roomId && type !== 'room_joined')) return;
     if (type === 'room_joined') {
       if (data.room?.id !== roomId) return;
+      if (Array.isArray(data.online)) {
+        online = new Set(data.online);
+        showPeople();
+      }
       // After a reconnect: anything missed meanwhile is fetched again.
       if (Number(data.seq) !== seq) refreshAll().catch(failed);
       return;
@@ -449,7 +488,14 @@ export function roomView(main, [roomId]) {
         happened(`${who} left`);
         refreshPeople().catch(failed);
         break;
-      case 'room_updated':
+      case 'member_added':
+      case 'member_removed':
+        if (typeof data.user_id !== 'string') break;
+        if (type === 'member_added') online.add(data.user_id);
+        else online.delete(data.user_id);
+        showPeople();
+        break;
+      case 'room_state_updated':
         if (data.room) {
           room = { ...room, ...data.room };
           showHeader();
