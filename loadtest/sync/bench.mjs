@@ -12,6 +12,13 @@
 // recorded; acoustic.mjs finds the offset between the channels each second.
 // Over bad links (LINKS="5±1,40±15/80±30~1%"): page i's whole traffic
 // crosses a delaying proxy (link.mjs) with the i-th character.
+// Side by side (VUE=http://localhost:3000): the same room, script and
+// recording with the Vue front end's pages, unmodified. Its <audio>
+// element has no clock model to ask: its position is the element's
+// `currentTime` (which leaves out the output's latency, in its favour); at
+// the sound card each page runs in a browser of its own whose PulseAudio
+// sink is one channel of `spk` (PULSE_SINK=spk_left / spk_right, made by
+// ./run), which sounds the same for both apps.
 
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -28,6 +35,7 @@ const PAGES = Number(process.env.PAGES ?? 2);
 const ACOUSTIC = process.env.ACOUSTIC === '1';
 const LINKS = (process.env.LINKS ?? '').split(',').filter(Boolean).map(parseLink);
 const TRACK_SECONDS = Number(process.env.TRACK_SECONDS ?? 45);
+const VUE = process.env.VUE;
 const RECORDING = '/tmp/spotik-sync-recording.raw';
 const RATE = 48_000;
 const stamp = Date.now().toString(36);
@@ -110,11 +118,22 @@ if (ACOUSTIC) {
   rmSync(RECORDING, { force: true });
   recorder = spawn('parec', ['-d', 'spk.monitor', '--format=s16le', `--rate=${RATE}`, '--channels=2', '--latency-msec=10', RECORDING]);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run'],
-  ignoreDefaultArgs: ACOUSTIC ? ['--mute-audio'] : [],
-});
+/** One browser per PulseAudio sink (the default one: a single browser). */
+const browsers = new Map();
+function browserFor(sink) {
+  if (!browsers.has(sink)) {
+    browsers.set(
+      sink,
+      chromium.launch({
+        executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run'],
+        ignoreDefaultArgs: ACOUSTIC ? ['--mute-audio'] : [],
+        env: sink ? { ...process.env, PULSE_SINK: sink } : process.env,
+      }),
+    );
+  }
+  return browsers.get(sink);
+}
 const proxies = [];
 const channels = ['left', 'right'];
 
@@ -126,20 +145,40 @@ async function openPage(person, index) {
     proxies.push(started);
     proxy = { server: `http://127.0.0.1:${started.port}`, bypass: '<-loopback>' };
   }
-  const context = await browser.newContext({ proxy });
-  const session = { token: person.token, user: person.user, expiresAt: Date.now() + person.expires_in * 1000 };
-  await context.addInitScript((value) => localStorage.setItem('spotik.session', value), JSON.stringify(session));
+  const sink = VUE && ACOUSTIC ? `spk_${channels[index] ?? 'left'}` : null;
+  const context = await (await browserFor(sink)).newContext({ proxy });
+  if (VUE) {
+    // Its token where its auth store reads it, and its media elements kept
+    // where the run can read them.
+    await context.addInitScript((token) => {
+      localStorage.setItem('auth_token', token);
+      window.__audios = [];
+      const play = HTMLMediaElement.prototype.play;
+      HTMLMediaElement.prototype.play = function (...args) {
+        if (!window.__audios.includes(this)) window.__audios.push(this);
+        return play.apply(this, args);
+      };
+    }, person.token);
+  } else {
+    const session = { token: person.token, user: person.user, expiresAt: Date.now() + person.expires_in * 1000 };
+    await context.addInitScript((value) => localStorage.setItem('spotik.session', value), JSON.stringify(session));
+  }
   const page = await context.newPage();
   if (process.env.DEBUG) {
     page.on('requestfailed', (r) => console.error('request failed:', r.url(), r.failure()?.errorText));
     page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
   }
-  const channel = ACOUSTIC ? `?channel=${channels[index] ?? 'left'}` : '';
+  const channel = ACOUSTIC && !VUE ? `?channel=${channels[index] ?? 'left'}` : '';
+  const url = VUE ? `${VUE}/room/${room.id}` : `${BASE}/rooms/${room.id}${channel}`;
+  const loaded = () =>
+    VUE
+      ? page.waitForFunction(() => document.querySelector('h1, h2'), null, { timeout: 20_000 })
+      : page.locator('#now-track').waitFor({ timeout: 20_000 });
   // Through the proxy a page load now and then stalls on a request the
   // proxy lost (it reads one request head per connection): load it again.
   for (let attempt = 0; ; attempt += 1) {
-    await page.goto(`${BASE}/rooms/${room.id}${channel}`, { timeout: 30_000 }).catch(() => {});
-    const shown = await page.locator('#now-track').waitFor({ timeout: 20_000 }).then(() => true, () => false);
+    await page.goto(url, { timeout: 30_000 }).catch(() => {});
+    const shown = await loaded().then(() => true, () => false);
     if (shown) break;
     if (attempt === 2) throw new Error(`the room page did not load for ${person.user.username}`);
   }
@@ -168,7 +207,10 @@ const script = [
     // At the sound card the late joiner takes page B's channel.
     if (ACOUSTIC && pages.length > 1) await pages.pop().context().close();
     const { page, ready } = await openPage(late, ACOUSTIC ? 1 : PAGES);
-    const sounding = await page.waitForFunction(() => window.spotikSync?.state().sounding, null, { timeout: 10_000, polling: 10 }).then(() => Date.now(), () => null);
+    const audible = VUE
+      ? () => window.__audios?.some((a) => !a.paused && a.currentTime > 0)
+      : () => window.spotikSync?.state().sounding;
+    const sounding = await page.waitForFunction(audible, null, { timeout: 10_000, polling: 10 }).then(() => Date.now(), () => null);
     lateJoin = { audibleAfterReadyMs: sounding ? sounding - ready : null, page, at: Date.now() };
     pages.push(page);
   }],
@@ -177,11 +219,45 @@ const script = [
 ];
 const lateApart = [];
 const running = [];
+
+/**
+ * The Vue pages: each playing element's position, carried to one instant
+ * of the machine's clock (which the API's clock is, here), against the
+ * room's position then by the API.
+ */
+async function sampleElements() {
+  const [status, ...heard] = await Promise.all([
+    api('GET', `/rooms/${room.id}/playback/status`, admin.token),
+    ...pages.map((page) =>
+      page.evaluate(() => {
+        const playing = (window.__audios ?? []).find((a) => !a.paused && a.currentTime > 0);
+        return playing ? { ms: playing.currentTime * 1000, at: Date.now(), src: new URL(playing.currentSrc).pathname } : null;
+      }),
+    ),
+  ]);
+  const now = Math.max(...heard.map((h) => h?.at ?? 0));
+  const positions = heard.filter(Boolean).map((h) => h.ms + (now - h.at));
+  const oneTrack = new Set(heard.map((h) => h?.src)).size === 1;
+  if (oneTrack && positions.length === pages.length && positions.length > 1) {
+    apart.push(Math.max(...positions) - Math.min(...positions));
+    if (lateJoin && Date.now() - lateJoin.at > 3_000) lateApart.push(Math.max(...positions) - Math.min(...positions));
+  }
+  const playback = status.data;
+  if (playback?.is_playing) {
+    const where = playback.position_ms + (now - playback.server_time);
+    for (const position of positions) fromRoom.push(Math.abs(position - where));
+  }
+}
 while (Date.now() - begun < Number(process.env.SECONDS ?? 70) * 1000) {
   const elapsed = Date.now() - begun;
   while (script.length && script[0][0] <= elapsed) {
     const [, , act] = script.shift();
     running.push(act());
+  }
+  if (VUE) {
+    await sampleElements();
+    await sleep(250);
+    continue;
   }
   const at = (await pages[0].evaluate(() => window.spotikSync.serverNow())) + 500;
   const heard = await Promise.all(
@@ -223,8 +299,8 @@ while (Date.now() - begun < Number(process.env.SECONDS ?? 70) * 1000) {
 }
 await Promise.all(running);
 
-const states = await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync.state())));
-await browser.close();
+const states = VUE ? [] : await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync.state())));
+for (const browser of browsers.values()) await (await browser).close();
 for (const proxy of proxies) proxy.close();
 
 let sound = null;
@@ -251,10 +327,15 @@ if (recorder) {
 
 console.log(
   JSON.stringify({
+    app: VUE ? 'vue' : 'spotik',
     pages: PAGES,
     links: process.env.LINKS || 'direct',
-    clockModel: { apartMs: summary(apart), fromRoomMs: summary(fromRoom) },
-    bySystemClock: { apartMs: summary(trueApart), fromRoomMs: summary(trueFromRoom), clockModelErrorMs: summary(clockError) },
+    ...(VUE
+      ? { byElementCurrentTime: { apartMs: summary(apart), fromRoomMs: summary(fromRoom) } }
+      : {
+          clockModel: { apartMs: summary(apart), fromRoomMs: summary(fromRoom) },
+          bySystemClock: { apartMs: summary(trueApart), fromRoomMs: summary(trueFromRoom), clockModelErrorMs: summary(clockError) },
+        }),
     lateJoiner: { audibleAfterReadyMs: lateJoin?.audibleAfterReadyMs ?? null, apartAfter3sMs: summary(lateApart) },
     atTheSoundCard: sound,
     pagesAtEnd: states.map((s) => ({ roundTripMs: +s.roundTripMs.toFixed(2), uncertaintyMs: +s.uncertaintyMs.toFixed(2), outputLatencyMs: Math.round(s.outputLatencyMs), corrections: s.corrections })),
