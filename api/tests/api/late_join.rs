@@ -44,7 +44,10 @@ async fn a_native_late_joiner_is_told_to_load_and_play_at_the_current_position()
     assert!((data["position_ms"].as_i64().unwrap() - position).abs() <= 1);
     assert_eq!(data["seq"], joined["seq"], "nothing new happened: no number taken");
 
-    // Those already listening hear nothing of it.
+    // Those already listening hear nothing of it but the newcomer's
+    // presence (docs/realtime.md).
+    let arrived = next_json(&mut early.socket, PATIENCE).await.unwrap();
+    assert_eq!(arrived["type"], "member_added", "{arrived}");
     let quiet = next_json(&mut early.socket, Duration::from_millis(700)).await;
     assert!(quiet.is_none(), "the early listener got {quiet:?}");
 }
