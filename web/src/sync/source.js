@@ -4,10 +4,13 @@
 // cut by byte ranges and read exactly (wav.js). MP3 is fetched in order
 // and its frames indexed as they come; a piece is its frames (and a few
 // before, for the bit reservoir) decoded alone at the file's own rate,
-// which gives exactly the samples a whole decode does (mp3.js). Other
-// formats are handed whole to the browser's decoder: cutting them needs a
-// demuxer of each container (docs/sync.md).
+// which gives exactly the samples a whole decode does (mp3.js). FLAC is
+// fetched by ranges, found by its frames' sample numbers and cut on frame
+// boundaries, exactly too (flac.js). Other formats are handed whole to the
+// browser's decoder: cutting them needs a demuxer of each container
+// (docs/sync.md).
 
+import { firstFrame, flacFile, flacStart, frameEnd, frameHeader, metadataBlock } from './flac.js';
 import { moreFrames, mp3Cut, mp3Frames } from './mp3.js';
 import { wavLayout, wavSamples } from './wav.js';
 
@@ -100,7 +103,10 @@ export async function openSource(context, url, signal, durationHint) {
       }),
     };
   }
-  const frames = Number.isFinite(total) && first.status === 206 ? mp3Frames(head) : null;
+  const ranged = Number.isFinite(total) && first.status === 206;
+  const flac = ranged ? flacStart(head) : null;
+  if (flac && (flac.format.totalSamples || durationHint)) return flacSource(url, signal, head, total, flac, durationHint);
+  const frames = ranged ? mp3Frames(head) : null;
   if (frames) return mp3Source(url, signal, head, total, frames, durationHint);
   // Any other format: the whole file to the browser's decoder, once.
   const whole = first.status === 206 && head.length < total ? await (await fetched(url, null, signal)).arrayBuffer() : head.buffer;
@@ -171,16 +177,140 @@ function mp3Source(url, signal, head, total, frames, durationHint) {
         cut = mp3Cut(frames, index, PIECE_SECONDS, complete());
       }
       const decoded = await decoder.decodeAudioData(bytes.slice(cut.fromByte, cut.toByte).buffer);
-      const from = cut.start - cut.firstSample;
       // The encoder's padding after the last sample is not the track's: the
       // server's measured length ends it.
       const end = durationHint ? Math.round(durationHint * sampleRate) + frames.skip : Infinity;
-      const length = Math.max(1, Math.min(Math.min(cut.stop, end) - cut.start, decoded.length - from));
-      const piece = new AudioBuffer({ numberOfChannels: decoded.numberOfChannels, length, sampleRate });
-      for (let channel = 0; channel < decoded.numberOfChannels; channel += 1) {
-        piece.copyToChannel(decoded.getChannelData(channel).subarray(from, from + length), channel);
+      return cutOut(decoded, cut.start - cut.firstSample, Math.min(cut.stop, end) - cut.start);
+    }),
+  };
+}
+
+/**
+ * `length` samples of `decoded` from `from` (fewer if it ends first).
+ * @param {AudioBuffer} decoded
+ * @param {number} from
+ * @param {number} length
+ */
+function cutOut(decoded, from, length) {
+  const kept = Math.max(1, Math.min(length, decoded.length - from));
+  const piece = new AudioBuffer({ numberOfChannels: decoded.numberOfChannels, length: kept, sampleRate: decoded.sampleRate });
+  for (let channel = 0; channel < decoded.numberOfChannels; channel += 1) {
+    piece.copyToChannel(decoded.getChannelData(channel).subarray(from, from + kept), channel);
+  }
+  return piece;
+}
+
+/**
+ * FLAC in pieces, each fetched by ranges on its own: nothing but the
+ * decoded pieces and a few frame positions is kept. A piece's first frame
+ * is found by interpolating between frames already located (the bitrate of
+ * FLAC varies little) and reading the sample number of the frame found
+ * there, a step or two per seek; from it, frames are read in order to the
+ * piece's end and decoded alone behind the stream's header.
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @param {Uint8Array} head
+ * @param {number} total
+ * @param {import('./flac.js').FlacStart} start
+ * @param {number | undefined} durationHint
+ * @returns {Promise<Source>}
+ */
+async function flacSource(url, signal, head, total, start, durationHint) {
+  const { format, streamInfo } = start;
+  const rate = format.sampleRate;
+  /** @param {number} from @param {number} to */
+  const range = async (from, to) =>
+    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+  // The metadata blocks (tags, cover art, padding) are stepped over by
+  // their headers alone: a cover of megabytes is not fetched.
+  let audioStart = start.next;
+  for (let blocks = 0, last = start.last; !last; blocks += 1) {
+    const block = audioStart + 4 <= total && blocks < 256 ? metadataBlock(await range(audioStart, audioStart + 4), 0) : null;
+    if (!block) throw new Error('The FLAC file’s header does not end.');
+    last = block.last;
+    audioStart += 4 + block.length;
+  }
+  const totalSamples = format.totalSamples || Math.round((durationHint ?? 0) * rate);
+  const bytesPerSample = (total - audioStart) / Math.max(1, totalSamples);
+  // The longest frame: as the header says, or as long as a verbatim one.
+  const longest = Math.min(1 << 20, format.maxFrame || Math.ceil((format.maxBlock * format.channels * (format.bitsPerSample + 1)) / 8) + 64);
+  // A seek reads three of them around its guess, so that a whole frame is
+  // in what it reads; a piece's read goes two past its estimated end, and
+  // what is still missing then is fetched as it is found missing.
+  const window = Math.max(8 * 1024, 3 * longest);
+  const margin = Math.max(4 * 1024, 2 * longest);
+  /** Frames located so far, by first sample: where reads can start. */
+  const known = [{ sample: 0, offset: audioStart }];
+  /** @param {number} sample @param {number} offset */
+  const learn = (sample, offset) => {
+    const at = known.findIndex((frame) => frame.sample >= sample);
+    if (at === -1) known.push({ sample, offset });
+    else if (known[at].sample !== sample) known.splice(at, 0, { sample, offset });
+  };
+  /** The located frame to read from for `target`: at or before it, near. @param {number} target */
+  const locate = async (target) => {
+    for (let step = 0; ; step += 1) {
+      let below = 0;
+      while (below + 1 < known.length && known[below + 1].sample <= target) below += 1;
+      const lo = known[below];
+      const hi = known[below + 1] ?? { sample: totalSamples, offset: total };
+      if (step >= 12 || hi.sample <= lo.sample) return lo;
+      const share = (target - lo.sample) / (hi.sample - lo.sample);
+      if (share * (hi.offset - lo.offset) < 2 * window) return lo;
+      const from = Math.max(lo.offset + 1, Math.floor(lo.offset + share * (hi.offset - lo.offset) - window / 2));
+      const to = Math.min(total, from + window);
+      const found = firstFrame(await range(from, to), 0, format, to === total);
+      if (!found || found.firstSample <= lo.sample || found.firstSample >= hi.sample) return lo;
+      learn(found.firstSample, from + found.at);
+    }
+  };
+  /** Whole frames from `lo` on until one reaches `stop`. @param {{ sample: number, offset: number }} lo @param {number} stop */
+  const framesFrom = async (lo, stop) => {
+    let bytes = await range(lo.offset, Math.min(total, lo.offset + Math.ceil((stop - lo.sample) * bytesPerSample * 1.05) + margin));
+    let at = 0;
+    let firstSample = -1;
+    for (;;) {
+      const final = lo.offset + bytes.length >= total;
+      if (at >= bytes.length && final) break;
+      const header = frameHeader(bytes, at, format);
+      const end = header ? frameEnd(bytes, at, format, final) : null;
+      if (end === undefined) {
+        const more = await range(lo.offset + bytes.length, Math.min(total, lo.offset + bytes.length + margin));
+        const longer = new Uint8Array(bytes.length + more.length);
+        longer.set(bytes);
+        longer.set(more, bytes.length);
+        bytes = longer;
+        continue;
       }
-      return piece;
+      if (!header || end === null) {
+        if (firstSample < 0) throw new Error('The FLAC file has a broken frame.');
+        break;
+      }
+      if (firstSample < 0) firstSample = header.firstSample;
+      at = end;
+      if (header.firstSample + header.blockSize >= stop) {
+        // The next frame (its header is checked): where the next piece's read begins.
+        const next = frameHeader(bytes, at, format);
+        if (next) learn(next.firstSample, lo.offset + at);
+        break;
+      }
+    }
+    return { firstSample, bytes: bytes.subarray(0, at) };
+  };
+  // A decoder at the file's own rate: no resampling, so pieces join to the
+  // sample; the page's context resamples them as it plays them.
+  const decoder = new OfflineAudioContext(format.channels, 1, rate);
+  const framesPerPiece = Math.round(PIECE_SECONDS * rate);
+  return {
+    duration: totalSamples / rate,
+    pieceSeconds: framesPerPiece / rate,
+    pieces: Math.ceil(totalSamples / framesPerPiece),
+    piece: cached(async (index) => {
+      const from = index * framesPerPiece;
+      const stop = Math.min(from + framesPerPiece, totalSamples);
+      const run = await framesFrom(await locate(from), stop);
+      const decoded = await decoder.decodeAudioData(flacFile(streamInfo, run.bytes).buffer);
+      return cutOut(decoded, Math.max(0, from - run.firstSample), stop - from);
     }),
   };
 }

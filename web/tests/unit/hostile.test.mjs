@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { firstFrame, flacStart, frameEnd, frameHeader, metadataBlock } from '../../src/sync/flac.js';
 import { mp3Cut, mp3Frames } from '../../src/sync/mp3.js';
 import { wavLayout, wavSamples } from '../../src/sync/wav.js';
 import { wav } from '../wav.mjs';
@@ -44,6 +45,46 @@ test('mangled MP3s are refused or cut within their bytes', () => {
       assert.ok(cut.fromByte >= 0 && cut.fromByte < cut.toByte && cut.toByte <= bytes.length, JSON.stringify(cut));
     }
   }
+});
+
+test('mangled FLACs are refused or read within their bytes', () => {
+  const original = new Uint8Array(readFileSync(new URL('../fixtures/chirp-10s.flac', import.meta.url)));
+  const next = random(11);
+  for (let round = 0; round < 1500; round += 1) {
+    const bytes = mangled(original, next);
+    const start = flacStart(bytes);
+    if (!start) continue;
+    assert.ok(start.next <= bytes.length && start.streamInfo.length === 34);
+    let at = start.next;
+    for (let blocks = 0, last = start.last; !last && blocks < 256; blocks += 1) {
+      const block = metadataBlock(bytes, at);
+      if (!block) break;
+      last = block.last;
+      at += 4 + block.length;
+    }
+    // Frames read in order as the page reads them, each within the bytes.
+    for (let frames = 0; at < bytes.length && frames < 60; frames += 1) {
+      const found = firstFrame(bytes, at, start.format, true);
+      if (!found) break;
+      assert.ok(found.at >= at && found.at < found.end && found.end <= bytes.length, JSON.stringify(found));
+      assert.ok(Number.isSafeInteger(found.firstSample) && found.blockSize >= 1 && found.blockSize <= start.format.maxBlock);
+      at = found.end;
+    }
+  }
+});
+
+test('a FLAC made of frame headers costs a bounded search', () => {
+  const original = new Uint8Array(readFileSync(new URL('../fixtures/chirp-10s.flac', import.meta.url)));
+  const start = flacStart(original);
+  assert.ok(start);
+  // One real frame header, repeated back to back: each parses, none closes.
+  let at = start.next;
+  while (!frameHeader(original, at, start.format)) at += 1;
+  const header = original.subarray(at, at + 16);
+  const hostile = new Uint8Array(1 << 20);
+  for (let i = 0; i + 16 <= hostile.length; i += 16) hostile.set(header, i);
+  assert.equal(firstFrame(hostile, 0, start.format, true), null);
+  assert.equal(frameEnd(hostile, 0, { ...start.format, maxFrame: 0 }, false), null, 'no frame is a megabyte long');
 });
 
 test('mangled WAVs are refused or read within their bytes', () => {

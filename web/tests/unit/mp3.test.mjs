@@ -1,7 +1,7 @@
 // MP3 frames found by their headers, and the cut of a piece: which bytes
 // to decode and which of their samples are the piece. (That a piece so cut
 // decodes to exactly the samples of a whole decode is checked in Chromium:
-// tests/mp3-pieces.mjs.)
+// tests/pieces.mjs.)
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
