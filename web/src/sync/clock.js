@@ -1,8 +1,8 @@
 // The server's clock on this page, kept by clock exchanges over the room's
 // socket (`time` messages, docs/realtime.md) and fitted by `ClockFilter`.
-// Bursts of eight exchanges, one at a time: every 2 s for the first 20 s,
-// then every 10 s, and at once when the socket (re)opens or the page is
-// shown again. Before the socket is open, `GET /api/time` gives a first,
+// Bursts of eight exchanges, one at a time, paced by pacing.js (often at
+// first, every 10 s once settled), and at once when the socket (re)opens
+// or the page is shown again. Before the socket is open, `GET /api/time` gives a first,
 // coarser model (its instants are whole milliseconds).
 //
 // The page's own clock is `performance.now()`: monotonic and finer than a
@@ -10,8 +10,8 @@
 
 import { onMessage, onSocketState, send, socketState } from '../socket.js';
 import { ClockFilter, sampleOf } from './filter.js';
+import { burstEvery, burstSize } from './pacing.js';
 
-const BURST = 8;
 const ANSWER_WITHIN_MS = 1000;
 
 const filter = new ClockFilter();
@@ -103,13 +103,14 @@ async function exchangeOverHttp() {
 
 /** Measures once: a burst, then the filter. */
 async function synchronise() {
+  const size = burstSize(filter.ready);
   if (bursting) return;
   bursting = true;
   try {
     const overSocket = socketState() === 'open';
     /** @type {import('./filter.js').Sample[]} */
     const burst = [];
-    for (let i = 0; i < BURST; i += 1) {
+    for (let i = 0; i < size; i += 1) {
       const sample = overSocket ? await exchange() : await exchangeOverHttp();
       if (sample) {
         // The HTTP model measures the page's clock from its time origin.
@@ -123,13 +124,18 @@ async function synchronise() {
   }
 }
 
-function plan() {
+/** The next burst, a burst's period after the last one began. @param {number} began */
+function plan(began) {
   clearTimeout(timer);
-  const early = performance.now() - startedAt < 20_000;
-  timer = window.setTimeout(async () => {
-    await synchronise();
-    plan();
-  }, early ? 2_000 : 10_000);
+  const wait = burstEvery(began - startedAt) - (performance.now() - began);
+  timer = window.setTimeout(
+    async () => {
+      const now = performance.now();
+      await synchronise();
+      plan(now);
+    },
+    Math.max(0, wait),
+  );
 }
 
 /** Keeps the model fresh from now on (idempotent). */
@@ -137,7 +143,7 @@ export function keepSynchronised() {
   if (started) return;
   started = true;
   startedAt = performance.now();
-  synchronise().then(plan);
+  synchronise().then(() => plan(startedAt));
   onSocketState((state) => {
     if (state === 'open') synchronise();
   });

@@ -6,8 +6,16 @@
 // (t1) and answered (t2), the page received (t3). Its offset
 // ((t1 − t0) + (t2 − t3)) / 2 is exact when the two directions take equally
 // long, and wrong by at most half its round trip otherwise; so of a burst of
-// exchanges only the one with the shortest round trip is kept (queueing
-// only ever adds delay). The kept samples of recent bursts are fitted by a
+// exchanges a burst is reduced to one sample. Each exchange bounds the
+// offset: the server's clock cannot be behind its receive stamp minus the
+// send (t1 − t0: the way up took no less than nothing), nor ahead of its
+// answer minus the arrival (t2 − t3). A burst's tightest bounds come from
+// its fastest way up and its fastest way down, which are rarely the same
+// exchange: their middle is its sample, and the gap between them its
+// "round trip" (what the sample may be off by, twice) — never wider than
+// the best single exchange's, and on a jittery link half as wide (queueing
+// only ever adds delay, so the fastest of each way is the truest).
+// The kept samples of recent bursts are fitted by a
 // straight line, weighted by 1 / round trip², which gives the offset and how
 // fast it moves (the two crystals' drift, some tens of ppm). A burst whose
 // offset the model cannot explain is held back as an outlier; when the next
@@ -42,6 +50,28 @@ export function sampleOf(t0, t1, t2, t3) {
     offset: (t1 - t0 + (t2 - t3)) / 2,
     roundTrip: Math.max(0, t3 - t0 - (t2 - t1)),
   };
+}
+
+/**
+ * One burst's exchanges as one sample: the middle of the tightest bounds
+ * they put on the offset, each moved to the burst's middle instant by the
+ * drift known so far. Bounds that contradict each other (a clock stepped
+ * mid-burst) leave the fastest exchange alone.
+ * @param {Sample[]} burst
+ * @param {number} [drift] fraction
+ * @returns {Sample}
+ */
+export function burstSample(burst, drift = 0) {
+  const local = burst.reduce((sum, sample) => sum + sample.local, 0) / burst.length;
+  let behind = -Infinity;
+  let ahead = Infinity;
+  for (const sample of burst) {
+    const offset = sample.offset + drift * (local - sample.local);
+    behind = Math.max(behind, offset - sample.roundTrip / 2);
+    ahead = Math.min(ahead, offset + sample.roundTrip / 2);
+  }
+  if (!(ahead >= behind)) return burst.reduce((a, b) => (b.roundTrip < a.roundTrip ? b : a));
+  return { local, offset: (behind + ahead) / 2, roundTrip: ahead - behind };
 }
 
 /** Drift beyond this is noise, not a crystal (ppm as a fraction). */
@@ -105,7 +135,7 @@ export class ClockFilter {
    */
   addBurst(burst) {
     if (burst.length === 0) return 'empty';
-    const best = burst.reduce((a, b) => (b.roundTrip < a.roundTrip ? b : a));
+    const best = burstSample(burst, this.drift);
     if (!this.ready) return this.restart([best]);
     const residual = best.offset - this.offsetAt(best.local);
     // What either side may be wrong by: half the sample's round trip, half

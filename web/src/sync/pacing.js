@@ -1,0 +1,29 @@
+// How often the page measures the server's clock. Often while its model is
+// new: a page must be in step within seconds of opening (a late joiner is
+// heard within one), and each early burst narrows what the first got wrong
+// on a jittery link. Rarely once it has settled: crystals drift by tens of
+// ppm, a few microseconds a burst apart. Pure, so that the filter's
+// simulated networks (web/tests/unit/network.mjs) run the same schedule.
+
+/**
+ * Exchanges in a burst, one at a time. Until the page has a model the
+ * burst is short, so that one exists within a second even on a slow link
+ * (four round trips of 220 ms).
+ * @param {boolean} modelled whether a burst has been fitted already
+ */
+export function burstSize(modelled) {
+  return modelled ? 8 : 4;
+}
+
+/**
+ * The least time (ms) from one burst's start to the next's, `sinceOpen` ms
+ * after the page began measuring: every 0.5 s for the first 5 s (on a slow
+ * link a burst takes longer, and the next follows at once), every 2 s to
+ * 20 s, then every 10 s.
+ * @param {number} sinceOpen
+ */
+export function burstEvery(sinceOpen) {
+  if (sinceOpen < 5_000) return 500;
+  if (sinceOpen < 20_000) return 2_000;
+  return 10_000;
+}
