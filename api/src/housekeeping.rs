@@ -53,7 +53,7 @@ pub async fn advance_ended(state: &State) -> Result<usize, crate::http::error::A
     .await?;
     let mut pending = Vec::new();
     for (room,) in &ended {
-        pending.extend(playback::advance(state, &mut tx, *room).await?);
+        pending.extend(playback::advance(state, &mut tx, *room, crate::store::history::Ending::Finished).await?);
     }
     tx.commit().await?;
     state.publish(pending).await;

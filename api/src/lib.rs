@@ -198,6 +198,13 @@ pub fn router() -> Router {
         .push(Router::with_path("leave").post(routes::rooms::leave_room))
         .push(Router::with_path("participants").get(routes::rooms::list_participants))
         .push(Router::with_path("sync-report").post(routes::sync_reports::sync_report))
+        .push(Router::with_path("history").get(routes::history::play_history))
+        .push(
+            Router::with_path("skip-votes")
+                .get(routes::skips::skip_tally)
+                .post(routes::skips::vote_to_skip)
+                .delete(routes::skips::withdraw_skip_vote),
+        )
         .push(
             Router::with_path("cover")
                 .post(routes::covers::set_room_cover)
@@ -367,6 +374,7 @@ pub async fn run(
     let follower = Arc::clone(&state);
     let endings = stop_rx.clone();
     let follow = tokio::spawn(async move { follower.follow_endings(endings).await });
+    let departures = tokio::spawn(domain::skips::follow_departures(Arc::clone(&state), stop_rx.clone()));
     let prober = Arc::clone(&state);
     let probe_stop = stop_rx.clone();
     let db_probe = tokio::spawn(async move {
@@ -400,6 +408,7 @@ pub async fn run(
     let _ = advancer.await;
     let _ = trimmer.await;
     let _ = follow.await;
+    let _ = departures.await;
     let _ = history.await;
     let _ = bus.await;
     let _ = db_probe.await;

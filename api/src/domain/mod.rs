@@ -4,3 +4,4 @@ pub mod clock;
 pub mod events;
 pub mod models;
 pub mod playback;
+pub mod skips;

@@ -19,7 +19,7 @@ pub fn iso(time: DateTime<Utc>) -> String {
 }
 
 /// ISO-8601 with milliseconds, as every timestamp of the API is written.
-mod iso_format {
+pub mod iso_format {
     use chrono::{DateTime, Utc};
     use serde::Serializer;
 
@@ -220,6 +220,7 @@ pub struct Room {
     pub playback_paused_at: Option<DateTime<Utc>>,
     pub is_playing: bool,
     pub event_seq: i64,
+    pub vote_skip: bool,
     pub participant_count: i64,
     pub track_count: i64,
     pub created_at: DateTime<Utc>,
@@ -229,7 +230,7 @@ pub struct Room {
 /// The columns of [`Room`]; select them `FROM {ROOM_FROM}`.
 pub const ROOM_COLUMNS: &str = "r.id, r.name, r.description, r.cover_path, r.administrator_id, \
      a.username AS administrator_username, r.current_track_id, r.playback_started_at, r.playback_paused_at, \
-     r.is_playing, r.event_seq, \
+     r.is_playing, r.event_seq, r.vote_skip, \
      (SELECT count(*) FROM room_participants p WHERE p.room_id = r.id) AS participant_count, \
      (SELECT count(*) FROM tracks c WHERE c.room_id = r.id) AS track_count, r.created_at, r.updated_at";
 pub const ROOM_FROM: &str = "rooms r JOIN users a ON a.id = r.administrator_id";
@@ -260,6 +261,9 @@ pub struct RoomSummary {
     pub current_track_id: Option<Uuid>,
     pub participant_count: i64,
     pub track_count: i64,
+    /// Whether listeners present may skip what plays by voting (its
+    /// administrator's setting; docs/room-life.md).
+    pub vote_skip: bool,
 }
 
 /// The true position now, next to the server clock it was read at.
@@ -320,6 +324,7 @@ impl Room {
             current_track_id: self.current_track_id,
             participant_count: self.participant_count,
             track_count: self.track_count,
+            vote_skip: self.vote_skip,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::domain::models::{iso, to_value, Track, TrackView};
 use crate::files::storage;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::history::{self, Ending};
 use crate::store::records;
 use chrono::{DateTime, Utc};
 use salvo::oapi::ToSchema;
@@ -45,15 +46,15 @@ impl Transition {
 }
 
 /// The room's playback as stored, read under the row lock.
-struct Locked {
+pub(crate) struct Locked {
     playback: Playback,
-    current: Option<Uuid>,
+    pub current: Option<Uuid>,
 }
 
 /// `current_track_id, playback_started_at, playback_paused_at, is_playing`.
 type PlaybackRow = (Option<Uuid>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
 
-async fn lock(tx: &mut PgConnection, room: Uuid) -> ApiResult<Locked> {
+pub(crate) async fn lock(tx: &mut PgConnection, room: Uuid) -> ApiResult<Locked> {
     read(tx, room, "FOR UPDATE").await
 }
 
@@ -129,6 +130,10 @@ pub struct Skip {
     /// `stores/playback.js` reads both ids from the skip's answer.
     skipped_track_id: Option<Uuid>,
     next_track_id: Option<Uuid>,
+    /// Why the previous track stopped: `finished`, `admin`, `vote` or
+    /// `removed` (the play history's words).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// The sync fields every playback answer and event carries
@@ -229,19 +234,33 @@ fn next_file(view: &PlaybackView) -> Option<String> {
 }
 
 /// Marks the current track played and starts the next one in the queue, or
-/// leaves the room idle. Used by skip and by the end-of-track advance.
-pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid) -> ApiResult<Vec<Pending>> {
+/// leaves the room idle. Used by skips, by the end-of-track advance and
+/// when the current track is removed; `ending` says which, for the history.
+pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid, ending: Ending) -> ApiResult<Vec<Pending>> {
     let locked = lock(tx, room).await?;
-    advance_locked(state, tx, room, locked).await
+    advance_locked(state, tx, room, locked, ending).await
+}
+
+/// The current track stops being current: into the history with how far
+/// it got, and the votes to skip it gone with it.
+async fn let_go(tx: &mut PgConnection, room: Uuid, locked: &Locked, track: &Track, ending: Ending) -> ApiResult<()> {
+    let played = locked.playback.position_ms(now_ms(), Some(track.duration_ms));
+    history::record(tx, track, played, ending).await?;
+    sqlx::query("DELETE FROM skip_votes WHERE room_id = $1")
+        .bind(room)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// [`advance`] for a room already read under its row lock: the room is not
 /// read again, and the events are stamped from what was just stored.
-async fn advance_locked(
+pub(crate) async fn advance_locked(
     state: &AppState,
     tx: &mut PgConnection,
     room: Uuid,
     locked: Locked,
+    ending: Ending,
 ) -> ApiResult<Vec<Pending>> {
     let previous = match locked.current {
         Some(id) => records::track(&mut *tx, id).await?,
@@ -252,6 +271,7 @@ async fn advance_locked(
             .bind(previous.id)
             .execute(&mut *tx)
             .await?;
+        let_go(tx, room, &locked, previous, ending).await?;
     }
     let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
     let playback = match &next {
@@ -276,6 +296,7 @@ async fn advance_locked(
             .map(|t| storage::playable_view(&state.config, t, false)),
         skipped_track_id: previous.as_ref().map(|t| t.id),
         next_track_id: now.current.as_ref().map(|t| t.id),
+        reason: previous.as_ref().map(|_| ending.as_str().to_owned()),
     });
     // `track.skipped` names what plays now (or null when idle): the front
     // end takes `next_track` as its new current track.
@@ -392,6 +413,9 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
                     .bind(previous)
                     .execute(&mut *tx)
                     .await?;
+                if let Some(previous) = records::track(&mut *tx, previous).await? {
+                    let_go(tx, room, &locked, &previous, Ending::Replaced).await?;
+                }
             }
             sqlx::query("UPDATE tracks SET played_at = NULL WHERE id = $1")
                 .bind(track.id)
@@ -425,11 +449,14 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
                     "Nothing is playing, so there is nothing to skip".into(),
                 ));
             }
-            advance_locked(state, tx, room, locked).await
+            advance_locked(state, tx, room, locked, Ending::Admin).await
         }
         Command::Stop => {
-            if locked.current.is_none() {
+            let Some(current) = locked.current else {
                 return Err(ApiError::Conflict("Playback is already stopped".into()));
+            };
+            if let Some(track) = records::track(&mut *tx, current).await? {
+                let_go(tx, room, &locked, &track, Ending::Stopped).await?;
             }
             store(tx, room, None, Playback::IDLE).await?;
             Ok(vec![announce(state, tx, room, Transition::Stopped).await?])

@@ -34,11 +34,13 @@ pub enum EventName {
     PlaybackResumed,
     #[serde(rename = "playback.stopped")]
     PlaybackStopped,
+    #[serde(rename = "skip.voted")]
+    SkipVoted,
 }
 
 impl EventName {
     /// Every event, in the order of [`EventName::index`].
-    pub const ALL: [EventName; 12] = [
+    pub const ALL: [EventName; 13] = [
         Self::RoomUpdated,
         Self::RoomDeleted,
         Self::UserJoined,
@@ -51,6 +53,7 @@ impl EventName {
         Self::PlaybackPaused,
         Self::PlaybackResumed,
         Self::PlaybackStopped,
+        Self::SkipVoted,
     ];
 
     /// The protocol's name: `user.joined`.
@@ -68,6 +71,7 @@ impl EventName {
             Self::PlaybackPaused => "playback.paused",
             Self::PlaybackResumed => "playback.resumed",
             Self::PlaybackStopped => "playback.stopped",
+            Self::SkipVoted => "skip.voted",
         }
     }
 

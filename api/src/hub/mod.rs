@@ -241,10 +241,20 @@ pub struct Hub {
     ended: tokio::sync::broadcast::Sender<Ended>,
     /// Room events as they reach this replica, for whoever waits on one.
     room_events: tokio::sync::broadcast::Sender<Arc<RoomEvent>>,
+    /// Users whose last connection to a room anywhere closed here.
+    departures: tokio::sync::broadcast::Sender<Departure>,
     /// Who follows room events now ([`followers`]).
     pub followers: followers::Followers,
     /// The rooms listened to here, for a sharded bus.
     pub(crate) interest: shards::Interest,
+}
+
+/// A user no longer present in a room on any replica, told by the replica
+/// where their last connection to it closed (so once in the cluster).
+#[derive(Clone, Debug)]
+pub struct Departure {
+    pub room: Uuid,
+    pub user_id: String,
 }
 
 impl Hub {
@@ -266,6 +276,7 @@ impl Hub {
             redis,
             ended: tokio::sync::broadcast::channel(1024).0,
             room_events: tokio::sync::broadcast::channel(1024).0,
+            departures: tokio::sync::broadcast::channel(1024).0,
             followers: followers::Followers::default(),
             interest: shards::Interest::new(sharded),
         }
@@ -366,6 +377,13 @@ impl Hub {
         if let Some(member) = &subscriber.member {
             let presence_channel = frames::presence_of(channel);
             let change = self.presence.local_leave(&presence_channel, &member.user_id);
+            if let (Change::Removed(_), Some(room)) = (&change, frames::room_of(&presence_channel)) {
+                // Nobody following (a replica without the app): dropped.
+                let _ = self.departures.send(Departure {
+                    room,
+                    user_id: member.user_id.clone(),
+                });
+            }
             announce_in(channels, &presence_channel, change);
         }
         Some(subscriber)
@@ -461,6 +479,12 @@ impl Hub {
     /// from the others.
     pub fn follow_endings(&self) -> tokio::sync::broadcast::Receiver<Ended> {
         self.ended.subscribe()
+    }
+
+    /// Users leaving rooms for good ([`Departure`]); a follower that lags
+    /// loses the oldest (a room's next vote counts who is present anyway).
+    pub fn follow_departures(&self) -> tokio::sync::broadcast::Receiver<Departure> {
+        self.departures.subscribe()
     }
 
     /// Every room's events as they reach this replica, from here or from

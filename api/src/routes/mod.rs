@@ -3,10 +3,12 @@
 pub mod covers;
 pub mod dashboard;
 pub mod genres;
+pub mod history;
 pub mod monitoring;
 pub mod playback;
 pub mod playlists;
 pub mod rooms;
+pub mod skips;
 pub mod sync_reports;
 pub mod tracks;
 pub mod votes;

@@ -182,6 +182,8 @@ struct RoomFields {
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
+    /// Whether listeners present may skip by voting (on for a new room).
+    vote_skip: Option<bool>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -231,13 +233,15 @@ pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Created
         state.config.quotas.rooms_per_user,
     )
     .await?;
-    let id: Uuid =
-        sqlx::query_scalar("INSERT INTO rooms (name, description, administrator_id) VALUES ($1, $2, $3) RETURNING id")
-            .bind(&name)
-            .bind(&description)
-            .bind(caller.id())
-            .fetch_one(&mut *tx)
-            .await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO rooms (name, description, administrator_id, vote_skip) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&name)
+    .bind(&description)
+    .bind(caller.id())
+    .bind(fields.vote_skip.unwrap_or(true))
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2)")
         .bind(id)
         .bind(caller.id())
@@ -291,12 +295,13 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE rooms SET name = COALESCE($2, name), description = CASE WHEN $3 THEN $4 ELSE description END, \
-         updated_at = now() WHERE id = $1",
+         vote_skip = COALESCE($5, vote_skip), updated_at = now() WHERE id = $1",
     )
     .bind(room_id)
     .bind(&name)
     .bind(description.is_some())
     .bind(description.flatten())
+    .bind(fields.vote_skip)
     .execute(&mut *tx)
     .await?;
     let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;

@@ -275,7 +275,7 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<
         .await?;
     let mut pending = Vec::new();
     if current == Some(track_id) {
-        pending.extend(playback::advance(state, &mut tx, room_id).await?);
+        pending.extend(playback::advance(state, &mut tx, room_id, crate::store::history::Ending::Removed).await?);
     }
     sqlx::query("DELETE FROM tracks WHERE id = $1")
         .bind(track_id)

@@ -3,6 +3,7 @@
 pub mod ballots;
 pub mod cache;
 pub(crate) mod db_health;
+pub mod history;
 pub mod queue;
 pub mod quota;
 pub mod recent;

@@ -1,0 +1,59 @@
+//! The play history (`/rooms/{room}/history`): what played, newest first.
+
+use crate::auth::caller::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::Fields;
+use crate::http::request::uuid_param;
+use crate::routes::rooms::require_member;
+use crate::store::history::{self, Played};
+use salvo::oapi::{endpoint, ToSchema};
+use salvo::prelude::*;
+use serde::Serialize;
+
+/// A page of the history, and where the next (older) one begins.
+#[derive(Serialize, ToSchema)]
+pub struct History {
+    data: Vec<Played>,
+    /// Pass as `before` for the next page; null when this one is the last.
+    next_before: Option<i64>,
+}
+
+/// A positive whole number from the query, or `default` when absent.
+fn whole(req: &Request, name: &str, default: i64, most: i64) -> ApiResult<i64> {
+    match req.query::<String>(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| ApiError::field(name, format!("The {name} must be a whole number from 1 to {most}."))),
+    }
+}
+
+/// What played in the room, newest first: each track's name, who added it,
+/// how far it played, when it ended and why (`finished`, or `admin`,
+/// `vote`, `removed`, `replaced`, `stopped`). Members only; the newest
+/// [`history::HISTORY_KEPT`] are kept.
+#[endpoint(
+    tags("rooms"),
+    parameters(
+        ("limit" = Option<i64>, Query, description = "Rows per page, 1 to 100 (50 by default)"),
+        ("before" = Option<i64>, Query, description = "The `next_before` of the previous page")
+    )
+)]
+pub async fn play_history(caller: Caller, req: &mut Request) -> ApiResult<Fields<History>> {
+    let state = &caller.state;
+    let room = uuid_param(req, "room")?;
+    require_member(state, room, caller.id()).await?;
+    let limit = whole(req, "limit", 50, 100)?;
+    let before = match req.query::<String>("before").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(_) => Some(whole(req, "before", i64::MAX, i64::MAX)?),
+    };
+    // One row more than asked says whether there is another page.
+    let mut data = history::page(&state.db, room, before, limit + 1).await?;
+    let more = data.len() as i64 > limit;
+    data.truncate(limit as usize);
+    let next_before = more.then(|| data.last().map(|row| row.id)).flatten();
+    Ok(Fields::new("Play history", History { data, next_before }))
+}

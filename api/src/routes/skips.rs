@@ -1,0 +1,60 @@
+//! Vote to skip (`/rooms/{room}/skip-votes`): thin routes over
+//! [`crate::domain::skips`], which counts and skips.
+
+use crate::auth::caller::Caller;
+use crate::domain::skips::{self, MyTally};
+use crate::http::error::ApiResult;
+use crate::http::reply::Fields;
+use crate::http::request::{json_body, uuid_param};
+use crate::routes::rooms::require_member;
+use salvo::oapi::{endpoint, ToSchema};
+use salvo::prelude::*;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// The track a vote is for: what the voter saw playing. A vote for another
+/// (it changed meanwhile) is refused, never moved to the next track.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SkipVote {
+    track_id: Uuid,
+}
+
+/// Where the vote to skip what plays stands, for the caller. Members only.
+#[endpoint(tags("skip votes"))]
+pub async fn skip_tally(caller: Caller, req: &mut Request) -> ApiResult<Fields<MyTally>> {
+    let state = &caller.state;
+    let room = uuid_param(req, "room")?;
+    require_member(state, room, caller.id()).await?;
+    Ok(Fields::new("Skip votes", skips::tally(state, room, caller.id()).await?))
+}
+
+/// Votes to skip the track playing (idempotent); it is skipped at once if
+/// that makes enough. Listeners present in the room only (connected to its
+/// channels), in a room that allows it.
+#[endpoint(tags("skip votes"), request_body = SkipVote)]
+pub async fn vote_to_skip(caller: Caller, req: &mut Request) -> ApiResult<Fields<MyTally>> {
+    let state = &caller.state;
+    let room = uuid_param(req, "room")?;
+    require_member(state, room, caller.id()).await?;
+    let vote: SkipVote = json_body(req).await?;
+    let tally = skips::vote(state, room, caller.id(), vote.track_id).await?;
+    let message = if tally.skipped {
+        "Skipped by vote"
+    } else {
+        "Vote to skip counted"
+    };
+    Ok(Fields::new(message, tally))
+}
+
+/// Takes the caller's vote to skip back (idempotent).
+#[endpoint(tags("skip votes"))]
+pub async fn withdraw_skip_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<MyTally>> {
+    let state = &caller.state;
+    let room = uuid_param(req, "room")?;
+    require_member(state, room, caller.id()).await?;
+    Ok(Fields::new(
+        "Vote to skip withdrawn",
+        skips::withdraw(state, room, caller.id()).await?,
+    ))
+}
