@@ -285,15 +285,34 @@ try {
   }));
   ok('on a 360 px phone nothing scrolls sideways and the room’s name reads across', phone.scroll <= 360 && phone.title >= 200, JSON.stringify(phone));
 
-  await alice.getByRole('button', { name: '⏭ Skip' }).click();
+  // Vote to skip: three listening, two votes skip (docs/room-life.md).
+  const skipCount = (page) => page.locator('#skip-vote-count').textContent();
+  ok('the vote to skip says how many votes it takes', Boolean(await until('the count shows', async () =>
+    (await skipCount(carol)).startsWith('0 of 2 votes'))), await skipCount(carol));
+  await bob.getByRole('button', { name: '⏭ Vote to skip' }).click();
+  ok('a vote to skip is counted on every page', Boolean(await until('the vote reaches the others', async () =>
+    (await skipCount(carol)).startsWith('1 of 2 votes') && (await skipCount(alice)).startsWith('1 of 2 votes'))), await skipCount(alice));
+  ok('the voter’s button is pressed', (await bob.getByRole('button', { name: '✓ Voted to skip' }).getAttribute('aria-pressed')) === 'true');
+  await bob.getByRole('button', { name: '✓ Voted to skip' }).click();
+  ok('a vote to skip is taken back', Boolean(await until('the unvote reaches the others', async () =>
+    (await skipCount(carol)).startsWith('0 of 2 votes'))), await skipCount(carol));
+  await bob.getByRole('button', { name: '⏭ Vote to skip' }).click();
+  await until('the first vote is back', async () => (await skipCount(carol)).startsWith('1 of 2 votes'));
+  await carol.getByRole('button', { name: '⏭ Vote to skip' }).click();
   let skipSeen = '';
   await until('skip reaches every page', async () => {
     const shown = [await alice.locator('#now-track').textContent(), await bob.locator('#now-track').textContent(), await carol.locator('#now-track').textContent()];
     skipSeen = shown.join(' / ');
     return shown.every((t) => t === 'Evening glow');
   });
-  ok('skip: every page names the next track', skipSeen.split(' / ').every((t) => t === 'Evening glow'), skipSeen);
-  ok('skip: the next track plays', await playing(bob, 'listener after skip'));
+  ok('skipped by vote: every page names the next track', skipSeen.split(' / ').every((t) => t === 'Evening glow'), skipSeen);
+  ok('skipped by vote: the next track plays', await playing(bob, 'listener after skip'));
+  ok('the history says what was skipped and how', Boolean(await until('the history shows the vote', async () =>
+    (await alice.locator('.history li[data-ending=vote]', { hasText: 'Night drive' }).count()) === 1)),
+  (await alice.locator('.history').textContent()) ?? '');
+  ok('…and what the administrator replaced', (await alice.locator('.history li[data-ending=replaced]', { hasText: 'Morning tide' }).count()) === 1);
+  ok('the count starts again with the next track', Boolean(await until('the tally is reset', async () =>
+    (await skipCount(bob)).startsWith('0 of 2 votes'))), await skipCount(bob));
 
   // A playlist, made from the room, then found again.
   await bob.getByRole('button', { name: 'Add Evening glow to a playlist' }).click();

@@ -16,8 +16,10 @@ import { joinRoom, leaveRoom, onMessage } from '../socket.js';
 import { serverNow, wallOffset } from '../sync/clock.js';
 import { Engine } from '../sync/engine.js';
 import { roomPositionAt } from '../sync/plan.js';
+import { historyPanel } from './history.js';
 import { addToPlaylist } from './picker.js';
 import { genreBadge, showQueue } from './queue.js';
+import { skipVote } from './skip.js';
 import { uploadForm } from './upload.js';
 
 /** @param {any} view a PlaybackView or an event that carries one */
@@ -71,6 +73,8 @@ export function roomView(main, [roomId]) {
   const people = h('ul', { class: 'plain people', 'aria-labelledby': 'people-title' });
   const activity = h('ol', { class: 'plain activity', 'aria-live': 'polite', 'aria-labelledby': 'activity-title' });
   const { form: uploader, offerGenres } = uploadForm(roomId, () => genres);
+  const skip = skipVote(roomId, me);
+  const played = historyPanel(roomId);
   const isAdmin = () => room?.administrator_id === me;
 
   /** @param {string} text */
@@ -136,6 +140,16 @@ export function roomView(main, [roomId]) {
       field('Description', about),
       h('button', { type: 'submit' }, 'Save'),
     );
+    const voteSkip = h('input', { type: 'checkbox', id: 'vote-skip', checked: room.vote_skip !== false });
+    voteSkip.addEventListener('change', () =>
+      attempt(async () => {
+        const on = /** @type {HTMLInputElement} */ (voteSkip).checked;
+        room = { ...room, ...(await put(`/rooms/${roomId}`, { vote_skip: on })).data };
+        skip.refresh();
+        notify(on ? 'Listeners can now skip by vote.' : 'Only you can skip now.');
+      }),
+    );
+    const rules = h('p', { class: 'check' }, voteSkip, ' ', h('label', { for: 'vote-skip' }, 'Listeners may skip a track by vote'));
     rename.addEventListener('submit', (event) => {
       event.preventDefault();
       attempt(async () => {
@@ -162,6 +176,7 @@ export function roomView(main, [roomId]) {
       { class: 'manage' },
       h('summary', {}, 'Manage room'),
       rename,
+      rules,
       field('Cover image', coverFile),
       room.cover_url
         ? h(
@@ -250,6 +265,7 @@ export function roomView(main, [roomId]) {
       ),
       listen,
       controls,
+      skip.element,
       settings,
     );
     fill(
@@ -419,6 +435,8 @@ export function roomView(main, [roomId]) {
     showHeader();
     showTracks();
     player.follow(playbackOf(status.data));
+    skip.refresh();
+    played.refresh();
   }
 
   // ---- events
@@ -461,6 +479,11 @@ export function roomView(main, [roomId]) {
         // instant before the `playback_started` that follows.
         if (type === 'track_skipped' && data.catch_up) break;
         player.follow(playbackOf(data));
+        if (type === 'track_skipped' && data.reason === 'vote') happened('Skipped by vote');
+        if (type === 'playback_started' || type === 'playback_stopped' || type === 'track_skipped') {
+          skip.refresh();
+          played.refresh();
+        }
         if (type === 'playback_started' && data.track && !data.catch_up) happened(`Now playing: ${title(data.track)}`);
         if (type === 'playback_paused') happened('Paused');
         if (type === 'playback_resumed') happened('Resumed');
@@ -494,6 +517,11 @@ export function roomView(main, [roomId]) {
         if (type === 'member_added') online.add(data.user_id);
         else online.delete(data.user_id);
         showPeople();
+        // The votes needed follow the listeners present.
+        skip.refresh();
+        break;
+      case 'skip_voted':
+        skip.counted(data);
         break;
       case 'room_state_updated':
         if (data.room) {
@@ -536,6 +564,7 @@ export function roomView(main, [roomId]) {
         {},
         h('section', { class: 'card' }, h('h2', { id: 'people-title' }, 'Listeners'), people),
         h('section', { class: 'card' }, h('h2', { id: 'activity-title' }, 'What just happened'), activity),
+        played.element,
       ),
     ),
   );
@@ -571,6 +600,8 @@ export function roomView(main, [roomId]) {
     clearInterval(ticker);
     clearInterval(reporter);
     clearTimeout(queueTimer);
+    skip.stop();
+    played.stop();
     Reflect.deleteProperty(window, 'spotikSync');
   };
 }
