@@ -107,9 +107,11 @@ for (let i = 0; i < PAGES; i += 1) listeners.push(await user(`ear${i}`));
 const late = await user('late');
 const { data: room } = await api('POST', '/rooms', admin.token, { name: `Sync bench ${stamp}` });
 for (const person of [...listeners, late]) await api('POST', `/rooms/${room.id}/join`, person.token);
-await upload(room.id, admin.token, 'First noise', 7);
+const first = await upload(room.id, admin.token, 'First noise', 7);
 await upload(room.id, admin.token, 'Second noise', 11);
-// The first upload started the idle room; its playback is what everyone follows.
+// The first upload started the idle room; it is started again from its
+// beginning once the pages are open (below), so that the script's times
+// are the track's whatever opening took (seconds over a slow link).
 
 // ---- the pages
 
@@ -189,6 +191,7 @@ async function openPage(person, index) {
 const opened = [];
 for (let i = 0; i < PAGES; i += 1) opened.push(await openPage(listeners[i], i));
 const pages = opened.map((o) => o.page);
+await api('POST', `/rooms/${room.id}/tracks/${first.id}/play`, admin.token);
 
 // ---- the run: samples every 250 ms while the script plays the room
 
