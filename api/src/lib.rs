@@ -147,6 +147,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
             config.password_hash_wait,
         ),
         ballots: store::ballots::Ballots::new(db.clone()),
+        flood: domain::chat::Flood::default(),
         warmer: files::warm::Warmer::new(config.edge_warm_urls.clone(), &config.edge_public_url),
         db,
         events: domain::events::Events::default(),
@@ -199,6 +200,13 @@ pub fn router() -> Router {
         .push(Router::with_path("participants").get(routes::rooms::list_participants))
         .push(Router::with_path("sync-report").post(routes::sync_reports::sync_report))
         .push(Router::with_path("history").get(routes::history::play_history))
+        .push(
+            Router::with_path("messages")
+                .get(routes::chat::list_messages)
+                .post(routes::chat::send_message)
+                .push(Router::with_path("{message}").delete(routes::chat::delete_message)),
+        )
+        .push(Router::with_path("reactions").post(routes::chat::react))
         .push(
             Router::with_path("skip-votes")
                 .get(routes::skips::skip_tally)

@@ -47,6 +47,8 @@ pub struct AppState {
     pub warmer: crate::files::warm::Warmer,
     /// Votes, committed a room's batch at a time.
     pub ballots: std::sync::Arc<crate::store::ballots::Ballots>,
+    /// Chat messages and reactions each listener sent lately.
+    pub flood: crate::domain::chat::Flood,
 }
 
 /// How long a session or a membership read from PostgreSQL is trusted: a

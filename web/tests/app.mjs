@@ -314,6 +314,20 @@ try {
   ok('the count starts again with the next track', Boolean(await until('the tally is reset', async () =>
     (await skipCount(bob)).startsWith('0 of 2 votes'))), await skipCount(bob));
 
+  // Chat: a message reaches the room at once, a reaction too; the
+  // administrator deletes a message and it goes from every page.
+  await bob.getByLabel('Message', { exact: true }).fill('this one is great');
+  await bob.getByRole('button', { name: 'Send' }).click();
+  ok('a chat message reaches the others', Boolean(await until('the message shows on another page', async () =>
+    (await alice.locator('.chat-log li', { hasText: `bob${stamp}: this one is great` }).count()) === 1)));
+  ok('…and its author sees it as theirs', (await bob.locator('.chat-log li', { hasText: `bob${stamp} (you): this one is great` }).count()) === 1);
+  await carol.getByRole('button', { name: 'React: fire' }).click();
+  ok('a reaction reaches the others', Boolean(await until('the reaction shows', async () =>
+    (await alice.locator('.chat-log li.reaction', { hasText: `carol${stamp} 🔥` }).count()) === 1)));
+  await alice.getByRole('button', { name: 'Delete the message “this one is great”' }).click();
+  ok('the administrator deletes a message from every page', Boolean(await until('the message is gone', async () =>
+    (await bob.locator('.chat-log li', { hasText: 'this one is great' }).count()) === 0)));
+
   // A playlist, made from the room, then found again.
   await bob.getByRole('button', { name: 'Add Evening glow to a playlist' }).click();
   await bob.getByLabel('New playlist name').fill('Road trip');

@@ -1,5 +1,6 @@
 //! What a room is, independent of HTTP: its rows and views, its clock, its events.
 
+pub mod chat;
 pub mod clock;
 pub mod events;
 pub mod models;

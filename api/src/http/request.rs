@@ -70,6 +70,30 @@ pub fn uuid_param(req: &Request, name: &str) -> ApiResult<Uuid> {
         .ok_or_else(|| ApiError::NotFound("Not found".into()))
 }
 
+/// A whole number from the query within `1..=most`; `default` when absent
+/// or empty; anything else a 422 on `name`.
+pub fn query_whole(req: &Request, name: &str, default: i64, most: i64) -> ApiResult<i64> {
+    match req.query::<String>(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| ApiError::field(name, format!("The {name} must be a whole number from 1 to {most}."))),
+    }
+}
+
+/// A keyset page from the query: `limit` (1 to 100, 50 by default) and
+/// `before` (a row id, none for the newest).
+pub fn keyset_page(req: &Request) -> ApiResult<(i64, Option<i64>)> {
+    let limit = query_whole(req, "limit", 50, 100)?;
+    let before = match req.query::<String>("before").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(_) => Some(query_whole(req, "before", i64::MAX, i64::MAX)?),
+    };
+    Ok((limit, before))
+}
+
 /// Whether the request carries a multipart body (as opposed to JSON).
 pub fn is_multipart(req: &Request) -> bool {
     req.headers()

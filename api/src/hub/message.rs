@@ -36,11 +36,17 @@ pub enum EventName {
     PlaybackStopped,
     #[serde(rename = "skip.voted")]
     SkipVoted,
+    #[serde(rename = "chat.message")]
+    ChatMessage,
+    #[serde(rename = "chat.deleted")]
+    ChatDeleted,
+    #[serde(rename = "reaction.sent")]
+    ReactionSent,
 }
 
 impl EventName {
     /// Every event, in the order of [`EventName::index`].
-    pub const ALL: [EventName; 13] = [
+    pub const ALL: [EventName; 16] = [
         Self::RoomUpdated,
         Self::RoomDeleted,
         Self::UserJoined,
@@ -54,6 +60,9 @@ impl EventName {
         Self::PlaybackResumed,
         Self::PlaybackStopped,
         Self::SkipVoted,
+        Self::ChatMessage,
+        Self::ChatDeleted,
+        Self::ReactionSent,
     ];
 
     /// The protocol's name: `user.joined`.
@@ -72,6 +81,9 @@ impl EventName {
             Self::PlaybackResumed => "playback.resumed",
             Self::PlaybackStopped => "playback.stopped",
             Self::SkipVoted => "skip.voted",
+            Self::ChatMessage => "chat.message",
+            Self::ChatDeleted => "chat.deleted",
+            Self::ReactionSent => "reaction.sent",
         }
     }
 

@@ -1,9 +1,9 @@
 //! The play history (`/rooms/{room}/history`): what played, newest first.
 
 use crate::auth::caller::Caller;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::reply::Fields;
-use crate::http::request::uuid_param;
+use crate::http::request::{keyset_page, uuid_param};
 use crate::routes::rooms::require_member;
 use crate::store::history::{self, Played};
 use salvo::oapi::{endpoint, ToSchema};
@@ -16,18 +16,6 @@ pub struct History {
     data: Vec<Played>,
     /// Pass as `before` for the next page; null when this one is the last.
     next_before: Option<i64>,
-}
-
-/// A positive whole number from the query, or `default` when absent.
-fn whole(req: &Request, name: &str, default: i64, most: i64) -> ApiResult<i64> {
-    match req.query::<String>(name).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=most).contains(n))
-            .ok_or_else(|| ApiError::field(name, format!("The {name} must be a whole number from 1 to {most}."))),
-    }
 }
 
 /// What played in the room, newest first: each track's name, who added it,
@@ -45,11 +33,7 @@ pub async fn play_history(caller: Caller, req: &mut Request) -> ApiResult<Fields
     let state = &caller.state;
     let room = uuid_param(req, "room")?;
     require_member(state, room, caller.id()).await?;
-    let limit = whole(req, "limit", 50, 100)?;
-    let before = match req.query::<String>("before").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(_) => Some(whole(req, "before", i64::MAX, i64::MAX)?),
-    };
+    let (limit, before) = keyset_page(req)?;
     // One row more than asked says whether there is another page.
     let mut data = history::page(&state.db, room, before, limit + 1).await?;
     let more = data.len() as i64 > limit;

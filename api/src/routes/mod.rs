@@ -1,5 +1,6 @@
 //! The REST handlers, one file per resource.
 
+pub mod chat;
 pub mod covers;
 pub mod dashboard;
 pub mod genres;

@@ -2,6 +2,7 @@
 
 pub mod ballots;
 pub mod cache;
+pub mod chat;
 pub(crate) mod db_health;
 pub mod history;
 pub mod queue;

@@ -16,6 +16,7 @@ import { joinRoom, leaveRoom, onMessage } from '../socket.js';
 import { serverNow, wallOffset } from '../sync/clock.js';
 import { Engine } from '../sync/engine.js';
 import { roomPositionAt } from '../sync/plan.js';
+import { chatPanel } from './chat.js';
 import { historyPanel } from './history.js';
 import { addToPlaylist } from './picker.js';
 import { genreBadge, showQueue } from './queue.js';
@@ -76,6 +77,7 @@ export function roomView(main, [roomId]) {
   const skip = skipVote(roomId, me);
   const played = historyPanel(roomId);
   const isAdmin = () => room?.administrator_id === me;
+  const chat = chatPanel(roomId, me, isAdmin);
 
   /** @param {string} text */
   function happened(text) {
@@ -437,6 +439,7 @@ export function roomView(main, [roomId]) {
     player.follow(playbackOf(status.data));
     skip.refresh();
     played.refresh();
+    chat.refresh();
   }
 
   // ---- events
@@ -523,6 +526,15 @@ export function roomView(main, [roomId]) {
       case 'skip_voted':
         skip.counted(data);
         break;
+      case 'chat_message':
+        chat.received(data);
+        break;
+      case 'chat_deleted':
+        chat.deleted(data.message_id);
+        break;
+      case 'reaction_sent':
+        chat.reacted(data);
+        break;
       case 'room_state_updated':
         if (data.room) {
           room = { ...room, ...data.room };
@@ -563,6 +575,7 @@ export function roomView(main, [roomId]) {
         'aside',
         {},
         h('section', { class: 'card' }, h('h2', { id: 'people-title' }, 'Listeners'), people),
+        chat.element,
         h('section', { class: 'card' }, h('h2', { id: 'activity-title' }, 'What just happened'), activity),
         played.element,
       ),

@@ -1,0 +1,85 @@
+//! A room's chat as stored: messages in, newest first out, the newest
+//! [`MESSAGES_KEPT`] of a room kept (docs/capacity.md prices them).
+
+use crate::domain::models::{iso_format, User};
+use chrono::{DateTime, Utc};
+use salvo::oapi::ToSchema;
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// Messages kept per room: what a newcomer scrolls back through, and more.
+pub const MESSAGES_KEPT: i64 = 200;
+
+/// A message as everyone in the room sees it.
+#[derive(Clone, Debug, FromRow, Serialize, ToSchema)]
+pub struct Message {
+    pub id: i64,
+    /// Null once the author's account is gone; the name stays.
+    pub user_id: Option<Uuid>,
+    pub username: String,
+    pub body: String,
+    #[serde(with = "iso_format")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// Stores `body` from `author` in `room` and trims the room's chat.
+pub async fn add(tx: &mut PgConnection, room: Uuid, author: &User, body: &str) -> Result<Message, sqlx::Error> {
+    let message = sqlx::query_as::<_, Message>(
+        "INSERT INTO chat_messages (room_id, user_id, username, body) VALUES ($1, $2, $3, $4) \
+         RETURNING id, user_id, username, body, created_at",
+    )
+    .bind(room)
+    .bind(author.id)
+    .bind(&author.username)
+    .bind(body)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM chat_messages WHERE room_id = $1 AND id <= \
+         (SELECT id FROM chat_messages WHERE room_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
+    )
+    .bind(room)
+    .bind(MESSAGES_KEPT)
+    .execute(&mut *tx)
+    .await?;
+    Ok(message)
+}
+
+/// The room's messages, newest first: `limit` older than `before`.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Message>, sqlx::Error> {
+    sqlx::query_as::<_, Message>(
+        "SELECT id, user_id, username, body, created_at FROM chat_messages \
+         WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(room)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The author of message `id` of `room`: `None` if there is no such
+/// message there, `Some(None)` if its author's account is gone.
+pub async fn author(db: impl PgExecutor<'_>, room: Uuid, id: i64) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM chat_messages WHERE room_id = $1 AND id = $2")
+        .bind(room)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Deletes message `id` of `room`; whether there was one.
+pub async fn delete(tx: &mut PgConnection, room: Uuid, id: i64) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM chat_messages WHERE room_id = $1 AND id = $2")
+        .bind(room)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
