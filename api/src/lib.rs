@@ -208,6 +208,24 @@ pub fn router() -> Router {
         )
         .push(Router::with_path("reactions").post(routes::chat::react))
         .push(
+            Router::with_path("moderators/{user}")
+                .put(routes::moderation::add_moderator)
+                .delete(routes::moderation::remove_moderator),
+        )
+        .push(
+            Router::with_path("mutes/{user}")
+                .put(routes::moderation::mute)
+                .delete(routes::moderation::unmute),
+        )
+        .push(
+            Router::with_path("bans").get(routes::moderation::list_bans).push(
+                Router::with_path("{user}")
+                    .put(routes::moderation::ban)
+                    .delete(routes::moderation::unban),
+            ),
+        )
+        .push(Router::with_path("moderation-log").get(routes::moderation::read_moderation_log))
+        .push(
             Router::with_path("skip-votes")
                 .get(routes::skips::skip_tally)
                 .post(routes::skips::vote_to_skip)

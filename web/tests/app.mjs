@@ -328,6 +328,25 @@ try {
   ok('the administrator deletes a message from every page', Boolean(await until('the message is gone', async () =>
     (await bob.locator('.chat-log li', { hasText: 'this one is great' }).count()) === 0)));
 
+  // Moderation: the administrator makes bob a moderator, who mutes carol;
+  // her message is refused, and the log says who did what.
+  await alice.getByRole('button', { name: `Make moderator: bob${stamp}` }).click();
+  const muteCarol = bob.getByRole('button', { name: `Mute carol${stamp} for 10 minutes` });
+  ok('a new moderator gets the moderation tools', Boolean(await until('bob can mute', async () => (await muteCarol.count()) === 1)));
+  await muteCarol.click();
+  ok('a mute shows on every page', Boolean(await until('the mute shows', async () =>
+    (await alice.locator('.people li', { hasText: `carol${stamp}` }).locator('.tag.muted').count()) === 1)));
+  await carol.getByLabel('Message', { exact: true }).fill('can I speak?');
+  await carol.getByRole('button', { name: 'Send' }).click();
+  ok('a muted listener is told why their message did not go', Boolean(await until('the refusal shows', async () =>
+    (await carol.getByText(/muted you in this room/).count()) > 0)));
+  await bob.getByRole('button', { name: `Unmute carol${stamp}` }).click();
+  await until('the mute is lifted', async () => (await alice.locator('.people li', { hasText: `carol${stamp}` }).locator('.tag.muted').count()) === 0);
+  await alice.locator('summary', { hasText: 'Moderation log' }).click();
+  ok('the moderation log says who did what', Boolean(await until('the log lists the mute', async () =>
+    (await alice.locator('.mod-log li', { hasText: `bob${stamp} muted carol${stamp}` }).count()) === 1)),
+  (await alice.locator('.mod-log').textContent()) ?? '');
+
   // A playlist, made from the room, then found again.
   await bob.getByRole('button', { name: 'Add Evening glow to a playlist' }).click();
   await bob.getByLabel('New playlist name').fill('Road trip');

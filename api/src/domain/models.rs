@@ -341,6 +341,8 @@ pub struct Participant {
     pub user_id: Uuid,
     pub username: String,
     pub joined_at: DateTime<Utc>,
+    pub is_moderator: bool,
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 /// Who voted for a track, and when: Spotik's web app lists them under the
@@ -356,7 +358,7 @@ pub struct Voter {
 /// A participant (`ParticipantList.vue` reads `user.username`/`username`,
 /// `user_id`/`user.id` and `joined_at`; the store removes them by `id`,
 /// which is therefore the user's id, as in `user.left`).
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct ParticipantView {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -365,6 +367,11 @@ pub struct ParticipantView {
     #[serde(with = "iso_format")]
     pub joined_at: DateTime<Utc>,
     pub is_administrator: bool,
+    /// Made a moderator by the administrator (docs/room-life.md).
+    pub is_moderator: bool,
+    /// Muted until then (may not queue, chat or react); null when not.
+    #[serde(with = "iso_format::option")]
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 impl Participant {
@@ -379,6 +386,8 @@ impl Participant {
             },
             joined_at: self.joined_at,
             is_administrator: self.user_id == administrator,
+            is_moderator: self.is_moderator,
+            muted_until: self.muted_until.filter(|until| *until > Utc::now()),
         }
     }
 }

@@ -42,11 +42,13 @@ pub enum EventName {
     ChatDeleted,
     #[serde(rename = "reaction.sent")]
     ReactionSent,
+    #[serde(rename = "participant.updated")]
+    ParticipantUpdated,
 }
 
 impl EventName {
     /// Every event, in the order of [`EventName::index`].
-    pub const ALL: [EventName; 16] = [
+    pub const ALL: [EventName; 17] = [
         Self::RoomUpdated,
         Self::RoomDeleted,
         Self::UserJoined,
@@ -63,6 +65,7 @@ impl EventName {
         Self::ChatMessage,
         Self::ChatDeleted,
         Self::ReactionSent,
+        Self::ParticipantUpdated,
     ];
 
     /// The protocol's name: `user.joined`.
@@ -84,6 +87,7 @@ impl EventName {
             Self::ChatMessage => "chat.message",
             Self::ChatDeleted => "chat.deleted",
             Self::ReactionSent => "reaction.sent",
+            Self::ParticipantUpdated => "participant.updated",
         }
     }
 

@@ -9,8 +9,10 @@ use crate::domain::models::{to_value, UserRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::{json_body, keyset_page, uuid_param};
-use crate::routes::rooms::{require, require_member};
+use crate::routes::moderation::refuse_if_muted;
+use crate::routes::rooms::{is_moderator, require, require_member};
 use crate::store::chat::{self as store, Message};
+use crate::store::moderation_log::{self, Action};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -94,6 +96,7 @@ pub async fn send_message(caller: Caller, req: &mut Request) -> ApiResult<Create
         .flood
         .message(caller.id())
         .map_err(|wait| flooded(wait, "messages"))?;
+    refuse_if_muted(state, room, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     let message = store::add(&mut tx, room, &caller.user, &body).await?;
     let event = events::stamp(&mut tx, room, EventName::ChatMessage, to_value(&message)).await?;
@@ -102,7 +105,7 @@ pub async fn send_message(caller: Caller, req: &mut Request) -> ApiResult<Create
     Ok(Reply::created("Message sent", message))
 }
 
-/// Deletes a message: its author or the room's administrator.
+/// Deletes a message: its author, the room's moderators or its administrator.
 #[endpoint(tags("chat"))]
 pub async fn delete_message(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
@@ -113,17 +116,31 @@ pub async fn delete_message(caller: Caller, req: &mut Request) -> ApiResult<Repl
         .ok_or_else(|| ApiError::NotFound("Message not found".into()))?;
     let room = require(&state.db, room_id).await?;
     require_member(state, room_id, caller.id()).await?;
-    let author = store::author(&state.db, room_id, id)
+    let (author, written) = store::author(&state.db, room_id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Message not found".into()))?;
-    if author != Some(caller.id()) && room.administrator_id != caller.id() {
+    let moderating = author != Some(caller.id());
+    if moderating && room.administrator_id != caller.id() && !is_moderator(&state.db, room_id, caller.id()).await? {
         return Err(ApiError::Forbidden(
-            "Only its author or the room administrator can delete a message".into(),
+            "Only its author or the room's moderators can delete a message".into(),
         ));
     }
     let mut tx = state.db.begin().await?;
     if !store::delete(&mut tx, room_id, id).await? {
         return Err(ApiError::NotFound("Message not found".into()));
+    }
+    if moderating {
+        let actor = (caller.id(), caller.user.username.as_str());
+        let about = format!("a message of {}", written.username);
+        moderation_log::write(
+            &mut tx,
+            room_id,
+            actor,
+            Action::MessageDeleted,
+            &about,
+            Some(&written.text),
+        )
+        .await?;
     }
     let deleted = Deleted {
         message_id: id,
@@ -153,6 +170,7 @@ pub async fn react(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing
         .flood
         .reaction(caller.id())
         .map_err(|wait| flooded(wait, "reactions"))?;
+    refuse_if_muted(state, room_id, caller.id()).await?;
     let room = require(&state.db, room_id).await?;
     let reacted = Reacted {
         user: caller.user.public_view(),

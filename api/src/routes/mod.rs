@@ -5,6 +5,7 @@ pub mod covers;
 pub mod dashboard;
 pub mod genres;
 pub mod history;
+pub mod moderation;
 pub mod monitoring;
 pub mod playback;
 pub mod playlists;

@@ -73,6 +73,26 @@ pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResul
     Ok(found)
 }
 
+/// The room, if `user` administers or moderates it.
+pub async fn require_moderator(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
+    let found = require_participant(state, room, user).await?;
+    if found.administrator_id == user || is_moderator(&state.db, room, user).await? {
+        return Ok(found);
+    }
+    Err(ApiError::Forbidden("Only the room's moderators can do this".into()))
+}
+
+/// Whether `user` is a moderator of `room` (the administrator is not, by this).
+pub async fn is_moderator(db: impl sqlx::PgExecutor<'_>, room: Uuid, user: Uuid) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM room_participants WHERE room_id = $1 AND user_id = $2 AND is_moderator)",
+    )
+    .bind(room)
+    .bind(user)
+    .fetch_one(db)
+    .await?)
+}
+
 fn track_view(state: &AppState, track: &Track, voted: &HashSet<Uuid>) -> TrackView {
     storage::playable_view(&state.config, track, voted.contains(&track.id))
 }
@@ -360,8 +380,12 @@ pub async fn add_participant(
     room: Uuid,
     user: &AuthUser,
 ) -> Result<Option<Pending>, sqlx::Error> {
+    // Never for a user banned from the room (join_room refuses them first;
+    // this closes the race with a ban committed meanwhile).
     let joined_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING joined_at",
+        "INSERT INTO room_participants (room_id, user_id) SELECT $1, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2) \
+         ON CONFLICT DO NOTHING RETURNING joined_at",
     )
     .bind(room)
     .bind(user.id())
@@ -375,6 +399,8 @@ pub async fn add_participant(
         user_id: user.id(),
         username: user.user.username.clone(),
         joined_at,
+        is_moderator: false,
+        muted_until: None,
     };
     let administrator: Uuid = sqlx::query_scalar("SELECT administrator_id FROM rooms WHERE id = $1")
         .bind(room)
@@ -400,22 +426,35 @@ pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Mem
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
     require(&state.db, room_id).await?;
+    let banned: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
+            .bind(room_id)
+            .bind(caller.id())
+            .fetch_one(&state.db)
+            .await?;
+    if banned {
+        return Err(ApiError::Forbidden("You are banned from this room".into()));
+    }
     let mut tx = state.db.begin().await?;
     let event = add_participant(&mut tx, room_id, &caller).await?;
     tx.commit().await?;
     let joined_now = event.is_some();
     state.publish(event).await;
     let room = require(&state.db, room_id).await?;
-    let joined_at: DateTime<Utc> =
-        sqlx::query_scalar("SELECT joined_at FROM room_participants WHERE room_id = $1 AND user_id = $2")
-            .bind(room_id)
-            .bind(caller.id())
-            .fetch_one(&state.db)
-            .await?;
+    let (joined_at, is_moderator, muted_until): (DateTime<Utc>, bool, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT joined_at, is_moderator, muted_until FROM room_participants WHERE room_id = $1 AND user_id = $2",
+    )
+    .bind(room_id)
+    .bind(caller.id())
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| ApiError::Forbidden("You are banned from this room".into()))?;
     let participant = Participant {
         user_id: caller.id(),
         username: caller.user.username.clone(),
         joined_at,
+        is_moderator,
+        muted_until,
     };
     let data = Membership {
         room: room_view(state, &room, &caller.user).await?,

@@ -103,6 +103,7 @@ pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Fields
     let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
     require_participant(&state, room_id, caller.id()).await?;
+    crate::routes::moderation::refuse_if_muted(&state, room_id, caller.id()).await?;
     let _slot = state.uploads.take(caller.id())?;
     let limits = upload::FormLimits::new(
         &state.config,
@@ -261,12 +262,21 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<
         .await?
         .filter(|t| t.room_id == room_id)
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;
-    if found.uploader_id != caller.id() && room.administrator_id != caller.id() {
+    let moderating = found.uploader_id != caller.id();
+    if moderating
+        && room.administrator_id != caller.id()
+        && !crate::routes::rooms::is_moderator(&state.db, room_id, caller.id()).await?
+    {
         return Err(ApiError::Forbidden(
-            "Only the uploader or the room administrator can remove this track".into(),
+            "Only the uploader or the room's moderators can remove this track".into(),
         ));
     }
     let mut tx = state.db.begin().await?;
+    if moderating {
+        let actor = (caller.id(), caller.user.username.as_str());
+        let action = crate::store::moderation_log::Action::TrackRemoved;
+        crate::store::moderation_log::write(&mut tx, room_id, actor, action, &found.original_name, None).await?;
+    }
     // Removing what is playing moves the room on first, as a skip would;
     // otherwise the room would stay "playing" with no track.
     let current: Option<uuid::Uuid> = sqlx::query_scalar("SELECT current_track_id FROM rooms WHERE id = $1 FOR UPDATE")

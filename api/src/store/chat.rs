@@ -64,14 +64,26 @@ pub async fn page(
     .await
 }
 
-/// The author of message `id` of `room`: `None` if there is no such
-/// message there, `Some(None)` if its author's account is gone.
-pub async fn author(db: impl PgExecutor<'_>, room: Uuid, id: i64) -> Result<Option<Option<Uuid>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM chat_messages WHERE room_id = $1 AND id = $2")
-        .bind(room)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+/// Who wrote a message (by name), and what.
+pub struct Written {
+    pub username: String,
+    pub text: String,
+}
+
+/// The author of message `id` of `room` (`None` inside once their account
+/// is gone) and what it says; `None` if there is no such message there.
+pub async fn author(
+    db: impl PgExecutor<'_>,
+    room: Uuid,
+    id: i64,
+) -> Result<Option<(Option<Uuid>, Written)>, sqlx::Error> {
+    let row: Option<(Option<Uuid>, String, String)> =
+        sqlx::query_as("SELECT user_id, username, body FROM chat_messages WHERE room_id = $1 AND id = $2")
+            .bind(room)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(user, username, text)| (user, Written { username, text })))
 }
 
 /// Deletes message `id` of `room`; whether there was one.

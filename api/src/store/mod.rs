@@ -5,6 +5,7 @@ pub mod cache;
 pub mod chat;
 pub(crate) mod db_health;
 pub mod history;
+pub mod moderation_log;
 pub mod queue;
 pub mod quota;
 pub mod recent;

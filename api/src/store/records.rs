@@ -164,7 +164,8 @@ pub async fn rooms_page(db: impl PgExecutor<'_>, limit: i64, offset: i64) -> Res
 
 pub async fn participants(db: impl PgExecutor<'_>, room: Uuid) -> Result<Vec<Participant>, sqlx::Error> {
     sqlx::query_as::<_, Participant>(
-        "SELECT u.id AS user_id, u.username, p.joined_at FROM room_participants p JOIN users u ON u.id = p.user_id \
+        "SELECT u.id AS user_id, u.username, p.joined_at, p.is_moderator, p.muted_until \
+         FROM room_participants p JOIN users u ON u.id = p.user_id \
          WHERE p.room_id = $1 ORDER BY p.joined_at, u.id",
     )
     .bind(room)

@@ -22,6 +22,7 @@ mod hostile_uploads;
 mod late_join;
 mod limits;
 mod login_abuse;
+mod moderation;
 mod monitoring;
 mod native_ws;
 mod openapi;

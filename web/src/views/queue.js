@@ -1,6 +1,7 @@
 // A room's queue as the server orders it: each track with its cover,
 // uploader, genre, length and score; vote and unvote; and for whoever may,
-// play (the administrator), remove (the administrator or the uploader)
+// play (the administrator), remove (the administrator, a moderator or
+// the uploader)
 // and add to a playlist.
 
 import { clock, fill, h, title } from '../dom.js';
@@ -8,6 +9,7 @@ import { clock, fill, h, title } from '../dom.js';
 /**
  * @typedef {{
  *   admin: boolean,
+ *   moderator?: boolean,
  *   me: string,
  *   currentId: string | null,
  *   vote: (track: any) => void,
@@ -115,7 +117,7 @@ function row(track, actions) {
         { type: 'button', 'aria-label': `Add ${name} to a playlist`, onclick: () => actions.save(track) },
         '+',
       ),
-      actions.admin || track.uploader?.id === actions.me
+      actions.admin || actions.moderator || track.uploader?.id === actions.me
         ? h('button', { type: 'button', 'aria-label': `Remove ${name}`, onclick: () => actions.remove(track) }, '✕')
         : null,
     ),

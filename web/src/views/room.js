@@ -18,6 +18,7 @@ import { Engine } from '../sync/engine.js';
 import { roomPositionAt } from '../sync/plan.js';
 import { chatPanel } from './chat.js';
 import { historyPanel } from './history.js';
+import { moderationPanel, moderationTools } from './moderation.js';
 import { addToPlaylist } from './picker.js';
 import { genreBadge, showQueue } from './queue.js';
 import { skipVote } from './skip.js';
@@ -77,7 +78,10 @@ export function roomView(main, [roomId]) {
   const skip = skipVote(roomId, me);
   const played = historyPanel(roomId);
   const isAdmin = () => room?.administrator_id === me;
-  const chat = chatPanel(roomId, me, isAdmin);
+  /** Whether this user moderates the room (the administrator does too). */
+  const amModerator = () => isAdmin() || participants.some((p) => p.user_id === me && p.is_moderator);
+  const chat = chatPanel(roomId, me, () => amModerator());
+  const moderation = moderationPanel(roomId);
 
   /** @param {string} text */
   function happened(text) {
@@ -339,6 +343,7 @@ export function roomView(main, [roomId]) {
 
   const actions = () => ({
     admin: isAdmin(),
+    moderator: amModerator(),
     me,
     currentId: player.playback.track?.id ?? null,
     /** @param {any} track */
@@ -417,9 +422,13 @@ export function roomView(main, [roomId]) {
           p.is_administrator ? h('span', { class: 'tag' }, 'administrator') : null,
           p.user_id === me ? h('span', { class: 'tag' }, 'you') : null,
           h('span', { class: 'presence' }, here(p) ? 'listening' : 'away'),
+          p.is_moderator ? h('span', { class: 'tag' }, 'moderator') : null,
+          p.muted_until ? h('span', { class: 'tag muted' }, 'muted') : null,
+          moderationTools(roomId, p, { me, admin: isAdmin(), moderator: amModerator(), done: () => refreshPeople().catch(failed) }),
         ),
       ),
     );
+    moderation.element.hidden = !amModerator();
   }
 
   /** Everything, from the API: at the start and after missed events. */
@@ -514,6 +523,9 @@ export function roomView(main, [roomId]) {
         happened(`${who} left`);
         refreshPeople().catch(failed);
         break;
+      case 'participant_updated':
+        refreshPeople().catch(failed);
+        break;
       case 'member_added':
       case 'member_removed':
         if (typeof data.user_id !== 'string') break;
@@ -576,6 +588,7 @@ export function roomView(main, [roomId]) {
         {},
         h('section', { class: 'card' }, h('h2', { id: 'people-title' }, 'Listeners'), people),
         chat.element,
+        moderation.element,
         h('section', { class: 'card' }, h('h2', { id: 'activity-title' }, 'What just happened'), activity),
         played.element,
       ),

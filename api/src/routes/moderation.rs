@@ -1,0 +1,335 @@
+//! Moderation (docs/room-life.md): the administrator makes participants
+//! moderators; moderators and the administrator mute a participant (no
+//! queueing, chat or reactions for a time), ban one (out at once, every
+//! subscription ended on every replica, no way back in until unbanned),
+//! remove any track and delete any message. Every action goes to the
+//! room's moderation log, which moderators read.
+//!
+//! A moderator acts on listeners only: the administrator and the other
+//! moderators are the administrator's to deal with.
+
+use crate::auth::caller::Caller;
+use crate::domain::events::{self, EventName};
+use crate::domain::models::{to_value, Participant, ParticipantView, Room, UserRef};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::reply::{Fields, Nothing, Reply};
+use crate::http::request::{json_body, keyset_page, uuid_param};
+use crate::hub::message::Ending;
+use crate::routes::rooms::{require_admin, require_moderator};
+use crate::state::AppState;
+use crate::store::moderation_log::{self, Action, Entry};
+use chrono::{DateTime, Duration, Utc};
+use salvo::oapi::{endpoint, ToSchema};
+use salvo::prelude::*;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// The longest mute: a day (a longer one is a ban).
+pub const MAX_MUTE_MINUTES: i64 = 24 * 60;
+
+/// How long a mute lasts.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Mute {
+    /// 1 to 1440.
+    minutes: i64,
+}
+
+/// The `participant.updated` event: a participant's role or mute changed.
+#[derive(Serialize)]
+struct Updated {
+    user: ParticipantView,
+}
+
+/// The `user.left` event of a ban.
+#[derive(Serialize)]
+struct Banned {
+    user: UserRef,
+    banned: bool,
+}
+
+/// A user banned from the room.
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct Ban {
+    user_id: Uuid,
+    username: String,
+    #[serde(with = "crate::domain::models::iso_format")]
+    banned_at: DateTime<Utc>,
+}
+
+/// A page of the moderation log, and where the next (older) one begins.
+#[derive(Serialize, ToSchema)]
+pub struct Log {
+    data: Vec<Entry>,
+    next_before: Option<i64>,
+}
+
+/// Refuses `user` what a muted participant may not do (queue, chat, react).
+pub async fn refuse_if_muted(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<()> {
+    let until: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT muted_until FROM room_participants WHERE room_id = $1 AND user_id = $2 AND muted_until > now()",
+    )
+    .bind(room)
+    .bind(user)
+    .fetch_optional(&state.db)
+    .await?
+    .flatten();
+    match until {
+        Some(until) => Err(ApiError::Forbidden(format!(
+            "A moderator muted you in this room until {} UTC",
+            until.format("%H:%M")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The participant `target` of `room`, locked for the change.
+async fn participant(tx: &mut PgConnection, room: Uuid, target: Uuid) -> ApiResult<Participant> {
+    sqlx::query_as::<_, Participant>(
+        "SELECT u.id AS user_id, u.username, p.joined_at, p.is_moderator, p.muted_until \
+         FROM room_participants p JOIN users u ON u.id = p.user_id WHERE p.room_id = $1 AND p.user_id = $2 FOR UPDATE OF p",
+    )
+    .bind(room)
+    .bind(target)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound("No such participant in this room".into()))
+}
+
+/// That `actor` may act on `target` in `room`: not on the administrator,
+/// not on oneself, and a moderator not on another moderator.
+fn may_act_on(room: &Room, actor: Uuid, target: &Participant) -> ApiResult<()> {
+    if target.user_id == room.administrator_id {
+        return Err(ApiError::Forbidden("Nobody moderates the room's administrator".into()));
+    }
+    if target.user_id == actor {
+        return Err(ApiError::Forbidden("You cannot moderate yourself".into()));
+    }
+    if target.is_moderator && actor != room.administrator_id {
+        return Err(ApiError::Forbidden(
+            "Only the administrator can moderate a moderator".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores `change` on `target`, logs it and tells the room.
+async fn update(
+    caller: &Caller,
+    room: Uuid,
+    target: Uuid,
+    admin_only: bool,
+    change: impl FnOnce(&Participant) -> ApiResult<(&'static str, Action, Option<String>)>,
+) -> ApiResult<Reply<ParticipantView>> {
+    let state = &caller.state;
+    let found = if admin_only {
+        require_admin(state, room, caller.id()).await?
+    } else {
+        require_moderator(state, room, caller.id()).await?
+    };
+    let mut tx = state.db.begin().await?;
+    let before = participant(&mut tx, room, target).await?;
+    may_act_on(&found, caller.id(), &before)?;
+    let (statement, action, detail) = change(&before)?;
+    sqlx::query(statement).bind(room).bind(target).execute(&mut *tx).await?;
+    let after = participant(&mut tx, room, target).await?;
+    let actor = (caller.id(), caller.user.username.as_str());
+    moderation_log::write(&mut tx, room, actor, action, &after.username, detail.as_deref()).await?;
+    let view = after.view(found.administrator_id);
+    let event = events::stamp(
+        &mut tx,
+        room,
+        EventName::ParticipantUpdated,
+        to_value(&Updated { user: view.clone() }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.publish([event]).await;
+    Ok(Reply::data("Participant updated", view))
+}
+
+/// Makes a participant a moderator (the administrator only).
+#[endpoint(tags("moderation"))]
+pub async fn add_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    update(&caller, room, target, true, |_| {
+        Ok((
+            "UPDATE room_participants SET is_moderator = true WHERE room_id = $1 AND user_id = $2",
+            Action::ModeratorAdded,
+            None,
+        ))
+    })
+    .await
+}
+
+/// Makes a moderator a listener again (the administrator only).
+#[endpoint(tags("moderation"))]
+pub async fn remove_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    update(&caller, room, target, true, |_| {
+        Ok((
+            "UPDATE room_participants SET is_moderator = false WHERE room_id = $1 AND user_id = $2",
+            Action::ModeratorRemoved,
+            None,
+        ))
+    })
+    .await
+}
+
+/// Mutes a participant for `minutes` (1 to 1440): no queueing, chat or
+/// reactions until then. Moderators and the administrator.
+#[endpoint(tags("moderation"), request_body = Mute)]
+pub async fn mute(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    let Mute { minutes } = json_body(req).await?;
+    if !(1..=MAX_MUTE_MINUTES).contains(&minutes) {
+        return Err(ApiError::field(
+            "minutes",
+            format!("A mute lasts 1 to {MAX_MUTE_MINUTES} minutes."),
+        ));
+    }
+    let until = Utc::now() + Duration::minutes(minutes);
+    let statement = "UPDATE room_participants SET muted_until = now() + make_interval(mins => $3) WHERE room_id = $1 AND user_id = $2";
+    let state = &caller.state;
+    let found = require_moderator(state, room, caller.id()).await?;
+    let mut tx = state.db.begin().await?;
+    let before = participant(&mut tx, room, target).await?;
+    may_act_on(&found, caller.id(), &before)?;
+    sqlx::query(statement)
+        .bind(room)
+        .bind(target)
+        .bind(minutes as i32)
+        .execute(&mut *tx)
+        .await?;
+    let after = participant(&mut tx, room, target).await?;
+    let actor = (caller.id(), caller.user.username.as_str());
+    let detail = format!("until {}", crate::domain::models::iso(until));
+    moderation_log::write(&mut tx, room, actor, Action::Muted, &after.username, Some(&detail)).await?;
+    let view = after.view(found.administrator_id);
+    let event = events::stamp(
+        &mut tx,
+        room,
+        EventName::ParticipantUpdated,
+        to_value(&Updated { user: view.clone() }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.publish([event]).await;
+    Ok(Reply::data("Participant muted", view))
+}
+
+/// Lifts a mute. Moderators and the administrator.
+#[endpoint(tags("moderation"))]
+pub async fn unmute(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    update(&caller, room, target, false, |_| {
+        Ok((
+            "UPDATE room_participants SET muted_until = NULL WHERE room_id = $1 AND user_id = $2",
+            Action::Unmuted,
+            None,
+        ))
+    })
+    .await
+}
+
+/// Bans a participant: out of the room at once, their subscriptions ended
+/// on every replica, and no way back in until unbanned. Moderators and the
+/// administrator.
+#[endpoint(tags("moderation"))]
+pub async fn ban(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+    let state = &caller.state;
+    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    let found = require_moderator(state, room, caller.id()).await?;
+    let mut tx = state.db.begin().await?;
+    let banned = participant(&mut tx, room, target).await?;
+    may_act_on(&found, caller.id(), &banned)?;
+    for statement in [
+        "DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2",
+        "DELETE FROM skip_votes WHERE room_id = $1 AND user_id = $2",
+        "INSERT INTO room_bans (room_id, user_id, banned_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    ] {
+        sqlx::query(statement)
+            .bind(room)
+            .bind(target)
+            .bind(caller.id())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let actor = (caller.id(), caller.user.username.as_str());
+    moderation_log::write(&mut tx, room, actor, Action::Banned, &banned.username, None).await?;
+    let left = Banned {
+        user: UserRef {
+            id: banned.user_id,
+            username: banned.username.clone(),
+        },
+        banned: true,
+    };
+    let event = events::stamp(&mut tx, room, EventName::UserLeft, to_value(&left)).await?;
+    tx.commit().await?;
+    // As a leave: refused at once here, on the other replicas when the
+    // hub's message arrives (or within a second without it).
+    state.members.forget((room, target));
+    state
+        .publish_ending(event, room, Ending::Participant { user: target })
+        .await;
+    Ok(Reply::data("Participant banned", Nothing))
+}
+
+/// Lifts a ban: the user may join again. Moderators and the administrator.
+#[endpoint(tags("moderation"))]
+pub async fn unban(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+    let state = &caller.state;
+    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    require_moderator(state, room, caller.id()).await?;
+    let mut tx = state.db.begin().await?;
+    let name: Option<String> = sqlx::query_scalar(
+        "DELETE FROM room_bans b USING users u WHERE b.room_id = $1 AND b.user_id = $2 AND u.id = b.user_id RETURNING u.username",
+    )
+    .bind(room)
+    .bind(target)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let name = name.ok_or_else(|| ApiError::NotFound("That user is not banned here".into()))?;
+    let actor = (caller.id(), caller.user.username.as_str());
+    moderation_log::write(&mut tx, room, actor, Action::Unbanned, &name, None).await?;
+    tx.commit().await?;
+    Ok(Reply::data("Ban lifted", Nothing))
+}
+
+/// Who is banned from the room, newest first. Moderators and the administrator.
+#[endpoint(tags("moderation"))]
+pub async fn list_bans(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<Ban>>> {
+    let state = &caller.state;
+    let room = uuid_param(req, "room")?;
+    require_moderator(state, room, caller.id()).await?;
+    let bans = sqlx::query_as::<_, Ban>(
+        "SELECT b.user_id, u.username, b.created_at AS banned_at FROM room_bans b JOIN users u ON u.id = b.user_id \
+         WHERE b.room_id = $1 ORDER BY b.created_at DESC, b.user_id LIMIT 500",
+    )
+    .bind(room)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Reply::data("Bans", bans))
+}
+
+/// The room's moderation log, newest first (the newest
+/// [`moderation_log::LOG_KEPT`] are kept). Moderators and the administrator.
+#[endpoint(
+    tags("moderation"),
+    parameters(
+        ("limit" = Option<i64>, Query, description = "Entries per page, 1 to 100 (50 by default)"),
+        ("before" = Option<i64>, Query, description = "The `next_before` of the previous page")
+    )
+)]
+pub async fn read_moderation_log(caller: Caller, req: &mut Request) -> ApiResult<Fields<Log>> {
+    let state = &caller.state;
+    let room = uuid_param(req, "room")?;
+    require_moderator(state, room, caller.id()).await?;
+    let (limit, before) = keyset_page(req)?;
+    let mut data = moderation_log::page(&state.db, room, before, limit + 1).await?;
+    let more = data.len() as i64 > limit;
+    data.truncate(limit as usize);
+    let next_before = more.then(|| data.last().map(|e| e.id)).flatten();
+    Ok(Fields::new("Moderation log", Log { data, next_before }))
+}
