@@ -221,6 +221,7 @@ pub struct Room {
     pub is_playing: bool,
     pub event_seq: i64,
     pub vote_skip: bool,
+    pub queue_limit_per_user: Option<i32>,
     pub participant_count: i64,
     pub track_count: i64,
     pub created_at: DateTime<Utc>,
@@ -230,7 +231,7 @@ pub struct Room {
 /// The columns of [`Room`]; select them `FROM {ROOM_FROM}`.
 pub const ROOM_COLUMNS: &str = "r.id, r.name, r.description, r.cover_path, r.administrator_id, \
      a.username AS administrator_username, r.current_track_id, r.playback_started_at, r.playback_paused_at, \
-     r.is_playing, r.event_seq, r.vote_skip, \
+     r.is_playing, r.event_seq, r.vote_skip, r.queue_limit_per_user, \
      (SELECT count(*) FROM room_participants p WHERE p.room_id = r.id) AS participant_count, \
      (SELECT count(*) FROM tracks c WHERE c.room_id = r.id) AS track_count, r.created_at, r.updated_at";
 pub const ROOM_FROM: &str = "rooms r JOIN users a ON a.id = r.administrator_id";
@@ -264,6 +265,9 @@ pub struct RoomSummary {
     /// Whether listeners present may skip what plays by voting (its
     /// administrator's setting; docs/room-life.md).
     pub vote_skip: bool,
+    /// Tracks one participant may have waiting in the queue at once; null
+    /// for no limit (its administrator's setting).
+    pub queue_limit_per_user: Option<i32>,
 }
 
 /// The true position now, next to the server clock it was read at.
@@ -325,6 +329,7 @@ impl Room {
             participant_count: self.participant_count,
             track_count: self.track_count,
             vote_skip: self.vote_skip,
+            queue_limit_per_user: self.queue_limit_per_user,
         }
     }
 

@@ -204,11 +204,26 @@ struct RoomFields {
     description: Option<Option<String>>,
     /// Whether listeners present may skip by voting (on for a new room).
     vote_skip: Option<bool>,
+    /// Tracks one participant may have waiting at once, 1 to 100; null
+    /// for no limit (the default).
+    #[serde(default, deserialize_with = "present")]
+    queue_limit_per_user: Option<Option<i32>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
+}
+
+/// A queue limit as a room stores it: 1 to 100, or none.
+fn valid_queue_limit(limit: Option<i32>) -> ApiResult<Option<i32>> {
+    match limit {
+        Some(n) if !(1..=100).contains(&n) => Err(ApiError::field(
+            "queue_limit_per_user",
+            "The limit is a whole number from 1 to 100, or null for none.",
+        )),
+        other => Ok(other),
+    }
 }
 
 fn valid_name(name: &str) -> ApiResult<String> {
@@ -254,12 +269,14 @@ pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Created
     )
     .await?;
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO rooms (name, description, administrator_id, vote_skip) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO rooms (name, description, administrator_id, vote_skip, queue_limit_per_user) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(&name)
     .bind(&description)
     .bind(caller.id())
     .bind(fields.vote_skip.unwrap_or(true))
+    .bind(valid_queue_limit(fields.queue_limit_per_user.flatten())?)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2)")
@@ -315,13 +332,16 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE rooms SET name = COALESCE($2, name), description = CASE WHEN $3 THEN $4 ELSE description END, \
-         vote_skip = COALESCE($5, vote_skip), updated_at = now() WHERE id = $1",
+         vote_skip = COALESCE($5, vote_skip), \
+         queue_limit_per_user = CASE WHEN $6 THEN $7 ELSE queue_limit_per_user END, updated_at = now() WHERE id = $1",
     )
     .bind(room_id)
     .bind(&name)
     .bind(description.is_some())
     .bind(description.flatten())
     .bind(fields.vote_skip)
+    .bind(fields.queue_limit_per_user.is_some())
+    .bind(valid_queue_limit(fields.queue_limit_per_user.flatten())?)
     .execute(&mut *tx)
     .await?;
     let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;

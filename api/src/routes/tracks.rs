@@ -102,8 +102,12 @@ pub struct Uploaded {
 pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Fields<Uploaded, 201>> {
     let state = std::sync::Arc::clone(&caller.state);
     let room_id = uuid_param(req, "room")?;
-    require_participant(&state, room_id, caller.id()).await?;
+    let room = require_participant(&state, room_id, caller.id()).await?;
     crate::routes::moderation::refuse_if_muted(&state, room_id, caller.id()).await?;
+    // Refused before a byte of the file is read; counted again as it is added.
+    let mut conn = state.db.acquire().await?;
+    crate::store::quota::queue_room_for(&mut conn, room_id, caller.id(), room.queue_limit_per_user).await?;
+    drop(conn);
     let _slot = state.uploads.take(caller.id())?;
     let limits = upload::FormLimits::new(
         &state.config,
@@ -180,6 +184,11 @@ async fn store_track(
     staged: Staged<'_>,
 ) -> ApiResult<(Track, Vec<events::Pending>)> {
     let mut tx = state.db.begin().await?;
+    let limit: Option<i32> = sqlx::query_scalar("SELECT queue_limit_per_user FROM rooms WHERE id = $1")
+        .bind(new.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    crate::store::quota::queue_room_for(&mut tx, new.room_id, new.uploader, limit).await?;
     // Published under their paths' locks, held until the row is committed.
     storage::publish_locked(&mut tx, &state.config, staged.audio, new.relative).await?;
     if let (Some(temp), Some(relative)) = (staged.cover, new.cover_path) {

@@ -52,3 +52,32 @@ pub async fn room_for_one_more(tx: &mut PgConnection, what: Held, user: Uuid, li
     }
     Ok(())
 }
+
+/// Ok if `user` has fewer than `limit` tracks waiting in `room`'s queue
+/// (the one playing does not wait); 403 otherwise, and always Ok without a
+/// limit. It takes a lock per room and user first, so that inside the
+/// transaction adding a track two uploads finishing together count each
+/// other.
+pub async fn queue_room_for(tx: &mut PgConnection, room: Uuid, user: Uuid, limit: Option<i32>) -> ApiResult<()> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("queue:{room}:{user}"))
+        .execute(&mut *tx)
+        .await?;
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tracks t JOIN rooms r ON r.id = t.room_id \
+         WHERE t.room_id = $1 AND t.uploader_id = $2 AND t.played_at IS NULL AND t.id IS DISTINCT FROM r.current_track_id",
+    )
+    .bind(room)
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    if waiting >= i64::from(limit) {
+        return Err(ApiError::Forbidden(format!(
+            "You have {waiting} tracks waiting in this room's queue, its limit for each listener: add more once one has played"
+        )));
+    }
+    Ok(())
+}

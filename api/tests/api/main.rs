@@ -29,6 +29,7 @@ mod openapi;
 mod playback;
 mod pusher;
 mod pusher_js;
+mod queue_limit;
 mod redis_cluster;
 mod resilience;
 mod rooms;

@@ -155,7 +155,22 @@ export function roomView(main, [roomId]) {
         notify(on ? 'Listeners can now skip by vote.' : 'Only you can skip now.');
       }),
     );
-    const rules = h('p', { class: 'check' }, voteSkip, ' ', h('label', { for: 'vote-skip' }, 'Listeners may skip a track by vote'));
+    const limit = h('input', { type: 'number', id: 'queue-limit', min: 1, max: 100, step: 1, value: room.queue_limit_per_user ?? '', 'aria-describedby': 'queue-limit-help' });
+    limit.addEventListener('change', () =>
+      attempt(async () => {
+        const text = /** @type {HTMLInputElement} */ (limit).value.trim();
+        room = { ...room, ...(await put(`/rooms/${roomId}`, { queue_limit_per_user: text ? Number(text) : null })).data };
+        notify(text ? `Each listener may now have ${text} tracks waiting.` : 'Listeners may queue as many tracks as they like.');
+      }),
+    );
+    const rules = h(
+      'div',
+      {},
+      h('p', { class: 'check' }, voteSkip, ' ', h('label', { for: 'vote-skip' }, 'Listeners may skip a track by vote')),
+      h('label', { for: 'queue-limit' }, 'Tracks each listener may have waiting'),
+      limit,
+      h('p', { class: 'muted', id: 'queue-limit-help' }, 'Empty for no limit.'),
+    );
     rename.addEventListener('submit', (event) => {
       event.preventDefault();
       attempt(async () => {
