@@ -405,6 +405,12 @@ try {
   ok('the room gets a cover', (await alice.locator('.room-cover img').count()) === 1);
   ok('a rename reaches the open pages as it happens', Boolean(await until('a rename reaches the listener', async () =>
     (await bob.getByRole('heading', { name: 'Saturday morning' }).count()) === 1)));
+  // The administrator makes the queue fair: every page says so at once.
+  await alice.getByLabel('Queue order').selectOption('fair');
+  ok('a fair queue is announced on every page', Boolean(await until('the fair note shows', async () =>
+    (await bob.getByText(/^Fair turns/).count()) === 1)));
+  await alice.getByLabel('Queue order').selectOption('votes');
+  await until('back to votes', async () => (await bob.getByText(/^Fair turns/).count()) === 0);
 
   // A listener leaves the room.
   await carol.goto(roomUrl);

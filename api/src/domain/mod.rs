@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod clock;
 pub mod events;
+pub mod fair;
 pub mod models;
 pub mod playback;
 pub mod skips;

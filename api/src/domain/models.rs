@@ -222,6 +222,7 @@ pub struct Room {
     pub event_seq: i64,
     pub vote_skip: bool,
     pub queue_limit_per_user: Option<i32>,
+    pub queue_mode: String,
     pub participant_count: i64,
     pub track_count: i64,
     pub created_at: DateTime<Utc>,
@@ -231,7 +232,7 @@ pub struct Room {
 /// The columns of [`Room`]; select them `FROM {ROOM_FROM}`.
 pub const ROOM_COLUMNS: &str = "r.id, r.name, r.description, r.cover_path, r.administrator_id, \
      a.username AS administrator_username, r.current_track_id, r.playback_started_at, r.playback_paused_at, \
-     r.is_playing, r.event_seq, r.vote_skip, r.queue_limit_per_user, \
+     r.is_playing, r.event_seq, r.vote_skip, r.queue_limit_per_user, r.queue_mode, \
      (SELECT count(*) FROM room_participants p WHERE p.room_id = r.id) AS participant_count, \
      (SELECT count(*) FROM tracks c WHERE c.room_id = r.id) AS track_count, r.created_at, r.updated_at";
 pub const ROOM_FROM: &str = "rooms r JOIN users a ON a.id = r.administrator_id";
@@ -268,6 +269,9 @@ pub struct RoomSummary {
     /// Tracks one participant may have waiting in the queue at once; null
     /// for no limit (its administrator's setting).
     pub queue_limit_per_user: Option<i32>,
+    /// `votes` (the most voted plays next) or `fair` (turns by fewest
+    /// plays this session; docs/room-life.md).
+    pub queue_mode: String,
 }
 
 /// The true position now, next to the server clock it was read at.
@@ -330,6 +334,7 @@ impl Room {
             track_count: self.track_count,
             vote_skip: self.vote_skip,
             queue_limit_per_user: self.queue_limit_per_user,
+            queue_mode: self.queue_mode.clone(),
         }
     }
 

@@ -421,6 +421,14 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
                 .bind(track.id)
                 .execute(&mut *tx)
                 .await?;
+            if locked.current.is_none() {
+                // Playing in an idle room begins a listening session: the
+                // fair queue counts turns from here.
+                sqlx::query("UPDATE rooms SET session_started_at = now() WHERE id = $1")
+                    .bind(room)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             store(tx, room, Some(track.id), Playback::start(now_ms())).await?;
             Ok(vec![announce(state, tx, room, Transition::Started).await?])
         }

@@ -208,11 +208,24 @@ struct RoomFields {
     /// for no limit (the default).
     #[serde(default, deserialize_with = "present")]
     queue_limit_per_user: Option<Option<i32>>,
+    /// `votes` (the default) or `fair`.
+    queue_mode: Option<String>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
+}
+
+/// A queue mode as a room stores it.
+fn valid_queue_mode(mode: Option<&str>) -> ApiResult<Option<&str>> {
+    match mode {
+        None | Some("votes" | "fair") => Ok(mode),
+        Some(_) => Err(ApiError::field(
+            "queue_mode",
+            "The queue is ordered by `votes` or `fair`.",
+        )),
+    }
 }
 
 /// A queue limit as a room stores it: 1 to 100, or none.
@@ -269,14 +282,15 @@ pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Created
     )
     .await?;
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO rooms (name, description, administrator_id, vote_skip, queue_limit_per_user) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO rooms (name, description, administrator_id, vote_skip, queue_limit_per_user, queue_mode) \
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, 'votes')) RETURNING id",
     )
     .bind(&name)
     .bind(&description)
     .bind(caller.id())
     .bind(fields.vote_skip.unwrap_or(true))
     .bind(valid_queue_limit(fields.queue_limit_per_user.flatten())?)
+    .bind(valid_queue_mode(fields.queue_mode.as_deref())?)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO room_participants (room_id, user_id) VALUES ($1, $2)")
@@ -333,7 +347,8 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
     sqlx::query(
         "UPDATE rooms SET name = COALESCE($2, name), description = CASE WHEN $3 THEN $4 ELSE description END, \
          vote_skip = COALESCE($5, vote_skip), \
-         queue_limit_per_user = CASE WHEN $6 THEN $7 ELSE queue_limit_per_user END, updated_at = now() WHERE id = $1",
+         queue_limit_per_user = CASE WHEN $6 THEN $7 ELSE queue_limit_per_user END, \
+         queue_mode = COALESCE($8, queue_mode), updated_at = now() WHERE id = $1",
     )
     .bind(room_id)
     .bind(&name)
@@ -342,6 +357,7 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
     .bind(fields.vote_skip)
     .bind(fields.queue_limit_per_user.is_some())
     .bind(valid_queue_limit(fields.queue_limit_per_user.flatten())?)
+    .bind(valid_queue_mode(fields.queue_mode.as_deref())?)
     .execute(&mut *tx)
     .await?;
     let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;

@@ -227,7 +227,8 @@ async fn store_track(
         .await?,
     ];
     let started = sqlx::query(
-        "UPDATE rooms SET current_track_id = $2, is_playing = true, playback_started_at = now(), playback_paused_at = NULL, updated_at = now() \
+        "UPDATE rooms SET current_track_id = $2, is_playing = true, playback_started_at = now(), playback_paused_at = NULL, \
+         session_started_at = now(), updated_at = now() \
          WHERE id = $1 AND current_track_id IS NULL",
     )
     .bind(new.room_id)

@@ -26,7 +26,7 @@ pub async fn load(state: &AppState, room: Uuid, seq: i64) -> Result<Vec<Track>, 
             return Ok(tracks);
         }
     }
-    let tracks = records::room_tracks(&state.db, room).await?;
+    let tracks = records::room_tracks(&mut *state.db.acquire().await?, room).await?;
     if let Ok(json) = serde_json::to_string(&tracks) {
         state
             .cache

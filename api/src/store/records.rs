@@ -2,8 +2,10 @@
 //! handler that shows one of them goes through here, so a column is added
 //! once and every list is read in a constant number of queries.
 
+use crate::domain::fair;
 use crate::domain::models::{Participant, Room, Track, Voter, ROOM_COLUMNS, ROOM_FROM, TRACK_COLUMNS, TRACK_FROM};
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The queue order: score, then age, then id — total and stable.
@@ -27,30 +29,94 @@ pub async fn tracks(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<Vec<Track>,
 
 /// Every track of a room, played ones included, in queue order: what the
 /// front end lists (it never removes a row), the same for every listener.
-pub async fn room_tracks(db: impl PgExecutor<'_>, room: Uuid) -> Result<Vec<Track>, sqlx::Error> {
-    sqlx::query_as::<_, Track>(&format!(
+pub async fn room_tracks(db: &mut PgConnection, room: Uuid) -> Result<Vec<Track>, sqlx::Error> {
+    let mut tracks = sqlx::query_as::<_, Track>(&format!(
         "SELECT {TRACK_COLUMNS} FROM {TRACK_FROM} WHERE t.room_id = $1 ORDER BY {QUEUE_ORDER}"
     ))
     .bind(room)
-    .fetch_all(db)
-    .await
+    .fetch_all(&mut *db)
+    .await?;
+    // A fair room lists its waiting tracks in the order they will play.
+    let current: Option<(String, Option<Uuid>)> =
+        sqlx::query_as("SELECT queue_mode, current_track_id FROM rooms WHERE id = $1")
+            .bind(room)
+            .fetch_optional(&mut *db)
+            .await?;
+    if let Some((_, current)) = current.filter(|(mode, _)| mode == "fair") {
+        let (waiting, rest): (Vec<Track>, Vec<Track>) = tracks
+            .into_iter()
+            .partition(|t| t.played_at.is_none() && Some(t.id) != current);
+        let plays = plays_this_session(db, room).await?;
+        let mut slots: Vec<Option<Track>> = waiting.iter().cloned().map(Some).collect();
+        tracks = fair_order(&waiting, &plays)
+            .into_iter()
+            .filter_map(|i| slots[i].take())
+            .chain(rest)
+            .collect();
+    }
+    Ok(tracks)
 }
 
-/// What plays after `current`: the first unplayed track in queue order.
+/// What plays after `current`: the first waiting track in the room's order
+/// (by votes, or fair: docs/room-life.md).
 pub async fn next_in_queue(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     room: Uuid,
     current: Option<Uuid>,
 ) -> Result<Option<Track>, sqlx::Error> {
-    sqlx::query_as::<_, Track>(&format!(
+    let fair: bool = sqlx::query_scalar("SELECT queue_mode = 'fair' FROM rooms WHERE id = $1")
+        .bind(room)
+        .fetch_optional(&mut *db)
+        .await?
+        .unwrap_or(false);
+    let waiting = sqlx::query_as::<_, Track>(&format!(
         "SELECT {TRACK_COLUMNS} FROM {TRACK_FROM} \
          WHERE t.room_id = $1 AND t.played_at IS NULL AND t.id IS DISTINCT FROM $2 \
-         ORDER BY {QUEUE_ORDER} LIMIT 1"
+         ORDER BY {QUEUE_ORDER} {}",
+        if fair { "" } else { "LIMIT 1" }
     ))
     .bind(room)
     .bind(current)
-    .fetch_optional(db)
-    .await
+    .fetch_all(&mut *db)
+    .await?;
+    if !fair || waiting.is_empty() {
+        return Ok(waiting.into_iter().next());
+    }
+    let plays = plays_this_session(db, room).await?;
+    Ok(fair_order(&waiting, &plays).first().map(|&i| waiting[i].clone()))
+}
+
+fn fair_order(waiting: &[Track], plays: &HashMap<Uuid, u32>) -> Vec<usize> {
+    let waiting: Vec<fair::Waiting> = waiting
+        .iter()
+        .map(|t| fair::Waiting {
+            uploader: t.uploader_id,
+        })
+        .collect();
+    fair::order(&waiting, plays)
+}
+
+/// Turns each uploader has had this session: tracks that played to their
+/// end since the room's session began, and the one playing now (not yet
+/// marked played).
+async fn plays_this_session(db: &mut PgConnection, room: Uuid) -> Result<HashMap<Uuid, u32>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT who, count(*) FROM ( \
+             SELECT h.added_by AS who FROM play_history h JOIN rooms r ON r.id = h.room_id \
+             WHERE h.room_id = $1 AND h.ending = 'finished' AND h.added_by IS NOT NULL \
+               AND h.ended_at >= COALESCE(r.session_started_at, '-infinity') \
+             UNION ALL \
+             SELECT t.uploader_id FROM rooms r JOIN tracks t ON t.id = r.current_track_id \
+             WHERE r.id = $1 AND t.played_at IS NULL \
+         ) turns GROUP BY who",
+    )
+    .bind(room)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(who, n)| (who, u32::try_from(n).unwrap_or(u32::MAX)))
+        .collect())
 }
 
 /// Tracks of the rooms `viewer` takes part in whose name contains `text`

@@ -14,6 +14,7 @@ mod crash;
 mod dashboard;
 mod deployment;
 mod edge;
+mod fair_queue;
 mod fanout;
 mod frontend;
 mod held_resources;

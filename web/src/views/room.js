@@ -112,6 +112,8 @@ export function roomView(main, [roomId]) {
       room.cover_url ? h('img', { src: room.cover_url, alt: `Cover of ${room.name}`, width: 96, height: 96 }) : null,
     );
     const link = `${location.origin}/rooms/${roomId}`;
+    // Redrawn on every change of the room: an open panel stays open.
+    const open = /** @type {HTMLDetailsElement | null} */ (adminTools.querySelector('details.manage'))?.open ?? false;
     fill(
       adminTools,
       h(
@@ -128,6 +130,8 @@ export function roomView(main, [roomId]) {
       ),
       isAdmin() ? adminForms() : h('button', { type: 'button', onclick: () => attempt(leave) }, 'Leave room'),
     );
+    const manage = /** @type {HTMLDetailsElement | null} */ (adminTools.querySelector('details.manage'));
+    if (manage) manage.open = open;
   }
 
   async function leave() {
@@ -163,9 +167,24 @@ export function roomView(main, [roomId]) {
         notify(text ? `Each listener may now have ${text} tracks waiting.` : 'Listeners may queue as many tracks as they like.');
       }),
     );
+    const mode = h(
+      'select',
+      { id: 'queue-mode' },
+      h('option', { value: 'votes', selected: room.queue_mode !== 'fair' }, 'by votes: the most voted plays next'),
+      h('option', { value: 'fair', selected: room.queue_mode === 'fair' }, 'fair: everyone in turn, votes within a turn'),
+    );
+    mode.addEventListener('change', () =>
+      attempt(async () => {
+        room = { ...room, ...(await put(`/rooms/${roomId}`, { queue_mode: /** @type {HTMLSelectElement} */ (mode).value })).data };
+        showQueueTitle();
+        refreshQueue();
+      }),
+    );
     const rules = h(
       'div',
       {},
+      h('label', { for: 'queue-mode' }, 'Queue order'),
+      mode,
       h('p', { class: 'check' }, voteSkip, ' ', h('label', { for: 'vote-skip' }, 'Listeners may skip a track by vote')),
       h('label', { for: 'queue-limit' }, 'Tracks each listener may have waiting'),
       limit,
@@ -399,6 +418,12 @@ export function roomView(main, [roomId]) {
     },
   });
   const showTracks = () => showQueue(queueList, tracks, actions());
+  const queueTitle = h('h2', { id: 'queue-title' }, 'Up next');
+  const queueNote = h('p', { class: 'muted' });
+  function showQueueTitle() {
+    queueNote.textContent =
+      room?.queue_mode === 'fair' ? 'Fair turns: whoever has had the fewest tracks plays next; votes order each turn.' : '';
+  }
 
   let queueTimer = 0;
   /** Refetches the queue soon: a burst of votes costs one request. */
@@ -459,6 +484,7 @@ export function roomView(main, [roomId]) {
     seq = Math.max(seq, Number(room.event_seq ?? -1));
     tracks = queue.tracks ?? [];
     showHeader();
+    showQueueTitle();
     showTracks();
     player.follow(playbackOf(status.data));
     skip.refresh();
@@ -566,6 +592,8 @@ export function roomView(main, [roomId]) {
         if (data.room) {
           room = { ...room, ...data.room };
           showHeader();
+          showQueueTitle();
+          refreshQueue();
         }
         break;
       case 'room_deleted':
@@ -595,7 +623,7 @@ export function roomView(main, [roomId]) {
         'div',
         { class: 'wide' },
         nowPlaying,
-        h('section', { class: 'card' }, h('h2', { id: 'queue-title' }, 'Up next'), queueList),
+        h('section', { class: 'card' }, queueTitle, queueNote, queueList),
         uploader,
       ),
       h(
