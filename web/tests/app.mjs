@@ -411,6 +411,13 @@ try {
     (await bob.getByText(/^Fair turns/).count()) === 1)));
   await alice.getByLabel('Queue order').selectOption('votes');
   await until('back to votes', async () => (await bob.getByText(/^Fair turns/).count()) === 0);
+  await alice.getByLabel('When the queue runs dry').selectOption('history');
+  ok('the room is set to play on from its history', Boolean(await until('autofill is saved', async () =>
+    (await alice.evaluate(async () => {
+      const session = JSON.parse(localStorage.getItem('spotik.session') ?? 'null');
+      const room = location.pathname.split('/').pop();
+      return (await (await fetch(`/api/rooms/${room}`, { headers: { Authorization: `Bearer ${session.token}` } })).json()).data.autofill;
+    })) === 'history')));
 
   // A listener leaves the room.
   await carol.goto(roomUrl);

@@ -116,6 +116,9 @@ pub struct Track {
     pub cover_path: Option<String>,
     pub played_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Played because the queue ran dry (a copy, deleted once played).
+    #[serde(default)]
+    pub autofill: bool,
 }
 
 /// `{id, name, color}` of a track's genre (`TrackQueue.vue` colours its badge).
@@ -155,12 +158,14 @@ pub struct TrackView {
     /// The signed edge link; `null` for a viewer who does not take part in
     /// the room (nothing playable leaves the room).
     pub file_url: Option<String>,
+    /// Played because the queue ran dry; gives way to anything a person queues.
+    pub autofill: bool,
 }
 
 /// The columns of [`Track`]; select them `FROM {TRACK_FROM}`.
 pub const TRACK_COLUMNS: &str = "t.id, t.room_id, t.uploader_id, u.username AS uploader_username, t.filename, \
      t.original_name, t.file_path, t.duration_ms, t.file_size_bytes, t.mime_type, t.vote_score, \
-     t.genre_id, g.name AS genre_name, g.color AS genre_color, t.cover_path, t.played_at, t.created_at";
+     t.genre_id, g.name AS genre_name, g.color AS genre_color, t.cover_path, t.played_at, t.created_at, t.autofill";
 pub const TRACK_FROM: &str = "tracks t JOIN users u ON u.id = t.uploader_id LEFT JOIN genres g ON g.id = t.genre_id";
 
 /// Milliseconds to the nearest whole second, at least one for any audio.
@@ -203,6 +208,7 @@ impl Track {
             played_at: self.played_at,
             created_at: self.created_at,
             file_url,
+            autofill: self.autofill,
         }
     }
 }
@@ -223,6 +229,8 @@ pub struct Room {
     pub vote_skip: bool,
     pub queue_limit_per_user: Option<i32>,
     pub queue_mode: String,
+    pub autofill: String,
+    pub autofill_playlist_id: Option<i64>,
     pub participant_count: i64,
     pub track_count: i64,
     pub created_at: DateTime<Utc>,
@@ -233,6 +241,7 @@ pub struct Room {
 pub const ROOM_COLUMNS: &str = "r.id, r.name, r.description, r.cover_path, r.administrator_id, \
      a.username AS administrator_username, r.current_track_id, r.playback_started_at, r.playback_paused_at, \
      r.is_playing, r.event_seq, r.vote_skip, r.queue_limit_per_user, r.queue_mode, \
+     r.autofill, r.autofill_playlist_id, \
      (SELECT count(*) FROM room_participants p WHERE p.room_id = r.id) AS participant_count, \
      (SELECT count(*) FROM tracks c WHERE c.room_id = r.id) AS track_count, r.created_at, r.updated_at";
 pub const ROOM_FROM: &str = "rooms r JOIN users a ON a.id = r.administrator_id";
@@ -272,6 +281,10 @@ pub struct RoomSummary {
     /// `votes` (the most voted plays next) or `fair` (turns by fewest
     /// plays this session; docs/room-life.md).
     pub queue_mode: String,
+    /// When the queue runs dry: `off`, `history` (the room's own) or
+    /// `playlist` (`autofill_playlist_id`); docs/room-life.md.
+    pub autofill: String,
+    pub autofill_playlist_id: Option<i64>,
 }
 
 /// The true position now, next to the server clock it was read at.
@@ -335,6 +348,8 @@ impl Room {
             vote_skip: self.vote_skip,
             queue_limit_per_user: self.queue_limit_per_user,
             queue_mode: self.queue_mode.clone(),
+            autofill: self.autofill.clone(),
+            autofill_playlist_id: self.autofill_playlist_id,
         }
     }
 

@@ -246,6 +246,7 @@ pub async fn advance(state: &AppState, tx: &mut PgConnection, room: Uuid, ending
 async fn let_go(tx: &mut PgConnection, room: Uuid, locked: &Locked, track: &Track, ending: Ending) -> ApiResult<()> {
     let played = locked.playback.position_ms(now_ms(), Some(track.duration_ms));
     history::record(tx, track, played, ending).await?;
+    crate::store::autofill::heard(tx, track).await?;
     sqlx::query("DELETE FROM skip_votes WHERE room_id = $1")
         .bind(room)
         .execute(&mut *tx)
@@ -273,7 +274,11 @@ pub(crate) async fn advance_locked(
             .await?;
         let_go(tx, room, &locked, previous, ending).await?;
     }
-    let next = records::next_in_queue(&mut *tx, room, locked.current).await?;
+    let next = match records::next_in_queue(&mut *tx, room, locked.current).await? {
+        Some(next) => Some(next),
+        // The queue ran dry: a room that never goes silent plays on.
+        None => crate::store::autofill::pick(&mut *tx, room).await?,
+    };
     let playback = match &next {
         Some(_) => Playback::start(now_ms()),
         None => Playback::IDLE,

@@ -210,6 +210,11 @@ struct RoomFields {
     queue_limit_per_user: Option<Option<i32>>,
     /// `votes` (the default) or `fair`.
     queue_mode: Option<String>,
+    /// `off` (the default), `history` or `playlist`.
+    autofill: Option<String>,
+    /// The playlist autofill plays from: yours or a public one.
+    #[serde(default, deserialize_with = "present")]
+    autofill_playlist_id: Option<Option<i64>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -226,6 +231,37 @@ fn valid_queue_mode(mode: Option<&str>) -> ApiResult<Option<&str>> {
             "The queue is ordered by `votes` or `fair`.",
         )),
     }
+}
+
+/// An autofill setting as a room stores it; a playlist must be the
+/// caller's or public.
+async fn valid_autofill(
+    state: &AppState,
+    caller: Uuid,
+    mode: Option<&str>,
+    playlist: Option<Option<i64>>,
+) -> ApiResult<()> {
+    if !matches!(mode, None | Some("off" | "history" | "playlist")) {
+        return Err(ApiError::field(
+            "autofill",
+            "Autofill is `off`, `history` or `playlist`.",
+        ));
+    }
+    if let Some(Some(id)) = playlist {
+        let visible: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM playlists WHERE id = $1 AND (user_id = $2 OR is_public))")
+                .bind(id)
+                .bind(caller)
+                .fetch_one(&state.db)
+                .await?;
+        if !visible {
+            return Err(ApiError::field(
+                "autofill_playlist_id",
+                "No playlist of yours or public one has that id.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A queue limit as a room stores it: 1 to 100, or none.
@@ -343,12 +379,20 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
         .description
         .map(|d| valid_description(d.as_deref()))
         .transpose()?;
+    valid_autofill(
+        state,
+        caller.id(),
+        fields.autofill.as_deref(),
+        fields.autofill_playlist_id,
+    )
+    .await?;
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE rooms SET name = COALESCE($2, name), description = CASE WHEN $3 THEN $4 ELSE description END, \
          vote_skip = COALESCE($5, vote_skip), \
          queue_limit_per_user = CASE WHEN $6 THEN $7 ELSE queue_limit_per_user END, \
-         queue_mode = COALESCE($8, queue_mode), updated_at = now() WHERE id = $1",
+         queue_mode = COALESCE($8, queue_mode), autofill = COALESCE($9, autofill), \
+         autofill_playlist_id = CASE WHEN $10 THEN $11 ELSE autofill_playlist_id END, updated_at = now() WHERE id = $1",
     )
     .bind(room_id)
     .bind(&name)
@@ -358,6 +402,9 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
     .bind(fields.queue_limit_per_user.is_some())
     .bind(valid_queue_limit(fields.queue_limit_per_user.flatten())?)
     .bind(valid_queue_mode(fields.queue_mode.as_deref())?)
+    .bind(fields.autofill.as_deref())
+    .bind(fields.autofill_playlist_id.is_some())
+    .bind(fields.autofill_playlist_id.flatten())
     .execute(&mut *tx)
     .await?;
     let event = announce_update(&mut tx, room_id, &state.config.api_public_url).await?;

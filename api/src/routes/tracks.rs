@@ -237,6 +237,10 @@ async fn store_track(
     .await?;
     if started.rows_affected() == 1 {
         pending.push(playback::announce(state, &mut tx, new.room_id, Transition::Started).await?);
+    } else if crate::store::autofill::current_is_autofill(&mut tx, new.room_id).await? {
+        // What plays only because the queue ran dry gives way at once.
+        let ending = crate::store::history::Ending::Replaced;
+        pending.extend(playback::advance(state, &mut tx, new.room_id, ending).await?);
     }
     tx.commit().await?;
     Ok((track, pending))

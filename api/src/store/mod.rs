@@ -1,5 +1,6 @@
 //! PostgreSQL and Redis: the SQL that reads rooms and tracks, the caches, the database health.
 
+pub mod autofill;
 pub mod ballots;
 pub mod cache;
 pub mod chat;

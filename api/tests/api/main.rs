@@ -6,6 +6,7 @@ mod support;
 mod ws;
 
 mod auth;
+mod autofill;
 mod chat;
 mod connection_caps;
 mod cors;

@@ -14,7 +14,7 @@ import { openSource } from './source.js';
 
 /**
  * @typedef {{ id: string, file_url: string | null, duration_ms: number, original_name: string,
- *   cover_url?: string | null, uploader?: { id: string, username: string }, genre?: any }} Track
+ *   cover_url?: string | null, uploader?: { id: string, username: string }, genre?: any, autofill?: boolean }} Track
  * @typedef {{ track: Track | null, playing: boolean, startedAtMs: number | null, positionMs: number,
  *   nextTrack?: Track | null }} Playback
  * @typedef {{ id: string, abort: AbortController, source: Promise<import('./source.js').Source> }} Opened

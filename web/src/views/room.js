@@ -180,11 +180,46 @@ export function roomView(main, [roomId]) {
         refreshQueue();
       }),
     );
+    const fill_ = h(
+      'select',
+      { id: 'autofill' },
+      h('option', { value: 'off', selected: room.autofill === 'off' }, 'stop'),
+      h('option', { value: 'history', selected: room.autofill === 'history' }, 'play on from what played here'),
+      h('option', { value: 'playlist', selected: room.autofill === 'playlist' }, 'play on from a playlist'),
+    );
+    const playlist = h('select', { id: 'autofill-playlist', hidden: room.autofill !== 'playlist' });
+    const offerPlaylists = async () => {
+      /** @type {any[]} */
+      const lists = (await get('/playlists?per_page=100')).data ?? [];
+      fill(
+        playlist,
+        h('option', { value: '' }, 'choose a playlist'),
+        lists.map((l) => h('option', { value: String(l.id), selected: l.id === room.autofill_playlist_id }, l.name)),
+      );
+    };
+    if (room.autofill === 'playlist') offerPlaylists().catch(failed);
+    const saveAutofill = () =>
+      attempt(async () => {
+        const chosen = /** @type {HTMLSelectElement} */ (fill_).value;
+        const list = /** @type {HTMLSelectElement} */ (playlist).value;
+        room = { ...room, ...(await put(`/rooms/${roomId}`, { autofill: chosen, autofill_playlist_id: list ? Number(list) : null })).data };
+      });
+    fill_.addEventListener('change', () => {
+      const chosen = /** @type {HTMLSelectElement} */ (fill_).value;
+      playlist.hidden = chosen !== 'playlist';
+      if (chosen === 'playlist') offerPlaylists().catch(failed);
+      saveAutofill();
+    });
+    playlist.addEventListener('change', saveAutofill);
     const rules = h(
       'div',
       {},
       h('label', { for: 'queue-mode' }, 'Queue order'),
       mode,
+      h('label', { for: 'autofill' }, 'When the queue runs dry'),
+      fill_,
+      h('label', { for: 'autofill-playlist', class: 'sr-only' }, 'Playlist to play on from'),
+      playlist,
       h('p', { class: 'check' }, voteSkip, ' ', h('label', { for: 'vote-skip' }, 'Listeners may skip a track by vote')),
       h('label', { for: 'queue-limit' }, 'Tracks each listener may have waiting'),
       limit,
@@ -315,7 +350,17 @@ export function roomView(main, [roomId]) {
         : h('div', { class: 'cover placeholder big', 'aria-hidden': 'true' }, '♪'),
     );
     nowTitle.textContent = track ? title(track) : 'Add a track and press play.';
-    fill(nowMeta, track ? [`added by ${track.uploader?.username ?? 'someone'} `, genreBadge(track.genre)] : []);
+    fill(
+      nowMeta,
+      track
+        ? [
+            track.autofill ? h('span', { class: 'tag' }, 'autofill') : null,
+            track.autofill ? ' from the room’s picks · ' : null,
+            `added by ${track.uploader?.username ?? 'someone'} `,
+            genreBadge(track.genre),
+          ]
+        : [],
+    );
     listen.hidden = !player.blocked;
     fill(
       controls,
