@@ -481,6 +481,18 @@ try {
   await alice.getByRole('button', { name: '■ Stop' }).click();
   await until('a change after the return arrives', async () => (await bob.getByRole('heading', { name: 'Nothing is playing' }).count()) === 1, 10_000);
   ok('events flow again after the return', true);
+  // The room plays on from its history once its queue runs dry (set above),
+  // and every page marks the track as autofill.
+  await alice.getByRole('button', { name: '▶ Play' }).click();
+  for (let i = 0; i < 6; i += 1) {
+    if ((await alice.locator('.now-playing .tag', { hasText: 'autofill' }).count()) === 1) break;
+    const before = await alice.locator('#now-track').textContent();
+    await alice.getByRole('button', { name: '⏭ Skip' }).click();
+    await until('the skip lands', async () => (await alice.locator('#now-track').textContent()) !== before || (await alice.locator('.now-playing .tag', { hasText: 'autofill' }).count()) === 1);
+  }
+  ok('a dry queue plays on from the history, marked autofill on every page', Boolean(await until('the autofill mark reaches the listener', async () =>
+    (await bob.locator('.now-playing .tag', { hasText: 'autofill' }).count()) === 1)), (await bob.locator('#now-track').textContent()) ?? '');
+  await alice.getByRole('button', { name: '■ Stop' }).click();
 
   // Hostile names are shown as typed and never run.
   const hostile = await open('hostile');
