@@ -516,8 +516,11 @@ export function roomView(main, [roomId]) {
     moderation.element.hidden = !amModerator();
   }
 
+  /** Reads in a row that came back older than the events applied. */
+  let stale = 0;
   /** Everything, from the API: at the start and after missed events. */
   async function refreshAll() {
+    const asked = seq;
     const [shown, queue, status] = await Promise.all([
       get(`/rooms/${roomId}`),
       get(`/rooms/${roomId}/tracks`),
@@ -525,6 +528,15 @@ export function roomView(main, [roomId]) {
       refreshPeople(),
     ]);
     if (closed) return;
+    // An event was applied while these reads were under way (the room
+    // changed as the page opened): they may be older than it, and applying
+    // them would undo it with no later event to say so. Read again.
+    if (seq > asked && stale < 3) {
+      stale += 1;
+      await refreshAll();
+      return;
+    }
+    stale = 0;
     room = shown.data;
     seq = Math.max(seq, Number(room.event_seq ?? -1));
     tracks = queue.tracks ?? [];
