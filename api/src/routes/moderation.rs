@@ -12,6 +12,7 @@ use crate::auth::caller::Caller;
 use crate::domain::events::{self, EventName};
 use crate::domain::models::{to_value, Participant, ParticipantView, Room, UserRef};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::page::keyset;
 use crate::http::reply::{Fields, Nothing, Reply};
 use crate::http::request::{json_body, keyset_page, uuid_param};
 use crate::hub::message::Ending;
@@ -114,16 +115,23 @@ fn may_act_on(room: &Room, actor: Uuid, target: &Participant) -> ApiResult<()> {
     Ok(())
 }
 
-/// Stores `change` on `target`, logs it and tells the room.
-async fn update(
-    caller: &Caller,
-    room: Uuid,
-    target: Uuid,
+/// A change of a participant's role or mute.
+struct Change {
+    /// Binds `$1` the room, `$2` the user and, for a mute, `$3` its minutes.
+    statement: &'static str,
+    minutes: Option<i32>,
+    action: Action,
+    /// What the log says besides (a mute's end).
+    detail: Option<String>,
+    /// Only the administrator may make it (moderators otherwise).
     admin_only: bool,
-    change: impl FnOnce(&Participant) -> ApiResult<(&'static str, Action, Option<String>)>,
-) -> ApiResult<Reply<ParticipantView>> {
+    message: &'static str,
+}
+
+/// Makes `change` to `target`, logs it and tells the room.
+async fn update(caller: &Caller, room: Uuid, target: Uuid, change: Change) -> ApiResult<Reply<ParticipantView>> {
     let state = &caller.state;
-    let found = if admin_only {
+    let found = if change.admin_only {
         require_admin(state, room, caller.id()).await?
     } else {
         require_moderator(state, room, caller.id()).await?
@@ -131,11 +139,22 @@ async fn update(
     let mut tx = state.db.begin().await?;
     let before = participant(&mut tx, room, target).await?;
     may_act_on(&found, caller.id(), &before)?;
-    let (statement, action, detail) = change(&before)?;
-    sqlx::query(statement).bind(room).bind(target).execute(&mut *tx).await?;
+    let mut statement = sqlx::query(change.statement).bind(room).bind(target);
+    if let Some(minutes) = change.minutes {
+        statement = statement.bind(minutes);
+    }
+    statement.execute(&mut *tx).await?;
     let after = participant(&mut tx, room, target).await?;
     let actor = (caller.id(), caller.user.username.as_str());
-    moderation_log::write(&mut tx, room, actor, action, &after.username, detail.as_deref()).await?;
+    moderation_log::write(
+        &mut tx,
+        room,
+        actor,
+        change.action,
+        &after.username,
+        change.detail.as_deref(),
+    )
+    .await?;
     let view = after.view(found.administrator_id);
     let event = events::stamp(
         &mut tx,
@@ -146,35 +165,37 @@ async fn update(
     .await?;
     tx.commit().await?;
     state.publish([event]).await;
-    Ok(Reply::data("Participant updated", view))
+    Ok(Reply::data(change.message, view))
 }
 
 /// Makes a participant a moderator (the administrator only).
 #[endpoint(tags("moderation"))]
 pub async fn add_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
     let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
-    update(&caller, room, target, true, |_| {
-        Ok((
-            "UPDATE room_participants SET is_moderator = true WHERE room_id = $1 AND user_id = $2",
-            Action::ModeratorAdded,
-            None,
-        ))
-    })
-    .await
+    let change = Change {
+        statement: "UPDATE room_participants SET is_moderator = true WHERE room_id = $1 AND user_id = $2",
+        minutes: None,
+        action: Action::ModeratorAdded,
+        detail: None,
+        admin_only: true,
+        message: "Participant updated",
+    };
+    update(&caller, room, target, change).await
 }
 
 /// Makes a moderator a listener again (the administrator only).
 #[endpoint(tags("moderation"))]
 pub async fn remove_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
     let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
-    update(&caller, room, target, true, |_| {
-        Ok((
-            "UPDATE room_participants SET is_moderator = false WHERE room_id = $1 AND user_id = $2",
-            Action::ModeratorRemoved,
-            None,
-        ))
-    })
-    .await
+    let change = Change {
+        statement: "UPDATE room_participants SET is_moderator = false WHERE room_id = $1 AND user_id = $2",
+        minutes: None,
+        action: Action::ModeratorRemoved,
+        detail: None,
+        admin_only: true,
+        message: "Participant updated",
+    };
+    update(&caller, room, target, change).await
 }
 
 /// Mutes a participant for `minutes` (1 to 1440): no queueing, chat or
@@ -190,47 +211,31 @@ pub async fn mute(caller: Caller, req: &mut Request) -> ApiResult<Reply<Particip
         ));
     }
     let until = Utc::now() + Duration::minutes(minutes);
-    let statement = "UPDATE room_participants SET muted_until = now() + make_interval(mins => $3) WHERE room_id = $1 AND user_id = $2";
-    let state = &caller.state;
-    let found = require_moderator(state, room, caller.id()).await?;
-    let mut tx = state.db.begin().await?;
-    let before = participant(&mut tx, room, target).await?;
-    may_act_on(&found, caller.id(), &before)?;
-    sqlx::query(statement)
-        .bind(room)
-        .bind(target)
-        .bind(minutes as i32)
-        .execute(&mut *tx)
-        .await?;
-    let after = participant(&mut tx, room, target).await?;
-    let actor = (caller.id(), caller.user.username.as_str());
-    let detail = format!("until {}", crate::domain::models::iso(until));
-    moderation_log::write(&mut tx, room, actor, Action::Muted, &after.username, Some(&detail)).await?;
-    let view = after.view(found.administrator_id);
-    let event = events::stamp(
-        &mut tx,
-        room,
-        EventName::ParticipantUpdated,
-        to_value(&Updated { user: view.clone() }),
-    )
-    .await?;
-    tx.commit().await?;
-    state.publish([event]).await;
-    Ok(Reply::data("Participant muted", view))
+    let change = Change {
+        statement: "UPDATE room_participants SET muted_until = now() + make_interval(mins => $3) \
+                    WHERE room_id = $1 AND user_id = $2",
+        minutes: Some(minutes as i32),
+        action: Action::Muted,
+        detail: Some(format!("until {}", crate::domain::models::iso(until))),
+        admin_only: false,
+        message: "Participant muted",
+    };
+    update(&caller, room, target, change).await
 }
 
 /// Lifts a mute. Moderators and the administrator.
 #[endpoint(tags("moderation"))]
 pub async fn unmute(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
     let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
-    update(&caller, room, target, false, |_| {
-        Ok((
-            "UPDATE room_participants SET muted_until = NULL WHERE room_id = $1 AND user_id = $2",
-            Action::Unmuted,
-            None,
-        ))
-    })
-    .await
+    let change = Change {
+        statement: "UPDATE room_participants SET muted_until = NULL WHERE room_id = $1 AND user_id = $2",
+        minutes: None,
+        action: Action::Unmuted,
+        detail: None,
+        admin_only: false,
+        message: "Participant updated",
+    };
+    update(&caller, room, target, change).await
 }
 
 /// Bans a participant: out of the room at once, their subscriptions ended
@@ -327,9 +332,7 @@ pub async fn read_moderation_log(caller: Caller, req: &mut Request) -> ApiResult
     let room = uuid_param(req, "room")?;
     require_moderator(state, room, caller.id()).await?;
     let (limit, before) = keyset_page(req)?;
-    let mut data = moderation_log::page(&state.db, room, before, limit + 1).await?;
-    let more = data.len() as i64 > limit;
-    data.truncate(limit as usize);
-    let next_before = more.then(|| data.last().map(|e| e.id)).flatten();
+    let rows = moderation_log::page(&state.db, room, before, limit + 1).await?;
+    let (data, next_before) = keyset(rows, limit, |e| e.id);
     Ok(Fields::new("Moderation log", Log { data, next_before }))
 }
