@@ -35,14 +35,7 @@ pub async fn add(tx: &mut PgConnection, room: Uuid, author: &User, body: &str) -
     .bind(body)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
-        "DELETE FROM chat_messages WHERE room_id = $1 AND id <= \
-         (SELECT id FROM chat_messages WHERE room_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
-    )
-    .bind(room)
-    .bind(MESSAGES_KEPT)
-    .execute(&mut *tx)
-    .await?;
+    super::newest::keep(&mut *tx, "chat_messages", room, MESSAGES_KEPT).await?;
     Ok(message)
 }
 

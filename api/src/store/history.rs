@@ -60,17 +60,7 @@ pub async fn record(tx: &mut PgConnection, track: &Track, played_ms: i64, ending
     .bind(ending.as_str())
     .execute(&mut *tx)
     .await?;
-    // The row past the newest HISTORY_KEPT, if any, and all before it: an
-    // index range on (room_id, id DESC), at most one row most of the time.
-    sqlx::query(
-        "DELETE FROM play_history WHERE room_id = $1 AND id <= \
-         (SELECT id FROM play_history WHERE room_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
-    )
-    .bind(track.room_id)
-    .bind(HISTORY_KEPT)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    super::newest::keep(&mut *tx, "play_history", track.room_id, HISTORY_KEPT).await
 }
 
 /// A track that played, as the history lists it.

@@ -7,6 +7,7 @@ pub mod chat;
 pub(crate) mod db_health;
 pub mod history;
 pub mod moderation_log;
+pub mod newest;
 pub mod queue;
 pub mod quota;
 pub mod recent;

@@ -77,15 +77,7 @@ pub async fn write(
     .bind(detail)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "DELETE FROM moderation_log WHERE room_id = $1 AND id <= \
-         (SELECT id FROM moderation_log WHERE room_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
-    )
-    .bind(room)
-    .bind(LOG_KEPT)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    super::newest::keep(&mut *tx, "moderation_log", room, LOG_KEPT).await
 }
 
 /// The room's log, newest first: `limit` entries older than `before`.
