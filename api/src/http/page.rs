@@ -33,6 +33,16 @@ pub struct Listed<T: ToSchema + 'static> {
     pub pagination: Pagination,
 }
 
+/// A page of a list read newest first by id, from `rows` read one past
+/// `limit` (that one says whether there is another page): the page, and the
+/// id the next, older page begins before — `None` on the last.
+pub fn keyset<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_before = if more { rows.last().map(id) } else { None };
+    (rows, next_before)
+}
+
 impl Page {
     pub fn from_query(req: &Request, default_per_page: i64) -> ApiResult<Self> {
         Self::parse(

@@ -7,10 +7,11 @@ use crate::domain::chat::{self, REACTIONS};
 use crate::domain::events::{self, EventName};
 use crate::domain::models::{to_value, UserRef};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::page::keyset;
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::{json_body, keyset_page, uuid_param};
 use crate::routes::moderation::refuse_if_muted;
-use crate::routes::rooms::{is_moderator, require, require_member};
+use crate::routes::rooms::{is_moderator, require_member, require_participant};
 use crate::store::chat::{self as store, Message};
 use crate::store::moderation_log::{self, Action};
 use salvo::oapi::{endpoint, ToSchema};
@@ -77,10 +78,8 @@ pub async fn list_messages(caller: Caller, req: &mut Request) -> ApiResult<Field
     let room = uuid_param(req, "room")?;
     require_member(state, room, caller.id()).await?;
     let (limit, before) = keyset_page(req)?;
-    let mut data = store::page(&state.db, room, before, limit + 1).await?;
-    let more = data.len() as i64 > limit;
-    data.truncate(limit as usize);
-    let next_before = more.then(|| data.last().map(|m| m.id)).flatten();
+    let rows = store::page(&state.db, room, before, limit + 1).await?;
+    let (data, next_before) = keyset(rows, limit, |m| m.id);
     Ok(Fields::new("Chat", Chat { data, next_before }))
 }
 
@@ -114,8 +113,7 @@ pub async fn delete_message(caller: Caller, req: &mut Request) -> ApiResult<Repl
         .param::<String>("message")
         .and_then(|raw| raw.parse::<i64>().ok())
         .ok_or_else(|| ApiError::NotFound("Message not found".into()))?;
-    let room = require(&state.db, room_id).await?;
-    require_member(state, room_id, caller.id()).await?;
+    let room = require_participant(state, room_id, caller.id()).await?;
     let (author, written) = store::author(&state.db, room_id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Message not found".into()))?;
@@ -158,7 +156,8 @@ pub async fn delete_message(caller: Caller, req: &mut Request) -> ApiResult<Repl
 pub async fn react(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
     let room_id = uuid_param(req, "room")?;
-    require_member(state, room_id, caller.id()).await?;
+    // The room and the membership in one read: what plays is in it.
+    let room = require_participant(state, room_id, caller.id()).await?;
     let reaction: NewReaction = json_body(req).await?;
     let Some(emoji) = REACTIONS.iter().find(|r| **r == reaction.emoji) else {
         return Err(ApiError::field(
@@ -171,7 +170,6 @@ pub async fn react(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing
         .reaction(caller.id())
         .map_err(|wait| flooded(wait, "reactions"))?;
     refuse_if_muted(state, room_id, caller.id()).await?;
-    let room = require(&state.db, room_id).await?;
     let reacted = Reacted {
         user: caller.user.public_view(),
         emoji,

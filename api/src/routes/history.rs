@@ -2,6 +2,7 @@
 
 use crate::auth::caller::Caller;
 use crate::http::error::ApiResult;
+use crate::http::page::keyset;
 use crate::http::reply::Fields;
 use crate::http::request::{keyset_page, uuid_param};
 use crate::routes::rooms::require_member;
@@ -34,10 +35,7 @@ pub async fn play_history(caller: Caller, req: &mut Request) -> ApiResult<Fields
     let room = uuid_param(req, "room")?;
     require_member(state, room, caller.id()).await?;
     let (limit, before) = keyset_page(req)?;
-    // One row more than asked says whether there is another page.
-    let mut data = history::page(&state.db, room, before, limit + 1).await?;
-    let more = data.len() as i64 > limit;
-    data.truncate(limit as usize);
-    let next_before = more.then(|| data.last().map(|row| row.id)).flatten();
+    let rows = history::page(&state.db, room, before, limit + 1).await?;
+    let (data, next_before) = keyset(rows, limit, |row| row.id);
     Ok(Fields::new("Play history", History { data, next_before }))
 }
