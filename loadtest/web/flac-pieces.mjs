@@ -8,43 +8,20 @@
 // Prints one JSON line: bytes fetched, milliseconds to the first piece,
 // and the decoded samples held, for each way. Figures: loadtest/RESULTS.md.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { createRequire } from 'node:module';
+import { rangeServer } from '../../web/tests/range-server.mjs';
 
 // The web app's pinned Playwright (npm ci --prefix web).
 const { chromium } = createRequire(new URL('../../web/package.json', import.meta.url))('playwright-core');
 
 const file = readFileSync(process.env.FILE ?? '');
 const at = Number(process.env.AT ?? 480);
-const source = new URL('../../web/src/sync/', import.meta.url);
-let served = 0;
-const server = http.createServer((request, response) => {
-  if (request.url === '/') return response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>flac</title>');
-  if (request.url === '/track.flac') {
-    const [, from, to] = /bytes=(\d+)-(\d+)/.exec(request.headers.range ?? '') ?? [];
-    if (from === undefined) {
-      served += file.length;
-      return response.writeHead(200, { 'Content-Length': file.length }).end(file);
-    }
-    const end = Math.min(Number(to), file.length - 1);
-    served += end - Number(from) + 1;
-    return response
-      .writeHead(206, { 'Content-Range': `bytes ${from}-${end}/${file.length}`, 'Content-Length': end - Number(from) + 1 })
-      .end(file.subarray(Number(from), end + 1));
-  }
-  try {
-    const body = readFileSync(new URL(request.url.slice(1), source));
-    response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(body);
-  } catch {
-    response.writeHead(404).end();
-  }
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${server.address().port}`;
+const { base, ranged, whole: wholes, close } = await rangeServer({ '/track.flac': file });
+/** Bytes served for the track so far, by range and whole. */
+const served = () => (ranged['/track.flac'] ?? 0) + (wholes['/track.flac'] ?? 0);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 const page = await browser.newPage();
 await page.goto(base);
-served = 0;
 const pieces = await page.evaluate(async (at) => {
   const { openSource } = await import('/source.js');
   const began = performance.now();
@@ -52,8 +29,7 @@ const pieces = await page.evaluate(async (at) => {
   const piece = await opened.piece(Math.floor(at / opened.pieceSeconds));
   return { ms: performance.now() - began, samples: piece.length * piece.numberOfChannels, duration: opened.duration };
 }, at);
-const piecesBytes = served;
-served = 0;
+const piecesBytes = served();
 const whole = await page.evaluate(async () => {
   const began = performance.now();
   const buffer = await new AudioContext().decodeAudioData(await (await fetch('/track.flac')).arrayBuffer());
@@ -65,8 +41,8 @@ console.log(
     durationS: pieces.duration,
     at,
     pieces: { bytes: piecesBytes, firstPieceMs: Math.round(pieces.ms), heldSamples: pieces.samples * 3 },
-    whole: { bytes: served, decodedMs: Math.round(whole.ms), heldSamples: whole.samples },
+    whole: { bytes: served() - piecesBytes, decodedMs: Math.round(whole.ms), heldSamples: whole.samples },
   }),
 );
 await browser.close();
-server.close();
+close();

@@ -4,12 +4,11 @@
 // FLAC files read by seeking, pieces asked for out of order. Run by
 // ./deploy/test; prints PASS or FAIL lines and exits non-zero on a failure.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { chromium } from 'playwright-core';
 import { flacStart, frameEnd, frameHeader } from '../src/sync/flac.js';
+import { rangeServer } from './range-server.mjs';
 
 const here = new URL('.', import.meta.url);
-const source = new URL('../src/sync/', import.meta.url);
 const mp3 = readFileSync(new URL('fixtures/noise-30s-vbr.mp3', here));
 const flac = new Uint8Array(readFileSync(new URL('fixtures/chirp-10s.flac', here)));
 
@@ -96,29 +95,7 @@ const files = {
   '/long.flac': longFlac(12),
   '/padded.flac': longFlac(2, 100_000),
 };
-/** Bytes served per file, counting ranges. */
-const served = {};
-const server = http.createServer((request, response) => {
-  if (request.url === '/') return response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>pieces</title>');
-  const file = files[request.url ?? ''];
-  if (file) {
-    const [, from, to] = /bytes=(\d+)-(\d+)/.exec(request.headers.range ?? '') ?? [];
-    if (from === undefined) return response.writeHead(200, { 'Content-Length': file.length }).end(file);
-    const end = Math.min(Number(to), file.length - 1);
-    served[request.url] = (served[request.url] ?? 0) + end - Number(from) + 1;
-    return response
-      .writeHead(206, { 'Content-Range': `bytes ${from}-${end}/${file.length}`, 'Content-Length': end - Number(from) + 1 })
-      .end(file.subarray(Number(from), end + 1));
-  }
-  try {
-    const body = readFileSync(new URL(request.url.slice(1), source));
-    response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(body);
-  } catch {
-    response.writeHead(404).end();
-  }
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${server.address().port}`;
+const { base, ranged: served, close } = await rangeServer(files);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 let failed = false;
 const ok = (what, pass, detail = '') => {
@@ -190,6 +167,6 @@ try {
   ok('the run finished', false, String(error));
 } finally {
   await browser.close();
-  server.close();
+  close();
 }
 process.exit(failed ? 1 : 0);
