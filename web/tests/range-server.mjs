@@ -1,6 +1,6 @@
 // A server of audio files that answers `Range` requests as the edge does,
 // and of the sync engine's modules, for pages that open sources
-// (tests/pieces.mjs, loadtest/web/flac-pieces.mjs). Counts the bytes it
+// (tests/pieces.mjs, loadtest/web/late-pieces.mjs). Counts the bytes it
 // serves per path, by range and whole apart.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';

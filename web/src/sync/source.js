@@ -6,12 +6,16 @@
 // before, for the bit reservoir) decoded alone at the file's own rate,
 // which gives exactly the samples a whole decode does (mp3.js). FLAC is
 // fetched by ranges, found by its frames' sample numbers and cut on frame
-// boundaries, exactly too (flac.js). Other formats are handed whole to the
-// browser's decoder: cutting them needs a demuxer of each container
-// (docs/sync.md).
+// boundaries, exactly too (flac.js). Ogg Vorbis and Opus are fetched by
+// ranges too, found by their pages' granule positions, and decoded from a
+// little before each piece (ogg.js). M4A's frames are found in its table
+// of them and decoded from a little before each piece too (mp4.js). Other
+// formats are handed whole to the browser's decoder (docs/sync.md).
 
 import { firstFrame, flacFile, flacStart, frameEnd, frameHeader, metadataBlock } from './flac.js';
+import { MAX_MOOV, adtsFrames, boxAt, m4aCut, m4aTrack } from './mp4.js';
 import { moreFrames, mp3Cut, mp3Frames } from './mp3.js';
+import { MAX_HEADERS, PRE_ROLL, nextPage, oggPage, oggStart } from './ogg.js';
 import { wavLayout, wavSamples } from './wav.js';
 
 /** Seconds of sound per piece. */
@@ -108,6 +112,11 @@ export async function openSource(context, url, signal, durationHint) {
   if (flac && (flac.format.totalSamples || durationHint)) return flacSource(url, signal, head, total, flac, durationHint);
   const frames = ranged ? mp3Frames(head) : null;
   if (frames) return mp3Source(url, signal, head, total, frames, durationHint);
+  const ogg = ranged ? await oggHead(url, signal, head, total) : null;
+  const opened = ogg ? await oggSource(url, signal, ogg.head, total, ogg.start, durationHint) : null;
+  if (opened) return opened;
+  const m4a = ranged ? await m4aHead(url, signal, head, total) : null;
+  if (m4a) return m4aSource(url, signal, m4a);
   // Any other format: the whole file to the browser's decoder, once.
   const whole = first.status === 206 && head.length < total ? await (await fetched(url, null, signal)).arrayBuffer() : head.buffer;
   const buffer = await context.decodeAudioData(whole);
@@ -311,6 +320,259 @@ async function flacSource(url, signal, head, total, start, durationHint) {
       const run = await framesFrom(await locate(from), stop);
       const decoded = await decoder.decodeAudioData(flacFile(streamInfo, run.bytes).buffer);
       return cutOut(decoded, Math.max(0, from - run.firstSample), stop - from);
+    }),
+  };
+}
+
+/**
+ * The start of an Ogg Vorbis or Opus file with all its header packets,
+ * fetched further when tags (cover art) run past the first read; null when
+ * it is neither.
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @param {Uint8Array} head
+ * @param {number} total
+ */
+async function oggHead(url, signal, head, total) {
+  let start = oggStart(head);
+  while (start === undefined && head.length < Math.min(total, MAX_HEADERS)) {
+    const to = Math.min(total, MAX_HEADERS, head.length * 4);
+    const more = new Uint8Array(await (await fetched(url, `bytes=${head.length}-${to - 1}`, signal)).arrayBuffer());
+    const longer = new Uint8Array(head.length + more.length);
+    longer.set(head);
+    longer.set(more, head.length);
+    head = longer;
+    start = oggStart(head);
+  }
+  return start ? { head, start } : null;
+}
+
+/**
+ * Ogg Vorbis or Opus in pieces, each fetched by ranges on its own, as FLAC
+ * is: a piece's first page is found by interpolating between pages already
+ * located, and pages from a little before it (`PRE_ROLL`) to its end are
+ * decoded behind the stream's headers. Where the decoded sound falls is
+ * read from its end, the last page's granule position; what comes before
+ * the piece is thrown away. Null when the file's length cannot be known
+ * (the browser then decodes it whole).
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @param {Uint8Array} head
+ * @param {number} total
+ * @param {import('./ogg.js').OggStart} start
+ * @param {number | undefined} durationHint
+ * @returns {Promise<Source | null>}
+ */
+async function oggSource(url, signal, head, total, start, durationHint) {
+  const { codec, serial, channels, rate, preSkip, headers, audioStart } = start;
+  /** @param {number} from @param {number} to */
+  const range = async (from, to) =>
+    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+  // The stream's length: the granule of its last page, read from the end
+  // (a page is at most 64 KiB; most are a few).
+  let lastGranule = -1;
+  // A seek reads three of the longest pages seen around its guess, so that
+  // a whole page is in what it reads (pages of a stream are much alike).
+  let longest = 1024;
+  for (let tail = 4 * 1024; lastGranule < 0; tail *= 4) {
+    const from = Math.max(audioStart, total - tail);
+    const bytes = await range(from, total);
+    for (let page = nextPage(bytes, 0, serial); page; page = nextPage(bytes, page.at + page.length, serial)) {
+      lastGranule = page.granule;
+      longest = Math.max(longest, page.length);
+    }
+    if (from === audioStart) break;
+  }
+  const totalSamples = lastGranule >= 0 ? lastGranule - preSkip : Math.round((durationHint ?? 0) * rate);
+  if (totalSamples <= 0) return null;
+  /** Pages located so far, by granule position: where reads can start. */
+  const known = [{ granule: 0, offset: audioStart }];
+  /** @param {number} granule @param {number} offset */
+  const learn = (granule, offset) => {
+    const at = known.findIndex((page) => page.granule >= granule);
+    if (at === -1) known.push({ granule, offset });
+    else if (known[at].granule !== granule) known.splice(at, 0, { granule, offset });
+  };
+  /** The located page to read from for `target`: its granule at or before it, near. @param {number} target */
+  const locate = async (target) => {
+    for (let step = 0; ; step += 1) {
+      const window = Math.max(8 * 1024, 3 * longest);
+      let below = 0;
+      while (below + 1 < known.length && known[below + 1].granule <= target) below += 1;
+      const lo = known[below];
+      const hi = known[below + 1] ?? { granule: lastGranule >= 0 ? lastGranule : totalSamples, offset: total };
+      if (step >= 12 || hi.granule <= lo.granule) return lo;
+      const share = (target - lo.granule) / (hi.granule - lo.granule);
+      if (share * (hi.offset - lo.offset) < window) return lo;
+      // Where the stream's rate puts the target; failing that (the page
+      // found there is the upper bound again), just below the upper bound.
+      const guess = Math.floor(lo.offset + share * (hi.offset - lo.offset) - window / 2);
+      let found = null;
+      for (const from of new Set([Math.max(lo.offset + 1, guess), Math.max(lo.offset + 1, hi.offset - window)])) {
+        const bytes = await range(from, Math.min(total, from + window));
+        const page = nextPage(bytes, 0, serial);
+        if (!page && window < 256 * 1024) {
+          // No whole page in the window: this stream's pages are longer
+          // than any seen yet (a 1 s Opus page at 96 kbit/s is 12 KB).
+          longest = Math.min(longest * 4, 96 * 1024);
+          found = lo;
+          break;
+        }
+        if (page && page.granule > lo.granule && page.granule < hi.granule) {
+          found = { granule: page.granule, offset: from + page.at };
+          break;
+        }
+      }
+      if (!found) return lo;
+      if (found === lo) continue;
+      learn(found.granule, found.offset);
+    }
+  };
+  /**
+   * The pages from the one at `offset` (or the first after it that begins
+   * a packet) until one whose granule reaches `stop`.
+   * @param {number} offset
+   * @param {number} granule the granule position near `offset`
+   * @param {number} stop
+   */
+  const pagesFrom = async (offset, granule, stop) => {
+    // As many bytes as the stream's average rate says the pages take, a
+    // little more; what is still missing is fetched as it is found missing.
+    const guess = Math.ceil(((stop - granule) * (total - audioStart)) / Math.max(1, totalSamples + preSkip) * 1.1) + 2 * longest;
+    let bytes = await range(offset, Math.min(total, offset + guess));
+    /** @type {Uint8Array[]} */
+    const pages = [];
+    let at = 0;
+    let end = -1;
+    let first = -1;
+    while (end < stop) {
+      const page = oggPage(bytes, at);
+      if (page === undefined && offset + bytes.length < total) {
+        const more = await range(offset + bytes.length, Math.min(total, offset + bytes.length + Math.max(2 * longest, bytes.length / 2)));
+        const longer = new Uint8Array(bytes.length + more.length);
+        longer.set(bytes);
+        longer.set(more, bytes.length);
+        bytes = longer;
+        continue;
+      }
+      if (!page) {
+        // A damaged page: on from the next good one.
+        const next = nextPage(bytes, at + 1, serial);
+        if (!next) break;
+        at = next.at;
+        continue;
+      }
+      at += page.length;
+      if (page.serial !== serial) {
+        if (page.first) break; // a chained stream begins: this one is over
+        continue;
+      }
+      if (!pages.length && page.continued) continue;
+      if (!pages.length) first = offset + page.at;
+      pages.push(bytes.subarray(page.at, page.at + page.length));
+      longest = Math.max(longest, page.length);
+      if (page.granule >= 0) {
+        end = page.granule;
+        learn(page.granule, offset + page.at);
+      }
+      if (page.last) break;
+    }
+    return { pages, end, first };
+  };
+  const decoder = new OfflineAudioContext(channels, 1, rate);
+  const framesPerPiece = Math.round(PIECE_SECONDS * rate);
+  return {
+    duration: totalSamples / rate,
+    pieceSeconds: framesPerPiece / rate,
+    pieces: Math.ceil(totalSamples / framesPerPiece),
+    piece: cached(async (index) => {
+      const from = index * framesPerPiece;
+      const stop = Math.min(from + framesPerPiece, totalSamples);
+      // Read from far enough back for the decoder to have settled by `from`;
+      // if what was read still starts too late, read from further back.
+      for (let back = 2 * PRE_ROLL[codec]; ; back *= 4) {
+        const page = await locate(from + preSkip - back);
+        const run = await pagesFrom(page.offset, page.granule, stop + preSkip);
+        if (run.end < 0) throw new Error('The Ogg file has no sound there.');
+        const decoded = await decoder.decodeAudioData(concat([headers, ...run.pages]).buffer);
+        // The decoded sound ends at the last page's granule position.
+        const startsAt = run.end - preSkip - decoded.length;
+        const settled = run.first === audioStart ? startsAt <= from : startsAt + PRE_ROLL[codec] <= from;
+        if (settled || page.offset === audioStart) {
+          return cutOut(decoded, Math.max(0, from - startsAt), stop - from);
+        }
+      }
+    }),
+  };
+}
+
+/** @param {Uint8Array[]} parts */
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * The sound track of an M4A file, its frame table read from the `moov` box
+ * wherever it is: top-level boxes are stepped over by their headers (the
+ * audio itself, often first, is not fetched). Null when the file is not
+ * an MP4 or its track is not one this reader cuts.
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @param {Uint8Array} head
+ * @param {number} total
+ */
+async function m4aHead(url, signal, head, total) {
+  /** @param {number} from @param {number} to */
+  const range = async (from, to) =>
+    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+  for (let at = 0, boxes = 0; at + 8 <= total && boxes < 64; boxes += 1) {
+    const box = boxAt(await range(at, Math.min(total, at + 16)), 0, total - at);
+    if (!box || (boxes === 0 && box.type !== 'ftyp')) return null;
+    if (box.type === 'moov') return box.size <= MAX_MOOV && at + box.size <= total ? m4aTrack(await range(at, at + box.size), total) : null;
+    at += box.size;
+  }
+  return null;
+}
+
+/**
+ * M4A in pieces: a piece is its frames (and `PRE_ROLL_FRAMES` before
+ * them), fetched by one range, each given an ADTS header and decoded
+ * together; the decoded sound begins where its first frame does.
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @param {import('./mp4.js').M4aTrack} track
+ * @returns {Source}
+ */
+function m4aSource(url, signal, track) {
+  const rate = track.timescale;
+  const decoder = new OfflineAudioContext(track.channels, 1, rate);
+  const framesPerPiece = Math.round(PIECE_SECONDS * rate);
+  return {
+    duration: track.duration / rate,
+    pieceSeconds: framesPerPiece / rate,
+    pieces: Math.ceil(track.duration / framesPerPiece),
+    piece: cached(async (index) => {
+      const from = index * framesPerPiece;
+      const stop = Math.min(from + framesPerPiece, track.duration);
+      const cut = m4aCut(track, from, stop);
+      // One range from the first frame's byte to the last one's end (an
+      // audio-only file keeps them together).
+      let low = Infinity;
+      let high = 0;
+      for (let k = cut.first; k < cut.end; k += 1) {
+        low = Math.min(low, track.offsets[k]);
+        high = Math.max(high, track.offsets[k] + track.sizes[k]);
+      }
+      const bytes = new Uint8Array(await (await fetched(url, `bytes=${low}-${high - 1}`, signal)).arrayBuffer());
+      if (bytes.length < high - low) throw new Error('The M4A file is shorter than its table says.');
+      const decoded = await decoder.decodeAudioData(adtsFrames(track, cut.first, cut.end, bytes, low).buffer);
+      return cutOut(decoded, cut.skip, stop - from);
     }),
   };
 }

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { firstFrame, flacStart, frameEnd, frameHeader, metadataBlock } from '../../src/sync/flac.js';
+import { adtsFrames, boxAt, m4aCut, m4aTrack } from '../../src/sync/mp4.js';
 import { mp3Cut, mp3Frames } from '../../src/sync/mp3.js';
+import { nextPage, oggPage, oggStart } from '../../src/sync/ogg.js';
 import { wavLayout, wavSamples } from '../../src/sync/wav.js';
 import { wav } from '../wav.mjs';
 
@@ -85,6 +87,53 @@ test('a FLAC made of frame headers costs a bounded search', () => {
   for (let i = 0; i + 16 <= hostile.length; i += 16) hostile.set(header, i);
   assert.equal(firstFrame(hostile, 0, start.format, true), null);
   assert.equal(frameEnd(hostile, 0, { ...start.format, maxFrame: 0 }, false), null, 'no frame is a megabyte long');
+});
+
+test('mangled Ogg Vorbis and Opus files are refused or read within their bytes', () => {
+  for (const [name, seed] of [['sweep-15s.ogg', 5], ['sweep-15s.opus', 6]]) {
+    const original = new Uint8Array(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
+    const next = random(seed);
+    for (let round = 0; round < 1500; round += 1) {
+      const bytes = mangled(original, next);
+      const start = oggStart(bytes);
+      if (!start) continue;
+      assert.ok(start.audioStart <= bytes.length && start.channels > 0 && start.rate > 0);
+      assert.ok(oggStart(start.headers), 'its rebuilt headers read back');
+      // Pages as a seek and a piece's read find them, each within the bytes.
+      for (let at = start.audioStart, pages = 0; at < bytes.length && pages < 60; pages += 1) {
+        const page = oggPage(bytes, at) ?? nextPage(bytes, at + 1, start.serial);
+        if (!page) break;
+        assert.ok(page.at >= at && page.at + page.length <= bytes.length && page.length >= 27);
+        assert.ok(page.granule === -1 || Number.isSafeInteger(page.granule));
+        at = page.at + page.length;
+      }
+    }
+  }
+});
+
+test('mangled M4A tables are refused or read within their bytes', () => {
+  const original = new Uint8Array(readFileSync(new URL('../fixtures/sweep-8s-faststart.m4a', import.meta.url)));
+  const moovAt = 28; // after ftyp
+  assert.equal(boxAt(original, moovAt, original.length)?.type, 'moov');
+  const next = random(9);
+  for (let round = 0; round < 3000; round += 1) {
+    // The table is what the reader believes; the audio is only copied.
+    const bytes = original.slice();
+    const moov = boxAt(bytes, moovAt, bytes.length);
+    assert.ok(moov);
+    const changes = 1 + Math.floor(next() * 8);
+    for (let i = 0; i < changes; i += 1) bytes[moovAt + Math.floor(next() * moov.size)] = Math.floor(next() * 256);
+    const track = m4aTrack(bytes.subarray(moovAt, moovAt + moov.size), bytes.length);
+    if (!track) continue;
+    assert.ok(track.duration > 0 && track.timescale > 0 && track.channels > 0);
+    const frames = track.sizes.length;
+    for (let k = 0; k < frames; k += 1) assert.ok(track.offsets[k] + track.sizes[k] <= bytes.length);
+    for (let from = 0; from < track.duration; from += Math.ceil(track.duration / 5)) {
+      const cut = m4aCut(track, from, Math.min(track.duration, from + 66_150));
+      assert.ok(cut.first >= 0 && cut.first < cut.end && cut.end <= frames && cut.skip >= 0, JSON.stringify(cut));
+      assert.ok(adtsFrames(track, cut.first, cut.end, bytes, 0).length > 0);
+    }
+  }
 });
 
 test('mangled WAVs are refused or read within their bytes', () => {
