@@ -81,3 +81,35 @@ export function offsets(interleaved, rate, maxLagMs = 100) {
   }
   return results;
 }
+
+/**
+ * Where each channel's sound stops for a while (a pause, a stop): the end
+ * of its last loud millisecond before at least `quietMs` of quiet, in
+ * seconds from the recording's start, per channel.
+ * @param {Int16Array} interleaved s16 stereo
+ * @param {number} rate samples per second
+ * @returns {{ left: number[], right: number[] }}
+ */
+export function stops(interleaved, rate, quietMs = 300) {
+  const block = Math.round(rate / 1000);
+  const blocks = Math.floor(interleaved.length / 2 / block);
+  const channel = (/** @type {number} */ c) => {
+    const found = [];
+    let lastLoud = -1;
+    let reported = true;
+    for (let b = 0; b < blocks; b += 1) {
+      let sum = 0;
+      for (let i = b * block; i < (b + 1) * block; i += 1) sum += (interleaved[2 * i + c] / 32768) ** 2;
+      // -50 dBFS over a millisecond: the tracks' quietest sound is far above it.
+      if (sum / block > 1e-5) {
+        lastLoud = b;
+        reported = false;
+      } else if (!reported && b - lastLoud >= quietMs) {
+        found.push((lastLoud + 1) / 1000);
+        reported = true;
+      }
+    }
+    return found;
+  };
+  return { left: channel(0), right: channel(1) };
+}

@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { offsets } from './acoustic.mjs';
+import { offsets, stops } from './acoustic.mjs';
 import { parseLink, startLink } from './link.mjs';
 import { wav } from '../../web/tests/wav.mjs';
 
@@ -195,6 +195,10 @@ await api('POST', `/rooms/${room.id}/tracks/${first.id}/play`, admin.token);
 
 // ---- the run: samples every 250 ms while the script plays the room
 
+// Spotik's app asks for its pauses ahead (docs/sync.md), as its
+// administrator's page does; LEAD_MS=0 measures a pause on arrival.
+const LEAD_MS = Number(process.env.LEAD_MS ?? 250);
+const ahead = !VUE && LEAD_MS > 0 ? `?lead_ms=${LEAD_MS}` : '';
 const apart = [];
 const fromRoom = [];
 const trueApart = [];
@@ -203,7 +207,7 @@ const clockError = [];
 let lateJoin = null;
 const begun = Date.now();
 const script = [
-  [12_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause`, admin.token)],
+  [12_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause${ahead}`, admin.token)],
   [15_000, 'resume', () => api('POST', `/rooms/${room.id}/playback/resume`, admin.token)],
   [27_000, 'skip', () => api('POST', `/rooms/${room.id}/playback/skip`, admin.token)],
   [38_000, 'late joiner', async () => {
@@ -217,7 +221,7 @@ const script = [
     lateJoin = { audibleAfterReadyMs: sounding ? sounding - ready : null, page, at: Date.now() };
     pages.push(page);
   }],
-  [55_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause`, admin.token)],
+  [55_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause${ahead}`, admin.token)],
   [57_000, 'resume', () => api('POST', `/rooms/${room.id}/playback/resume`, admin.token)],
 ];
 const lateApart = [];
@@ -317,7 +321,15 @@ if (recorder) {
   // peak still says where the channels are. Steady: correlation over 0.5.
   const sounding = windows.filter((w) => w.lagMs !== null);
   const steady = sounding.filter((w) => w.correlation > 0.5);
+  // Where each channel's sound stops for a pause: the left's and the
+  // right's stops paired within half a second.
+  const ends = stops(new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2)), RATE);
+  const pauseApartMs = ends.left
+    .map((left) => ends.right.find((right) => Math.abs(right - left) < 0.5) ?? null)
+    .map((right, i) => (right === null ? null : +((right - ends.left[i]) * 1000).toFixed(2)))
+    .filter((ms) => ms !== null);
   sound = {
+    pauseApartMs,
     seconds: windows.length,
     bothSounding: sounding.length,
     offsetMs: summary(sounding.map((w) => Math.abs(w.lagMs))),

@@ -256,6 +256,17 @@ try {
   await alice.getByRole('button', { name: '❚❚ Pause' }).click();
   ok('pause stops both', Boolean(await until('pause reaches both pages', async () =>
     (await bob.getByRole('heading', { name: 'Paused' }).count()) === 1 && (await audio(bob)).paused && (await audio(alice)).paused)));
+  // The pause was asked 250 ms ahead: each page's sound ran on to the
+  // pause's instant, where the room's position froze, and ends there.
+  for (const [page, who] of [[alice, 'administrator'], [bob, 'listener']]) {
+    const heard = await page.evaluate(() => {
+      const sync = window.spotikSync;
+      const { pausedAtMs, positionMs } = sync.state();
+      return { ahead: pausedAtMs, positionMs, before: sync.positionAt(pausedAtMs - 100), after: sync.positionAt(pausedAtMs + 100) };
+    });
+    const off = heard.before === null ? null : heard.before - (heard.positionMs - 100);
+    ok(`a pause ahead: the ${who}'s sound runs to its instant and ends there`, off !== null && Math.abs(off) <= 10 && heard.after === null, JSON.stringify({ ...heard, off }));
+  }
   await alice.getByRole('button', { name: '▶ Resume' }).click();
   ok('resume: heard again', await playing(bob, 'listener after resume'));
 

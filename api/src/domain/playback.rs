@@ -19,7 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::history::{self, Ending};
 use crate::store::records;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use salvo::oapi::ToSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -31,7 +31,10 @@ pub enum Transition {
     Started,
     Paused,
     Resumed,
-    Stopped,
+    /// `at`: when its sound stops (ahead of now when asked so).
+    Stopped {
+        at: DateTime<Utc>,
+    },
 }
 
 impl Transition {
@@ -40,7 +43,7 @@ impl Transition {
             Self::Started => EventName::PlaybackStarted,
             Self::Paused => EventName::PlaybackPaused,
             Self::Resumed => EventName::PlaybackResumed,
-            Self::Stopped => EventName::PlaybackStopped,
+            Self::Stopped { .. } => EventName::PlaybackStopped,
         }
     }
 }
@@ -152,6 +155,9 @@ pub struct PlaybackView {
     started_at_ms: Option<i64>,
     #[serde(serialize_with = "iso_or_null")]
     paused_at: Option<DateTime<Utc>>,
+    /// The pause's instant, which a pause asked for ahead
+    /// (`lead_ms`) puts in the future: the sound runs until it.
+    paused_at_ms: Option<i64>,
     #[serde(serialize_with = "iso_or_null")]
     playback_started_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "iso_or_null")]
@@ -163,6 +169,10 @@ pub struct PlaybackView {
     /// Set on resume: the instant it resumed, the front end's new `startedAt`.
     #[serde(serialize_with = "iso_or_null", skip_serializing_if = "Option::is_none")]
     resumed_at: Option<DateTime<Utc>>,
+    /// Set on a stop asked for ahead (`lead_ms`): the instant the sound
+    /// stops, though the room is idle from the answer on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stops_at_ms: Option<i64>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     skip: Option<Skip>,
 }
@@ -188,6 +198,7 @@ impl Snapshot {
             started_at: p.started_at,
             started_at_ms: p.started_at.map(|t| t.timestamp_millis()),
             paused_at: p.paused_at,
+            paused_at_ms: p.paused_at.map(|t| t.timestamp_millis()),
             playback_started_at: p.started_at,
             playback_paused_at: p.paused_at,
             track: self.current.as_ref().map(track_view),
@@ -195,6 +206,7 @@ impl Snapshot {
             track_id: self.current.as_ref().map(|t| t.id),
             next_track: self.next.as_ref().map(track_view),
             resumed_at: None,
+            stops_at_ms: None,
             skip: None,
         }
     }
@@ -214,9 +226,11 @@ pub async fn announce(
 ) -> ApiResult<Pending> {
     let now = snapshot(tx, room).await?;
     let mut view = now.view(state);
-    if let Transition::Resumed = transition {
+    match transition {
         // The instant the sync fields describe: position_ms is exact at it.
-        view.resumed_at = Some(now.now);
+        Transition::Resumed => view.resumed_at = Some(now.now),
+        Transition::Stopped { at } if at > now.now => view.stops_at_ms = Some(at.timestamp_millis()),
+        _ => {}
     }
     let ahead = match transition {
         Transition::Started => next_file(&view),
@@ -313,7 +327,7 @@ pub(crate) async fn advance_locked(
     let then = if next.is_some() {
         Transition::Started
     } else {
-        Transition::Stopped
+        Transition::Stopped { at: now.now }
     };
     let view = now.view(state);
     let ahead = next_file(&view);
@@ -392,11 +406,21 @@ pub async fn catch_up(state: &AppState, room: Uuid, since: DateTime<Utc>) -> Api
 /// What the administrator asks of a room's playback.
 pub enum Command {
     Play(Uuid),
-    Pause,
+    /// Paused `lead` ahead of now (zero: at once).
+    Pause {
+        lead: Duration,
+    },
     Resume,
     Skip,
-    Stop,
+    /// Stopped `lead` ahead of now, as a pause.
+    Stop {
+        lead: Duration,
+    },
 }
+
+/// How far ahead a pause or a stop may be asked for: beyond a second it is
+/// no longer the administrator's click.
+pub const MOST_LEAD_MS: i64 = 1_000;
 
 /// Carries out `command` on `room`, whose row is locked first so that
 /// changes and the advance at the end of a track apply one at a time on
@@ -437,13 +461,23 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
             store(tx, room, Some(track.id), Playback::start(now_ms())).await?;
             Ok(vec![announce(state, tx, room, Transition::Started).await?])
         }
-        Command::Pause => {
+        Command::Pause { lead } => {
             if !locked.playback.is_playing {
                 return Err(ApiError::Conflict(
                     "Playback is not running, so it cannot be paused".into(),
                 ));
             }
-            store(tx, room, locked.current, locked.playback.pause(now_ms())).await?;
+            // Ahead, but never past the track's end (the advance at the
+            // end waits for a playing room, and the pause would hold it).
+            let duration = match locked.current {
+                Some(id) => records::track(&mut *tx, id).await?.map(|t| t.duration_ms),
+                None => None,
+            };
+            let mut at = now_ms() + lead;
+            if let Some(end) = duration.and_then(|d| locked.playback.ends_at(d)) {
+                at = at.min(end.max(now_ms()));
+            }
+            store(tx, room, locked.current, locked.playback.pause(at)).await?;
             Ok(vec![announce(state, tx, room, Transition::Paused).await?])
         }
         Command::Resume => {
@@ -464,7 +498,7 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
             }
             advance_locked(state, tx, room, locked, Ending::Admin).await
         }
-        Command::Stop => {
+        Command::Stop { lead } => {
             let Some(current) = locked.current else {
                 return Err(ApiError::Conflict("Playback is already stopped".into()));
             };
@@ -472,7 +506,8 @@ pub async fn command(state: &AppState, room: Uuid, command: Command) -> ApiResul
                 let_go(tx, room, &locked, &track, Ending::Stopped).await?;
             }
             store(tx, room, None, Playback::IDLE).await?;
-            Ok(vec![announce(state, tx, room, Transition::Stopped).await?])
+            let at = now_ms() + lead;
+            Ok(vec![announce(state, tx, room, Transition::Stopped { at }).await?])
         }
     }?;
     let data = match pending.first() {

@@ -2,11 +2,12 @@
 //! [`crate::domain::playback`], which holds the transitions and their events.
 
 use crate::auth::caller::Caller;
-use crate::domain::playback::{self, Command, PlaybackView};
+use crate::domain::playback::{self, Command, PlaybackView, MOST_LEAD_MS};
 use crate::http::error::ApiResult;
 use crate::http::reply::{Reply, Shaped};
-use crate::http::request::uuid_param;
+use crate::http::request::{query_whole, uuid_param};
 use crate::routes::rooms::{require_admin, require_member};
+use chrono::Duration;
 use salvo::prelude::*;
 
 /// A change's answer: the payload of the event it raised.
@@ -29,9 +30,22 @@ pub async fn play_track(caller: Caller, req: &mut Request) -> ApiResult<Changed>
     administer(caller, req, "Playback started", Command::Play(track)).await
 }
 
-#[endpoint(tags("playback"))]
+/// The lead a pause or a stop is asked for with: none when absent.
+fn lead(req: &Request) -> ApiResult<Duration> {
+    Ok(Duration::milliseconds(query_whole(req, "lead_ms", 0, MOST_LEAD_MS)?))
+}
+
+/// Pauses the room. With `lead_ms`, the pause's instant is that far ahead,
+/// so that every listener's page hears it in time and stops its sound at
+/// the same instant instead of one network trip after the click (the
+/// room is paused from the answer on; `paused_at_ms` is the instant).
+#[endpoint(
+    tags("playback"),
+    parameters(("lead_ms" = Option<i64>, Query, description = "Pause this many ms ahead, 1 to 1000 (none by default)"))
+)]
 pub async fn pause_playback(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
-    administer(caller, req, "Playback paused", Command::Pause).await
+    let lead = lead(req)?;
+    administer(caller, req, "Playback paused", Command::Pause { lead }).await
 }
 
 #[endpoint(tags("playback"))]
@@ -44,9 +58,15 @@ pub async fn skip_track(caller: Caller, req: &mut Request) -> ApiResult<Changed>
     administer(caller, req, "Track skipped", Command::Skip).await
 }
 
-#[endpoint(tags("playback"))]
+/// Stops the room. With `lead_ms`, as a pause: its event's `stops_at_ms`
+/// is when the sound stops, though the room is idle from the answer on.
+#[endpoint(
+    tags("playback"),
+    parameters(("lead_ms" = Option<i64>, Query, description = "Stop this many ms ahead, 1 to 1000 (none by default)"))
+)]
 pub async fn stop_playback(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
-    administer(caller, req, "Playback stopped", Command::Stop).await
+    let lead = lead(req)?;
+    administer(caller, req, "Playback stopped", Command::Stop { lead }).await
 }
 
 #[endpoint(tags("playback"))]

@@ -116,6 +116,92 @@ async fn a_paused_then_resumed_track_is_exact_to_the_millisecond() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_pause_or_stop_asked_ahead_names_its_instant_for_every_page() {
+    let app = spawn_app().await;
+    let (alice, room, track) = playing_room(&app).await;
+    let played = app
+        .post(&format!("/rooms/{room}/tracks/{track}/play"), &alice, json!({}))
+        .await;
+    let started = data(&played)["started_at_ms"].as_i64().unwrap();
+    let mut events = app.state.events.subscribe();
+    let paused = app
+        .post(&format!("/rooms/{room}/playback/pause?lead_ms=400"), &alice, json!({}))
+        .await;
+    assert_eq!(paused.status, StatusCode::OK);
+    let d = data(&paused);
+    let at = d["paused_at_ms"].as_i64().unwrap();
+    let ahead = at - d["server_time"].as_i64().unwrap();
+    // The answer is stamped a moment after the pause was decided.
+    assert!((300..=400).contains(&ahead), "paused {ahead} ms ahead");
+    assert_eq!(d["is_playing"], false, "paused from the answer on");
+    assert_eq!(
+        d["position_ms"].as_i64().unwrap(),
+        at - started,
+        "the position at the pause's instant"
+    );
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.name.to_string(), "playback.paused");
+    assert_eq!(event.payload["paused_at_ms"], at);
+    let status = app.get(&format!("/rooms/{room}/playback/status"), &alice).await;
+    assert_eq!(data(&status)["position_ms"].as_i64().unwrap(), at - started);
+    assert_eq!(data(&status)["paused_at_ms"], at);
+
+    // A resume inside the lead continues as if never paused.
+    let resumed = app
+        .post(&format!("/rooms/{room}/playback/resume"), &alice, json!({}))
+        .await;
+    assert_eq!(data(&resumed)["started_at_ms"], started);
+
+    for wrong in ["0", "1001", "-5", "soon"] {
+        let refused = app
+            .post(
+                &format!("/rooms/{room}/playback/pause?lead_ms={wrong}"),
+                &alice,
+                json!({}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "lead_ms={wrong}");
+    }
+    let refused = app
+        .post(&format!("/rooms/{room}/playback/stop?lead_ms=5000"), &alice, json!({}))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let stopped = app
+        .post(&format!("/rooms/{room}/playback/stop?lead_ms=250"), &alice, json!({}))
+        .await;
+    let d = data(&stopped);
+    let ahead = d["stops_at_ms"].as_i64().unwrap() - d["server_time"].as_i64().unwrap();
+    assert!((150..=250).contains(&ahead), "stops {ahead} ms ahead");
+    assert!(d["track_id"].is_null(), "idle from the answer on");
+    // Without a lead, nothing changes for the front ends that never ask.
+    app.post(&format!("/rooms/{room}/tracks/{track}/play"), &alice, json!({}))
+        .await;
+    let paused = app
+        .post(&format!("/rooms/{room}/playback/pause"), &alice, json!({}))
+        .await;
+    let d = data(&paused);
+    assert!(d["paused_at_ms"].as_i64().unwrap() <= d["server_time"].as_i64().unwrap());
+    let stopped = app
+        .post(&format!("/rooms/{room}/playback/stop"), &alice, json!({}))
+        .await;
+    assert!(data(&stopped).get("stops_at_ms").is_none());
+
+    // Never past the track's end (1.5 s): the end's advance must still come.
+    let played = app
+        .post(&format!("/rooms/{room}/tracks/{track}/play"), &alice, json!({}))
+        .await;
+    let started = data(&played)["started_at_ms"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let late = app
+        .post(&format!("/rooms/{room}/playback/pause?lead_ms=1000"), &alice, json!({}))
+        .await;
+    let d = data(&late);
+    assert_eq!(d["paused_at_ms"].as_i64().unwrap(), started + 1_500, "{d}");
+    assert_eq!(d["position_ms"], 1_500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn skip_stop_and_their_events_with_sequence_numbers() {
     let app = spawn_app().await;
     let (alice, room, first) = playing_room(&app).await;

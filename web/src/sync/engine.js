@@ -16,7 +16,9 @@ import { openSource } from './source.js';
  * @typedef {{ id: string, file_url: string | null, duration_ms: number, original_name: string,
  *   cover_url?: string | null, uploader?: { id: string, username: string }, genre?: any, autofill?: boolean }} Track
  * @typedef {{ track: Track | null, playing: boolean, startedAtMs: number | null, positionMs: number,
- *   nextTrack?: Track | null }} Playback
+ *   nextTrack?: Track | null, pausedAtMs?: number | null, stopsAtMs?: number | null }} Playback
+ *   `pausedAtMs`, `stopsAtMs`: a pause's or a stop's server instant, ahead
+ *   of its event when the administrator asked so: the sound runs until it.
  * @typedef {{ id: string, abort: AbortController, source: Promise<import('./source.js').Source> }} Opened
  * @typedef {{ node: AudioBufferSourceNode, index: number, start: number, end: number }} Sounding
  *   `start`, `end`: audio clock (s) of its first and last sound
@@ -63,6 +65,8 @@ export class Engine {
     this.timeline = null;
     /** @type {Sounding[]} */
     this.sounding = [];
+    /** Audio clock (s) at which the planned sound ends (a pause ahead), Infinity if none. */
+    this.endsAt = Infinity;
     this.scheduling = false;
     /** Audio clock (s) of the last start, and the restarts it has had to settle. */
     this.startedAt = -Infinity;
@@ -110,10 +114,27 @@ export class Engine {
     if (playback.nextTrack?.file_url && playback.nextTrack.id !== track?.id) this.prepare(playback.nextTrack);
     if (!same) {
       this.generation += 1;
-      this.silence();
+      const until = this.endOf(before, playback);
+      this.silence(until === null ? undefined : until);
       if (track?.file_url && playback.playing) this.start(this.generation);
     }
     this.changed();
+  }
+
+  /**
+   * The audio clock instant (s) at which the sound playing for `before`
+   * must end because `after` pauses or stops it at a server instant still
+   * ahead: where this page's timeline reaches the room's position at that
+   * instant. Null when the change takes effect at once.
+   * @param {Playback} before
+   * @param {Playback} after
+   */
+  endOf(before, after) {
+    if (!this.timeline || !this.context || !before.playing || before.startedAtMs === null) return null;
+    const paused = !after.playing && after.track?.id === before.track?.id && after.startedAtMs === before.startedAtMs;
+    const at = paused ? after.pausedAtMs : !after.track ? after.stopsAtMs : null;
+    if (typeof at !== 'number' || at <= serverAt(performance.now())) return null;
+    return this.timeline.timeOf((at - before.startedAtMs + this.deviceDelayMs) / 1000);
   }
 
   /** The audio context, made once; `blocked` while the browser refuses sound. */
@@ -232,6 +253,7 @@ export class Engine {
       if (position >= source.duration) return;
       if (Math.floor(Math.max(0, position) / source.pieceSeconds) === index) {
         this.timeline = new Timeline(at, position);
+        this.endsAt = Infinity;
         this.errors = [];
         if (!this.resettling) {
           this.startedAt = at;
@@ -282,22 +304,31 @@ export class Engine {
     this.sounding.push(sounding);
   }
 
-  /** Stops every node now, with a fade too short to hear as anything but a stop. */
-  silence() {
+  /**
+   * Stops every node, now or at audio clock `until` (s), with a fade too
+   * short to hear as anything but a stop. Until then the timeline stays
+   * what is heard.
+   * @param {number} [until]
+   */
+  silence(until) {
     const context = this.context;
-    this.timeline = null;
     if (!context || !this.gain) {
+      this.timeline = null;
       this.sounding = [];
       return;
     }
     const now = context.currentTime;
+    const end = Math.max(now, until ?? now);
+    if (end === now) this.timeline = null;
+    this.endsAt = end === now ? Infinity : end;
     this.gain.gain.cancelScheduledValues(now);
     this.gain.gain.setValueAtTime(this.gain.gain.value, now);
-    this.gain.gain.linearRampToValueAtTime(0, now + FADE);
-    this.gain.gain.setValueAtTime(1, now + FADE * 2);
+    if (end > now) this.gain.gain.setValueAtTime(this.gain.gain.value, end);
+    this.gain.gain.linearRampToValueAtTime(0, end + FADE);
+    this.gain.gain.setValueAtTime(1, end + FADE * 2);
     for (const { node } of this.sounding) {
       try {
-        node.stop(now + FADE);
+        node.stop(end + FADE);
       } catch {
         // Never started: nothing to stop.
       }
@@ -411,6 +442,7 @@ export class Engine {
     if (!this.timeline || !this.context) return null;
     const page = localAt(serverMs);
     const time = this.link.ready ? this.link.contextAt(page) : this.context.currentTime + (page - this.heardAt(this.context.currentTime)) / 1000;
+    if (time > this.endsAt) return null;
     return this.timeline.positionAt(time) * 1000 - this.deviceDelayMs;
   }
 
@@ -422,7 +454,9 @@ export class Engine {
    */
   positionAtWall(unixMs) {
     if (!this.timeline || !this.context || !this.link.ready) return null;
-    return this.timeline.positionAt(this.link.contextAt(unixMs - performance.timeOrigin)) * 1000 - this.deviceDelayMs;
+    const time = this.link.contextAt(unixMs - performance.timeOrigin);
+    if (time > this.endsAt) return null;
+    return this.timeline.positionAt(time) * 1000 - this.deviceDelayMs;
   }
 
   /** What the badge and the sync report show. */

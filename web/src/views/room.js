@@ -31,9 +31,19 @@ function playbackOf(view) {
     playing: Boolean(view.is_playing),
     startedAtMs: typeof view.started_at_ms === 'number' ? view.started_at_ms : null,
     positionMs: Number(view.position_ms ?? 0),
+    pausedAtMs: typeof view.paused_at_ms === 'number' ? view.paused_at_ms : null,
+    stopsAtMs: typeof view.stops_at_ms === 'number' ? view.stops_at_ms : null,
     nextTrack: view.next_track ?? null,
   };
 }
+
+/**
+ * How far ahead a pause or a stop is asked for (ms): long enough for the
+ * event to reach listeners on slow links before its instant, so that every
+ * page stops its sound at that one instant rather than one network trip
+ * after the click; short enough to feel like the click (docs/sync.md).
+ */
+const TRANSITION_LEAD_MS = 250;
 
 /** How often this page tells the server how well it keeps time (ms). */
 const REPORT_EVERY = 10_000;
@@ -367,10 +377,10 @@ export function roomView(main, [roomId]) {
       isAdmin()
         ? [
             !track && tracks.length ? control(`tracks/${tracks[0].id}/play`, '▶ Play') : null,
-            track && playing ? control('playback/pause', '❚❚ Pause') : null,
+            track && playing ? control(`playback/pause?lead_ms=${TRANSITION_LEAD_MS}`, '❚❚ Pause') : null,
             track && !playing ? control('playback/resume', '▶ Resume') : null,
             track ? control('playback/skip', '⏭ Skip') : null,
-            track ? control('playback/stop', '■ Stop') : null,
+            track ? control(`playback/stop?lead_ms=${TRANSITION_LEAD_MS}`, '■ Stop') : null,
           ]
         : [],
     );
@@ -412,7 +422,7 @@ export function roomView(main, [roomId]) {
       roomAt: (/** @type {number} */ serverMs) => roomPositionAt(player.playback, serverMs),
       positionAtWall: (/** @type {number} */ unixMs) => player.positionAtWall(unixMs),
       wallOffset,
-      state: () => ({ ...player.sync(), track: player.playback.track?.id ?? null, playing: player.playback.playing, position: player.positionAt(serverNow()), corrections: { ...player.corrections }, history: [...player.history] }),
+      state: () => ({ ...player.sync(), track: player.playback.track?.id ?? null, playing: player.playback.playing, pausedAtMs: player.playback.pausedAtMs ?? null, positionMs: player.playback.positionMs, position: player.positionAt(serverNow()), corrections: { ...player.corrections }, history: [...player.history] }),
       serverNow,
     },
   });
