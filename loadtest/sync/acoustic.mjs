@@ -1,16 +1,28 @@
 // What two pages sound like side by side: a recording of the null sink's
 // monitor (page A alone on the left channel, page B alone on the right),
-// cut into one-second windows; in each, the lag of the right channel
-// behind the left found by cross-correlation — coarse on a decimated copy,
-// then to the sample and between samples (a parabola through the peak).
+// cut into one-second windows. In each, the lag of the right channel
+// behind the left is found by cross-correlation in slices of 100 ms —
+// coarse on a decimated copy, then to the sample and between samples (a
+// parabola through the peak) — and the second's lag is the median of its
+// slices that match. Why slices: the tracks are noise, whose correlation
+// is a spike a sample wide; while one page bends its rate by 0.5 % to
+// correct itself, the channels slide 5 ms (240 samples) apart over a
+// second, and a whole second's correlation smears to nothing and peaks
+// anywhere, while a slice slides only 0.5 ms.
 
 const DECIMATE = 8;
+const SLICE_MS = 100;
+/** A slice matches when its normalised correlation is above this. */
+const MATCH = 0.3;
 
 /**
  * @param {Int16Array} interleaved s16 stereo
  * @param {number} rate samples per second
  * @param {number} maxLagMs the largest offset looked for
- * @returns {{ second: number, lagMs: number | null, correlation: number }[]}
+ * @returns {{ second: number, lagMs: number | null, correlation: number, matched: boolean }[]}
+ *   `lagMs` null where a channel is silent; `matched` false where both
+ *   sound but no slice lines up within `maxLagMs` (they play different
+ *   sound: worse than any lag measured)
  */
 export function offsets(interleaved, rate, maxLagMs = 100) {
   const frames = Math.floor(interleaved.length / 2);
@@ -21,65 +33,92 @@ export function offsets(interleaved, rate, maxLagMs = 100) {
     right[i] = interleaved[2 * i + 1] / 32768;
   }
   const maxLag = Math.round((maxLagMs / 1000) * rate);
+  const slice = Math.round((SLICE_MS / 1000) * rate);
   const results = [];
   for (let start = maxLag; start + rate + maxLag <= frames; start += rate) {
     const second = start / rate;
-    const energy = (x) => {
-      let sum = 0;
-      for (let i = start; i < start + rate; i += 1) sum += x[i] * x[i];
-      return sum / rate;
-    };
-    if (energy(left) < 1e-5 || energy(right) < 1e-5) {
-      results.push({ second, lagMs: null, correlation: 0 });
+    if (energy(left, start, rate) < 1e-5 || energy(right, start, rate) < 1e-5) {
+      results.push({ second, lagMs: null, correlation: 0, matched: true });
       continue;
     }
-    // Coarse: box-averaged and decimated.
-    const n = Math.floor(rate / DECIMATE);
-    const coarse = (x, from, count) => {
-      const out = new Float32Array(count);
-      for (let j = 0; j < count; j += 1) {
-        let sum = 0;
-        for (let k = 0; k < DECIMATE; k += 1) sum += x[from + j * DECIMATE + k];
-        out[j] = sum;
-      }
-      return out;
-    };
-    const lagsCoarse = Math.ceil(maxLag / DECIMATE);
-    const a = coarse(left, start, n);
-    const b = coarse(right, start - lagsCoarse * DECIMATE, n + 2 * lagsCoarse);
-    let best = 0;
-    let bestValue = -Infinity;
-    for (let lag = -lagsCoarse; lag <= lagsCoarse; lag += 1) {
-      let sum = 0;
-      for (let j = 0; j < n; j += 1) sum += a[j] * b[j + lag + lagsCoarse];
-      if (sum > bestValue) {
-        bestValue = sum;
-        best = lag;
-      }
+    const found = [];
+    for (let from = start; from + slice <= start + rate; from += slice) {
+      if (energy(left, from, slice) < 1e-5 || energy(right, from, slice) < 1e-5) continue;
+      const match = lagOf(left, right, from, slice, maxLag);
+      if (match.correlation > MATCH) found.push(match);
     }
-    // Fine: every sample near the coarse peak.
-    const at = (lag) => {
-      let sum = 0;
-      for (let i = start; i < start + rate; i += 1) sum += left[i] * right[i + lag];
-      return sum;
-    };
-    let fine = best * DECIMATE;
-    let fineValue = -Infinity;
-    for (let lag = best * DECIMATE - DECIMATE * 2; lag <= best * DECIMATE + DECIMATE * 2; lag += 1) {
-      if (Math.abs(lag) > maxLag) continue;
-      const value = at(lag);
-      if (value > fineValue) {
-        fineValue = value;
-        fine = lag;
-      }
+    if (!found.length) {
+      results.push({ second, lagMs: null, correlation: 0, matched: false });
+      continue;
     }
-    const [before, after] = [at(fine - 1), at(fine + 1)];
-    const curve = before - 2 * fineValue + after;
-    const shift = curve < 0 ? (0.5 * (before - after)) / curve : 0;
-    const norm = Math.sqrt(energy(left) * energy(right)) * rate;
-    results.push({ second, lagMs: ((fine + shift) / rate) * 1000, correlation: fineValue / norm });
+    const middle = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    results.push({
+      second,
+      lagMs: (middle(found.map((m) => m.lag)) / rate) * 1000,
+      correlation: middle(found.map((m) => m.correlation)),
+      matched: true,
+    });
   }
   return results;
+}
+
+/** Mean square of `x` over `count` samples from `from`. */
+function energy(x, from, count) {
+  let sum = 0;
+  for (let i = from; i < from + count; i += 1) sum += x[i] * x[i];
+  return sum / count;
+}
+
+/**
+ * The lag (samples, fractional) of `right` behind `left` over the slice
+ * [from, from + count), within ±maxLag, and its normalised correlation.
+ */
+function lagOf(left, right, from, count, maxLag) {
+  // Coarse: box-averaged and decimated.
+  const n = Math.floor(count / DECIMATE);
+  const lagsCoarse = Math.ceil(maxLag / DECIMATE);
+  const coarse = (x, at, length) => {
+    const out = new Float32Array(length);
+    for (let j = 0; j < length; j += 1) {
+      let sum = 0;
+      for (let k = 0; k < DECIMATE; k += 1) sum += x[at + j * DECIMATE + k] ?? 0;
+      out[j] = sum;
+    }
+    return out;
+  };
+  const a = coarse(left, from, n);
+  const b = coarse(right, from - lagsCoarse * DECIMATE, n + 2 * lagsCoarse);
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let lag = -lagsCoarse; lag <= lagsCoarse; lag += 1) {
+    let sum = 0;
+    for (let j = 0; j < n; j += 1) sum += a[j] * b[j + lag + lagsCoarse];
+    if (sum > bestValue) {
+      bestValue = sum;
+      best = lag;
+    }
+  }
+  // Fine: every sample near the coarse peak.
+  const at = (lag) => {
+    let sum = 0;
+    for (let i = from; i < from + count; i += 1) sum += left[i] * (right[i + lag] ?? 0);
+    return sum;
+  };
+  let fine = best * DECIMATE;
+  let fineValue = -Infinity;
+  for (let lag = best * DECIMATE - DECIMATE * 2; lag <= best * DECIMATE + DECIMATE * 2; lag += 1) {
+    if (Math.abs(lag) > maxLag) continue;
+    const value = at(lag);
+    if (value > fineValue) {
+      fineValue = value;
+      fine = lag;
+    }
+  }
+  const [before, after] = [at(fine - 1), at(fine + 1)];
+  const curve = before - 2 * fineValue + after;
+  const shift = curve < 0 ? (0.5 * (before - after)) / curve : 0;
+  const norm = Math.sqrt(energy(left, from, count) * energy(right, from + fine, count)) * count;
+  return { lag: fine + shift, correlation: norm > 0 ? fineValue / norm : 0 };
 }
 
 /**

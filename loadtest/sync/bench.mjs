@@ -116,7 +116,10 @@ await upload(room.id, admin.token, 'Second noise', 11);
 // ---- the pages
 
 let recorder = null;
+/** When the recording began (ms, this machine's clock): its seconds against the script's. */
+let recordingFrom = 0;
 if (ACOUSTIC) {
+  recordingFrom = Date.now();
   rmSync(RECORDING, { force: true });
   recorder = spawn('parec', ['-d', 'spk.monitor', '--format=s16le', `--rate=${RATE}`, '--channels=2', '--latency-msec=10', RECORDING]);
 }
@@ -219,6 +222,7 @@ const script = [
       : () => window.spotikSync?.state().sounding;
     const sounding = await page.waitForFunction(audible, null, { timeout: 10_000, polling: 10 }).then(() => Date.now(), () => null);
     lateJoin = { audibleAfterReadyMs: sounding ? sounding - ready : null, page, at: Date.now() };
+    if (process.env.DEBUG) console.error('late joiner start', JSON.stringify(await page.evaluate(() => [window.spotikSync?.state().startTraces, performance.now()])));
     pages.push(page);
   }],
   [55_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause${ahead}`, admin.token)],
@@ -226,6 +230,7 @@ const script = [
 ];
 const lateApart = [];
 const running = [];
+let mostNodes = 0;
 
 /**
  * The Vue pages: each playing element's position, carried to one instant
@@ -294,12 +299,16 @@ while (Date.now() - begun < Number(process.env.SECONDS ?? 70) * 1000) {
     if (wall !== null && where !== null) trueFromRoom.push(Math.abs(wall - where));
     if (offset !== null) clockError.push(Math.abs(offset));
   }
+  // Nodes sounding at once on each page: more than three (a piece, the
+  // next, one fading) would be sound played twice.
+  const live = await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync?.state().liveNodes ?? 0)));
+  mostNodes = Math.max(mostNodes, ...live);
   if (process.env.DEBUG) {
     const states = await Promise.all(pages.map((page) => page.evaluate(() => window.spotikSync?.state())));
     console.error(
       `${(elapsed / 1000).toFixed(1)}s`,
       heard.map(([p, r]) => (p === null ? '-' : (p - r).toFixed(1))).join(' '),
-      states.map((st) => st && `err ${st.driftMs.toFixed(1)} lag ${st.outputLagMs?.toFixed(1)} b${st.corrections.bends}/r${st.corrections.restarts}`).join(' | '),
+      states.map((st) => st && `err ${st.driftMs.toFixed(1)} lag ${st.outputLagMs?.toFixed(1)} b${st.corrections.bends}/r${st.corrections.restarts} n${st.liveNodes}`).join(' | '),
     );
   }
   await sleep(250);
@@ -316,11 +325,13 @@ if (recorder) {
   await new Promise((resolve) => recorder.on('exit', resolve));
   const raw = readFileSync(RECORDING);
   const windows = offsets(new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2)), RATE);
-  // Both channels sound: the offset of every such second; a second during
-  // a rate correction correlates weakly (the rates differ by 0.5 %) but its
-  // peak still says where the channels are. Steady: correlation over 0.5.
+  // Both channels sound and line up: the offset of every such second
+  // (acoustic.mjs: the median of its matching 100 ms slices). Unmatched:
+  // both sound, but nothing lines up within 100 ms. Steady: the slices
+  // correlate over 0.5.
   const sounding = windows.filter((w) => w.lagMs !== null);
   const steady = sounding.filter((w) => w.correlation > 0.5);
+  const unmatched = windows.filter((w) => !w.matched).map((w) => w.second);
   // Where each channel's sound stops for a pause: the left's and the
   // right's stops paired within half a second.
   const ends = stops(new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2)), RATE);
@@ -330,13 +341,18 @@ if (recorder) {
     .filter((ms) => ms !== null);
   sound = {
     pauseApartMs,
+    // The recording's second at which the script's clock starts (its
+    // pause at 12 s is the recording's second this + 12).
+    scriptFromSecond: +((begun - recordingFrom) / 1000).toFixed(2),
     seconds: windows.length,
-    bothSounding: sounding.length,
+    bothSounding: sounding.length + unmatched.length,
+    unmatchedSeconds: unmatched,
     offsetMs: summary(sounding.map((w) => Math.abs(w.lagMs))),
     steadySeconds: steady.length,
     steadyOffsetMs: summary(steady.map((w) => Math.abs(w.lagMs))),
     signedMedianMs: percentile(sounding.map((w) => w.lagMs), 50),
-    perSecond: windows.map((w) => (w.lagMs === null ? null : +w.lagMs.toFixed(2))),
+    perSecond: windows.map((w) => (w.lagMs === null ? (w.matched ? null : 'unmatched') : +w.lagMs.toFixed(2))),
+    correlationPerSecond: windows.map((w) => +w.correlation.toFixed(2)),
   };
 }
 
@@ -351,8 +367,9 @@ console.log(
           clockModel: { apartMs: summary(apart), fromRoomMs: summary(fromRoom) },
           bySystemClock: { apartMs: summary(trueApart), fromRoomMs: summary(trueFromRoom), clockModelErrorMs: summary(clockError) },
         }),
+    mostNodesAtOnce: VUE ? null : mostNodes,
     lateJoiner: { audibleAfterReadyMs: lateJoin?.audibleAfterReadyMs ?? null, apartAfter3sMs: summary(lateApart) },
     atTheSoundCard: sound,
-    pagesAtEnd: states.map((s) => ({ roundTripMs: +s.roundTripMs.toFixed(2), uncertaintyMs: +s.uncertaintyMs.toFixed(2), outputLatencyMs: Math.round(s.outputLatencyMs), corrections: s.corrections })),
+    pagesAtEnd: states.map((s) => ({ mostNodesAtOnce: s.mostLiveNodes, roundTripMs: +s.roundTripMs.toFixed(2), uncertaintyMs: +s.uncertaintyMs.toFixed(2), outputLatencyMs: Math.round(s.outputLatencyMs), corrections: s.corrections })),
   }),
 );

@@ -26,10 +26,35 @@ export function parseLink(text) {
   return { up, down, loss: lossText ? Number(lossText.replace('%', '')) / 100 : 0 };
 }
 
-/** One direction: chunks leave in order, each no earlier than its delay. */
+/**
+ * One direction: chunks leave in order, each no earlier than its delay.
+ * One queue and one timer, not a timer per chunk: node's timers count from
+ * the event loop's millisecond, not the chunk's instant, so two chunks due
+ * within a millisecond of each other could leave swapped — scrambling the
+ * bytes of a stream (a WAV piece played from the wrong place, or its
+ * samples' bytes swapped into loud noise), which no real link does.
+ */
 function lane(to, { base, jitter }, loss) {
+  /** @type {{ due: number, chunk: Buffer | null }[]} chunk null: the end */
+  const queue = [];
   let last = 0;
+  let timer = null;
   let ending = false;
+  const flush = () => {
+    timer = null;
+    const now = performance.now();
+    while (queue.length && queue[0].due <= now) {
+      const { chunk } = /** @type {{ due: number, chunk: Buffer | null }} */ (queue.shift());
+      if (to.destroyed) continue;
+      if (chunk) to.write(chunk);
+      else to.end();
+    }
+    if (queue.length) timer = setTimeout(flush, Math.max(0, queue[0].due - now));
+  };
+  const push = (due, chunk) => {
+    queue.push({ due, chunk });
+    if (!timer) timer = setTimeout(flush, Math.max(0, queue[0].due - performance.now()));
+  };
   return {
     send(chunk) {
       const now = performance.now();
@@ -38,12 +63,12 @@ function lane(to, { base, jitter }, loss) {
       if (Math.random() < loss) due += 200;
       due = Math.max(due, last);
       last = due;
-      setTimeout(() => !to.destroyed && to.write(chunk), due - now);
+      push(due, chunk);
     },
     end() {
       if (ending) return;
       ending = true;
-      setTimeout(() => to.end(), Math.max(0, last - performance.now()) + 1);
+      push(Math.max(last, performance.now()), null);
     },
   };
 }

@@ -67,11 +67,17 @@ export class Engine {
     this.sounding = [];
     /** Audio clock (s) at which the planned sound ends (a pause ahead), Infinity if none. */
     this.endsAt = Infinity;
+    /** Nodes started and not yet ended, in `sounding` or not, and the most at once (window.spotikSync). */
+    this.live = 0;
+    this.mostLive = 0;
     this.scheduling = false;
     /** Audio clock (s) of the last start, and the restarts it has had to settle. */
     this.startedAt = -Infinity;
     this.settles = 0;
     this.resettling = false;
+    /** How long the last starts waited for each of their steps (ms), for window.spotikSync. */
+    /** @type {{ began: number, clock: number, output: number, source: number, piece: number, end: string }[]} */
+    this.traces = [];
     /** Bumped by every change: older async work sees it and stops. */
     this.generation = 0;
     /** @type {Set<() => void>} */
@@ -202,12 +208,16 @@ export class Engine {
 
   /** @param {number} generation */
   async start(generation) {
+    const trace = { began: performance.now(), clock: 0, output: 0, source: 0, piece: 0, end: '' };
+    this.traces.push(trace);
+    if (this.traces.length > 5) this.traces.shift();
     const context = this.audio();
     if (context.state !== 'running') {
       const resumed = context.resume().catch(() => {});
       await Promise.race([resumed, new Promise((resolve) => setTimeout(resolve, 300))]);
       if (generation !== this.generation) return;
       if (/** @type {AudioContextState} */ (context.state) !== 'running') {
+        trace.end = 'blocked';
         this.blocked = true;
         this.changed();
         return;
@@ -218,17 +228,20 @@ export class Engine {
     // An output may say "running" a second or more before its clock moves
     // (PulseAudio does): a start computed then would be late by the stall.
     await clockReady();
+    trace.clock = performance.now() - trace.began;
     const deadline = performance.now() + 3000;
     while (!this.link.ready && performance.now() < deadline) {
       this.readOutput();
       if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    trace.output = performance.now() - trace.began;
     if (generation !== this.generation) return;
     const opened = this.current;
     if (!opened) return;
     let source;
     try {
       source = await opened.source;
+      trace.source = performance.now() - trace.began;
     } catch (error) {
       if (generation === this.generation) console.warn('Spotik: the track could not be loaded', error);
       return;
@@ -248,6 +261,7 @@ export class Engine {
         return;
       }
       if (generation !== this.generation) return;
+      trace.piece = performance.now() - trace.began;
       const at = context.currentTime + LEAD;
       const position = this.targetAt(at);
       if (position >= source.duration) return;
@@ -296,9 +310,12 @@ export class Engine {
       node.playbackRate.setValueAtTime(1, timeline.until);
     }
     node.start(when, offset);
+    this.live += 1;
+    this.mostLive = Math.max(this.mostLive, this.live);
     /** @type {Sounding} */
     const sounding = { node, index, start: when, end: timeline.timeOf(begins + buffer.duration) };
     node.addEventListener('ended', () => {
+      this.live -= 1;
       this.sounding = this.sounding.filter((s) => s !== sounding);
     });
     this.sounding.push(sounding);
@@ -469,6 +486,9 @@ export class Engine {
       uncertaintyMs: clock.uncertaintyMs,
       outputLatencyMs: this.context ? ((this.context.outputLatency || 0) + (this.context.baseLatency || 0)) * 1000 : 0,
       sounding: this.sounding.length > 0 && this.context?.state === 'running',
+      liveNodes: this.live,
+      mostLiveNodes: this.mostLive,
+      startTraces: this.traces,
       outputLagMs: this.link.lagMs,
     };
   }
