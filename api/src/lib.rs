@@ -136,7 +136,7 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         ),
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
-        login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone()),
+        login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone(), cache.clone()),
         registrations: auth::registrations::Registrations::new(
             config.quotas.registrations_per_ip,
             config.quotas.registration_window,

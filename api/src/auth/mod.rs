@@ -259,6 +259,7 @@ pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply<Toke
     let attempt = state
         .login_limiter
         .reserve(client, &email, row.is_some())
+        .await
         .map_err(|wait| ApiError::TooManyRequests {
             message: "Too many login attempts, try again later".into(),
             retry_after_secs: wait,

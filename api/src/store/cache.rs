@@ -248,6 +248,20 @@ impl Cache {
             .is_some()
     }
 
+    /// Runs a Lua `script` over `keys` (named as for [`Cache::key`]) with
+    /// `args`: its whole-number answer, or None when Redis is unavailable.
+    /// A cluster needs the keys on one slot (a shared `{hash tag}`).
+    pub async fn eval(&self, script: &str, keys: &[String], args: &[String]) -> Option<i64> {
+        let mut command = redis::cmd("EVAL");
+        command.arg(script).arg(keys.len());
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        command.arg(args);
+        self.run(async move |mut c| command.query_async::<i64>(&mut c).await)
+            .await
+    }
+
     /// The hashes at `keys` (empty for those that do not exist), in one round trip.
     pub async fn hashes(&self, keys: &[String]) -> Option<Vec<std::collections::HashMap<String, f64>>> {
         let mut pipe = redis::pipe();

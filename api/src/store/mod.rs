@@ -12,3 +12,4 @@ pub mod queue;
 pub mod quota;
 pub mod recent;
 pub mod records;
+pub mod shared_windows;

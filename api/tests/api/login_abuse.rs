@@ -314,3 +314,87 @@ async fn a_flood_of_registrations_leaves_logins_their_own_hashing() {
         task.await.unwrap();
     }
 }
+
+/// An app with a login limit of four wrong passwords per account, on `redis`.
+fn limited_to_four(redis: &PrivateRedis) -> Options {
+    Options {
+        redis_url: format!("redis://127.0.0.1:{}", redis.port),
+        tweak: |c| c.login_limit.per_account = 4,
+        ..Options::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_limits_hold_across_replicas_and_each_counts_alone_without_redis() {
+    let mut redis = PrivateRedis::start(free_port());
+    let a = spawn_with(limited_to_four(&redis)).await;
+    let b = spawn_with(Options {
+        database_url: Some(a.database_url.clone()),
+        media: Some(a.media.clone()),
+        redis_prefix: Some(a.redis_prefix.clone()),
+        ..limited_to_four(&redis)
+    })
+    .await;
+    a.user("victim").await;
+    a.user("other").await;
+    a.user("steady").await;
+
+    // Guesses spread over both replicas: the limit is the account's, not
+    // each replica's (each would let four through on its own).
+    let mut evaluated = 0;
+    for n in 0..10 {
+        let replica = if n % 2 == 0 { &a } else { &b };
+        let tried = login(replica, "victim@example.com", &format!("guess-{n}"), None).await;
+        match tried.status {
+            StatusCode::UNAUTHORIZED => evaluated += 1,
+            StatusCode::TOO_MANY_REQUESTS => assert!(tried.headers.contains_key("retry-after")),
+            other => panic!("{other}: {:?}", tried.body),
+        }
+    }
+    assert_eq!(
+        evaluated, 4,
+        "wrong passwords evaluated across two replicas under a limit of 4"
+    );
+    for replica in [&a, &b] {
+        let right = login(replica, "victim@example.com", "password123", None).await;
+        assert_eq!(
+            right.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the account is protected on both"
+        );
+    }
+    // A success gives the client's place back everywhere: the steady user
+    // signs in more often than the per-client limit would allow attempts.
+    for n in 0..6 {
+        let replica = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            login(replica, "steady@example.com", "password123", None).await.status,
+            StatusCode::OK
+        );
+    }
+
+    // Redis away: each replica counts alone, and signing in still works.
+    redis.stop();
+    let mut evaluated = 0;
+    for n in 0..12 {
+        let replica = if n % 2 == 0 { &a } else { &b };
+        match login(replica, "other@example.com", &format!("guess-{n}"), None)
+            .await
+            .status
+        {
+            StatusCode::UNAUTHORIZED => evaluated += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("{other} without Redis"),
+        }
+    }
+    assert_eq!(
+        evaluated, 8,
+        "without Redis each replica lets its own four through, and no more"
+    );
+    for replica in [&a, &b] {
+        assert_eq!(
+            login(replica, "steady@example.com", "password123", None).await.status,
+            StatusCode::OK
+        );
+    }
+}
