@@ -51,6 +51,18 @@ async function fetched(url, range, signal) {
 }
 
 /**
+ * Bytes [from, to) of the file: from `head` (its first bytes, already
+ * fetched) when they are there, else by a range request.
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @param {Uint8Array} head
+ */
+function byteRange(url, signal, head) {
+  return async (/** @type {number} */ from, /** @type {number} */ to) =>
+    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+}
+
+/**
  * Keeps the last few decoded pieces; the rest are fetched again if asked.
  * @param {(index: number) => Promise<AudioBuffer>} load
  */
@@ -85,6 +97,7 @@ export async function openSource(context, url, signal, durationHint) {
   const head = new Uint8Array(await first.arrayBuffer());
   const total = first.status === 206 ? Number(first.headers.get('Content-Range')?.split('/')[1]) : head.length;
   const layout = Number.isFinite(total) ? wavLayout(head, total) : null;
+  const range = byteRange(url, signal, head);
   if (layout) {
     const framesPerPiece = Math.round(PIECE_SECONDS * layout.sampleRate);
     const pieces = Math.ceil(layout.frames / framesPerPiece);
@@ -96,11 +109,7 @@ export async function openSource(context, url, signal, durationHint) {
         const frames = Math.min(framesPerPiece, layout.frames - index * framesPerPiece);
         const from = layout.dataStart + index * framesPerPiece * layout.blockAlign;
         const to = from + frames * layout.blockAlign;
-        const bytes =
-          to <= head.length
-            ? head.subarray(from, to)
-            : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
-        const channels = wavSamples(bytes, layout);
+        const channels = wavSamples(await range(from, to), layout);
         const buffer = context.createBuffer(layout.channels, channels[0].length, layout.sampleRate);
         channels.forEach((samples, channel) => buffer.copyToChannel(samples, channel));
         return buffer;
@@ -227,9 +236,7 @@ function cutOut(decoded, from, length) {
 async function flacSource(url, signal, head, total, start, durationHint) {
   const { format, streamInfo } = start;
   const rate = format.sampleRate;
-  /** @param {number} from @param {number} to */
-  const range = async (from, to) =>
-    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+  const range = byteRange(url, signal, head);
   // The metadata blocks (tags, cover art, padding) are stepped over by
   // their headers alone: a cover of megabytes is not fetched.
   let audioStart = start.next;
@@ -365,9 +372,7 @@ async function oggHead(url, signal, head, total) {
  */
 async function oggSource(url, signal, head, total, start, durationHint) {
   const { codec, serial, channels, rate, preSkip, headers, audioStart } = start;
-  /** @param {number} from @param {number} to */
-  const range = async (from, to) =>
-    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+  const range = byteRange(url, signal, head);
   // The stream's length: the granule of its last page, read from the end
   // (a page is at most 64 KiB; most are a few).
   let lastGranule = -1;
@@ -528,9 +533,7 @@ function concat(parts) {
  * @param {number} total
  */
 async function m4aHead(url, signal, head, total) {
-  /** @param {number} from @param {number} to */
-  const range = async (from, to) =>
-    to <= head.length ? head.subarray(from, to) : new Uint8Array(await (await fetched(url, `bytes=${from}-${to - 1}`, signal)).arrayBuffer());
+  const range = byteRange(url, signal, head);
   for (let at = 0, boxes = 0; at + 8 <= total && boxes < 64; boxes += 1) {
     const box = boxAt(await range(at, Math.min(total, at + 16)), 0, total - at);
     if (!box || (boxes === 0 && box.type !== 'ftyp')) return null;
