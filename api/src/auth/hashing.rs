@@ -107,16 +107,19 @@ impl PasswordWork {
 
     /// Whether `password` matches `stored` (a missing account never does,
     /// at the same cost), and whether `stored` should be replaced.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> ApiResult<(bool, bool)> {
+    pub async fn verify(&self, password: String, stored: Option<String>) -> ApiResult<password::Verdict> {
         let exists = stored.is_some();
         let stored: Arc<str> = match stored {
             Some(stored) => stored.into(),
             None => Arc::clone(self.decoy().await?),
         };
-        let (matches, rehash) = self
+        let verdict = self
             .run(Lane::Login, move || password::verify(&password, &stored))
             .await?;
-        Ok((matches && exists, rehash && exists))
+        Ok(password::Verdict {
+            matches: verdict.matches && exists,
+            rehash: verdict.rehash && exists,
+        })
     }
 
     async fn decoy(&self) -> ApiResult<&Arc<str>> {
@@ -145,15 +148,18 @@ mod tests {
     #[tokio::test]
     async fn a_missing_account_never_matches_even_the_decoys_password() {
         let work = PasswordWork::new(256, 16, Duration::from_secs(5));
-        let (matches, _) = work
+        let verdict = work
             .verify("decoy password that matches nothing".into(), None)
             .await
             .unwrap();
-        assert!(!matches);
+        assert!(!verdict.matches);
         let stored = work.hash("correct horse".into(), Lane::Login).await.unwrap();
         assert_eq!(
             work.verify("correct horse".into(), Some(stored)).await.unwrap(),
-            (true, false)
+            password::Verdict {
+                matches: true,
+                rehash: false
+            }
         );
     }
 

@@ -266,19 +266,19 @@ pub async fn login(req: &mut Request, depot: &mut Depot) -> ApiResult<Reply<Toke
         })?;
     let stored = row.as_ref().map(|r| r.4.clone());
     // A missing account is checked against the decoy hash: same cost, same answer.
-    let (matches, rehash) = match state.passwords.verify(input.password.clone(), stored).await {
+    let verdict = match state.passwords.verify(input.password.clone(), stored).await {
         Ok(verdict) => verdict,
         Err(busy) => {
             attempt.cancel();
             return Err(busy);
         }
     };
-    let Some((id, username, email_db, created_at, _)) = row.filter(|_| matches) else {
+    let Some((id, username, email_db, created_at, _)) = row.filter(|_| verdict.matches) else {
         attempt.failed();
         return Err(ApiError::Unauthorized("Invalid credentials".into()));
     };
     attempt.succeeded();
-    if rehash {
+    if verdict.rehash {
         if let Ok(hash) = state.passwords.hash(input.password.clone(), Lane::Login).await {
             sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
                 .bind(id)

@@ -13,19 +13,27 @@ pub fn hash(password: &str, memory_kib: u32) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// What checking a password against a stored hash says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The password is the one the hash was made from.
+    pub matches: bool,
+    /// The hash is of an old kind (Laravel's bcrypt): replace it.
+    pub rehash: bool,
+}
+
 /// Whether `password` matches `stored`, and whether `stored` should be replaced.
-pub fn verify(password: &str, stored: &str) -> (bool, bool) {
+pub fn verify(password: &str, stored: &str) -> Verdict {
     if stored.starts_with("$2") {
         // Laravel writes `$2y$`; the bcrypt crate reads it.
-        return (bcrypt::verify(password, stored).unwrap_or(false), true);
+        return Verdict {
+            matches: bcrypt::verify(password, stored).unwrap_or(false),
+            rehash: true,
+        };
     }
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return (false, false);
-    };
-    (
-        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
-        false,
-    )
+    let matches = PasswordHash::new(stored)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
+    Verdict { matches, rehash: false }
 }
 
 /// A hash to verify against when the account does not exist, so that a
@@ -42,15 +50,39 @@ mod tests {
     fn argon2id_round_trip() {
         let stored = hash("correct horse", 1024).unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert_eq!(verify("correct horse", &stored), (true, false));
-        assert_eq!(verify("wrong horse", &stored), (false, false));
+        assert_eq!(
+            verify("correct horse", &stored),
+            Verdict {
+                matches: true,
+                rehash: false
+            }
+        );
+        assert_eq!(
+            verify("wrong horse", &stored),
+            Verdict {
+                matches: false,
+                rehash: false
+            }
+        );
     }
 
     #[test]
     fn laravel_bcrypt_hashes_verify_and_ask_to_be_rehashed() {
         let laravel = bcrypt::hash("secret123", 4).unwrap().replacen("$2b$", "$2y$", 1);
-        assert_eq!(verify("secret123", &laravel), (true, true));
-        assert!(!verify("secret124", &laravel).0);
-        assert_eq!(verify("x", "garbage"), (false, false));
+        assert_eq!(
+            verify("secret123", &laravel),
+            Verdict {
+                matches: true,
+                rehash: true
+            }
+        );
+        assert!(!verify("secret124", &laravel).matches);
+        assert_eq!(
+            verify("x", "garbage"),
+            Verdict {
+                matches: false,
+                rehash: false
+            }
+        );
     }
 }
