@@ -13,6 +13,7 @@
 // formats are handed whole to the browser's decoder (docs/sync.md).
 
 import { firstFrame, flacFile, flacStart, frameEnd, frameHeader, metadataBlock } from './flac.js';
+import { Landmarks } from './landmarks.js';
 import { MAX_MOOV, adtsFrames, boxAt, m4aCut, m4aTrack } from './mp4.js';
 import { moreFrames, mp3Cut, mp3Frames } from './mp3.js';
 import { MAX_HEADERS, PRE_ROLL, nextPage, oggPage, oggStart } from './ogg.js';
@@ -256,20 +257,12 @@ async function flacSource(url, signal, head, total, start, durationHint) {
   const window = Math.max(8 * 1024, 3 * longest);
   const margin = Math.max(4 * 1024, 2 * longest);
   /** Frames located so far, by first sample: where reads can start. */
-  const known = [{ sample: 0, offset: audioStart }];
-  /** @param {number} sample @param {number} offset */
-  const learn = (sample, offset) => {
-    const at = known.findIndex((frame) => frame.sample >= sample);
-    if (at === -1) known.push({ sample, offset });
-    else if (known[at].sample !== sample) known.splice(at, 0, { sample, offset });
-  };
+  const frames = new Landmarks({ sample: 0, offset: audioStart });
+  const learn = frames.learn.bind(frames);
   /** The located frame to read from for `target`: at or before it, near. @param {number} target */
   const locate = async (target) => {
     for (let step = 0; ; step += 1) {
-      let below = 0;
-      while (below + 1 < known.length && known[below + 1].sample <= target) below += 1;
-      const lo = known[below];
-      const hi = known[below + 1] ?? { sample: totalSamples, offset: total };
+      const { lo, hi } = frames.around(target, { sample: totalSamples, offset: total });
       if (step >= 12 || hi.sample <= lo.sample) return lo;
       const share = (target - lo.sample) / (hi.sample - lo.sample);
       if (share * (hi.offset - lo.offset) < 2 * window) return lo;
@@ -391,23 +384,15 @@ async function oggSource(url, signal, head, total, start, durationHint) {
   const totalSamples = lastGranule >= 0 ? lastGranule - preSkip : Math.round((durationHint ?? 0) * rate);
   if (totalSamples <= 0) return null;
   /** Pages located so far, by granule position: where reads can start. */
-  const known = [{ granule: 0, offset: audioStart }];
-  /** @param {number} granule @param {number} offset */
-  const learn = (granule, offset) => {
-    const at = known.findIndex((page) => page.granule >= granule);
-    if (at === -1) known.push({ granule, offset });
-    else if (known[at].granule !== granule) known.splice(at, 0, { granule, offset });
-  };
+  const pages = new Landmarks({ sample: 0, offset: audioStart });
+  const learn = pages.learn.bind(pages);
   /** The located page to read from for `target`: its granule at or before it, near. @param {number} target */
   const locate = async (target) => {
     for (let step = 0; ; step += 1) {
       const window = Math.max(8 * 1024, 3 * longest);
-      let below = 0;
-      while (below + 1 < known.length && known[below + 1].granule <= target) below += 1;
-      const lo = known[below];
-      const hi = known[below + 1] ?? { granule: lastGranule >= 0 ? lastGranule : totalSamples, offset: total };
-      if (step >= 12 || hi.granule <= lo.granule) return lo;
-      const share = (target - lo.granule) / (hi.granule - lo.granule);
+      const { lo, hi } = pages.around(target, { sample: lastGranule >= 0 ? lastGranule : totalSamples, offset: total });
+      if (step >= 12 || hi.sample <= lo.sample) return lo;
+      const share = (target - lo.sample) / (hi.sample - lo.sample);
       if (share * (hi.offset - lo.offset) < window) return lo;
       // Where the stream's rate puts the target; failing that (the page
       // found there is the upper bound again), just below the upper bound.
@@ -423,14 +408,14 @@ async function oggSource(url, signal, head, total, start, durationHint) {
           found = lo;
           break;
         }
-        if (page && page.granule > lo.granule && page.granule < hi.granule) {
-          found = { granule: page.granule, offset: from + page.at };
+        if (page && page.granule > lo.sample && page.granule < hi.sample) {
+          found = { sample: page.granule, offset: from + page.at };
           break;
         }
       }
       if (!found) return lo;
       if (found === lo) continue;
-      learn(found.granule, found.offset);
+      learn(found.sample, found.offset);
     }
   };
   /**
@@ -497,7 +482,7 @@ async function oggSource(url, signal, head, total, start, durationHint) {
       // if what was read still starts too late, read from further back.
       for (let back = 2 * PRE_ROLL[codec]; ; back *= 4) {
         const page = await locate(from + preSkip - back);
-        const run = await pagesFrom(page.offset, page.granule, stop + preSkip);
+        const run = await pagesFrom(page.offset, page.sample, stop + preSkip);
         if (run.end < 0) throw new Error('The Ogg file has no sound there.');
         const decoded = await decoder.decodeAudioData(concat([headers, ...run.pages]).buffer);
         // The decoded sound ends at the last page's granule position.
