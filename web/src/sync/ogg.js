@@ -11,6 +11,8 @@
 // way before the piece and that sound is thrown away (`PRE_ROLL`). Pure:
 // node's test runner feeds it good and bad bytes.
 
+import { concat } from './bytes.js';
+
 /**
  * @typedef {{ at: number, length: number, continued: boolean, first: boolean,
  *   last: boolean, granule: number, serial: number, laces: Uint8Array }} OggPage
@@ -161,9 +163,9 @@ export function oggStart(bytes) {
     if (page.continued !== partial.length > 0) return null;
     const { parts, rest } = packetsOf(bytes, page);
     for (const [index, part] of parts.entries()) {
-      packets.push(index === 0 && partial.length ? joined(partial, part) : part);
+      packets.push(index === 0 && partial.length ? concat([partial, part]) : part);
     }
-    partial = parts.length ? rest.slice() : joined(partial, rest);
+    partial = parts.length ? rest.slice() : concat([partial, rest]);
     at += page.length;
     codec ??= codecOf(packets[0]);
     if (!codec) return packets.length ? null : undefined;
@@ -175,14 +177,6 @@ export function oggStart(bytes) {
     }
     if (partial.length > MAX_HEADERS) return null;
   }
-}
-
-/** @param {Uint8Array} a @param {Uint8Array} b */
-function joined(a, b) {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** @param {Uint8Array | undefined} packet */
@@ -270,5 +264,5 @@ export function oggPages(serial, groups) {
     if (laces.length) flush();
     carried = false;
   }
-  return pages.reduce(joined, new Uint8Array(0));
+  return concat(pages);
 }

@@ -13,6 +13,7 @@
 // formats are handed whole to the browser's decoder (docs/sync.md).
 
 import { firstFrame, flacFile, flacStart, frameEnd, frameHeader, metadataBlock } from './flac.js';
+import { concat } from './bytes.js';
 import { Landmarks } from './landmarks.js';
 import { MAX_MOOV, adtsFrames, boxAt, m4aCut, m4aTrack } from './mp4.js';
 import { moreFrames, mp3Cut, mp3Frames } from './mp3.js';
@@ -285,10 +286,7 @@ async function flacSource(url, signal, head, total, start, durationHint) {
       const end = header ? frameEnd(bytes, at, format, final) : null;
       if (end === undefined) {
         const more = await range(lo.offset + bytes.length, Math.min(total, lo.offset + bytes.length + margin));
-        const longer = new Uint8Array(bytes.length + more.length);
-        longer.set(bytes);
-        longer.set(more, bytes.length);
-        bytes = longer;
+        bytes = concat([bytes, more]);
         continue;
       }
       if (!header || end === null) {
@@ -338,10 +336,7 @@ async function oggHead(url, signal, head, total) {
   while (start === undefined && head.length < Math.min(total, MAX_HEADERS)) {
     const to = Math.min(total, MAX_HEADERS, head.length * 4);
     const more = new Uint8Array(await (await fetched(url, `bytes=${head.length}-${to - 1}`, signal)).arrayBuffer());
-    const longer = new Uint8Array(head.length + more.length);
-    longer.set(head);
-    longer.set(more, head.length);
-    head = longer;
+    head = concat([head, more]);
     start = oggStart(head);
   }
   return start ? { head, start } : null;
@@ -439,10 +434,7 @@ async function oggSource(url, signal, head, total, start, durationHint) {
       const page = oggPage(bytes, at);
       if (page === undefined && offset + bytes.length < total) {
         const more = await range(offset + bytes.length, Math.min(total, offset + bytes.length + Math.max(2 * longest, bytes.length / 2)));
-        const longer = new Uint8Array(bytes.length + more.length);
-        longer.set(bytes);
-        longer.set(more, bytes.length);
-        bytes = longer;
+        bytes = concat([bytes, more]);
         continue;
       }
       if (!page) {
@@ -494,17 +486,6 @@ async function oggSource(url, signal, head, total, start, durationHint) {
       }
     }),
   };
-}
-
-/** @param {Uint8Array[]} parts */
-function concat(parts) {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /**
