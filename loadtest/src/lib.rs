@@ -43,23 +43,52 @@ pub struct Http {
 }
 
 impl Http {
-    async fn open(server: SocketAddr) -> BufReader<TcpStream> {
-        let stream = TcpStream::connect(server).await.expect("HTTP connect");
-        stream.set_nodelay(true).unwrap();
-        BufReader::new(stream)
+    async fn open(server: SocketAddr) -> std::io::Result<BufReader<TcpStream>> {
+        let stream = TcpStream::connect(server).await?;
+        stream.set_nodelay(true)?;
+        Ok(BufReader::new(stream))
     }
 
     pub async fn connect(server: SocketAddr) -> Self {
-        Self {
-            reader: Self::open(server).await,
+        Self::try_connect(server).await.expect("HTTP connect")
+    }
+
+    /// As [`Http::connect`], for a run that outlives the server (a kill).
+    pub async fn try_connect(server: SocketAddr) -> std::io::Result<Self> {
+        Ok(Self {
+            reader: Self::open(server).await?,
             server,
             closed: false,
-        }
+        })
     }
 
     pub async fn request(&mut self, method: &str, target: &str, headers: &str, body: &[u8]) -> u16 {
+        self.try_request(method, target, headers, body)
+            .await
+            .expect("an HTTP answer")
+    }
+
+    /// The answer's status, or the connection's failure.
+    pub async fn try_request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> std::io::Result<u16> {
+        Ok(self.try_request_body(method, target, headers, body).await?.0)
+    }
+
+    /// The answer's status and body, or the connection's failure.
+    pub async fn try_request_body(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, Vec<u8>)> {
         if self.closed {
-            self.reader = Self::open(self.server).await;
+            self.reader = Self::open(self.server).await?;
             self.closed = false;
         }
         let head = format!(
@@ -68,25 +97,30 @@ impl Http {
             body.len()
         );
         let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        stream.write_all(body).await.unwrap();
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        let broken = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
         let mut line = String::new();
-        self.reader.read_line(&mut line).await.unwrap();
+        if self.reader.read_line(&mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         let status: u16 = line
             .split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .expect("status line");
+            .ok_or_else(|| broken("no status line"))?;
         let mut length = 0usize;
         loop {
             line.clear();
-            self.reader.read_line(&mut line).await.unwrap();
+            if self.reader.read_line(&mut line).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             if line == "\r\n" {
                 break;
             }
             if let Some((name, value)) = line.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
+                    length = value.trim().parse().map_err(|_| broken("a bad Content-Length"))?;
                 }
                 if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
                     self.closed = true;
@@ -94,8 +128,8 @@ impl Http {
             }
         }
         let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).await.unwrap();
-        status
+        self.reader.read_exact(&mut body).await?;
+        Ok((status, body))
     }
 }
 

@@ -1,11 +1,20 @@
-//! Votes by group commit. Every vote of a room locks the room's row (it
-//! takes the room's next event number), so one room's votes commit one at
-//! a time, one WAL flush each: a popular room's storm at the end of a track
-//! queues behind the disk. Here the votes of a room that arrive while a
-//! commit for that room is in flight wait together, and go in the next
-//! commit as one batch: one statement, one lock, one flush for all of them
-//! (`spotik_apply_votes`, migration 0004), each vote still judged on its own
-//! and given its own event number in order.
+//! Votes by group commit, across rooms. Every vote of a room locks the
+//! room's row (it takes the room's next event number), and every commit
+//! waits for a WAL flush: one commit per vote puts PostgreSQL's commit rate
+//! at the head of what limits Spotik (docs/capacity.md). So the votes that
+//! arrive while a commit is in flight wait together, whatever their room,
+//! and go in the next commit as one batch: one statement, one flush for all
+//! of them (`spotik_apply_vote_batch`, migration 0012), each vote still
+//! judged on its own and each room's changes given its event numbers in
+//! order. A storm in one room and a vote a second in each of thousands of
+//! others cost a few commits a second alike.
+//!
+//! A room's votes always go through the same lane (by its id), so they
+//! commit in the order they came; a replica runs [`LANES`] commits at once
+//! at most, so a burst of many rooms never asks the pool for more. A batch
+//! takes each room's waiting votes in turns of [`ROOM_TURN`], so a storm
+//! room shares its lane's commits with the rooms beside it instead of
+//! holding them back.
 //!
 //! A vote is answered only once the commit that holds it is done, so an
 //! acknowledged vote is never lost (a process killed mid-batch loses only
@@ -16,7 +25,8 @@ use crate::http::error::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -28,6 +38,15 @@ pub const MAX_BATCH: usize = 512;
 /// Votes of one room waiting at most; further ones are refused at once
 /// (503, `Retry-After`) rather than queued without bound.
 pub const MAX_WAITING: usize = 8192;
+/// Commits a replica runs at once at most. More lanes overlap more
+/// flushes; each holds a pool connection for its commit.
+pub const LANES: usize = 4;
+/// Votes of one room a batch takes before it takes another room's.
+pub const ROOM_TURN: usize = 64;
+/// Times a batch is tried again when PostgreSQL broke a deadlock by
+/// rolling it back (only with transactions outside this module that lock
+/// rooms in another order): nothing of it was applied.
+const DEADLOCK_RETRIES: usize = 3;
 
 /// One vote (`up`) or unvote of `user` for `track`.
 #[derive(Clone, Copy, Debug)]
@@ -51,20 +70,48 @@ pub struct Counted {
 
 type Answer = oneshot::Sender<ApiResult<Counted>>;
 
+/// One lane's waiting votes: each room's in order, and the rooms in turn.
 #[derive(Default)]
-struct Room {
-    waiting: Vec<(Ballot, Answer)>,
-    /// A commit task runs for the room (it takes the waiting votes next).
+struct Lane {
+    waiting: HashMap<Uuid, VecDeque<(Ballot, Answer)>>,
+    turns: VecDeque<Uuid>,
+    /// A commit task runs for the lane (it takes the waiting votes next).
     committing: bool,
 }
 
-/// The rooms with votes waiting or being committed.
+impl Lane {
+    /// The next batch: rooms in turn, [`ROOM_TURN`] votes each a turn,
+    /// up to [`MAX_BATCH`]; grouped by room in ascending id (the order the
+    /// statement locks them in), each room's votes in their order.
+    fn take(&mut self) -> Vec<(Uuid, Ballot, Answer)> {
+        let mut batch = Vec::new();
+        while batch.len() < MAX_BATCH {
+            let Some(room) = self.turns.pop_front() else { break };
+            let Some(queue) = self.waiting.get_mut(&room) else {
+                continue;
+            };
+            let take = queue.len().min(ROOM_TURN).min(MAX_BATCH - batch.len());
+            batch.extend(queue.drain(..take).map(|(ballot, answer)| (room, ballot, answer)));
+            if queue.is_empty() {
+                self.waiting.remove(&room);
+            } else {
+                self.turns.push_back(room);
+            }
+        }
+        // Stable: a room's votes keep their order.
+        batch.sort_by_key(|(room, _, _)| *room);
+        batch
+    }
+}
+
+/// The lanes with votes waiting or being committed.
 pub struct Ballots {
     db: PgPool,
-    rooms: Mutex<HashMap<Uuid, Room>>,
+    lanes: [Mutex<Lane>; LANES],
     votes: AtomicU64,
     commits: AtomicU64,
     largest: AtomicU64,
+    rooms_largest: AtomicU64,
 }
 
 /// How votes were committed since the process started.
@@ -75,16 +122,19 @@ pub struct VoteFigures {
     /// Commits they took (one per batch).
     pub commits: u64,
     pub largest_batch: u64,
+    /// The most rooms one commit held.
+    pub most_rooms_in_a_batch: u64,
 }
 
 impl Ballots {
     pub fn new(db: PgPool) -> Arc<Self> {
         Arc::new(Self {
             db,
-            rooms: Mutex::default(),
+            lanes: Default::default(),
             votes: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             largest: AtomicU64::new(0),
+            rooms_largest: AtomicU64::new(0),
         })
     }
 
@@ -93,64 +143,84 @@ impl Ballots {
             votes: self.votes.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             largest_batch: self.largest.load(Ordering::Relaxed),
+            most_rooms_in_a_batch: self.rooms_largest.load(Ordering::Relaxed),
         }
+    }
+
+    fn lane_of(room: Uuid) -> usize {
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(room);
+        (hash % LANES as u64) as usize
     }
 
     /// Casts `ballot` in `room`: answered once the batch holding it is
     /// committed.
     pub async fn cast(self: &Arc<Self>, room: Uuid, ballot: Ballot) -> ApiResult<Counted> {
         let (answer, answered) = oneshot::channel();
+        let index = Self::lane_of(room);
         let lead = {
-            let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-            let queue = rooms.entry(room).or_default();
-            if queue.waiting.len() >= MAX_WAITING {
+            let mut lane = self.lanes[index].lock().unwrap_or_else(|e| e.into_inner());
+            let lane = &mut *lane;
+            let queue = lane.waiting.entry(room).or_default();
+            if queue.len() >= MAX_WAITING {
                 return Err(ApiError::Busy {
                     message: "Too many votes for this room at once, try again shortly".into(),
                     retry_after_secs: 1,
                 });
             }
-            queue.waiting.push((ballot, answer));
-            !std::mem::replace(&mut queue.committing, true)
+            if queue.is_empty() {
+                lane.turns.push_back(room);
+            }
+            queue.push_back((ballot, answer));
+            !std::mem::replace(&mut lane.committing, true)
         };
         if lead {
-            tokio::spawn(Arc::clone(self).commit(room));
+            tokio::spawn(Arc::clone(self).commit(index));
         }
         answered
             .await
             .unwrap_or_else(|_| Err(ApiError::internal("the vote's commit task ended without an answer")))
     }
 
-    /// Commits the room's waiting votes, batch after batch, until none wait.
-    async fn commit(self: Arc<Self>, room: Uuid) {
+    /// Commits the lane's waiting votes, batch after batch, until none wait.
+    async fn commit(self: Arc<Self>, index: usize) {
         loop {
-            let batch: Vec<(Ballot, Answer)> = {
-                let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-                let Some(queue) = rooms.get_mut(&room) else { return };
-                if queue.waiting.is_empty() {
-                    rooms.remove(&room);
+            let batch = {
+                let mut lane = self.lanes[index].lock().unwrap_or_else(|e| e.into_inner());
+                let batch = lane.take();
+                if batch.is_empty() {
+                    lane.committing = false;
                     return;
                 }
-                let take = queue.waiting.len().min(MAX_BATCH);
-                queue.waiting.drain(..take).collect()
+                batch
             };
-            let ballots: Vec<Ballot> = batch.iter().map(|(ballot, _)| *ballot).collect();
-            match apply(&self.db, room, &ballots).await {
+            let votes: Vec<(Uuid, Ballot)> = batch.iter().map(|(room, ballot, _)| (*room, *ballot)).collect();
+            let mut outcome = apply_batch(&self.db, &votes).await;
+            for _ in 0..DEADLOCK_RETRIES {
+                match &outcome {
+                    Err(error) if is_deadlock(error) => outcome = apply_batch(&self.db, &votes).await,
+                    _ => break,
+                }
+            }
+            match outcome {
                 Ok(counted) if counted.len() == batch.len() => {
+                    let mut rooms: Vec<Uuid> = votes.iter().map(|(room, _)| *room).collect();
+                    rooms.dedup();
                     self.votes.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     self.commits.fetch_add(1, Ordering::Relaxed);
                     self.largest.fetch_max(batch.len() as u64, Ordering::Relaxed);
-                    for ((_, answer), counted) in batch.into_iter().zip(counted) {
+                    self.rooms_largest.fetch_max(rooms.len() as u64, Ordering::Relaxed);
+                    for ((_, _, answer), counted) in batch.into_iter().zip(counted) {
                         let _ = answer.send(Ok(counted));
                     }
                 }
                 Ok(counted) => {
                     let detail = format!("{} votes applied, {} answered", batch.len(), counted.len());
-                    for (_, answer) in batch {
+                    for (_, _, answer) in batch {
                         let _ = answer.send(Err(ApiError::internal(&detail)));
                     }
                 }
                 Err(error) => {
-                    for (_, answer) in batch {
+                    for (_, _, answer) in batch {
                         let _ = answer.send(Err(ApiError::database(&error)));
                     }
                 }
@@ -159,17 +229,32 @@ impl Ballots {
     }
 }
 
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01")
+}
+
 /// A vote's row: its place in the batch, then what [`Counted`] holds.
 type Row = (i32, Option<i32>, bool, Option<i64>, DateTime<Utc>);
 
-/// One round trip, one transaction: the batch applied in order.
+/// One room's ballots applied in order, in one transaction.
 pub async fn apply(db: &PgPool, room: Uuid, ballots: &[Ballot]) -> Result<Vec<Counted>, sqlx::Error> {
-    let tracks: Vec<Uuid> = ballots.iter().map(|b| b.track).collect();
-    let users: Vec<Uuid> = ballots.iter().map(|b| b.user).collect();
-    let ups: Vec<bool> = ballots.iter().map(|b| b.up).collect();
+    let votes: Vec<(Uuid, Ballot)> = ballots.iter().map(|ballot| (room, *ballot)).collect();
+    apply_batch(db, &votes).await
+}
+
+/// One round trip, one transaction: votes of any rooms, each room's in
+/// the order given (rooms are locked in ascending id whatever the order).
+pub async fn apply_batch(db: &PgPool, votes: &[(Uuid, Ballot)]) -> Result<Vec<Counted>, sqlx::Error> {
+    let rooms: Vec<Uuid> = votes.iter().map(|(room, _)| *room).collect();
+    let tracks: Vec<Uuid> = votes.iter().map(|(_, b)| b.track).collect();
+    let users: Vec<Uuid> = votes.iter().map(|(_, b)| b.user).collect();
+    let ups: Vec<bool> = votes.iter().map(|(_, b)| b.up).collect();
     let mut rows: Vec<Row> =
-        sqlx::query_as("SELECT ordinal, score, changed, seq, voted_at FROM spotik_apply_votes($1, $2, $3, $4)")
-            .bind(room)
+        sqlx::query_as("SELECT ordinal, score, changed, seq, voted_at FROM spotik_apply_vote_batch($1, $2, $3, $4)")
+            .bind(&rooms)
             .bind(&tracks)
             .bind(&users)
             .bind(&ups)

@@ -141,7 +141,7 @@ pub fn prometheus(state: &AppState) -> String {
     counter(
         &mut text,
         "spotik_api_vote_commits_total",
-        "Commits the votes took: one per room's batch.",
+        "Commits the votes took: one per batch, which holds the waiting votes of any rooms.",
         votes.commits,
     );
     let stats = &state.cache.stats;

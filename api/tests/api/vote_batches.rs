@@ -1,12 +1,14 @@
-//! Votes by group commit (`store/ballots.rs`, `spotik_apply_votes`): each
-//! vote of a batch judged as it would be alone, storms counted exactly in
-//! fewer commits, two replicas on one room, and a process killed with
+//! Votes by group commit (`store/ballots.rs`, `spotik_apply_vote_batch`):
+//! each vote of a batch judged as it would be alone, whatever rooms the
+//! batch mixes; storms, and votes spread over many rooms, counted exactly
+//! in fewer commits; two replicas on one room; and a process killed with
 //! SIGKILL in the middle of a storm losing no acknowledged vote.
 
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use spotik_api::store::ballots::{apply, Ballot, Counted};
+use spotik_api::store::ballots::{apply, apply_batch, Ballot, Counted};
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -246,4 +248,199 @@ async fn a_process_killed_mid_storm_loses_no_acknowledged_vote() {
         assert!(stored.contains(id), "the acknowledged vote of {id} was lost");
     }
     assert_eq!(score, stored.len() as i32, "the score is the count of the stored votes");
+}
+
+/// `rooms` rooms of one administrator, each with one track (paused) and
+/// `voters` members of its own; (room, track, [(token, id)]) each.
+async fn voting_rooms(app: &TestApp, rooms: usize, voters: usize) -> Vec<(String, String, Vec<(String, Uuid)>)> {
+    let mut made = Vec::new();
+    let mut admin = String::new();
+    for r in 0..rooms {
+        // One account administers at most 20 rooms.
+        if r % 20 == 0 {
+            admin = app.user(&format!("rooms-admin{r}")).await.0;
+        }
+        let room = app.room(&admin).await;
+        let track = app.upload(&room, &admin, "tone-1500ms.wav").await.body["track"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.post(&format!("/rooms/{room}/playback/pause"), &admin, json!({}))
+            .await;
+        let mut members = Vec::new();
+        for v in 0..voters {
+            let (token, id) = app.user(&format!("r{r}v{v}")).await;
+            app.post(&format!("/rooms/{room}/join"), &token, json!({})).await;
+            members.push((token, Uuid::parse_str(&id).unwrap()));
+        }
+        made.push((room, track, members));
+    }
+    made
+}
+
+/// 900 ballots over three rooms (and one that does not exist), each naming
+/// any of the three rooms' tracks, applied in batches that mix the rooms in
+/// any order: every answer is what "one vote at a time, each room's events
+/// numbered on their own" says.
+#[tokio::test]
+async fn a_batch_of_many_rooms_judges_and_numbers_each_room_alone() {
+    let app = spawn_app().await;
+    let made = voting_rooms(&app, 3, 0).await;
+    let rooms: Vec<Uuid> = made.iter().map(|(room, _, _)| Uuid::parse_str(room).unwrap()).collect();
+    let tracks: Vec<Uuid> = made
+        .iter()
+        .map(|(_, track, _)| Uuid::parse_str(track).unwrap())
+        .collect();
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(Uuid::parse_str(&app.user(&format!("mixed{i}")).await.1).unwrap());
+    }
+    let mut seqs = HashMap::new();
+    for room in &made {
+        seqs.insert(Uuid::parse_str(&room.0).unwrap(), event_seq(&app, &room.0).await);
+    }
+    let nowhere = Uuid::new_v4();
+    let mut votes: HashSet<(Uuid, Uuid)> = HashSet::new();
+    let mut scores = [0i32; 3];
+    let mut random = Lcg(20261207);
+    let mut applied = 0;
+    while applied < 900 {
+        let size = 1 + random.below(60) as usize;
+        let batch: Vec<(Uuid, Ballot)> = (0..size)
+            .map(|_| {
+                let room = if random.below(10) == 0 {
+                    nowhere
+                } else {
+                    rooms[random.below(3) as usize]
+                };
+                let ballot = Ballot {
+                    track: tracks[random.below(3) as usize],
+                    user: users[random.below(users.len() as u64) as usize],
+                    up: random.below(3) > 0,
+                };
+                (room, ballot)
+            })
+            .collect();
+        let counted = apply_batch(&app.state.db, &batch).await.unwrap();
+        assert_eq!(counted.len(), size);
+        for ((room, ballot), got) in batch.iter().zip(&counted) {
+            let slot = tracks.iter().position(|t| *t == ballot.track).unwrap();
+            if rooms.get(slot) != Some(room) {
+                assert_eq!(
+                    (got.score, got.changed, got.seq),
+                    (None, false, None),
+                    "{room} {ballot:?}"
+                );
+                applied += 1;
+                continue;
+            }
+            let changed = if ballot.up {
+                votes.insert((ballot.track, ballot.user))
+            } else {
+                votes.remove(&(ballot.track, ballot.user))
+            };
+            let seq = seqs.get_mut(room).unwrap();
+            if changed {
+                scores[slot] += if ballot.up { 1 } else { -1 };
+                *seq += 1;
+            }
+            let expected = Counted {
+                score: Some(scores[slot]),
+                changed,
+                seq: changed.then_some(*seq),
+                at: got.at,
+            };
+            assert_eq!(*got, expected, "ballot {applied} in {room}: {ballot:?}");
+            applied += 1;
+        }
+    }
+    for (i, (room, track, _)) in made.iter().enumerate() {
+        assert_eq!(event_seq(&app, room).await, seqs[&rooms[i]]);
+        assert_eq!(score(&app, track).await, scores[i]);
+    }
+    assert_eq!(app.count("track_votes").await, votes.len() as i64);
+}
+
+/// A voter in each of 24 rooms votes and unvotes 11 times, all at once:
+/// each room alone never has two votes waiting, yet they share commits,
+/// and every room's score and numbers are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn votes_spread_over_many_rooms_share_commits_and_stay_exact() {
+    let app = Arc::new(spawn_app().await);
+    let made = voting_rooms(&app, 24, 1).await;
+    let mut before = Vec::new();
+    for (room, _, _) in &made {
+        before.push(event_seq(&app, room).await);
+    }
+    let counted_before = app.get("/metrics", "").await.body["data"]["votes"].clone();
+    let storms = made.iter().map(|(room, track, members)| {
+        let path = format!("/rooms/{room}/tracks/{track}/vote");
+        tokio::spawn(vote_and_unvote(Arc::clone(&app), members[0].0.clone(), path, 11))
+    });
+    for storm in futures_util::future::join_all(storms).await {
+        storm.unwrap();
+    }
+    for ((room, track, _), before) in made.iter().zip(before) {
+        assert_eq!(score(&app, track).await, 1);
+        assert_eq!(
+            event_seq(&app, room).await - before,
+            11,
+            "one number per change of the room"
+        );
+    }
+    let counted = app.get("/metrics", "").await.body["data"]["votes"].clone();
+    let votes = counted["votes"].as_u64().unwrap() - counted_before["votes"].as_u64().unwrap();
+    let commits = counted["commits"].as_u64().unwrap() - counted_before["commits"].as_u64().unwrap();
+    assert_eq!(votes, 24 * 11);
+    assert!(
+        commits < votes,
+        "{commits} commits for {votes} votes of 24 rooms: no commit held two rooms"
+    );
+    assert!(counted["most_rooms_in_a_batch"].as_u64().unwrap() > 1);
+}
+
+/// The real binary killed with SIGKILL while a voter in each of 40 rooms
+/// votes: every acknowledged vote of every room is in the database, and
+/// each score is its track's count of votes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_killed_mid_batch_of_many_rooms_loses_no_acknowledged_vote() {
+    let app = spawn_app().await;
+    let made = voting_rooms(&app, 40, 1).await;
+    let media = tempfile::tempdir().unwrap();
+    let mut api = ApiProcess::start(&app.database_url, media.path(), free_port()).await;
+    let client = reqwest::Client::new();
+    let (acknowledged, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    for (room, track, members) in &made {
+        let url = format!("{}/rooms/{room}/tracks/{track}/vote", api.base);
+        let (token, id) = members[0].clone();
+        let (client, acknowledged, track) = (client.clone(), acknowledged.clone(), track.clone());
+        tokio::spawn(async move {
+            let sent = client.post(&url).bearer_auth(token).send().await;
+            if sent.is_ok_and(|answer| answer.status() == StatusCode::OK) {
+                let _ = acknowledged.send((track, id));
+            }
+        });
+    }
+    drop(acknowledged);
+    let mut answered = vec![heard.recv().await.expect("a vote answered before the kill")];
+    api.kill();
+    while let Some(vote) = heard.recv().await {
+        answered.push(vote);
+    }
+    // One statement, one snapshot (see the single-room test above).
+    let (stored, wrong): (Vec<String>, i64) = sqlx::query_as(
+        "SELECT ARRAY(SELECT track_id::text || ' ' || user_id::text FROM track_votes), \
+                (SELECT count(*) FROM tracks t \
+                  WHERE vote_score <> (SELECT count(*) FROM track_votes v WHERE v.track_id = t.id))",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    for (track, id) in &answered {
+        assert!(
+            stored.contains(&format!("{track} {id}")),
+            "the acknowledged vote of {id} was lost"
+        );
+    }
+    assert_eq!(wrong, 0, "a score is not its track's count of votes");
 }
