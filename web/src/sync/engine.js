@@ -235,7 +235,10 @@ export class Engine {
       if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     trace.output = performance.now() - trace.began;
-    if (generation !== this.generation) return;
+    if (generation !== this.generation) {
+      trace.end = 'superseded';
+      return;
+    }
     const opened = this.current;
     if (!opened) return;
     let source;
@@ -250,7 +253,10 @@ export class Engine {
     // guess was wrong by the time it came, the right one.
     let wanted = this.targetAt(context.currentTime + LEAD + 0.25);
     for (let attempt = 0; attempt < 4; attempt += 1) {
-      if (wanted >= source.duration) return;
+      if (wanted >= source.duration) {
+        trace.end = 'over';
+        return;
+      }
       const index = Math.max(0, Math.floor(wanted / source.pieceSeconds));
       let buffer;
       try {
@@ -264,7 +270,11 @@ export class Engine {
       trace.piece = performance.now() - trace.began;
       const at = context.currentTime + LEAD;
       const position = this.targetAt(at);
-      if (position >= source.duration) return;
+      if (position >= source.duration) {
+        trace.end = 'over';
+        return;
+      }
+      const begins = index * source.pieceSeconds;
       if (Math.floor(Math.max(0, position) / source.pieceSeconds) === index) {
         this.timeline = new Timeline(at, position);
         this.endsAt = Infinity;
@@ -276,11 +286,19 @@ export class Engine {
         this.resettling = false;
         this.play(index, buffer, source.pieceSeconds, at);
         source.piece(index + 1).catch(() => {});
+        // A start near a piece's end needs the next one now: the next
+        // tick may come after that end (a busy main thread), leaving a gap.
+        this.scheduleNext(generation).catch(() => {});
+        trace.end = 'started';
         this.changed();
         return;
       }
-      wanted = this.targetAt(context.currentTime + LEAD + 0.25);
+      // Overshot (a start within the guess's margin before a piece's end,
+      // the piece at hand so no time passed): the piece the start is in.
+      // Guessing again with the margin would overshoot the same way.
+      wanted = position < begins ? position : this.targetAt(context.currentTime + LEAD + 0.25);
     }
+    trace.end = `missed ${wanted.toFixed(3)}`;
   }
 
   /**
@@ -419,9 +437,18 @@ export class Engine {
       }
       this.sounding = started;
     }
-    // The next piece, scheduled ahead of its time.
+    await this.scheduleNext(generation);
+  }
+
+  /**
+   * The next piece, scheduled ahead of its time (when the last one ends
+   * within AHEAD).
+   * @param {number} generation
+   */
+  async scheduleNext(generation) {
+    const context = this.context;
     const last = this.sounding[this.sounding.length - 1];
-    if (this.scheduling || !last || last.end - now > AHEAD) return;
+    if (!context || !this.current || this.scheduling || !last || last.end - context.currentTime > AHEAD) return;
     this.scheduling = true;
     try {
       const source = await this.current.source;
