@@ -161,10 +161,22 @@ fn media_configuration_passes_nginx_t_signed_and_unsigned() {
 /// A running spotik-api over a database of its own, dropped with the guard.
 async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, TestDatabase) {
     let database = TestDatabase::create();
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (addr, stop, _) = start_replica(&database.url, media, &prefix).await;
+    (addr, stop, database)
+}
+
+/// A running spotik-api replica over `database` and the Redis bus of
+/// `prefix` (replicas with the same two are one service).
+async fn start_replica(
+    database: &str,
+    media: &Path,
+    prefix: &str,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, spotik_api::State) {
     let env = [
-        ("DATABASE_URL", database.url.clone()),
+        ("DATABASE_URL", database.to_owned()),
         ("MEDIA_ROOT", media.display().to_string()),
-        ("REDIS_PREFIX", format!("test:{}:", uuid::Uuid::new_v4().simple())),
+        ("REDIS_PREFIX", prefix.to_owned()),
         ("ARGON2_MEMORY_KIB", "256".to_owned()),
         ("STREAM_MODE", "x-accel".to_owned()),
         // This test binary cannot answer `probe-file`: probe in process.
@@ -176,10 +188,10 @@ async fn start_api(media: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(spotik_api::run(state, listener, async {
+    tokio::spawn(spotik_api::run(state.clone(), listener, async {
         let _ = rx.await;
     }));
-    (addr, tx, database)
+    (addr, tx, state)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,5 +409,167 @@ fn websocket_over_tls(https: SocketAddr, path: &str, send: Option<&str>) -> (Str
                 )
             }
         }
+    }
+}
+
+/// A native socket held open through nginx over TLS (`openssl s_client`),
+/// returned once the server has said `connection_established`; closed
+/// when the child is killed.
+fn hold_socket(https: SocketAddr, path: &str) -> std::process::Child {
+    use std::io::{Read, Write};
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-alpn",
+            "http/1.1",
+            "-servername",
+            "localhost",
+            "-connect",
+        ])
+        .arg(https.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl is required (deploy/test installs it)");
+    let stdin = child.stdin.as_mut().unwrap();
+    write!(
+        stdin,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 || tx.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut bytes = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !String::from_utf8_lossy(&bytes).contains("connection_established") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(_) => panic!(
+                "no socket through nginx for {path}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
+    child
+}
+
+/// Waits until the two replicas hold `total` sockets between them; how
+/// many each holds.
+async fn sockets_on(a: &spotik_api::State, b: &spotik_api::State, total: i64) -> (i64, i64) {
+    for _ in 0..100 {
+        let held = (a.hub.stats.connections(), b.hub.stats.connections());
+        if held.0 + held.1 == total {
+            return held;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the replicas never held {total} sockets between them");
+}
+
+/// Room affinity: every native socket opened for one room (`/ws?room=`)
+/// reaches the same API replica through the front, different rooms reach
+/// both replicas, and sockets without a room (the Vue front end's URL)
+/// are still spread over both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_sends_a_rooms_sockets_to_one_replica() {
+    let media = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create();
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (a, _stop_a, state_a) = start_replica(&database.url, media.path(), &prefix).await;
+    let (b, _stop_b, state_b) = start_replica(&database.url, media.path(), &prefix).await;
+    let (edge, _stop_edge) = start_edge(media.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
+    let https: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
+    let block = front_block_with_api(dir.path(), a, &[edge], http, https)
+        .replace(&format!("server {a};"), &format!("server {a}; server {b};"));
+    let _nginx = Nginx::start(dir, &block).expect("the front configuration starts");
+    wait_for(https).unwrap();
+    let register = r#"{"username":"rooms","email":"rooms@example.com","password":"password123","password_confirmation":"password123"}"#;
+    let url = format!("https://localhost:{}/api/auth/register", https.port());
+    let resolve = format!("localhost:{}:127.0.0.1", https.port());
+    let (head, body) = tokio::task::spawn_blocking(move || {
+        curl(
+            &url,
+            &[
+                "--resolve",
+                &resolve,
+                "-H",
+                "Content-Type: application/json",
+                "--data",
+                register,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/2 201"), "{head}");
+    let token = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut held = Vec::new();
+    let mut rooms_on = (0, 0);
+    let mut before = (0, 0);
+    // 16 rooms: the chance that a fair hash puts all of them on one of two
+    // replicas is 2 in 65 536.
+    for _ in 0..16 {
+        let path = format!("/ws?token={token}&room={}", uuid::Uuid::new_v4());
+        for _ in 0..3 {
+            let path = path.clone();
+            held.push(
+                tokio::task::spawn_blocking(move || hold_socket(https, &path))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let now = sockets_on(&state_a, &state_b, before.0 + before.1 + 3).await;
+        let added = (now.0 - before.0, now.1 - before.1);
+        assert!(
+            added == (3, 0) || added == (0, 3),
+            "a room's three sockets were split {added:?}"
+        );
+        if added.0 == 3 {
+            rooms_on.0 += 1;
+        } else {
+            rooms_on.1 += 1;
+        }
+        before = now;
+    }
+    assert!(
+        rooms_on.0 > 0 && rooms_on.1 > 0,
+        "every room on one replica: {rooms_on:?}"
+    );
+    let path = format!("/ws?token={token}");
+    for _ in 0..4 {
+        let path = path.clone();
+        held.push(
+            tokio::task::spawn_blocking(move || hold_socket(https, &path))
+                .await
+                .unwrap(),
+        );
+    }
+    let now = sockets_on(&state_a, &state_b, before.0 + before.1 + 4).await;
+    assert!(
+        now.0 > before.0 && now.1 > before.1,
+        "sockets without a room all went one way: {before:?} then {now:?}"
+    );
+    for mut child in held {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

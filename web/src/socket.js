@@ -1,5 +1,9 @@
-// The native real-time socket (`/ws?token=…`, docs/realtime.md): one per
-// page, joined to the room on screen. It reconnects by itself (backing off
+// The native real-time socket (`/ws?token=…&room=…`, docs/realtime.md):
+// one per page, joined to the room on screen and opened for it, so that
+// the front can give a room's sockets one replica (a consistent hash of
+// `room`) and the room's events cross the bus to that replica only. A
+// page that opened its socket elsewhere (the rooms list) joins at once on
+// that socket and moves to one opened for the room in the background. It reconnects by itself (backing off
 // up to 10 s, with jitter so that a restarted server is not met by every
 // page at once) and joins the room again; `room_joined` carries the room's
 // `seq`, so a listener can tell that it missed events and catch up.
@@ -13,6 +17,10 @@ import { session } from './session.js';
 let socket = null;
 /** @type {string | null} */
 let room = null;
+/** The room `socket` was opened for (its `?room=`). @type {string | null} */
+let openedFor = null;
+/** A socket opened for the room on screen, taking over from `socket`. @type {WebSocket | null} */
+let successor = null;
 /** @type {SocketState} */
 let state = 'closed';
 let attempts = 0;
@@ -65,15 +73,72 @@ export function send(message) {
   return true;
 }
 
+/**
+ * A socket to the server, for `forRoom` when there is one.
+ * @param {string} token
+ * @param {string | null} forRoom
+ */
+function dial(token, forRoom) {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const params = new URLSearchParams({ token });
+  if (forRoom) params.set('room', forRoom);
+  return new WebSocket(`${scheme}://${location.host}/ws?${params}`);
+}
+
+/** A message goes to every listener, with the page's clock when it arrived. */
+function deliver(/** @type {Message} */ message, /** @type {number} */ receivedAt) {
+  for (const listener of messageListeners) listener(message, receivedAt);
+}
+
+/**
+ * Opens a socket for the room on screen beside the one in use; once it
+ * is established and joined it becomes the one in use, and the old one
+ * leaves the room and closes a second later (clock exchanges in flight on
+ * it are still answered). If it fails, the old one simply stays.
+ */
+function moveToRoom() {
+  const token = session()?.token;
+  const target = room;
+  if (!token || !target || successor) return;
+  const next = dial(token, target);
+  successor = next;
+  next.onmessage = (event) => {
+    const receivedAt = performance.now();
+    /** @type {Message} */
+    let message;
+    try {
+      message = JSON.parse(String(event.data));
+    } catch {
+      return;
+    }
+    if (message.type === 'connection_established' && successor === next) {
+      successor = null;
+      if (room !== target || socket?.readyState !== WebSocket.OPEN) {
+        next.close(1000, 'not needed');
+        return;
+      }
+      next.send(JSON.stringify({ type: 'join_room', data: { room_id: target } }));
+      const old = socket;
+      socket = next;
+      openedFor = target;
+      next.onclose = closed(next, token);
+      old.send(JSON.stringify({ type: 'leave_room', data: {} }));
+      window.setTimeout(() => old.close(1000, 'moved to its room'), 1000);
+    }
+    deliver(message, receivedAt);
+  };
+  next.onclose = () => {
+    if (successor === next) successor = null;
+  };
+}
+
 function open() {
   const token = session()?.token;
   if (!token || socket) return;
   become(attempts === 0 ? 'connecting' : 'reconnecting');
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const params = new URLSearchParams({ token });
-  if (room) params.set('room', room);
-  const opened = new WebSocket(`${scheme}://${location.host}/ws?${params}`);
+  const opened = dial(token, room);
   socket = opened;
+  openedFor = room;
   opened.onmessage = (event) => {
     const receivedAt = performance.now();
     /** @type {Message} */
@@ -87,10 +152,24 @@ function open() {
       attempts = 0;
       become('open');
       if (room) send({ type: 'join_room', data: { room_id: room } });
+      // Opened before the room was known (a page loaded on a room's link).
+      if (room && openedFor !== room) moveToRoom();
     }
-    for (const listener of messageListeners) listener(message, receivedAt);
+    deliver(message, receivedAt);
   };
-  opened.onclose = (event) => {
+  opened.onclose = closed(opened, token);
+  // Proxies close idle sockets; the server answers `ping` with `pong`.
+  heartbeat = window.setInterval(() => send({ type: 'ping', data: {} }), 25_000);
+}
+
+/**
+ * What to do when the socket in use closes: reconnect with backoff, or
+ * give up when the session is over.
+ * @param {WebSocket} opened
+ * @param {string} token the token it was opened with
+ */
+function closed(opened, token) {
+  return (/** @type {CloseEvent} */ event) => {
     if (socket !== opened) return;
     socket = null;
     clearInterval(heartbeat);
@@ -114,8 +193,6 @@ function open() {
     const delay = Math.min(10_000, 500 * 2 ** Math.min(attempts - 1, 5)) * (0.5 + Math.random() / 2);
     retry = window.setTimeout(open, delay);
   };
-  // Proxies close idle sockets; the server answers `ping` with `pong`.
-  heartbeat = window.setInterval(() => send({ type: 'ping', data: {} }), 25_000);
 }
 
 /** Opens the socket if it is not open (after sign-in, at start). */
@@ -133,6 +210,8 @@ export function disconnect() {
   const closing = socket;
   socket = null;
   closing?.close(1000, 'signed out');
+  successor?.close(1000, 'signed out');
+  successor = null;
   become('closed');
 }
 
@@ -140,7 +219,7 @@ export function disconnect() {
 export function joinRoom(/** @type {string} */ id) {
   room = id;
   if (!socket) connect();
-  else send({ type: 'join_room', data: { room_id: id } });
+  else if (send({ type: 'join_room', data: { room_id: id } }) && openedFor !== id) moveToRoom();
 }
 
 export function leaveRoom() {

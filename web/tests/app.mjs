@@ -55,9 +55,18 @@ const browser = await chromium.launch({
 const pageErrors = [];
 /** Sync reports the server accepted (202), from any page. */
 let syncReports = 0;
+/** Each page's WebSockets: their URL and whether they closed. */
+const socketsOf = new Map();
 async function open(name, viewport = { width: 1200, height: 900 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  const sockets = [];
+  socketsOf.set(page, sockets);
+  page.on('websocket', (ws) => {
+    const entry = { url: ws.url(), closed: false };
+    sockets.push(entry);
+    ws.on('close', () => { entry.closed = true; });
+  });
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
   page.on('response', (r) => {
     if (r.url().endsWith('/sync-report') && r.status() === 202) syncReports += 1;
@@ -141,7 +150,12 @@ async function playing(page, what) {
     const a = await audio(page);
     return a && !a.paused && a.t > 0.2 ? a : null;
   });
-  if (!first) return false;
+  if (!first) {
+    // What the page's engine says, for whoever reads the failure.
+    const state = await page.evaluate(() => JSON.stringify(/** @type {any} */ (window).spotikSync?.state() ?? null));
+    console.log(`# ${what}: the engine's state: ${state.slice(0, 3000)}`);
+    return false;
+  }
   await new Promise((r) => setTimeout(r, 600));
   const second = await audio(page);
   const pass = second && !second.paused && second.t > first.t;
@@ -184,6 +198,16 @@ try {
   await alice.waitForURL('**/rooms/**');
   const roomUrl = alice.url();
   ok('open a room', /\/rooms\/[0-9a-f-]{36}$/.test(roomUrl), roomUrl);
+  // The socket was opened on the rooms list; it moves to one opened for
+  // the room (`?room=`), which the front routes to the room's replica.
+  const openSockets = (page) => socketsOf.get(page).filter((s) => !s.closed).map((s) => s.url);
+  const roomId = roomUrl.split('/').pop();
+  const onlyForRoom = async (page) => {
+    const urls = openSockets(page);
+    return urls.length === 1 && new URL(urls[0]).searchParams.get('room') === roomId;
+  };
+  ok('the page moves to a socket opened for its room', Boolean(await until('one socket, for the room', () => onlyForRoom(alice))),
+    openSockets(alice).join(' '));
   await alice.getByRole('heading', { name: 'Friday evening' }).waitFor();
 
   const upload = async (file, genre, cover) => {
@@ -211,6 +235,8 @@ try {
   await bob.waitForURL(roomUrl);
   await bob.getByRole('heading', { name: 'Friday evening' }).waitFor();
   ok('a newcomer with the link signs up and lands in the room', true);
+  ok('the newcomer\'s socket is the room\'s', Boolean(await until('one socket, for the room', () => onlyForRoom(bob))),
+    openSockets(bob).join(' '));
   await until('the newcomer is among the listeners', async () => (await alice.locator('.people li', { hasText: `bob${stamp}` }).count()) === 1);
   ok('the newcomer shows as listening now', Boolean(await until('presence reaches the other page', async () =>
     (await alice.locator('.people li[data-online=yes]', { hasText: `bob${stamp}` }).count()) === 1)));

@@ -73,6 +73,8 @@ export function roomView(main, [roomId]) {
   /** Tracks whose voters are shown: kept open across redraws. */
   const votersOpen = new Set();
   let seq = -1;
+  /** The newest numbered event heard on the socket. */
+  let heard = -1;
   let closed = false;
   const player = new Engine({ pan: panOf(location.search) });
 
@@ -580,6 +582,12 @@ export function roomView(main, [roomId]) {
       return;
     }
     if (typeof data.seq === 'number') {
+      // Heard already: while the socket moves to its room's replica
+      // (socket.js), both sockets may carry the same event for a moment.
+      // (Against the events heard, not `seq`: a read may be newer than an
+      // event and its sibling read older, so the event must still apply.)
+      if (!data.catch_up && data.seq <= heard) return;
+      if (!data.catch_up) heard = data.seq;
       if (seq >= 0 && data.seq > seq + 1 && !data.catch_up) {
         seq = data.seq;
         refreshAll().catch(failed);
