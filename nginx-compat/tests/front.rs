@@ -327,47 +327,7 @@ async fn front_proxies_the_rest_api_and_enforces_the_upload_limit() {
 /// A WebSocket session through TLS with `openssl s_client`: the handshake,
 /// one optional text frame sent, and the text frames received (up to two).
 fn websocket_over_tls(https: SocketAddr, path: &str, send: Option<&str>) -> (String, Vec<String>) {
-    use std::io::{Read, Write};
-    let mut child = Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-alpn",
-            "http/1.1",
-            "-servername",
-            "localhost",
-            "-connect",
-        ])
-        .arg(https.to_string())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("openssl is required (deploy/test installs it)");
-    let mut stdin = child.stdin.take().unwrap();
-    write!(
-        stdin,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    if let Some(text) = send {
-        // A client frame must be masked; an all-zero mask leaves the bytes as they are.
-        let mut frame = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
-        frame.extend_from_slice(text.as_bytes());
-        stdin.write_all(&frame).unwrap();
-    }
-    stdin.flush().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buffer) {
-            if n == 0 || tx.send(buffer[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, rx) = upgrade_over_tls(https, path, send);
     let wanted = if send.is_some() { 2 } else { 1 };
     let mut bytes = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -416,41 +376,7 @@ fn websocket_over_tls(https: SocketAddr, path: &str, send: Option<&str>) -> (Str
 /// returned once the server has said `connection_established`; closed
 /// when the child is killed.
 fn hold_socket(https: SocketAddr, path: &str) -> std::process::Child {
-    use std::io::{Read, Write};
-    let mut child = Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-alpn",
-            "http/1.1",
-            "-servername",
-            "localhost",
-            "-connect",
-        ])
-        .arg(https.to_string())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("openssl is required (deploy/test installs it)");
-    let stdin = child.stdin.as_mut().unwrap();
-    write!(
-        stdin,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    stdin.flush().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buffer) {
-            if n == 0 || tx.send(buffer[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let (child, rx) = upgrade_over_tls(https, path, None);
     let mut bytes = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !String::from_utf8_lossy(&bytes).contains("connection_established") {
@@ -572,4 +498,56 @@ async fn front_sends_a_rooms_sockets_to_one_replica() {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// `openssl s_client` to the front, asking `path` to upgrade to a
+/// WebSocket (and sending `send` as a text frame): the child, and what it
+/// reads from the server as it comes.
+fn upgrade_over_tls(
+    https: SocketAddr,
+    path: &str,
+    send: Option<&str>,
+) -> (std::process::Child, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-alpn",
+            "http/1.1",
+            "-servername",
+            "localhost",
+            "-connect",
+        ])
+        .arg(https.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl is required (deploy/test installs it)");
+    let stdin = child.stdin.as_mut().unwrap();
+    write!(
+        stdin,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    if let Some(text) = send {
+        // A client frame must be masked; an all-zero mask leaves the bytes as they are.
+        let mut frame = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(text.as_bytes());
+        stdin.write_all(&frame).unwrap();
+    }
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 || tx.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
 }

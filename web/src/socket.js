@@ -85,6 +85,19 @@ function dial(token, forRoom) {
   return new WebSocket(`${scheme}://${location.host}/ws?${params}`);
 }
 
+/**
+ * A frame's message; null for one that is not JSON.
+ * @param {MessageEvent} event
+ * @returns {Message | null}
+ */
+function parse(event) {
+  try {
+    return JSON.parse(String(event.data));
+  } catch {
+    return null;
+  }
+}
+
 /** A message goes to every listener, with the page's clock when it arrived. */
 function deliver(/** @type {Message} */ message, /** @type {number} */ receivedAt) {
   for (const listener of messageListeners) listener(message, receivedAt);
@@ -104,13 +117,8 @@ function moveToRoom() {
   successor = next;
   next.onmessage = (event) => {
     const receivedAt = performance.now();
-    /** @type {Message} */
-    let message;
-    try {
-      message = JSON.parse(String(event.data));
-    } catch {
-      return;
-    }
+    const message = parse(event);
+    if (!message) return;
     if (message.type === 'connection_established' && successor === next) {
       successor = null;
       if (room !== target || socket?.readyState !== WebSocket.OPEN) {
@@ -141,13 +149,8 @@ function open() {
   openedFor = room;
   opened.onmessage = (event) => {
     const receivedAt = performance.now();
-    /** @type {Message} */
-    let message;
-    try {
-      message = JSON.parse(String(event.data));
-    } catch {
-      return;
-    }
+    const message = parse(event);
+    if (!message) return;
     if (message.type === 'connection_established') {
       attempts = 0;
       become('open');
