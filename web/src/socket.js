@@ -3,10 +3,11 @@
 // the front can give a room's sockets one replica (a consistent hash of
 // `room`) and the room's events cross the bus to that replica only. A
 // page that opened its socket elsewhere (the rooms list) joins at once on
-// that socket and moves to one opened for the room in the background. It reconnects by itself (backing off
-// up to 10 s, with jitter so that a restarted server is not met by every
-// page at once) and joins the room again; `room_joined` carries the room's
-// `seq`, so a listener can tell that it missed events and catch up.
+// that socket and moves to one opened for the room in the background. It
+// reconnects by itself (backing off up to 10 s, with jitter so that a
+// restarted server is not met by every page at once) and joins the room
+// again; `room_joined` carries the room's `seq`, so a listener can tell
+// that it missed events and catch up.
 
 import { session } from './session.js';
 

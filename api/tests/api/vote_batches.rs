@@ -228,11 +228,7 @@ async fn a_process_killed_mid_storm_loses_no_acknowledged_vote() {
     }
     drop(acknowledged);
     // Killed once some votes are answered, while others are in flight.
-    let mut answered = vec![heard.recv().await.expect("a vote answered before the kill")];
-    api.kill();
-    while let Some(id) = heard.recv().await {
-        answered.push(id);
-    }
+    let answered = answered_around_a_kill(&mut heard, &mut api).await;
     // The killed process's last COMMIT may still be in PostgreSQL's hands
     // and land after it died, so the votes and the score are read in one
     // statement: one snapshot, never between a batch's rows and its score.
@@ -250,8 +246,22 @@ async fn a_process_killed_mid_storm_loses_no_acknowledged_vote() {
     assert_eq!(score, stored.len() as i32, "the score is the count of the stored votes");
 }
 
-/// `rooms` rooms of one administrator, each with one track (paused) and
-/// `voters` members of its own; (room, track, [(token, id)]) each.
+/// The votes acknowledged when `api` is killed once some are answered,
+/// while others are in flight, and those answered before it died.
+async fn answered_around_a_kill<T>(
+    heard: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    api: &mut ApiProcess,
+) -> Vec<T> {
+    let mut answered = vec![heard.recv().await.expect("a vote answered before the kill")];
+    api.kill();
+    while let Some(vote) = heard.recv().await {
+        answered.push(vote);
+    }
+    answered
+}
+
+/// `rooms` rooms (an administrator to every 20), each with one track
+/// (paused) and `voters` members of its own; (room, track, [(token, id)]) each.
 async fn voting_rooms(app: &TestApp, rooms: usize, voters: usize) -> Vec<(String, String, Vec<(String, Uuid)>)> {
     let mut made = Vec::new();
     let mut admin = String::new();
@@ -422,11 +432,7 @@ async fn a_process_killed_mid_batch_of_many_rooms_loses_no_acknowledged_vote() {
         });
     }
     drop(acknowledged);
-    let mut answered = vec![heard.recv().await.expect("a vote answered before the kill")];
-    api.kill();
-    while let Some(vote) = heard.recv().await {
-        answered.push(vote);
-    }
+    let answered = answered_around_a_kill(&mut heard, &mut api).await;
     // One statement, one snapshot (see the single-room test above).
     let (stored, wrong): (Vec<String>, i64) = sqlx::query_as(
         "SELECT ARRAY(SELECT track_id::text || ' ' || user_id::text FROM track_votes), \
