@@ -1,8 +1,8 @@
 # `./deploy/run --cluster`: the topology of deploy/compose.yaml without
 # Docker, on this machine. Private PostgreSQL and Redis with the tuned
 # files (data under $demo/cluster), pgbouncer in front of PostgreSQL, two
-# API and two edge replicas, and the nginx front with a self-signed
-# certificate, all on free loopback ports. Sourced by deploy/run, which
+# API and two edge replicas, a CDN node caching the edges' audio, and the
+# nginx front with a self-signed certificate, all on free loopback ports. Sourced by deploy/run, which
 # has built the binaries (and sourced deploy/lib/render.sh); Ctrl-C stops everything; running it again reuses
 # the data.
 
@@ -26,8 +26,8 @@ run_cluster() {
   mkdir -p "$cluster/logs" "$cluster/redis" "$cluster/nginx" "$cluster/run"
   [ "$(id -u)" -ne 0 ] || chown postgres "$cluster" "$cluster/logs" "$cluster/run"
 
-  local pg redis bouncer http https plain api1 api2 edge1 edge2
-  pg=$(free_port); redis=$(free_port); bouncer=$(free_port); http=$(free_port); https=$(free_port); plain=$(free_port)
+  local pg redis bouncer http https plain cdn api1 api2 edge1 edge2
+  pg=$(free_port); redis=$(free_port); bouncer=$(free_port); http=$(free_port); https=$(free_port); plain=$(free_port); cdn=$(free_port)
   api1=$(free_port); api2=$(free_port); edge1=$(free_port); edge2=$(free_port)
 
   pids=()
@@ -83,7 +83,7 @@ run_cluster() {
   # What loadtest/chaos needs to find and restart each part.
   cat > "$cluster/run/cluster.env" <<EOT
 PG_PORT=$pg REDIS_PORT=$redis BOUNCER_PORT=$bouncer HTTPS_PORT=$https PLAIN_PORT=$plain
-API_PORTS="$api1 $api2" EDGE_PORTS="$edge1 $edge2"
+API_PORTS="$api1 $api2" EDGE_PORTS="$edge1 $edge2" CDN_PORT=$cdn
 PG_DATA=$cluster/postgres PG_BINDIR=$bindir REDIS_DIR=$cluster/redis
 export DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL EDGE_PUBLIC_URL=$EDGE_PUBLIC_URL API_PUBLIC_URL=$API_PUBLIC_URL
 export EDGE_METRICS_URLS=$EDGE_METRICS_URLS EDGE_WARM_URLS=$EDGE_WARM_URLS FRONTEND_URL=$FRONTEND_URL DB_POOL_MAX=$DB_POOL_MAX
@@ -101,10 +101,12 @@ EOT
   for port in "$edge1" "$edge2"; do wait_for "edge on $port" curl -sf "http://127.0.0.1:$port/ping"; done
   for port in "$api1" "$api2"; do wait_for "API on $port" curl -sf "http://127.0.0.1:$port/api/ping"; done
 
-  echo "==> nginx front (TLS, self-signed) on 127.0.0.1:$https"
+  echo "==> CDN node (nginx-compat/cdn) on 127.0.0.1:$cdn, nginx front (TLS, self-signed) on 127.0.0.1:$https"
   deploy/tls/self-signed "$cluster/nginx" >/dev/null
+  # The front sends /audio/ to the CDN node, which fills its cache from the edges.
+  render_cdn "$cluster/nginx" "server 127.0.0.1:$edge1; server 127.0.0.1:$edge2;" "127.0.0.1:$cdn" "$EDGE_SIGNING_SECRET"
   render_front "$cluster/nginx/spotik.conf" "server 127.0.0.1:$api1; server 127.0.0.1:$api2;" \
-    "server 127.0.0.1:$edge1; server 127.0.0.1:$edge2;" "127.0.0.1:$http" "127.0.0.1:$https ssl http2" \
+    "server 127.0.0.1:$cdn;" "127.0.0.1:$http" "127.0.0.1:$https ssl http2" \
     "$cluster/nginx/spotik.crt" "$cluster/nginx/spotik.key"
   # The same front once more in plain HTTP, for load tools without TLS
   # (loadtest/chaos): the template's routing server only, on its own port.
@@ -124,6 +126,7 @@ http {
   proxy_temp_path $cluster/nginx/proxy;
   include $cluster/nginx/spotik.conf;
   include $cluster/nginx/plain.conf;
+  include $cluster/nginx/cdn.conf;
 }
 EOT
   nginx -c "$cluster/nginx/nginx.conf" -p "$cluster/nginx" -g 'daemon off;' &
@@ -137,6 +140,7 @@ EOT
     plain HTTP    http://127.0.0.1:$plain/ (the same front without TLS, for load tools)
     API replicas  http://127.0.0.1:$api1  http://127.0.0.1:$api2
     edge replicas http://127.0.0.1:$edge1  http://127.0.0.1:$edge2
+    CDN node      http://127.0.0.1:$cdn (caches the edges' audio for the front; X-Cache-Status says HIT or MISS)
     pgbouncer 127.0.0.1:$bouncer → PostgreSQL 127.0.0.1:$pg, Redis 127.0.0.1:$redis
     data and logs under $cluster
     try:  curl -sk -X POST https://127.0.0.1:$https/api/auth/login -H 'Content-Type: application/json' \\

@@ -25,3 +25,21 @@ render_front() {
     envsubst '$API_SERVERS $EDGE_SERVERS $HTTP_LISTEN $HTTPS_LISTEN $SERVER_NAME $TLS_CERT $TLS_KEY' \
     < nginx-compat/front/front.conf.template > "$1"
 }
+
+# render_cdn DIR EDGE_SERVERS LISTEN SIGNING_SECRET: the CDN node of
+# nginx-compat/cdn/cdn.conf.template into DIR/cdn.conf, its cache in
+# DIR/cdn-cache (up to 10 GB) and its signed-link check in DIR/snippets
+# (none when SIGNING_SECRET is empty, as the edge then checks none).
+render_cdn() {
+  local dir=$1
+  mkdir -p "$dir/snippets" "$dir/cdn-cache"
+  if [ -n "$4" ]; then
+    SIGNING_SECRET=$4 envsubst '$SIGNING_SECRET' \
+      < nginx-compat/media/secure-link.conf.template > "$dir/snippets/secure-link.conf"
+  else
+    : > "$dir/snippets/secure-link.conf"
+  fi
+  EDGE_SERVERS=$2 CDN_LISTEN=$3 CDN_CACHE_DIR=$dir/cdn-cache CDN_MAX_SIZE=10g NGINX_SNIPPETS=$dir/snippets \
+    envsubst '$EDGE_SERVERS $CDN_LISTEN $CDN_CACHE_DIR $CDN_MAX_SIZE $NGINX_SNIPPETS' \
+    < nginx-compat/cdn/cdn.conf.template > "$dir/cdn.conf"
+}

@@ -4,5 +4,5 @@
 mod nginx;
 mod render;
 
-pub use nginx::{check_config, free_port, nginx_binary, templates, wait_for, MediaServer, Nginx};
+pub use nginx::{check_config, free_port, nginx_binary, templates, wait_for, CdnServer, MediaServer, Nginx};
 pub use render::render;

@@ -39,6 +39,19 @@ pub struct MediaServer<'a> {
     pub signing_secret: Option<&'a str>,
 }
 
+/// One CDN node of `cdn/cdn.conf.template` in front of some edges.
+pub struct CdnServer<'a> {
+    pub edges: &'a [SocketAddr],
+    /// The edges' signing secret; `None` renders the node without signed links.
+    pub signing_secret: Option<&'a str>,
+}
+
+/// One server block to render: its template values and signing secret.
+struct Block<'a> {
+    values: Vec<(&'static str, String)>,
+    signing_secret: Option<&'a str>,
+}
+
 /// A running nginx with one media server block per [`MediaServer`].
 pub struct Nginx {
     child: Child,
@@ -49,21 +62,72 @@ pub struct Nginx {
 impl Nginx {
     /// Renders the media templates and starts nginx in the foreground.
     pub fn start_media(servers: &[MediaServer<'_>]) -> io::Result<Self> {
+        let blocks = servers.iter().map(|server| Block {
+            values: vec![("MEDIA_ROOT", server.media_root.display().to_string())],
+            signing_secret: server.signing_secret,
+        });
+        Self::start_blocks("media/media.conf.template", "LISTEN", blocks, |text, _| text)
+    }
+
+    /// Renders the CDN template once per [`CdnServer`] (each with its own
+    /// cache, [`Nginx::cdn_cache`]) and starts nginx in the foreground.
+    pub fn start_cdn(servers: &[CdnServer<'_>]) -> io::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let media_template = std::fs::read_to_string(templates().join("media/media.conf.template"))?;
+        let caches = dir.path().to_path_buf();
+        let blocks = servers.iter().enumerate().map(|(i, server)| Block {
+            values: vec![
+                (
+                    "EDGE_SERVERS",
+                    server.edges.iter().map(|edge| format!("server {edge}; ")).collect(),
+                ),
+                ("CDN_CACHE_DIR", caches.join(format!("cache-{i}")).display().to_string()),
+                ("CDN_MAX_SIZE", "1g".to_owned()),
+            ],
+            signing_secret: server.signing_secret,
+        });
+        // Each node's cache zone, path variable and upstream need names of
+        // their own inside one nginx.
+        let own_names = |text: String, i: usize| {
+            ["spotik_cdn_edges", "spotik_cdn_path", "spotik_cdn:", "spotik_cdn;"]
+                .iter()
+                .fold(text, |text, name| {
+                    let (stem, end) = name.split_at(name.trim_end_matches([':', ';']).len());
+                    text.replace(name, &format!("{stem}_{i}{end}"))
+                })
+        };
+        Self::start_blocks_in(dir, "cdn/cdn.conf.template", "CDN_LISTEN", blocks, own_names)
+    }
+
+    fn start_blocks<'a>(
+        template: &str,
+        listen: &'static str,
+        blocks: impl Iterator<Item = Block<'a>>,
+        rename: impl Fn(String, usize) -> String,
+    ) -> io::Result<Self> {
+        Self::start_blocks_in(tempfile::tempdir()?, template, listen, blocks, rename)
+    }
+
+    /// Renders `template` once per block, on a free port given as `listen`,
+    /// with its `secure-link.conf` snippet, and starts nginx on them all.
+    fn start_blocks_in<'a>(
+        dir: TempDir,
+        template: &str,
+        listen: &'static str,
+        blocks: impl Iterator<Item = Block<'a>>,
+        rename: impl Fn(String, usize) -> String,
+    ) -> io::Result<Self> {
+        let template = std::fs::read_to_string(templates().join(template))?;
         let link_template = std::fs::read_to_string(templates().join("media/secure-link.conf.template"))?;
         let mut includes = String::new();
         let mut addrs = Vec::new();
-        for (i, server) in servers.iter().enumerate() {
+        for (i, block) in blocks.enumerate() {
             let snippets = dir.path().join(format!("snippets-{i}"));
             std::fs::create_dir_all(&snippets)?;
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse().expect("valid address");
-            let mut values = HashMap::from([
-                ("MEDIA_ROOT", server.media_root.display().to_string()),
-                ("LISTEN", addr.to_string()),
-                ("NGINX_SNIPPETS", snippets.display().to_string()),
-            ]);
-            let link = match server.signing_secret {
+            let mut values: HashMap<&str, String> = block.values.into_iter().collect();
+            values.insert(listen, addr.to_string());
+            values.insert("NGINX_SNIPPETS", snippets.display().to_string());
+            let link = match block.signing_secret {
                 Some(secret) => {
                     values.insert("SIGNING_SECRET", secret.to_owned());
                     render(&link_template, &values).map_err(io::Error::other)?
@@ -71,8 +135,9 @@ impl Nginx {
                 None => String::new(),
             };
             std::fs::write(snippets.join("secure-link.conf"), link)?;
-            let conf = dir.path().join(format!("media-{i}.conf"));
-            std::fs::write(&conf, render(&media_template, &values).map_err(io::Error::other)?)?;
+            let conf = dir.path().join(format!("block-{i}.conf"));
+            let text = render(&template, &values).map_err(io::Error::other)?;
+            std::fs::write(&conf, rename(text, i))?;
             includes.push_str(&format!("    include {};\n", conf.display()));
             addrs.push(addr);
         }
@@ -82,6 +147,11 @@ impl Nginx {
             wait_for(*addr)?;
         }
         Ok(nginx)
+    }
+
+    /// The cache folder of CDN node `i` (of [`Nginx::start_cdn`]).
+    pub fn cdn_cache(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("cache-{i}"))
     }
 
     /// Starts nginx in the foreground with `http_block` as the body of its

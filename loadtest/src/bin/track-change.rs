@@ -12,6 +12,11 @@
 //! `--warm`, one `Range: bytes=0-65535` request for the same target is
 //! answered first, as the API's warm-up at the previous track's start
 //! would have been. Prints `RESULT listeners= ok= p50_ms= p99_ms= max_ms=`.
+//!
+//! With `--pieces 0-65535,65536-589823`, each listener instead reads those
+//! ranges whole, one after the other on fresh connections, as the web app
+//! fetches a track's first pieces before it can start, and the line adds
+//! `ready_p50_ms= ready_p99_ms=`: when the last piece had arrived.
 
 use spotik_loadtest::quantile;
 use std::net::SocketAddr;
@@ -42,6 +47,37 @@ async fn listener(server: SocketAddr, head: Arc<String>, start: Arc<Barrier>) ->
     line.starts_with("HTTP/1.1 206").then_some(waited)
 }
 
+/// One listener reading `pieces` whole: (first byte, all read) in µs.
+async fn reader(server: SocketAddr, heads: Arc<Vec<String>>, start: Arc<Barrier>) -> Option<(u64, u64)> {
+    let first = TcpStream::connect(server).await;
+    start.wait().await;
+    let mut stream = Some(first.ok()?);
+    let sent = Instant::now();
+    let mut first_byte = None;
+    for head in heads.iter() {
+        let mut connection = match stream.take() {
+            Some(connection) => connection,
+            None => TcpStream::connect(server).await.ok()?,
+        };
+        connection.set_nodelay(true).ok()?;
+        connection.write_all(head.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = connection.read(&mut buf).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            first_byte.get_or_insert_with(|| sent.elapsed().as_micros() as u64);
+            answer.extend_from_slice(&buf[..n]);
+        }
+        if !answer.starts_with(b"HTTP/1.1 206") {
+            return None;
+        }
+    }
+    Some((first_byte?, sent.elapsed().as_micros() as u64))
+}
+
 /// The warm-up: a first range read to the end, as the API sends it.
 async fn warm(server: SocketAddr, target: &str) {
     let mut stream = TcpStream::connect(server).await.expect("connect for the warm-up");
@@ -67,8 +103,34 @@ async fn main() {
     if args.has("--warm") {
         warm(server, &target).await;
     }
-    let head = Arc::new(request(server, &target, "0-"));
     let start = Arc::new(Barrier::new(listeners));
+    if let Some(pieces) = args.get("--pieces") {
+        let heads = Arc::new(pieces.split(',').map(|range| request(server, &target, range)).collect());
+        let tasks: Vec<_> = (0..listeners)
+            .map(|_| tokio::spawn(reader(server, Arc::clone(&heads), Arc::clone(&start))))
+            .collect();
+        let (mut firsts, mut readies) = (Vec::new(), Vec::new());
+        for task in tasks {
+            if let Ok(Some((first, ready))) = task.await {
+                firsts.push(first);
+                readies.push(ready);
+            }
+        }
+        firsts.sort_unstable();
+        readies.sort_unstable();
+        let ms = |us: u64| us as f64 / 1000.0;
+        println!(
+            "RESULT listeners={listeners} ok={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} ready_p50_ms={:.2} ready_p99_ms={:.2}",
+            firsts.len(),
+            ms(quantile(&firsts, 0.5)),
+            ms(quantile(&firsts, 0.99)),
+            ms(firsts.last().copied().unwrap_or(0)),
+            ms(quantile(&readies, 0.5)),
+            ms(quantile(&readies, 0.99)),
+        );
+        return;
+    }
+    let head = Arc::new(request(server, &target, "0-"));
     let tasks: Vec<_> = (0..listeners)
         .map(|_| tokio::spawn(listener(server, Arc::clone(&head), Arc::clone(&start))))
         .collect();

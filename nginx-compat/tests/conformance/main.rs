@@ -9,7 +9,7 @@ mod wire;
 
 use cases::{Case, Expect};
 use spotik_edge::config::IoMode;
-use spotik_nginx_compat::{MediaServer, Nginx};
+use spotik_nginx_compat::{CdnServer, MediaServer, Nginx};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -195,4 +195,107 @@ async fn edge_answers_like_nginx_with_io_uring() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_answers_like_nginx_with_buffered_reads() {
     run_suite(IoMode::Buffered).await;
+}
+
+/// The CDN tier (`cdn/cdn.conf.template`) must not change what a player is
+/// told: every case through it, once from a cold cache and once warm,
+/// against the edge it stands in front of. Its own differences are listed
+/// in DIFFERENCES.md (C1…) and expected case by case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdn_tier_answers_like_the_edge_cold_and_warm() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("media");
+    media(&root);
+    let edge_plain = start_edge(&root, None, IoMode::Mmap).await;
+    let edge_signed = start_edge(&root, Some(SECRET), IoMode::Mmap).await;
+    let cdn = Nginx::start_cdn(&[
+        CdnServer {
+            edges: &[edge_plain],
+            signing_secret: None,
+        },
+        CdnServer {
+            edges: &[edge_signed],
+            signing_secret: Some(SECRET),
+        },
+    ])
+    .expect("the CDN node starts");
+
+    let cases = cases::all(&root);
+    let mut failures = Vec::new();
+    for pass in ["cold", "warm"] {
+        for case in &cases {
+            let (cdn_addr, edge_addr) = if case.signed {
+                (cdn.addrs[1], edge_signed)
+            } else {
+                (cdn.addrs[0], edge_plain)
+            };
+            let from_edge = exchange(edge_addr, &case.request()).await;
+            let from_cdn = exchange(cdn_addr, &case.request()).await;
+            if let Err(why) = compare_through_cdn(case, &from_edge, &from_cdn) {
+                failures.push(format!("{pass} {:<48} {why}", case.name));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ through the CDN:\n{}\nnginx error log:\n{}",
+        failures.len(),
+        cases.len() * 2,
+        failures.join("\n"),
+        cdn.error_log()
+    );
+}
+
+/// The CDN node is nginx, so it evaluates ranges and conditionals on a
+/// cached answer as nginx does (D1, D3, D6 show nginx's side), while paths
+/// and the slice it fetches are the edge's to judge (D2, D4, D5 show the
+/// edge's side); the tier adds differences of its own (C1…).
+fn compare_through_cdn(case: &Case, edge: &Observed, cdn: &Observed) -> Result<(), String> {
+    let expected = match (case.through_cdn, &case.expect) {
+        (Some((_, status)), _) => Some(status),
+        (
+            None,
+            Expect::Differs {
+                id: "D2" | "D4" | "D5",
+                edge,
+                ..
+            },
+        ) => Some(*edge),
+        (None, Expect::Differs { nginx, .. }) => Some(*nginx),
+        (None, Expect::Same) => None,
+    };
+    if let Some(status) = expected {
+        return if cdn.status == status {
+            Ok(())
+        } else {
+            Err(format!(
+                "documented difference expects the CDN to answer {status}, got {}",
+                cdn.status
+            ))
+        };
+    }
+    if edge.status != cdn.status {
+        return Err(format!("status: edge {} cdn {}", edge.status, cdn.status));
+    }
+    if edge.status >= 400 {
+        return same_header(edge, cdn, "content-range");
+    }
+    for name in COMPARED {
+        let (e, c) = (edge.normalised_header(name), cdn.normalised_header(name));
+        // D1: nginx omits Accept-Ranges on 206 and 304.
+        if name == "accept-ranges" && matches!(cdn.status, 206 | 304) && c.is_none() {
+            continue;
+        }
+        if e != c {
+            return Err(format!("{name}: edge {e:?} cdn {c:?}"));
+        }
+    }
+    if edge.normalised_body() != cdn.normalised_body() {
+        return Err(format!(
+            "body: edge {} bytes, cdn {} bytes differ",
+            edge.body.len(),
+            cdn.body.len()
+        ));
+    }
+    Ok(())
 }
