@@ -72,7 +72,9 @@ run_cluster() {
   export EDGE_PUBLIC_URL=https://127.0.0.1:$https
   export API_PUBLIC_URL=https://127.0.0.1:$https
   export EDGE_METRICS_URLS=http://127.0.0.1:$edge1/metrics,http://127.0.0.1:$edge2/metrics
-  export EDGE_WARM_URLS=http://127.0.0.1:$edge1,http://127.0.0.1:$edge2
+  # The warm-up fills the CDN node's first slice of the next track (and so
+  # opens it on an edge); the edges themselves are warmed for later slices.
+  export EDGE_WARM_URLS=http://127.0.0.1:$cdn,http://127.0.0.1:$edge1,http://127.0.0.1:$edge2
   export FRONTEND_URL=https://127.0.0.1:$https
   # Two replicas × 20 stay within pgbouncer's 60 server connections.
   export DB_POOL_MAX=20
