@@ -4,7 +4,9 @@
 //! cached slice grows stale. The answers themselves are compared case by
 //! case in the conformance suite (`cdn_tier_answers_like_the_edge_cold_and_warm`).
 
+// The conformance suite's exchange; its comparison helpers are not needed here.
 #[path = "conformance/wire.rs"]
+#[allow(dead_code)]
 mod wire;
 
 use spotik_nginx_compat::{CdnServer, Nginx};

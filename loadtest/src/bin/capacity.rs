@@ -4,12 +4,18 @@
 //!
 //! ```text
 //! capacity [--listeners 1000000] [--rooms 50000] [--track-seconds 210]
-//!          [--votes-per-track 1] [--bitrate-kbps 192] [--affinity]
+//!          [--votes-per-track 1] [--bitrate-kbps 192] [--affinity] [--cdn]
+//!          [--big-room 50000]
 //! ```
 //!
 //! `--affinity`: the listeners of a room are on one API replica (a load
 //! balancer hashing the room), so a sharded bus carries each event to one
 //! replica instead of to every replica with a listener of the room.
+//! `--cdn`: the CDN tier (nginx-compat/cdn) serves the listeners, and the
+//! edges send it each track once per track change (no track shared between
+//! rooms is assumed: the worst case for the edges).
+//! `--big-room N`: one more room of N listeners beside the others (a long
+//! tail's head): what its events cost and how many replicas must hold it.
 
 /// Costs measured on this kind of machine (2 cores), per core unless said.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +56,17 @@ pub struct Costs {
     /// listener of (`loadtest/bus-shards`, 2026-12-03: replica C spent
     /// 64.2 µs per event on one Redis, 6.2 µs, its idle, on the cluster).
     pub bus_receive_cpu: f64,
+    /// API CPU, seconds, for one delivery of a room's event to a replica
+    /// with listeners of it, on the sharded bus (`loadtest/bus-affinity`,
+    /// 2026-12-07: 30 rooms × 10 listeners on three replicas; spreading the
+    /// sockets made 1.93 more deliveries a vote, 2.93 against 1.00, and cost
+    /// the replicas 226 µs more a vote: 117 µs a delivery, the receiving
+    /// replica's own parse, routing and framing for its listeners).
+    pub bus_delivery_cpu: f64,
+    /// Cores of one API replica (the measured machines have two).
+    pub replica_cores: f64,
+    /// Share of one PostgreSQL server's measured capacity to plan up to.
+    pub pg_headroom: f64,
 }
 
 impl Default for Costs {
@@ -66,6 +83,9 @@ impl Default for Costs {
             nic_bytes: 25e9 / 8.0 * 0.7,
             sockets_per_replica: 50_000.0,
             bus_receive_cpu: 58e-6,
+            bus_delivery_cpu: 117e-6,
+            replica_cores: 2.0,
+            pg_headroom: 0.7,
         }
     }
 }
@@ -81,6 +101,10 @@ pub struct Load {
     pub bitrate_kbps: f64,
     /// A room's listeners on one API replica.
     pub affinity: bool,
+    /// Listeners served by the CDN tier; the edges fill it.
+    pub cdn: bool,
+    /// Listeners of one more, much larger room (0: none).
+    pub big_room: f64,
 }
 
 impl Default for Load {
@@ -92,6 +116,8 @@ impl Default for Load {
             votes_per_track: 1.0,
             bitrate_kbps: 192.0,
             affinity: false,
+            cdn: false,
+            big_room: 0.0,
         }
     }
 }
@@ -121,9 +147,62 @@ pub struct Plan {
     /// track change a commit of its own.
     pub pg_writes_per_s: f64,
     pub pg_load: f64,
+    /// PostgreSQL servers, rooms split between them by id, each planned
+    /// up to `pg_headroom` of the measured one.
+    pub pg_servers: f64,
+    /// What the listeners receive; with `--cdn`, what the CDN sends them.
     pub egress_gbit_s: f64,
+    /// What the edges send: the listeners, or with `--cdn` the CDN's fills.
+    pub edge_egress_gbit_s: f64,
     pub edge_replicas: f64,
     pub edge_cores: f64,
+    pub big_room: BigRoom,
+}
+
+/// The larger room of `--big-room`: every event of it is a frame to each of
+/// its listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct BigRoom {
+    pub events_per_s: f64,
+    pub frames_per_event: f64,
+    pub frames_per_s: f64,
+    pub cores: f64,
+    /// Replicas that must hold its sockets and write its frames.
+    pub replicas: f64,
+    /// The same with vote events merged into a few a second (a score
+    /// update per tick: `vote_ticks_per_s`), which the hub does not do today.
+    pub cores_with_ticks: f64,
+    pub replicas_with_ticks: f64,
+}
+
+/// Vote events per second a large room would send if votes were merged per tick.
+pub const VOTE_TICKS_PER_S: f64 = 4.0;
+
+fn big_room(costs: &Costs, load: &Load) -> BigRoom {
+    if load.big_room <= 0.0 {
+        return BigRoom::default();
+    }
+    let size = load.big_room;
+    let changes = 2.0 / load.track_seconds;
+    let votes = size * load.votes_per_track / load.track_seconds;
+    let events_per_s = changes + votes;
+    let frames_per_s = events_per_s * size;
+    let cores = frames_per_s / costs.frames_per_core;
+    let holding = |cores: f64| {
+        (size / costs.sockets_per_replica)
+            .ceil()
+            .max((cores / costs.replica_cores).ceil())
+    };
+    let cores_with_ticks = (changes + votes.min(VOTE_TICKS_PER_S)) * size / costs.frames_per_core;
+    BigRoom {
+        events_per_s,
+        frames_per_event: size,
+        frames_per_s,
+        cores,
+        replicas: holding(cores),
+        cores_with_ticks,
+        replicas_with_ticks: holding(cores_with_ticks),
+    }
 }
 
 pub fn plan(costs: &Costs, load: &Load) -> Plan {
@@ -141,8 +220,22 @@ pub fn plan(costs: &Costs, load: &Load) -> Plan {
         api_replicas * (1.0 - (1.0 - 1.0 / api_replicas).powf(per_room))
     };
     let bus_deliveries_per_s = events_per_s * replicas_per_room;
+    // Today every replica hears every event: those with listeners of the
+    // room work as on the sharded bus, the others receive and drop it.
+    let spread_per_room = api_replicas * (1.0 - (1.0 - 1.0 / api_replicas).powf(per_room));
+    let bus_cores_today = events_per_s
+        * (spread_per_room * costs.bus_delivery_cpu + (api_replicas - spread_per_room) * costs.bus_receive_cpu);
     let egress = load.listeners * load.bitrate_kbps * 1000.0 / 8.0;
-    let edge_cpu = egress / costs.edge_bytes_per_core + track_changes_per_s * per_room * costs.edge_first_range_cpu;
+    // With the CDN tier, the edges send each room's new track once (one
+    // fill per slice, loadtest/cdn) and answer the CDN's first ranges only.
+    let track_bytes = load.track_seconds * load.bitrate_kbps * 1000.0 / 8.0;
+    let (edge_egress, first_ranges) = if load.cdn {
+        (track_changes_per_s * track_bytes, track_changes_per_s)
+    } else {
+        (egress, track_changes_per_s * per_room)
+    };
+    let edge_cpu = edge_egress / costs.edge_bytes_per_core + first_ranges * costs.edge_first_range_cpu;
+    let pg_load = votes_per_s / costs.pg_batched_votes + track_changes_per_s / costs.pg_commits;
     Plan {
         track_changes_per_s,
         votes_per_s,
@@ -153,14 +246,17 @@ pub fn plan(costs: &Costs, load: &Load) -> Plan {
         socket_memory_gib: load.listeners * costs.socket_bytes / 1_073_741_824.0,
         bus_today_per_s: events_per_s * api_replicas,
         bus_deliveries_per_s,
-        api_cores_for_bus_today: events_per_s * api_replicas * costs.bus_receive_cpu,
-        api_cores_for_bus: bus_deliveries_per_s * costs.bus_receive_cpu,
+        api_cores_for_bus_today: bus_cores_today,
+        api_cores_for_bus: bus_deliveries_per_s * costs.bus_delivery_cpu,
         redis_shards: (bus_deliveries_per_s / costs.redis_deliveries).ceil().max(1.0),
         pg_writes_per_s: votes_per_s + track_changes_per_s,
-        pg_load: votes_per_s / costs.pg_batched_votes + track_changes_per_s / costs.pg_commits,
+        pg_load,
+        pg_servers: (pg_load / costs.pg_headroom).ceil().max(1.0),
         egress_gbit_s: egress * 8.0 / 1e9,
-        edge_replicas: (egress / costs.nic_bytes).ceil(),
+        edge_egress_gbit_s: edge_egress * 8.0 / 1e9,
+        edge_replicas: (edge_egress / costs.nic_bytes).ceil().max(2.0),
         edge_cores: edge_cpu,
+        big_room: big_room(costs, load),
     }
 }
 
@@ -175,12 +271,14 @@ fn main() {
         votes_per_track: number("--votes-per-track", defaults.votes_per_track),
         bitrate_kbps: number("--bitrate-kbps", defaults.bitrate_kbps),
         affinity: args.has("--affinity"),
+        cdn: args.has("--cdn"),
+        big_room: number("--big-room", 0.0),
     };
     let costs = Costs::default();
     let p = plan(&costs, &load);
     println!(
-        "{} listeners in {} rooms, tracks of {} s, {} vote(s) per listener per track, {} kbit/s, room affinity: {}\n",
-        load.listeners, load.rooms, load.track_seconds, load.votes_per_track, load.bitrate_kbps, load.affinity
+        "{} listeners in {} rooms, tracks of {} s, {} vote(s) per listener per track, {} kbit/s, room affinity: {}, CDN: {}\n",
+        load.listeners, load.rooms, load.track_seconds, load.votes_per_track, load.bitrate_kbps, load.affinity, load.cdn
     );
     println!("| quantity | value |\n| --- | ---: |");
     let rows = [
@@ -201,12 +299,36 @@ fn main() {
         ("Redis shards for the sharded bus", p.redis_shards),
         ("PostgreSQL writes / s (votes, track changes)", p.pg_writes_per_s),
         ("PostgreSQL load (of one measured server)", p.pg_load),
-        ("egress, Gbit/s", p.egress_gbit_s),
-        ("edge replicas (network cards)", p.edge_replicas),
+        (
+            "PostgreSQL servers (rooms split by id, each at most 0.7 loaded)",
+            p.pg_servers,
+        ),
+        ("egress to listeners, Gbit/s", p.egress_gbit_s),
+        ("egress of the edges, Gbit/s", p.edge_egress_gbit_s),
+        ("edge replicas (network cards, at least two)", p.edge_replicas),
         ("edge cores (CPU)", p.edge_cores),
     ];
     for (name, value) in rows {
         println!("| {name} | {value:.2} |");
+    }
+    let big = p.big_room;
+    if load.big_room > 0.0 {
+        println!(
+            "\nThe room of {} listeners:\n\n| quantity | value |\n| --- | ---: |",
+            load.big_room
+        );
+        let rows = [
+            ("events / s", big.events_per_s),
+            ("frames per event", big.frames_per_event),
+            ("frames / s", big.frames_per_s),
+            ("API cores for its frames", big.cores),
+            ("replicas holding it", big.replicas),
+            ("API cores, votes merged into 4 updates / s", big.cores_with_ticks),
+            ("replicas holding it, votes merged", big.replicas_with_ticks),
+        ];
+        for (name, value) in rows {
+            println!("| {name} | {value:.2} |");
+        }
     }
 }
 
@@ -236,14 +358,51 @@ mod tests {
             },
         );
         assert_eq!(with_affinity.bus_deliveries_per_s, with_affinity.events_per_s);
-        // Taking in every room's events costs each replica 0.3 of a core
-        // (measured cost); sharded with affinity, a twentieth of that.
+        // Every replica hearing every event: 13 deliveries at 117 µs and 7
+        // drops at 58 µs an event, 10.0 cores; sharded and spread 7.9;
+        // with affinity one delivery an event, 0.61.
         assert!(
-            (p.api_cores_for_bus_today - 6.08).abs() < 0.01,
+            (p.api_cores_for_bus_today - 10.0).abs() < 0.1,
             "{}",
             p.api_cores_for_bus_today
         );
-        assert!((with_affinity.api_cores_for_bus - 0.30).abs() < 0.01);
+        assert!((p.api_cores_for_bus - 7.86).abs() < 0.05, "{}", p.api_cores_for_bus);
+        assert!(
+            (with_affinity.api_cores_for_bus - 0.61).abs() < 0.01,
+            "{}",
+            with_affinity.api_cores_for_bus
+        );
+    }
+
+    /// docs/capacity.md's ten million: PostgreSQL breaks first and is split
+    /// by room; the CDN takes the egress off the edges; the big room needs
+    /// its votes merged.
+    #[test]
+    fn ten_million_listeners_in_half_a_million_rooms() {
+        let load = Load {
+            listeners: 10_000_000.0,
+            rooms: 500_000.0,
+            affinity: true,
+            cdn: true,
+            big_room: 50_000.0,
+            ..Load::default()
+        };
+        let p = plan(&Costs::default(), &load);
+        assert!((p.pg_load - 4.84).abs() < 0.05, "{}", p.pg_load);
+        assert_eq!(p.pg_servers, 7.0);
+        assert!((p.egress_gbit_s - 1920.0).abs() < 1e-6);
+        // 2 381 track changes a second, 5.04 MB each.
+        assert!((p.edge_egress_gbit_s - 96.0).abs() < 0.1, "{}", p.edge_egress_gbit_s);
+        assert_eq!(p.edge_replicas, 6.0);
+        assert_eq!(p.bus_deliveries_per_s, p.events_per_s);
+        assert_eq!(p.api_replicas, 200.0);
+        let big = p.big_room;
+        assert_eq!(big.frames_per_event, 50_000.0);
+        assert!((big.events_per_s - 238.1).abs() < 0.1, "{}", big.events_per_s);
+        assert!((big.cores - 238.1).abs() < 0.1, "{}", big.cores);
+        assert_eq!(big.replicas, 120.0);
+        assert!((big.cores_with_ticks - 4.0).abs() < 0.02, "{}", big.cores_with_ticks);
+        assert_eq!(big.replicas_with_ticks, 3.0);
     }
 
     #[test]
