@@ -280,7 +280,6 @@ fn main() {
         "{} listeners in {} rooms, tracks of {} s, {} vote(s) per listener per track, {} kbit/s, room affinity: {}, CDN: {}\n",
         load.listeners, load.rooms, load.track_seconds, load.votes_per_track, load.bitrate_kbps, load.affinity, load.cdn
     );
-    println!("| quantity | value |\n| --- | ---: |");
     let rows = [
         ("track changes / s", p.track_changes_per_s),
         ("votes / s", p.votes_per_s),
@@ -308,15 +307,10 @@ fn main() {
         ("edge replicas (network cards, at least two)", p.edge_replicas),
         ("edge cores (CPU)", p.edge_cores),
     ];
-    for (name, value) in rows {
-        println!("| {name} | {value:.2} |");
-    }
+    table(&rows);
     let big = p.big_room;
     if load.big_room > 0.0 {
-        println!(
-            "\nThe room of {} listeners:\n\n| quantity | value |\n| --- | ---: |",
-            load.big_room
-        );
+        println!("\nThe room of {} listeners:\n", load.big_room);
         let rows = [
             ("events / s", big.events_per_s),
             ("frames per event", big.frames_per_event),
@@ -326,9 +320,14 @@ fn main() {
             ("API cores, votes merged into 4 updates / s", big.cores_with_ticks),
             ("replicas holding it, votes merged", big.replicas_with_ticks),
         ];
-        for (name, value) in rows {
-            println!("| {name} | {value:.2} |");
-        }
+        table(&rows);
+    }
+}
+
+fn table(rows: &[(&str, f64)]) {
+    println!("| quantity | value |\n| --- | ---: |");
+    for (name, value) in rows {
+        println!("| {name} | {value:.2} |");
     }
 }
 

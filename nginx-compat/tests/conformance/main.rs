@@ -135,6 +135,27 @@ fn same_header(nginx: &Observed, edge: &Observed, name: &str) -> Result<(), Stri
     }
 }
 
+/// Sends each case to a reference server and to the one compared, the
+/// pair `plain` or `signed` as the case is, and names what `compare` finds.
+async fn differences(
+    cases: &[Case],
+    pass: &str,
+    plain: (SocketAddr, SocketAddr),
+    signed: (SocketAddr, SocketAddr),
+    compare: fn(&Case, &Observed, &Observed) -> Result<(), String>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for case in cases {
+        let (reference, compared) = if case.signed { signed } else { plain };
+        let expected = exchange(reference, &case.request()).await;
+        let observed = exchange(compared, &case.request()).await;
+        if let Err(why) = compare(case, &expected, &observed) {
+            failures.push(format!("{pass}{:<48} {why}", case.name));
+        }
+    }
+    failures
+}
+
 async fn run_suite(io: IoMode) {
     assert!(
         spotik_nginx_compat::nginx_binary().is_some(),
@@ -159,19 +180,9 @@ async fn run_suite(io: IoMode) {
 
     let cases = cases::all(&root);
     assert!(cases.len() >= 80, "only {} cases", cases.len());
-    let mut failures = Vec::new();
-    for case in &cases {
-        let (nginx_addr, edge_addr) = if case.signed {
-            (nginx.addrs[1], edge_signed)
-        } else {
-            (nginx.addrs[0], edge_plain)
-        };
-        let from_nginx = exchange(nginx_addr, &case.request()).await;
-        let from_edge = exchange(edge_addr, &case.request()).await;
-        if let Err(why) = compare(case, &from_nginx, &from_edge) {
-            failures.push(format!("{:<48} {why}", case.name));
-        }
-    }
+    let plain = (nginx.addrs[0], edge_plain);
+    let signed = (nginx.addrs[1], edge_signed);
+    let failures = differences(&cases, "", plain, signed, compare).await;
     assert!(
         failures.is_empty(),
         "{} of {} cases differ ({io:?}):\n{}\nnginx error log:\n{}",
@@ -221,21 +232,9 @@ async fn cdn_tier_answers_like_the_edge_cold_and_warm() {
     .expect("the CDN node starts");
 
     let cases = cases::all(&root);
-    let mut failures = Vec::new();
-    for pass in ["cold", "warm"] {
-        for case in &cases {
-            let (cdn_addr, edge_addr) = if case.signed {
-                (cdn.addrs[1], edge_signed)
-            } else {
-                (cdn.addrs[0], edge_plain)
-            };
-            let from_edge = exchange(edge_addr, &case.request()).await;
-            let from_cdn = exchange(cdn_addr, &case.request()).await;
-            if let Err(why) = compare_through_cdn(case, &from_edge, &from_cdn) {
-                failures.push(format!("{pass} {:<48} {why}", case.name));
-            }
-        }
-    }
+    let (plain, signed) = ((edge_plain, cdn.addrs[0]), (edge_signed, cdn.addrs[1]));
+    let mut failures = differences(&cases, "cold ", plain, signed, compare_through_cdn).await;
+    failures.extend(differences(&cases, "warm ", plain, signed, compare_through_cdn).await);
     assert!(
         failures.is_empty(),
         "{} of {} cases differ through the CDN:\n{}\nnginx error log:\n{}",
