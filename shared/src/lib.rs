@@ -12,4 +12,5 @@ pub mod shutdown;
 pub mod signed_link;
 pub mod system;
 pub mod telemetry;
+#[cfg(feature = "test-database")]
 pub mod test_database;
