@@ -7,16 +7,23 @@
 
 use crate::config::{Config, ConfigError};
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::ffi::OsString;
+use std::path::PathBuf;
 
-/// What to do once configured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the process is asked to do.
+#[derive(Debug)]
 pub enum Task {
     /// Apply migrations, then serve (the default).
-    Serve,
+    Serve(Box<Config>),
     /// Apply migrations and exit.
-    Migrate,
+    Migrate(Box<Config>),
     /// Apply migrations, add the demo data if absent, and exit.
-    Seed,
+    Seed(Box<Config>),
+    /// Print the OpenAPI document and exit: no configuration, database or Redis.
+    Openapi,
+    /// Probe an upload, as the server's limited child (`files::probe`):
+    /// nothing else of the server starts.
+    ProbeFile(PathBuf),
 }
 
 /// Every setting: its environment variable and what it does.
@@ -284,6 +291,13 @@ fn command() -> Command {
         .subcommand(
             Command::new("openapi")
                 .about("Print the REST API's OpenAPI document (as served at /api/openapi.json) and exit"),
+        )
+        .subcommand(
+            Command::new(crate::files::probe::SUBCOMMAND).hide(true).arg(
+                Arg::new("path")
+                    .required(true)
+                    .value_parser(clap::value_parser!(PathBuf)),
+            ),
         );
     for (variable, help) in SETTINGS {
         command = command.arg(
@@ -301,18 +315,26 @@ fn command() -> Command {
     command
 }
 
-/// Parses `args` (without the program name) and the environment.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Task, Config), String> {
+/// Parses `args` (without the program name) and, for the tasks that need a
+/// configuration, the environment.
+pub fn parse<T: Into<OsString> + Clone>(args: impl IntoIterator<Item = T>) -> Result<Task, String> {
     let matches = command()
-        .try_get_matches_from(std::iter::once("spotik-api".to_owned()).chain(args))
+        .try_get_matches_from(std::iter::once(OsString::from("spotik-api")).chain(args.into_iter().map(Into::into)))
         .map_err(|error| error.render().to_string())?;
-    let task = match matches.subcommand_name() {
-        Some("migrate") => Task::Migrate,
-        Some("seed") => Task::Seed,
-        _ => Task::Serve,
+    let configured = || {
+        configure(&matches)
+            .map(Box::new)
+            .map_err(|error| format!("spotik-api: {error}"))
     };
-    let config = configure(&matches).map_err(|error| format!("spotik-api: {error}"))?;
-    Ok((task, config))
+    Ok(match matches.subcommand() {
+        Some(("openapi", _)) => Task::Openapi,
+        Some((name, sub)) if name == crate::files::probe::SUBCOMMAND => {
+            Task::ProbeFile(sub.get_one::<PathBuf>("path").cloned().unwrap_or_default())
+        }
+        Some(("migrate", _)) => Task::Migrate(configured()?),
+        Some(("seed", _)) => Task::Seed(configured()?),
+        _ => Task::Serve(configured()?),
+    })
 }
 
 fn configure(matches: &ArgMatches) -> Result<Config, ConfigError> {
@@ -341,14 +363,31 @@ mod tests {
 
     #[test]
     fn flags_set_what_the_environment_would() {
-        let (task, config) = parse(args(&["--listen", "127.0.0.1:9999", "--upload-max-bytes", "1024"])).unwrap();
-        assert_eq!(task, Task::Serve);
+        let Ok(Task::Serve(config)) = parse(args(&["--listen", "127.0.0.1:9999", "--upload-max-bytes", "1024"])) else {
+            panic!("no flags or subcommand: serve");
+        };
         assert_eq!(config.listen.to_string(), "127.0.0.1:9999");
         assert_eq!(config.upload_max_bytes, 1024);
-        let (task, config) = parse(args(&["migrate", "--database-url", "postgres://x@127.0.0.1/y"])).unwrap();
-        assert_eq!(task, Task::Migrate);
+        let Ok(Task::Migrate(config)) = parse(args(&["migrate", "--database-url", "postgres://x@127.0.0.1/y"])) else {
+            panic!("migrate");
+        };
         assert_eq!(config.database_url, "postgres://x@127.0.0.1/y");
-        assert_eq!(parse(args(&["seed"])).unwrap().0, Task::Seed);
+        assert!(matches!(parse(args(&["seed"])), Ok(Task::Seed(_))));
+    }
+
+    /// The tasks without a configuration never read one: a setting the
+    /// server would refuse does not stop them.
+    #[test]
+    fn the_document_and_the_probe_need_no_configuration() {
+        assert!(matches!(
+            parse(args(&["openapi", "--listen", "nowhere"])),
+            Ok(Task::Openapi)
+        ));
+        let Ok(Task::ProbeFile(path)) = parse(args(&["probe-file", "/tmp/x.part", "--listen", "nowhere"])) else {
+            panic!("probe-file");
+        };
+        assert_eq!(path, PathBuf::from("/tmp/x.part"));
+        assert!(parse(args(&["probe-file"])).is_err(), "the probe needs its file");
     }
 
     #[test]

@@ -2,44 +2,8 @@ use spotik_api::cli::{self, Task};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // An upload's probe, in a child of the server (`spotik_api::files::probe`):
-    // nothing else of the server starts.
-    let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == spotik_api::files::probe::SUBCOMMAND) {
-        return match args.next() {
-            Some(path) => spotik_api::files::probe::run_child(std::path::Path::new(&path)),
-            None => ExitCode::FAILURE,
-        };
-    }
-    spotik_api::telemetry::memory::return_large_blocks();
-    spotik_api::http::acceptor::raise_descriptor_limit();
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(serve()),
-        Err(error) => {
-            eprintln!("spotik-api: cannot start the runtime: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve() -> ExitCode {
-    // The document needs no configuration, database or Redis.
-    if std::env::args().nth(1).as_deref() == Some("openapi") {
-        let document = spotik_api::http::openapi::document(&spotik_api::router());
-        return match document.to_pretty_json() {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("spotik-api: the OpenAPI document cannot be written: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::telemetry::db_stats::layer()));
-    let (task, config) = match cli::parse(std::env::args().skip(1)) {
-        Ok(parsed) => parsed,
+    let task = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(task) => task,
         Err(message) => {
             // --help and --version come this way too, on standard output.
             let help = message.starts_with("Spotik") || message.starts_with("Usage");
@@ -54,6 +18,34 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (config, then) = match task {
+        // An upload's probe, in a child of the server: nothing else starts.
+        Task::ProbeFile(path) => return spotik_api::files::probe::run_child(&path),
+        Task::Openapi => return print_openapi(),
+        Task::Serve(config) => (config, Then::Serve),
+        Task::Migrate(config) => (config, Then::Exit),
+        Task::Seed(config) => (config, Then::Seed),
+    };
+    spotik_api::telemetry::memory::return_large_blocks();
+    spotik_api::http::acceptor::raise_descriptor_limit();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(*config, then)),
+        Err(error) => {
+            eprintln!("spotik-api: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What follows the migrations, which every configured task applies.
+enum Then {
+    Serve,
+    Seed,
+    Exit,
+}
+
+async fn run(config: spotik_api::config::Config, then: Then) -> ExitCode {
+    spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::telemetry::db_stats::layer()));
     let listen = config.listen;
     let state = match spotik_api::connect(config).await {
         Ok(state) => state,
@@ -62,19 +54,19 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match task {
-        Task::Migrate => {
+    match then {
+        Then::Exit => {
             tracing::info!("migrations applied");
             ExitCode::SUCCESS
         }
-        Task::Seed => match spotik_api::seed::seed(&state).await {
+        Then::Seed => match spotik_api::seed::seed(&state).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("spotik-api: seeding failed: {error}");
                 ExitCode::FAILURE
             }
         },
-        Task::Serve => {
+        Then::Serve => {
             let listener = match tokio::net::TcpListener::bind(listen).await {
                 Ok(listener) => listener,
                 Err(error) => {
@@ -90,6 +82,21 @@ async fn serve() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// The document needs no configuration, database or Redis.
+fn print_openapi() -> ExitCode {
+    let document = spotik_api::http::openapi::document(&spotik_api::router());
+    match document.to_pretty_json() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("spotik-api: the OpenAPI document cannot be written: {error}");
+            ExitCode::FAILURE
         }
     }
 }
