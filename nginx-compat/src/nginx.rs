@@ -46,6 +46,10 @@ pub struct CdnServer<'a> {
     pub signing_secret: Option<&'a str>,
 }
 
+fn cdn_cache_in(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("cache-{i}"))
+}
+
 /// One server block to render: its template values and signing secret.
 struct Block<'a> {
     values: Vec<(&'static str, String)>,
@@ -66,50 +70,50 @@ impl Nginx {
             values: vec![("MEDIA_ROOT", server.media_root.display().to_string())],
             signing_secret: server.signing_secret,
         });
-        Self::start_blocks("media/media.conf.template", "LISTEN", blocks, |text, _| text)
+        Self::start_blocks(
+            tempfile::tempdir()?,
+            "media/media.conf.template",
+            "LISTEN",
+            blocks,
+            |text, _| text,
+        )
     }
 
     /// Renders the CDN template once per [`CdnServer`] (each with its own
     /// cache, [`Nginx::cdn_cache`]) and starts nginx in the foreground.
     pub fn start_cdn(servers: &[CdnServer<'_>]) -> io::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let caches = dir.path().to_path_buf();
-        let blocks = servers.iter().enumerate().map(|(i, server)| Block {
-            values: vec![
-                (
-                    "EDGE_SERVERS",
-                    server.edges.iter().map(|edge| format!("server {edge}; ")).collect(),
-                ),
-                ("CDN_CACHE_DIR", caches.join(format!("cache-{i}")).display().to_string()),
-                ("CDN_MAX_SIZE", "1g".to_owned()),
-            ],
-            signing_secret: server.signing_secret,
-        });
-        // Each node's cache zone, path variable and upstream need names of
-        // their own inside one nginx.
-        let own_names = |text: String, i: usize| {
-            ["spotik_cdn_edges", "spotik_cdn_path", "spotik_cdn:", "spotik_cdn;"]
-                .iter()
-                .fold(text, |text, name| {
-                    let (stem, end) = name.split_at(name.trim_end_matches([':', ';']).len());
-                    text.replace(name, &format!("{stem}_{i}{end}"))
-                })
-        };
-        Self::start_blocks_in(dir, "cdn/cdn.conf.template", "CDN_LISTEN", blocks, own_names)
-    }
-
-    fn start_blocks<'a>(
-        template: &str,
-        listen: &'static str,
-        blocks: impl Iterator<Item = Block<'a>>,
-        rename: impl Fn(String, usize) -> String,
-    ) -> io::Result<Self> {
-        Self::start_blocks_in(tempfile::tempdir()?, template, listen, blocks, rename)
+        // Collected: the values borrow `dir`, which is then handed over.
+        let blocks: Vec<_> = servers
+            .iter()
+            .enumerate()
+            .map(|(i, server)| Block {
+                values: vec![
+                    (
+                        "EDGE_SERVERS",
+                        server.edges.iter().map(|edge| format!("server {edge}; ")).collect(),
+                    ),
+                    ("CDN_CACHE_DIR", cdn_cache_in(dir.path(), i).display().to_string()),
+                    ("CDN_MAX_SIZE", "1g".to_owned()),
+                ],
+                signing_secret: server.signing_secret,
+            })
+            .collect();
+        // Each node's cache zone, path variable and upstream (every name
+        // starting `spotik_cdn`) need names of their own inside one nginx.
+        let own_names = |text: String, i: usize| text.replace("spotik_cdn", &format!("spotik_cdn_{i}"));
+        Self::start_blocks(
+            dir,
+            "cdn/cdn.conf.template",
+            "CDN_LISTEN",
+            blocks.into_iter(),
+            own_names,
+        )
     }
 
     /// Renders `template` once per block, on a free port given as `listen`,
     /// with its `secure-link.conf` snippet, and starts nginx on them all.
-    fn start_blocks_in<'a>(
+    fn start_blocks<'a>(
         dir: TempDir,
         template: &str,
         listen: &'static str,
@@ -151,7 +155,7 @@ impl Nginx {
 
     /// The cache folder of CDN node `i` (of [`Nginx::start_cdn`]).
     pub fn cdn_cache(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("cache-{i}"))
+        cdn_cache_in(self.dir.path(), i)
     }
 
     /// Starts nginx in the foreground with `http_block` as the body of its

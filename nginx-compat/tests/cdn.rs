@@ -69,9 +69,7 @@ impl Rig {
     async fn get(&self, path: &str, ttl: i64, range: Option<&str>) -> Observed {
         let expires = (now() as i64 + ttl) as u64;
         let target = signed_path(SECRET, path, expires);
-        let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
-        let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{range}\r\n");
-        exchange(self.cdn.addrs[0], request.as_bytes()).await
+        exchange(self.cdn.addrs[0], get_request(&target, range).as_bytes()).await
     }
 
     /// The requests the edge has served: (request line, status, body bytes).
@@ -91,6 +89,12 @@ impl Rig {
     fn cached_files(&self) -> usize {
         files_under(&self.cdn.cdn_cache(0))
     }
+}
+
+/// `GET target`, with `Range` when given, on a connection closed after it.
+fn get_request(target: &str, range: Option<&str>) -> String {
+    let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
+    format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{range}\r\n")
 }
 
 fn now() -> u64 {
@@ -140,8 +144,7 @@ async fn listeners_arriving_together_cost_the_edge_one_fill_per_slice() {
     // wait for it instead of fetching the slice again.
     let mut quitter = tokio::net::TcpStream::connect(rig.cdn.addrs[0]).await.unwrap();
     let target = signed_path(SECRET, "/audio/big.mp3", now() + 600);
-    let head = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    quitter.write_all(head.as_bytes()).await.unwrap();
+    quitter.write_all(get_request(&target, None).as_bytes()).await.unwrap();
     let mut first = [0u8; 16];
     quitter.read_exact(&mut first).await.unwrap();
     drop(quitter);
@@ -212,8 +215,7 @@ async fn bad_links_never_reach_the_cache_or_the_edge() {
         ("garbage expiry", valid.replace("expires=", "expires=x"), 403),
     ];
     for (what, target, status) in &bad {
-        let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        let answer = exchange(rig.cdn.addrs[0], request.as_bytes()).await;
+        let answer = exchange(rig.cdn.addrs[0], get_request(target, None).as_bytes()).await;
         assert_eq!(answer.status, *status, "{what} link");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -375,6 +375,20 @@ fn websocket_over_tls(https: SocketAddr, path: &str, send: Option<&str>) -> (Str
 /// A native socket held open through nginx over TLS (`openssl s_client`),
 /// returned once the server has said `connection_established`; closed
 /// when the child is killed.
+/// `count` sockets at `path`, opened one after the other, held open.
+async fn hold_sockets(https: SocketAddr, path: &str, count: usize) -> Vec<std::process::Child> {
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        let path = path.to_owned();
+        held.push(
+            tokio::task::spawn_blocking(move || hold_socket(https, &path))
+                .await
+                .unwrap(),
+        );
+    }
+    held
+}
+
 fn hold_socket(https: SocketAddr, path: &str) -> std::process::Child {
     let (child, rx) = upgrade_over_tls(https, path, None);
     let mut bytes = Vec::new();
@@ -455,14 +469,7 @@ async fn front_sends_a_rooms_sockets_to_one_replica() {
     // replicas is 2 in 65 536.
     for _ in 0..16 {
         let path = format!("/ws?token={token}&room={}", uuid::Uuid::new_v4());
-        for _ in 0..3 {
-            let path = path.clone();
-            held.push(
-                tokio::task::spawn_blocking(move || hold_socket(https, &path))
-                    .await
-                    .unwrap(),
-            );
-        }
+        held.extend(hold_sockets(https, &path, 3).await);
         let now = sockets_on(&state_a, &state_b, before.0 + before.1 + 3).await;
         let added = (now.0 - before.0, now.1 - before.1);
         assert!(
@@ -480,15 +487,7 @@ async fn front_sends_a_rooms_sockets_to_one_replica() {
         rooms_on.0 > 0 && rooms_on.1 > 0,
         "every room on one replica: {rooms_on:?}"
     );
-    let path = format!("/ws?token={token}");
-    for _ in 0..4 {
-        let path = path.clone();
-        held.push(
-            tokio::task::spawn_blocking(move || hold_socket(https, &path))
-                .await
-                .unwrap(),
-        );
-    }
+    held.extend(hold_sockets(https, &format!("/ws?token={token}"), 4).await);
     let now = sockets_on(&state_a, &state_b, before.0 + before.1 + 4).await;
     assert!(
         now.0 > before.0 && now.1 > before.1,
