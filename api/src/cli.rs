@@ -13,17 +13,24 @@ use std::path::PathBuf;
 /// What the process is asked to do.
 #[derive(Debug)]
 pub enum Task {
-    /// Apply migrations, then serve (the default).
-    Serve(Box<Config>),
-    /// Apply migrations and exit.
-    Migrate(Box<Config>),
-    /// Apply migrations, add the demo data if absent, and exit.
-    Seed(Box<Config>),
+    /// Apply migrations with this configuration, then do the job.
+    Run(Job, Box<Config>),
     /// Print the OpenAPI document and exit: no configuration, database or Redis.
     Openapi,
     /// Probe an upload, as the server's limited child (`files::probe`):
     /// nothing else of the server starts.
     ProbeFile(PathBuf),
+}
+
+/// What follows the migrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Serve (the default).
+    Serve,
+    /// Exit.
+    Migrate,
+    /// Add the demo data if absent, and exit.
+    Seed,
 }
 
 /// Every setting: its environment variable and what it does.
@@ -317,24 +324,23 @@ fn command() -> Command {
 
 /// Parses `args` (without the program name) and, for the tasks that need a
 /// configuration, the environment.
-pub fn parse<T: Into<OsString> + Clone>(args: impl IntoIterator<Item = T>) -> Result<Task, String> {
+pub fn parse<T: Into<OsString>>(args: impl IntoIterator<Item = T>) -> Result<Task, String> {
     let matches = command()
         .try_get_matches_from(std::iter::once(OsString::from("spotik-api")).chain(args.into_iter().map(Into::into)))
         .map_err(|error| error.render().to_string())?;
-    let configured = || {
-        configure(&matches)
-            .map(Box::new)
-            .map_err(|error| format!("spotik-api: {error}"))
-    };
-    Ok(match matches.subcommand() {
-        Some(("openapi", _)) => Task::Openapi,
+    let job = match matches.subcommand() {
+        Some(("openapi", _)) => return Ok(Task::Openapi),
         Some((name, sub)) if name == crate::files::probe::SUBCOMMAND => {
-            Task::ProbeFile(sub.get_one::<PathBuf>("path").cloned().unwrap_or_default())
+            return Ok(Task::ProbeFile(
+                sub.get_one::<PathBuf>("path").cloned().unwrap_or_default(),
+            ));
         }
-        Some(("migrate", _)) => Task::Migrate(configured()?),
-        Some(("seed", _)) => Task::Seed(configured()?),
-        _ => Task::Serve(configured()?),
-    })
+        Some(("migrate", _)) => Job::Migrate,
+        Some(("seed", _)) => Job::Seed,
+        _ => Job::Serve,
+    };
+    let config = configure(&matches).map_err(|error| format!("spotik-api: {error}"))?;
+    Ok(Task::Run(job, Box::new(config)))
 }
 
 fn configure(matches: &ArgMatches) -> Result<Config, ConfigError> {
@@ -363,16 +369,20 @@ mod tests {
 
     #[test]
     fn flags_set_what_the_environment_would() {
-        let Ok(Task::Serve(config)) = parse(args(&["--listen", "127.0.0.1:9999", "--upload-max-bytes", "1024"])) else {
+        let Ok(Task::Run(Job::Serve, config)) =
+            parse(args(&["--listen", "127.0.0.1:9999", "--upload-max-bytes", "1024"]))
+        else {
             panic!("no flags or subcommand: serve");
         };
         assert_eq!(config.listen.to_string(), "127.0.0.1:9999");
         assert_eq!(config.upload_max_bytes, 1024);
-        let Ok(Task::Migrate(config)) = parse(args(&["migrate", "--database-url", "postgres://x@127.0.0.1/y"])) else {
+        let Ok(Task::Run(Job::Migrate, config)) =
+            parse(args(&["migrate", "--database-url", "postgres://x@127.0.0.1/y"]))
+        else {
             panic!("migrate");
         };
         assert_eq!(config.database_url, "postgres://x@127.0.0.1/y");
-        assert!(matches!(parse(args(&["seed"])), Ok(Task::Seed(_))));
+        assert!(matches!(parse(args(&["seed"])), Ok(Task::Run(Job::Seed, _))));
     }
 
     /// The tasks without a configuration never read one: a setting the

@@ -1,4 +1,4 @@
-use spotik_api::cli::{self, Task};
+use spotik_api::cli::{self, Job, Task};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,18 +18,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (config, then) = match task {
+    let (job, config) = match task {
         // An upload's probe, in a child of the server: nothing else starts.
         Task::ProbeFile(path) => return spotik_api::files::probe::run_child(&path),
         Task::Openapi => return print_openapi(),
-        Task::Serve(config) => (config, Then::Serve),
-        Task::Migrate(config) => (config, Then::Exit),
-        Task::Seed(config) => (config, Then::Seed),
+        Task::Run(job, config) => (job, config),
     };
     spotik_api::telemetry::memory::return_large_blocks();
     spotik_api::http::acceptor::raise_descriptor_limit();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(run(*config, then)),
+        Ok(runtime) => runtime.block_on(run(job, *config)),
         Err(error) => {
             eprintln!("spotik-api: cannot start the runtime: {error}");
             ExitCode::FAILURE
@@ -37,14 +35,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// What follows the migrations, which every configured task applies.
-enum Then {
-    Serve,
-    Seed,
-    Exit,
-}
-
-async fn run(config: spotik_api::config::Config, then: Then) -> ExitCode {
+async fn run(job: Job, config: spotik_api::config::Config) -> ExitCode {
     spotik_shared::telemetry::init_with("info,sqlx=warn", Some(spotik_api::telemetry::db_stats::layer()));
     let listen = config.listen;
     let state = match spotik_api::connect(config).await {
@@ -54,19 +45,19 @@ async fn run(config: spotik_api::config::Config, then: Then) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match then {
-        Then::Exit => {
+    match job {
+        Job::Migrate => {
             tracing::info!("migrations applied");
             ExitCode::SUCCESS
         }
-        Then::Seed => match spotik_api::seed::seed(&state).await {
+        Job::Seed => match spotik_api::seed::seed(&state).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("spotik-api: seeding failed: {error}");
                 ExitCode::FAILURE
             }
         },
-        Then::Serve => {
+        Job::Serve => {
             let listener = match tokio::net::TcpListener::bind(listen).await {
                 Ok(listener) => listener,
                 Err(error) => {
