@@ -1,6 +1,7 @@
 //! Helpers for the side-by-side benchmarks in `loadtest/`; see `README.md`.
 
 pub mod client;
+pub mod socket;
 
 use std::net::SocketAddr;
 

@@ -23,14 +23,13 @@
 //! missed nothing or heard, after each event they missed, a later one,
 //! whose gap in `seq` tells a client to refetch the room (docs/realtime.md).
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
 use spotik_loadtest::client::Client;
 use spotik_loadtest::{quantile, Args};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Run {
@@ -58,12 +57,7 @@ async fn listener(
     } else {
         format!("ws://{}/ws?token={}&room={id}", run.server, run.token)
     };
-    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
-        .await
-        .expect("connect");
-    let join = serde_json::json!({ "type": "join_room", "data": { "room_id": id } }).to_string();
-    socket.send(Message::text(join)).await.expect("join_room");
+    let mut socket = spotik_loadtest::socket::join_room(&url, id).await;
     let mut heard = Vec::with_capacity(run.votes_per_room);
     loop {
         let deadline = stop.load(Ordering::Acquire);
@@ -106,10 +100,8 @@ async fn event_seq(client: &mut Client, token: &str, room: &str) -> u64 {
         )
         .await
         .expect("the room's state");
-    let body = answer.json();
-    body["data"]["event_seq"]
+    answer.json()["data"]["event_seq"]
         .as_u64()
-        .or_else(|| body["event_seq"].as_u64())
         .expect("event_seq in the room")
 }
 

@@ -170,7 +170,7 @@ pub struct BigRoom {
     /// Replicas that must hold its sockets and write its frames.
     pub replicas: f64,
     /// The same with vote events merged into a few a second (a score
-    /// update per tick: `vote_ticks_per_s`), which the hub does not do today.
+    /// update per tick: [`VOTE_TICKS_PER_S`]), which the hub does not do today.
     pub cores_with_ticks: f64,
     pub replicas_with_ticks: f64,
 }
@@ -214,15 +214,11 @@ pub fn plan(costs: &Costs, load: &Load) -> Plan {
     let api_replicas = (load.listeners / costs.sockets_per_replica).ceil();
     // Without affinity a room's listeners sit on as many replicas as the
     // chance spreads them over; every one of those replicas hears each event.
-    let replicas_per_room = if load.affinity {
-        1.0
-    } else {
-        api_replicas * (1.0 - (1.0 - 1.0 / api_replicas).powf(per_room))
-    };
+    let spread_per_room = api_replicas * (1.0 - (1.0 - 1.0 / api_replicas).powf(per_room));
+    let replicas_per_room = if load.affinity { 1.0 } else { spread_per_room };
     let bus_deliveries_per_s = events_per_s * replicas_per_room;
     // Today every replica hears every event: those with listeners of the
     // room work as on the sharded bus, the others receive and drop it.
-    let spread_per_room = api_replicas * (1.0 - (1.0 - 1.0 / api_replicas).powf(per_room));
     let bus_cores_today = events_per_s
         * (spread_per_room * costs.bus_delivery_cpu + (api_replicas - spread_per_room) * costs.bus_receive_cpu);
     let egress = load.listeners * load.bitrate_kbps * 1000.0 / 8.0;

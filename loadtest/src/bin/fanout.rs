@@ -164,12 +164,7 @@ async fn native_subscriber(
 ) -> Vec<u64> {
     let (token, room, _) = options.vote.as_ref().expect("--native needs --token --room --track");
     let url = format!("ws://{}/ws?token={token}", options.server);
-    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
-        .await
-        .expect("connect");
-    let join = json!({ "type": "join_room", "data": { "room_id": room } }).to_string();
-    socket.send(Message::text(join)).await.expect("join_room");
+    let mut socket = spotik_loadtest::socket::join_room(&url, room).await;
     let mut latencies = Vec::with_capacity(options.events);
     while let Some(Ok(message)) = socket.next().await {
         let Message::Text(text) = message else { continue };
