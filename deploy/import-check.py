@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """Imports between the modules of one crate's src/ (file level, from
 `crate::a::b`, `crate::{a, b}` and `super::x` paths; unit-test modules and
-comments left out): loops, and with a layers file, imports that run upward.
+comments left out): loops between modules and between folders (a top-level
+module and everything under it), and with a layers file, imports that run
+upward.
+
+A layers file lists the crate's folders top to bottom, `name: folder …` a
+line; a file directly under src/ is a folder of its own and `(root)` is
+lib.rs. It names folders only: a line naming a module inside a folder (an
+exception for one file) is itself a problem, so a module's layer is always
+its folder's.
 
 Usage: import-check.py CRATE_SRC_DIR [LAYERS_FILE]
-Prints each loop and each upward import; the last line counts them."""
+Prints each loop, each upward import and each bad layers line; the last line
+counts them. Its own test: deploy/import-check-test.py."""
 import os, re, sys
 
 def module_of(root, path):
@@ -79,13 +88,36 @@ def layer_of(layers, module):
                     best = (len(key), rank, name)
     return best
 
+def folder_of(module):
+    return module.split("::")[0]
+
+def folders(graph):
+    """The imports between folders: a imports b when a module of a does one of b."""
+    out = {}
+    for m, targets in graph.items():
+        out.setdefault(folder_of(m), set())
+        for t in targets:
+            if folder_of(t) != folder_of(m):
+                out[folder_of(m)].add(folder_of(t))
+    return out
+
 def main(root, layers_path=None):
     graph = imports(root)
     problems = 0
     for c in cycles(graph):
         print("loop:", " <-> ".join(c)); problems += 1
+    for c in cycles(folders(graph)):
+        print("folder loop:", " <-> ".join(f or "(root)" for f in c)); problems += 1
     if layers_path:
         layers = read_layers(layers_path)
+        listed = {}
+        for name, members in layers:
+            for member in members:
+                if "::" in member:
+                    print(f"{layers_path}: layer {name} names {member}, a module inside a folder: layers are whole folders"); problems += 1
+                elif member in listed:
+                    print(f"{layers_path}: {member} is in layers {listed[member]} and {name}"); problems += 1
+                listed.setdefault(member, name)
         for m in sorted(graph):
             here = layer_of(layers, m)
             if here is None:

@@ -5,7 +5,7 @@
 //! condition is in the claiming query, so once one replica has advanced a
 //! room no other finds it — each end of track is acted on exactly once.
 
-use crate::domain::playback;
+use crate::services::playback;
 use crate::state::State;
 use std::time::Duration;
 use uuid::Uuid;
@@ -34,7 +34,7 @@ pub async fn run(state: State, mut shutdown: tokio::sync::watch::Receiver<bool>)
         }
         if pruned_at.elapsed() > Duration::from_secs(3600) {
             pruned_at = tokio::time::Instant::now();
-            if let Ok(n) = crate::auth::prune_revocations(&state.db).await {
+            if let Ok(n) = crate::services::sessions::prune_revocations(&state.db).await {
                 tracing::debug!(pruned = n, "expired revocations removed");
             }
         }

@@ -5,6 +5,7 @@
 //! future resolves, so `main` and the tests start it the same way.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -12,12 +13,16 @@ pub mod files;
 pub mod housekeeping;
 pub mod http;
 pub(crate) mod hub;
+pub mod limits;
 pub mod realtime;
 pub mod routes;
 pub mod seed;
+pub mod server;
+pub mod services;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 
 pub use config::Config;
 pub use state::{AppState, State};
@@ -111,9 +116,9 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         tracing::warn!(swept, "partial uploads of an earlier process removed");
     }
     let cache = Arc::new(if config.redis_cluster.is_empty() {
-        store::cache::Cache::new(&config.redis_url, &config.redis_prefix)
+        cache::Cache::new(&config.redis_url, &config.redis_prefix)
     } else {
-        store::cache::Cache::on_cluster(&config.redis_cluster, &config.redis_prefix)
+        cache::Cache::on_cluster(&config.redis_cluster, &config.redis_prefix)
     });
     if cache.ping().await.is_none() {
         tracing::warn!(url = %config.redis_url, "Redis is unreachable (REDIS_URL); running from PostgreSQL until it is back");
@@ -136,8 +141,8 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
         ),
         max_connections,
         sockets: hub::admission::Admission::new(max_sockets, config.hub.max_sockets_per_client),
-        login_limiter: auth::limiter::LoginLimiter::new(config.login_limit.clone(), cache.clone()),
-        registrations: auth::registrations::Registrations::new(
+        login_limiter: limits::login::LoginLimiter::new(config.login_limit.clone(), cache.clone()),
+        registrations: limits::registrations::Registrations::new(
             config.quotas.registrations_per_ip,
             config.quotas.registration_window,
         ),
@@ -147,10 +152,10 @@ pub async fn connect(config: Config) -> Result<State, StartError> {
             config.password_hash_wait,
         ),
         ballots: store::ballots::Ballots::new(db.clone()),
-        flood: domain::chat::Flood::default(),
+        flood: limits::flood::Flood::default(),
         warmer: files::warm::Warmer::new(config.edge_warm_urls.clone(), &config.edge_public_url),
         db,
-        events: domain::events::Events::default(),
+        events: store::events::Events::default(),
         hub: Arc::new(hub::Hub::new(config.hub.clone(), Arc::clone(&cache))),
         cache,
         requests: telemetry::request_stats::RequestStats::default(),
@@ -271,11 +276,11 @@ pub fn router() -> Router {
         .push(Router::with_path("time").get(routes::monitoring::server_time))
         .push(
             Router::with_path("auth")
-                .push(Router::with_path("register").post(auth::register))
-                .push(Router::with_path("login").post(auth::login))
-                .push(Router::with_path("refresh").post(auth::refresh))
-                .push(Router::with_path("logout").post(auth::logout))
-                .push(Router::with_path("me").get(auth::me)),
+                .push(Router::with_path("register").post(routes::auth::register))
+                .push(Router::with_path("login").post(routes::auth::login))
+                .push(Router::with_path("refresh").post(routes::auth::refresh))
+                .push(Router::with_path("logout").post(routes::auth::logout))
+                .push(Router::with_path("me").get(routes::auth::me)),
         )
         .push(
             Router::with_path("rooms")
@@ -331,8 +336,8 @@ pub fn router() -> Router {
                 ),
         );
     let routes = Router::new()
-        .hoop(http::deadline::bounded)
-        .hoop(http::deadline::refuse_while_database_down)
+        .hoop(server::deadline::bounded)
+        .hoop(server::deadline::refuse_while_database_down)
         .hoop(http::request::refuse_nul_in_query)
         .push(api)
         .push(apps)
@@ -400,7 +405,7 @@ pub async fn run(
     let follower = Arc::clone(&state);
     let endings = stop_rx.clone();
     let follow = tokio::spawn(async move { follower.follow_endings(endings).await });
-    let departures = tokio::spawn(domain::skips::follow_departures(Arc::clone(&state), stop_rx.clone()));
+    let departures = tokio::spawn(services::skips::follow_departures(Arc::clone(&state), stop_rx.clone()));
     let prober = Arc::clone(&state);
     let probe_stop = stop_rx.clone();
     let db_probe = tokio::spawn(async move {

@@ -1,12 +1,12 @@
 //! What every handler reaches: configuration, the pool, the cache and the event seam.
 
-use crate::auth::limiter::LoginLimiter;
+use crate::cache::Cache;
 use crate::config::Config;
-use crate::domain::events::{Events, Pending};
 use crate::domain::models::User;
 use crate::hub::message::{Ended, Ending};
 use crate::hub::Hub;
-use crate::store::cache::Cache;
+use crate::limits::login::LoginLimiter;
+use crate::store::events::{Events, Pending};
 use crate::store::recent::Recent;
 use crate::telemetry::request_stats::RequestStats;
 use sqlx::PgPool;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub login_limiter: LoginLimiter,
     /// Accounts registered per client address.
-    pub registrations: crate::auth::registrations::Registrations,
+    pub registrations: crate::limits::registrations::Registrations,
     /// Password hashes within their memory budget.
     pub passwords: crate::auth::hashing::PasswordWork,
     pub requests: RequestStats,
@@ -48,7 +48,7 @@ pub struct AppState {
     /// Votes, committed a room's batch at a time.
     pub ballots: std::sync::Arc<crate::store::ballots::Ballots>,
     /// Chat messages and reactions each listener sent lately.
-    pub flood: crate::domain::chat::Flood,
+    pub flood: crate::limits::flood::Flood,
 }
 
 /// How long a session or a membership read from PostgreSQL is trusted: a

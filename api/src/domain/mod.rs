@@ -1,9 +1,9 @@
-//! What a room is, independent of HTTP: its rows and views, its clock, its events.
+//! What a room is, independent of HTTP and of storage: its rows and views,
+//! its clock, the rules of its text and chat, and what a refusal means.
 
 pub mod chat;
 pub mod clock;
-pub mod events;
+pub mod failure;
 pub mod fair;
 pub mod models;
-pub mod playback;
-pub mod skips;
+pub mod text;

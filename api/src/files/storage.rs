@@ -15,7 +15,8 @@
 //! one path at a time by removals, so no cycle can form.
 
 use crate::config::Config;
-use crate::domain::models::{Track, TrackView};
+use crate::domain::models::Track;
+use crate::views::tracks::TrackView;
 use spotik_shared::signed_link;
 use sqlx::PgPool;
 use std::os::fd::AsRawFd;

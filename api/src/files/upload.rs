@@ -346,7 +346,7 @@ fn sanitize_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
-        .filter(|&c| c != '"' && !c.is_control() && !crate::http::text::is_bidi_control(c))
+        .filter(|&c| c != '"' && !c.is_control() && !crate::domain::text::is_bidi_control(c))
         .take(255)
         .collect();
     if cleaned.trim().is_empty() {

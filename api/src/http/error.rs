@@ -1,10 +1,10 @@
 //! One error type for the whole API, turned into the JSON envelope in one place.
 
+use crate::domain::failure::{Failure, FieldErrors};
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::oapi::{BasicType, Components, EndpointOutRegister, Object, Operation, Response as OapiResponse};
 use salvo::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -36,45 +36,6 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// The messages of each refused field, by field name.
-#[derive(Debug, Default, Serialize)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
-
-impl FieldErrors {
-    /// Adds `message` to `field`'s messages.
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_default().push(message.into());
-    }
-
-    /// Adds every message of `other`.
-    pub fn extend(&mut self, other: FieldErrors) {
-        for (field, messages) in other.0 {
-            self.0.entry(field).or_default().extend(messages);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn contains(&self, field: &str) -> bool {
-        self.0.contains_key(field)
-    }
-
-    /// `Ok(())` when nothing was refused, else the 422.
-    pub fn into_result(self) -> ApiResult<()> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self))
-        }
-    }
-}
 
 impl ApiError {
     /// A 422 for one field.
@@ -126,34 +87,29 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-/// Whether PostgreSQL is away rather than the request wrong: no connection,
-/// or the server refusing work while it shuts down, restarts or is full
-/// (SQLSTATE classes 08 and 57P, and 53300).
-fn database_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300"),
-        _ => false,
-    }
-}
-
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        Self::database(&error)
+        Failure::database(&error).into()
     }
 }
 
-impl ApiError {
-    /// What a failed statement means for the request (one error may answer
-    /// several requests: a batch of votes).
-    pub fn database(error: &sqlx::Error) -> Self {
-        if database_unavailable(error) {
-            tracing::error!(%error, "database unavailable");
-            return Self::Unavailable("The database is unavailable, try again shortly".into());
+/// How each failure of the layers below is answered.
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Invalid(errors) => Self::Validation(errors),
+            Failure::Forbidden(message) => Self::Forbidden(message),
+            Failure::NotFound(message) => Self::NotFound(message),
+            Failure::Busy {
+                message,
+                retry_after_secs,
+            } => Self::Busy {
+                message,
+                retry_after_secs,
+            },
+            Failure::Unavailable(message) => Self::Unavailable(message),
+            Failure::Internal(detail) => Self::Internal(detail),
         }
-        Self::internal(error)
     }
 }
 
@@ -165,7 +121,7 @@ pub const DATABASE_UNAVAILABLE: &str = "spotik.database_unavailable";
 /// same human sentence; the machine-readable code is `code`. A 422 has the
 /// messages of each field in `errors` instead.
 #[derive(Serialize)]
-pub struct Failure<'a> {
+pub struct Envelope<'a> {
     success: bool,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,8 +132,8 @@ pub struct Failure<'a> {
 }
 
 /// The failure envelope of `message` with `code`.
-pub fn envelope<'a>(message: &'a str, code: &'a str) -> Failure<'a> {
-    Failure {
+pub fn envelope<'a>(message: &'a str, code: &'a str) -> Envelope<'a> {
+    Envelope {
         success: false,
         message,
         error: Some(message),
@@ -196,7 +152,7 @@ impl Writer for ApiError {
         }
         let (status, message, code) = self.parts();
         let body = match &self {
-            Self::Validation(errors) => Failure {
+            Self::Validation(errors) => Envelope {
                 error: None,
                 errors: Some(errors),
                 ..envelope(message, code)

@@ -38,8 +38,8 @@ pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
 /// The bytes of a JSON body as `T`: not JSON → 400, JSON of another shape → 422.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     // PostgreSQL cannot store a NUL: refused here, for every body at once.
-    if crate::http::text::has_nul_escape(bytes) && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
-        return Err(crate::http::text::nul_refused("body"));
+    if crate::domain::text::has_nul_escape(bytes) && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(crate::domain::text::nul_refused("body").into());
     }
     serde_json::from_slice(bytes).map_err(|e| {
         // serde reports a value of the wrong type before it has read the
@@ -57,9 +57,11 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 /// 422 before any handler reads it: PostgreSQL cannot store or compare one.
 #[handler]
 pub async fn refuse_nul_in_query(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
-    if req.uri().query().is_some_and(crate::http::text::has_nul_in_query) {
+    if req.uri().query().is_some_and(crate::domain::text::has_nul_in_query) {
         ctrl.skip_rest();
-        crate::http::text::nul_refused("query").write(req, depot, res).await;
+        ApiError::from(crate::domain::text::nul_refused("query"))
+            .write(req, depot, res)
+            .await;
     }
 }
 

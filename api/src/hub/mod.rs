@@ -36,8 +36,8 @@ pub(crate) mod outbox;
 pub(crate) mod presence;
 pub(crate) mod shards;
 
+use crate::cache::Cache;
 use crate::config::HubConfig;
-use crate::store::cache::Cache;
 use message::{Broadcast, Ended, Ending, EventName, Outgoing, PusherEvent, RoomEvent};
 use outbox::{Closing, Frame, Outbox};
 use presence::{Change, Presence};

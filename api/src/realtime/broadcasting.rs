@@ -10,10 +10,10 @@
 //! them with `500`).
 
 use super::join_wait;
-use crate::auth::caller::Caller;
-use crate::domain::models::UserRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::hub::frames;
+use crate::services::caller::Caller;
+use crate::views::users::UserRef;
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};

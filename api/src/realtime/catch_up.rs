@@ -8,9 +8,9 @@
 //! comes, so what is sent is current, and the frames go through the
 //! connection's queue behind any event delivered meanwhile.
 
-use crate::domain::playback;
 use crate::hub::message::RoomEvent;
 use crate::hub::outbox::{Frame, Outbox};
+use crate::services::playback;
 use crate::state::State;
 use uuid::Uuid;
 

@@ -17,7 +17,7 @@
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::hub::message::{EventName, RoomEvent};
-use crate::routes::rooms;
+use crate::services::access;
 use crate::state::AppState;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -35,7 +35,7 @@ fn is_join_of(event: &RoomEvent, room: Uuid, user: Uuid) -> bool {
 }
 
 /// Ok once `user` (calling from `client`) takes part in `room`; the
-/// refusal of [`rooms::require_participant`] if it does not within `wait`,
+/// refusal of [`access::require_participant`] if it does not within `wait`,
 /// or by the time a newer caller needs its place.
 pub async fn participant_within(
     state: &AppState,
@@ -44,7 +44,7 @@ pub async fn participant_within(
     client: IpAddr,
     wait: Duration,
 ) -> ApiResult<()> {
-    let refusal = match rooms::require_participant(state, room, user).await {
+    let refusal = match access::require_participant(state, room, user).await {
         Ok(_) => return Ok(()),
         // A room that does not exist is not waited for.
         Err(ApiError::Forbidden(message)) if !wait.is_zero() => ApiError::Forbidden(message),
@@ -59,7 +59,7 @@ pub async fn participant_within(
     loop {
         // Asked once more after the deadline too: the join may have
         // committed with the bus down.
-        match rooms::require_participant(state, room, user).await {
+        match access::require_participant(state, room, user).await {
             Ok(_) => return Ok(()),
             Err(ApiError::Forbidden(_)) if Instant::now() < deadline => {}
             Err(ApiError::Forbidden(_)) => return Err(refusal),

@@ -10,11 +10,12 @@
 
 use super::link::{Inbound, Link, Liveness};
 use super::{catch_up, inbound, upgrade};
-use crate::auth::{authenticate_token, AuthUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::hub::outbox::{Closing, Frame, Outbox};
 use crate::hub::{frames, Member, Protocol, Subscriber};
 use crate::routes::rooms;
+use crate::services::access;
+use crate::services::sessions::{authenticate_token, AuthUser};
 use crate::state::from_depot;
 use crate::state::State;
 use chrono::Utc;
@@ -194,7 +195,7 @@ impl Connection {
                 retry_after_secs: super::budget::REFILL_EVERY.as_secs(),
             });
         }
-        rooms::require_participant(&self.state, room, user).await?;
+        access::require_participant(&self.state, room, user).await?;
         if self.room != Some(room) {
             self.leave();
         }
@@ -214,7 +215,7 @@ impl Connection {
         self.state.hub.subscribe(&channel(room), self.id, subscriber);
         let online = self.state.hub.presence.users(&frames::presence_of(&channel(room)));
         self.room = Some(room);
-        let found = rooms::require(&self.state.db, room).await?;
+        let found = access::require(&self.state.db, room).await?;
         let view = rooms::room_view(&self.state, &found, &self.caller.user).await?;
         let replies = vec![frames::native(
             "room_joined",
@@ -258,13 +259,13 @@ struct RoomJoined {
     position_ms: i64,
     /// The ids of the users connected to the room now, this one included.
     online: Vec<String>,
-    room: crate::domain::models::RoomView,
+    room: crate::views::rooms::RoomView,
 }
 
 /// `connection_established`: who the socket speaks for.
 #[derive(serde::Serialize)]
 struct Established<'a> {
-    user: crate::domain::models::UserRef,
+    user: crate::views::users::UserRef,
     socket_id: &'a str,
     server_time: i64,
 }

@@ -310,12 +310,12 @@ impl Connection {
         if !self.budget.spend(std::time::Instant::now()) {
             return Err((429, "Too many subscriptions, slow down"));
         }
-        match crate::auth::session_is_live(&self.state, session, user).await {
+        match crate::services::sessions::session_is_live(&self.state, session, user).await {
             Ok(true) => {}
             Ok(false) => return Err((401, "The session that signed this subscription has ended")),
             Err(_) => return Err((503, "Cannot check the subscription now, try again")),
         }
-        crate::routes::rooms::require_member(&self.state, room, user)
+        crate::services::access::require_member(&self.state, room, user)
             .await
             .map_err(|error| match error {
                 crate::http::error::ApiError::Forbidden(_) | crate::http::error::ApiError::NotFound(_) => {

@@ -2,18 +2,20 @@
 //! participants write, everyone in the room sees it at once (`chat.message`,
 //! `chat.deleted`, `reaction.sent`), a newcomer reads the last messages.
 
-use crate::auth::caller::Caller;
 use crate::domain::chat::{self, REACTIONS};
-use crate::domain::events::{self, EventName};
-use crate::domain::models::{to_value, UserRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::keyset;
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::{json_body, keyset_page, uuid_param};
 use crate::routes::moderation::refuse_if_muted;
-use crate::routes::rooms::{is_moderator, require_member, require_participant};
-use crate::store::chat::{self as store, Message};
+use crate::services::access::{is_moderator, require_member, require_participant};
+use crate::services::caller::Caller;
+use crate::store::chat as store;
+use crate::store::events::{self, EventName};
 use crate::store::moderation_log::{self, Action};
+use crate::views::chat::Message;
+use crate::views::to_value;
+use crate::views::users::UserRef;
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -9,17 +9,18 @@
 //! taken for a page: the old backend stored any bytes
 //! and let the browser guess, a stored-XSS hole.
 
-use crate::auth::caller::Caller;
-use crate::domain::models::RoomView;
 use crate::files::image::{self, Format, Limits};
 use crate::files::storage;
 use crate::files::upload::{self, FormLimits};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Fields;
 use crate::http::request::uuid_param;
-use crate::routes::rooms::{announce_update, require_admin, room_view};
+use crate::routes::rooms::{announce_update, room_view};
+use crate::services::access::require_admin;
+use crate::services::caller::Caller;
 use crate::state::from_depot;
 use crate::state::AppState;
+use crate::views::rooms::RoomView;
 use base64::Engine;
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::oapi::{endpoint, ToSchema};
@@ -148,8 +149,8 @@ pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fiel
     if let Some(old) = before.cover_path.filter(|old| *old != relative) {
         storage::remove_if_unreferenced(&state.db, &state.config, &old).await;
     }
-    let room = crate::routes::rooms::require(&state.db, room_id).await?;
-    let cover_url = crate::domain::models::cover_url(&state.config.api_public_url, Some(&relative));
+    let room = crate::services::access::require(&state.db, room_id).await?;
+    let cover_url = crate::views::cover_url(&state.config.api_public_url, Some(&relative));
     Ok(Fields::new(
         "Room cover updated",
         CoverSet {

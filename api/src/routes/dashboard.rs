@@ -10,12 +10,12 @@
 //! by default. The page itself holds no figures; the data it polls is what
 //! is guarded.
 
-use crate::auth::authenticate_token;
 use crate::http::error::{ApiError, ApiResult};
+use crate::routes::figures::{Alert, Figures};
+use crate::services::sessions::authenticate_token;
 use crate::state::from_depot;
 use crate::state::AppState;
 use crate::telemetry::edge_figures::EdgeFigures;
-use crate::telemetry::figures::{Alert, Figures};
 use crate::telemetry::request_stats::RequestFigures;
 use salvo::http::{header, HeaderValue, StatusCode};
 use salvo::prelude::*;
@@ -157,7 +157,7 @@ pub async fn data(req: &mut Request, depot: &mut Depot, res: &mut Response) -> A
         crate::telemetry::edge_figures::fetch_all(&state.config.monitoring.edge_metrics_urls),
     );
     let system = system.ok().and_then(Result::ok).unwrap_or_default();
-    let api = crate::telemetry::figures::all(state);
+    let api = crate::routes::figures::all(state);
     let alerts = alerts(state, &system, &api.requests, &edges);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

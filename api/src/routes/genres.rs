@@ -6,10 +6,11 @@
 //! any user rename or delete any genre. A genre tracks still use cannot be
 //! deleted (`409`).
 
-use crate::auth::caller::Caller;
-use crate::http::error::{ApiError, ApiResult, FieldErrors};
+use crate::domain::failure::{Failure, FieldErrors};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
+use crate::services::caller::Caller;
 use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
@@ -54,8 +55,8 @@ impl Genre {
             tracks_count: self.tracks_count,
             is_owner: self.created_by == Some(viewer),
             is_builtin: self.created_by.is_none(),
-            created_at: crate::domain::models::iso(self.created_at),
-            updated_at: crate::domain::models::iso(self.updated_at),
+            created_at: crate::views::iso(self.created_at),
+            updated_at: crate::views::iso(self.updated_at),
         }
     }
 }
@@ -149,11 +150,11 @@ fn validate(fields: GenreFields) -> ApiResult<Valid> {
         (
             "name",
             name.as_deref(),
-            crate::http::text::name as fn(&str, &str) -> ApiResult<()>,
+            crate::domain::text::name as fn(&str, &str) -> Result<(), Failure>,
         ),
-        ("description", description.as_deref(), crate::http::text::description),
+        ("description", description.as_deref(), crate::domain::text::description),
     ] {
-        if let Some(Err(ApiError::Validation(refused))) = text.map(|t| check(field, t)) {
+        if let Some(Err(Failure::Invalid(refused))) = text.map(|t| check(field, t)) {
             errors.extend(refused);
         }
     }

@@ -1,12 +1,13 @@
 //! The play history (`/rooms/{room}/history`): what played, newest first.
 
-use crate::auth::caller::Caller;
 use crate::http::error::ApiResult;
 use crate::http::page::keyset;
 use crate::http::reply::Fields;
 use crate::http::request::{keyset_page, uuid_param};
-use crate::routes::rooms::require_member;
-use crate::store::history::{self, Played};
+use crate::services::access::require_member;
+use crate::services::caller::Caller;
+use crate::store::history::{self};
+use crate::views::history::Played;
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::Serialize;

@@ -1,8 +1,10 @@
 //! The REST handlers, one file per resource.
 
+pub mod auth;
 pub mod chat;
 pub mod covers;
 pub mod dashboard;
+pub mod figures;
 pub mod genres;
 pub mod history;
 pub mod moderation;

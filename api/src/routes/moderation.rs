@@ -8,17 +8,21 @@
 //! A moderator acts on listeners only: the administrator and the other
 //! moderators are the administrator's to deal with.
 
-use crate::auth::caller::Caller;
-use crate::domain::events::{self, EventName};
-use crate::domain::models::{to_value, Participant, ParticipantView, Room, UserRef};
+use crate::domain::models::{Participant, Room};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::keyset;
 use crate::http::reply::{Fields, Nothing, Reply};
 use crate::http::request::{json_body, keyset_page, uuid_param};
 use crate::hub::message::Ending;
-use crate::routes::rooms::{require_admin, require_moderator};
+use crate::services::access::{require_admin, require_moderator};
+use crate::services::caller::Caller;
 use crate::state::AppState;
-use crate::store::moderation_log::{self, Action, Entry};
+use crate::store::events::{self, EventName};
+use crate::store::moderation_log::{self, Action};
+use crate::views::moderation::Entry;
+use crate::views::participants::ParticipantView;
+use crate::views::to_value;
+use crate::views::users::UserRef;
 use chrono::{DateTime, Duration, Utc};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
@@ -55,7 +59,7 @@ struct Banned {
 pub struct Ban {
     user_id: Uuid,
     username: String,
-    #[serde(with = "crate::domain::models::iso_format")]
+    #[serde(with = "crate::views::iso_format")]
     banned_at: DateTime<Utc>,
 }
 
@@ -216,7 +220,7 @@ pub async fn mute(caller: Caller, req: &mut Request) -> ApiResult<Reply<Particip
                     WHERE room_id = $1 AND user_id = $2",
         minutes: Some(minutes as i32),
         action: Action::Muted,
-        detail: Some(format!("until {}", crate::domain::models::iso(until))),
+        detail: Some(format!("until {}", crate::views::iso(until))),
         admin_only: false,
         message: "Participant muted",
     };

@@ -2,8 +2,8 @@
 //! middleware that measures every request.
 
 use crate::hub::HubFigures;
+use crate::routes::figures::{Alert, DatabaseFigures, Figures};
 use crate::state::from_depot;
-use crate::telemetry::figures::{Alert, DatabaseFigures, Figures};
 use crate::telemetry::history::HistoryAnswer;
 use chrono::{SecondsFormat, Utc};
 use salvo::http::{header, HeaderValue, StatusCode};
@@ -376,7 +376,7 @@ async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/plain"));
     if !wants_text {
-        let mut data = crate::telemetry::figures::all(state);
+        let mut data = crate::routes::figures::all(state);
         // `?hours=N`: the last N hours of every replica, from Redis.
         if let Some(hours) = req.query::<String>("hours") {
             let most = state.config.monitoring.retention.as_secs() / 3600;
@@ -404,7 +404,7 @@ async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response
         }));
         return;
     }
-    let text = crate::telemetry::figures::prometheus(state);
+    let text = crate::routes::figures::prometheus(state);
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

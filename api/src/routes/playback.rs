@@ -1,12 +1,12 @@
 //! Playback control, administrator only, and its status: thin routes over
-//! [`crate::domain::playback`], which holds the transitions and their events.
+//! [`crate::services::playback`], which holds the transitions and their events.
 
-use crate::auth::caller::Caller;
-use crate::domain::playback::{self, Command, PlaybackView, MOST_LEAD_MS};
 use crate::http::error::ApiResult;
 use crate::http::reply::{Reply, Shaped};
 use crate::http::request::{query_whole, uuid_param};
-use crate::routes::rooms::{require_admin, require_member};
+use crate::services::access::{require_admin, require_member};
+use crate::services::caller::Caller;
+use crate::services::playback::{self, Command, PlaybackView, MOST_LEAD_MS};
 use chrono::Duration;
 use salvo::prelude::*;
 

@@ -8,14 +8,17 @@
 //! enter. Playlist entries carry no audio URL: hearing a track still takes
 //! being in its room.
 
-use crate::auth::caller::Caller;
-use crate::domain::models::{iso, GenreRef, UserRef};
-use crate::http::error::{ApiError, ApiResult, FieldErrors};
+use crate::domain::failure::{Failure, FieldErrors};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::{Listed, Page};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::json_body;
+use crate::services::caller::Caller;
 use crate::state::AppState;
 use crate::store::quota;
+use crate::views::iso;
+use crate::views::tracks::GenreRef;
+use crate::views::users::UserRef;
 use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
@@ -92,7 +95,7 @@ impl Entry {
                 username: self.uploader_username.clone(),
             },
             genre,
-            cover_url: crate::domain::models::cover_url(api_url, self.cover_path.as_deref()),
+            cover_url: crate::views::cover_url(api_url, self.cover_path.as_deref()),
             position: self.position,
             added_at: iso(self.added_at),
         }
@@ -262,22 +265,22 @@ fn validate(fields: &PlaylistFields, creating: bool) -> ApiResult<()> {
         (
             "name",
             fields.name.as_deref(),
-            crate::http::text::name as fn(&str, &str) -> ApiResult<()>,
+            crate::domain::text::name as fn(&str, &str) -> Result<(), Failure>,
         ),
         (
             "description",
             fields.description.as_deref(),
-            crate::http::text::description,
+            crate::domain::text::description,
         ),
     ] {
-        if let Some(Err(ApiError::Validation(refused))) = text.map(|t| check(field, t)) {
+        if let Some(Err(Failure::Invalid(refused))) = text.map(|t| check(field, t)) {
             errors.extend(refused);
         }
     }
     if fields.description.as_deref().is_some_and(|d| d.chars().count() > 1000) {
         errors.add("description", "The description may not be longer than 1000 characters.");
     }
-    errors.into_result()
+    Ok(errors.into_result()?)
 }
 
 #[endpoint(tags("playlists"), operation_id = "create_playlist", request_body = PlaylistFields)]

@@ -1,19 +1,23 @@
 //! Rooms: list, create, show, rename, delete, join, leave, participants.
 
-use crate::auth::caller::Caller;
-use crate::auth::AuthUser;
-use crate::domain::events::EventName;
-use crate::domain::events::{self, Pending};
-use crate::domain::models::{
-    to_value, Participant, ParticipantView, Room, RoomSummary, RoomView, Track, TrackView, User, UserRef,
-};
+use crate::domain::models::{Participant, Room, Track, User};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::{Listed, Page};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::{json_body, uuid_param};
 use crate::hub::message::Ending;
+use crate::services::access::{require, require_admin, require_participant};
+use crate::services::caller::Caller;
+use crate::services::sessions::AuthUser;
 use crate::state::AppState;
+use crate::store::events::EventName;
+use crate::store::events::{self, Pending};
 use crate::store::quota;
+use crate::views::participants::ParticipantView;
+use crate::views::rooms::{RoomSummary, RoomView};
+use crate::views::to_value;
+use crate::views::tracks::TrackView;
+use crate::views::users::UserRef;
 use crate::{files::storage, store::queue, store::records};
 use chrono::{DateTime, Utc};
 use salvo::oapi::{endpoint, ToSchema};
@@ -22,76 +26,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use std::collections::HashSet;
 use uuid::Uuid;
-
-pub async fn require(db: impl sqlx::PgExecutor<'_>, room: Uuid) -> ApiResult<Room> {
-    records::room(db, room).await?.ok_or_else(records::room_not_found)
-}
-
-/// The room, if `user` takes part in it: one round trip for both answers.
-pub async fn require_participant(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
-    let asked = std::time::Instant::now();
-    let (found, takes_part) = records::room_with_membership(&state.db, room, user).await?.unzip();
-    admit(state, room, user, takes_part, asked)?;
-    found.ok_or_else(records::room_not_found)
-}
-
-/// What a membership read from PostgreSQL at `asked` means for a request:
-/// no such room (`None`) is a 404, not taking part a 403; taking part is
-/// remembered for the next second.
-pub fn admit(
-    state: &AppState,
-    room: Uuid,
-    user: Uuid,
-    takes_part: Option<bool>,
-    asked: std::time::Instant,
-) -> ApiResult<()> {
-    match takes_part {
-        None => Err(records::room_not_found()),
-        Some(false) => Err(ApiError::Forbidden("You are not a participant of this room".into())),
-        Some(true) => {
-            state.members.put((room, user), (), asked);
-            Ok(())
-        }
-    }
-}
-
-/// That `user` takes part in `room`, for requests that need nothing else of
-/// the room: answered from the membership seen within the last second when
-/// there is one, with no round trip.
-pub async fn require_member(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<()> {
-    if state.members.get(&(room, user)).is_some() {
-        return Ok(());
-    }
-    require_participant(state, room, user).await.map(drop)
-}
-
-pub async fn require_admin(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
-    let found = require(&state.db, room).await?;
-    if found.administrator_id != user {
-        return Err(ApiError::Forbidden("Only the room administrator can do this".into()));
-    }
-    Ok(found)
-}
-
-/// The room, if `user` administers or moderates it.
-pub async fn require_moderator(state: &AppState, room: Uuid, user: Uuid) -> ApiResult<Room> {
-    let found = require_participant(state, room, user).await?;
-    if found.administrator_id == user || is_moderator(&state.db, room, user).await? {
-        return Ok(found);
-    }
-    Err(ApiError::Forbidden("Only the room's moderators can do this".into()))
-}
-
-/// Whether `user` is a moderator of `room` (the administrator is not, by this).
-pub async fn is_moderator(db: impl sqlx::PgExecutor<'_>, room: Uuid, user: Uuid) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM room_participants WHERE room_id = $1 AND user_id = $2 AND is_moderator)",
-    )
-    .bind(room)
-    .bind(user)
-    .fetch_one(db)
-    .await?)
-}
 
 fn track_view(state: &AppState, track: &Track, voted: &HashSet<Uuid>) -> TrackView {
     storage::playable_view(&state.config, track, voted.contains(&track.id))
@@ -125,10 +59,17 @@ pub async fn room_view(state: &AppState, room: &Room, viewer_user: &User) -> Api
         };
         return Ok(view);
     }
-    let queue = queue::load(state, room.id, room.event_seq).await?;
+    let queue = queue::load(
+        &state.db,
+        &state.cache,
+        state.config.cache_ttl_tracks,
+        room.id,
+        room.event_seq,
+    )
+    .await?;
     let mut ids: Vec<Uuid> = queue.iter().map(|t| t.id).collect();
     ids.extend(current.as_ref().map(|t| t.id));
-    let voted = queue::voted_by(state, viewer, &ids).await?;
+    let voted = queue::voted_by(&state.db, viewer, &ids).await?;
     let track_view = |t| track_view(state, t, &voted);
     let view = RoomView {
         summary: room.summary(&state.config.api_public_url),
@@ -283,7 +224,7 @@ fn valid_name(name: &str) -> ApiResult<String> {
             "The name must be between 1 and 100 characters.",
         ));
     }
-    crate::http::text::name("name", name)?;
+    crate::domain::text::name("name", name)?;
     Ok(name.to_owned())
 }
 
@@ -291,7 +232,7 @@ fn valid_name(name: &str) -> ApiResult<String> {
 fn valid_description(description: Option<&str>) -> ApiResult<Option<String>> {
     let text = description.map(str::trim).filter(|d| !d.is_empty());
     if let Some(text) = text {
-        crate::http::text::description("description", text)?;
+        crate::domain::text::description("description", text)?;
     }
     if text.is_some_and(|d| d.chars().count() > 500) {
         return Err(ApiError::field(
@@ -623,7 +564,7 @@ mod tests {
         fn names_and_descriptions_are_bounded_and_trimmed(text in ".{0,600}") {
             let trimmed = text.trim();
             let hidden = |multiline: bool| trimmed.chars().any(|c| {
-                crate::http::text::is_bidi_control(c) || (c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+                crate::domain::text::is_bidi_control(c) || (c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
             });
             match valid_name(&text) {
                 Ok(name) => prop_assert!(name == trimmed && (1..=100).contains(&name.chars().count()) && !hidden(false)),

@@ -1,12 +1,12 @@
 //! Vote to skip (`/rooms/{room}/skip-votes`): thin routes over
-//! [`crate::domain::skips`], which counts and skips.
+//! [`crate::services::skips`], which counts and skips.
 
-use crate::auth::caller::Caller;
-use crate::domain::skips::{self, MyTally};
 use crate::http::error::ApiResult;
 use crate::http::reply::Fields;
 use crate::http::request::{json_body, uuid_param};
-use crate::routes::rooms::require_member;
+use crate::services::access::require_member;
+use crate::services::caller::Caller;
+use crate::services::skips::{self, MyTally};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::Deserialize;

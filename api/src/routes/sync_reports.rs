@@ -4,11 +4,11 @@
 //! numbers that cannot be measurements, 429 with `Retry-After` when the same
 //! participant reported on the same room within `SYNC_REPORT_INTERVAL_MS`.
 
-use crate::auth::caller::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Fields;
 use crate::http::request::{json_body, uuid_param};
-use crate::routes::rooms::require_member;
+use crate::services::access::require_member;
+use crate::services::caller::Caller;
 use crate::telemetry::drift::{Report, TooSoon};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;

@@ -1,18 +1,20 @@
 //! The queue of a room: list, upload, remove, and the audio stream redirect.
 
-use crate::auth::authenticate;
-use crate::auth::caller::Caller;
-use crate::domain::events;
-use crate::domain::events::EventName;
-use crate::domain::models::{to_value, Track, TrackView};
-use crate::domain::playback::{self, Transition};
+use crate::domain::models::Track;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::{Fields, Nothing, Raw, Reply};
 use crate::http::request::uuid_param;
-use crate::routes::rooms::{require, require_member, require_participant};
+use crate::services::access::{require, require_member, require_participant};
+use crate::services::caller::Caller;
+use crate::services::playback::{self, Transition};
+use crate::services::sessions::authenticate;
 use crate::state::from_depot;
 use crate::state::AppState;
+use crate::store::events;
+use crate::store::events::EventName;
 use crate::store::records;
+use crate::views::to_value;
+use crate::views::tracks::TrackView;
 use crate::{files::storage, files::upload, routes::covers, store::queue};
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
@@ -35,10 +37,10 @@ pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Fields<Q
     // the caller's votes) and one to Redis for the queue itself.
     let asked = std::time::Instant::now();
     let viewer = records::queue_viewer(&state.db, room_id, caller.id()).await?;
-    crate::routes::rooms::admit(state, room_id, caller.id(), viewer.as_ref().map(|v| v.1), asked)?;
+    crate::services::access::admit(state, room_id, caller.id(), viewer.as_ref().map(|v| v.1), asked)?;
     let (seq, _, voted) = viewer.ok_or_else(crate::store::records::room_not_found)?;
     let voted: std::collections::HashSet<_> = voted.into_iter().collect();
-    let tracks = queue::load(state, room_id, seq).await?;
+    let tracks = queue::load(&state.db, &state.cache, state.config.cache_ttl_tracks, room_id, seq).await?;
     let list: Vec<_> = tracks
         .iter()
         .map(|t| storage::playable_view(&state.config, t, voted.contains(&t.id)))
@@ -279,7 +281,7 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<
     let moderating = found.uploader_id != caller.id();
     if moderating
         && room.administrator_id != caller.id()
-        && !crate::routes::rooms::is_moderator(&state.db, room_id, caller.id()).await?
+        && !crate::services::access::is_moderator(&state.db, room_id, caller.id()).await?
     {
         return Err(ApiError::Forbidden(
             "Only the uploader or the room's moderators can remove this track".into(),
@@ -368,7 +370,7 @@ pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply
     }
     let found = records::search_tracks(&state.db, caller.id(), text, genre, limit).await?;
     let ids: Vec<_> = found.iter().map(|t| t.id).collect();
-    let voted = queue::voted_by(state, caller.id(), &ids).await?;
+    let voted = queue::voted_by(&state.db, caller.id(), &ids).await?;
     let list: Vec<_> = found
         .iter()
         .map(|t| storage::playable_view(&state.config, t, voted.contains(&t.id)))

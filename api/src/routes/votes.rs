@@ -1,15 +1,17 @@
 //! Votes: one per user per track, counted in the same statement that records them.
 
-use crate::auth::caller::Caller;
-use crate::domain::events;
-use crate::domain::events::EventName;
-use crate::domain::models::{to_value, UserRef, Voter};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::{Fields, Reply};
 use crate::http::request::uuid_param;
-use crate::routes::rooms::require_member;
+use crate::services::access::require_member;
+use crate::services::caller::Caller;
 use crate::store::ballots::Ballot;
+use crate::store::events;
+use crate::store::events::EventName;
 use crate::store::records;
+use crate::views::participants::Voter;
+use crate::views::to_value;
+use crate::views::users::UserRef;
 use salvo::oapi::{endpoint, ToSchema};
 use salvo::prelude::*;
 use serde::Serialize;

@@ -21,7 +21,7 @@
 //! votes nobody was told about). The commit runs in its own task: a client
 //! that hangs up does not take the batch of others with it.
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::domain::failure::Failure;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -68,7 +68,7 @@ pub struct Counted {
     pub at: DateTime<Utc>,
 }
 
-type Answer = oneshot::Sender<ApiResult<Counted>>;
+type Answer = oneshot::Sender<Result<Counted, Failure>>;
 
 /// One lane's waiting votes: each room's in order, and the rooms in turn.
 #[derive(Default)]
@@ -154,7 +154,7 @@ impl Ballots {
 
     /// Casts `ballot` in `room`: answered once the batch holding it is
     /// committed.
-    pub async fn cast(self: &Arc<Self>, room: Uuid, ballot: Ballot) -> ApiResult<Counted> {
+    pub async fn cast(self: &Arc<Self>, room: Uuid, ballot: Ballot) -> Result<Counted, Failure> {
         let (answer, answered) = oneshot::channel();
         let index = Self::lane_of(room);
         let lead = {
@@ -162,7 +162,7 @@ impl Ballots {
             let lane = &mut *lane;
             let queue = lane.waiting.entry(room).or_default();
             if queue.len() >= MAX_WAITING {
-                return Err(ApiError::Busy {
+                return Err(Failure::Busy {
                     message: "Too many votes for this room at once, try again shortly".into(),
                     retry_after_secs: 1,
                 });
@@ -178,7 +178,7 @@ impl Ballots {
         }
         answered
             .await
-            .unwrap_or_else(|_| Err(ApiError::internal("the vote's commit task ended without an answer")))
+            .unwrap_or_else(|_| Err(Failure::internal("the vote's commit task ended without an answer")))
     }
 
     /// Commits the lane's waiting votes, batch after batch, until none wait.
@@ -216,12 +216,12 @@ impl Ballots {
                 Ok(counted) => {
                     let detail = format!("{} votes applied, {} answered", batch.len(), counted.len());
                     for (_, _, answer) in batch {
-                        let _ = answer.send(Err(ApiError::internal(&detail)));
+                        let _ = answer.send(Err(Failure::internal(&detail)));
                     }
                 }
                 Err(error) => {
                     for (_, _, answer) in batch {
-                        let _ = answer.send(Err(ApiError::database(&error)));
+                        let _ = answer.send(Err(Failure::database(&error)));
                     }
                 }
             }

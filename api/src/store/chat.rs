@@ -1,27 +1,13 @@
 //! A room's chat as stored: messages in, newest first out, the newest
 //! [`MESSAGES_KEPT`] of a room kept (docs/capacity.md prices them).
 
-use crate::domain::models::{iso_format, User};
-use chrono::{DateTime, Utc};
-use salvo::oapi::ToSchema;
-use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use crate::domain::models::User;
+use crate::views::chat::Message;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 /// Messages kept per room: what a newcomer scrolls back through, and more.
 pub const MESSAGES_KEPT: i64 = 200;
-
-/// A message as everyone in the room sees it.
-#[derive(Clone, Debug, FromRow, Serialize, ToSchema)]
-pub struct Message {
-    pub id: i64,
-    /// Null once the author's account is gone; the name stays.
-    pub user_id: Option<Uuid>,
-    pub username: String,
-    pub body: String,
-    #[serde(with = "iso_format")]
-    pub created_at: DateTime<Utc>,
-}
 
 /// Stores `body` from `author` in `room` and trims the room's chat.
 pub async fn add(tx: &mut PgConnection, room: Uuid, author: &User, body: &str) -> Result<Message, sqlx::Error> {

@@ -1,10 +1,11 @@
-//! PostgreSQL and Redis: the SQL that reads rooms and tracks, the caches, the database health.
+//! PostgreSQL: the SQL that reads and writes rooms, tracks, votes and events;
+//! the queue's cache; the database's health.
 
 pub mod autofill;
 pub mod ballots;
-pub mod cache;
 pub mod chat;
 pub(crate) mod db_health;
+pub mod events;
 pub mod history;
 pub mod moderation_log;
 pub mod newest;
@@ -12,4 +13,3 @@ pub mod queue;
 pub mod quota;
 pub mod recent;
 pub mod records;
-pub mod shared_windows;

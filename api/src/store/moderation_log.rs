@@ -1,11 +1,8 @@
 //! A room's moderation log: who did what to whom, newest first, the newest
 //! [`LOG_KEPT`] of a room kept (docs/capacity.md prices them).
 
-use crate::domain::models::iso_format;
-use chrono::{DateTime, Utc};
-use salvo::oapi::ToSchema;
-use serde::Serialize;
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use crate::views::moderation::Entry;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 /// Entries kept per room.
@@ -37,23 +34,6 @@ impl Action {
             Self::MessageDeleted => "message_deleted",
         }
     }
-}
-
-/// One line of the log.
-#[derive(Debug, FromRow, Serialize, ToSchema)]
-pub struct Entry {
-    pub id: i64,
-    pub actor_id: Option<Uuid>,
-    pub actor_name: String,
-    /// `moderator_added`, `moderator_removed`, `muted`, `unmuted`,
-    /// `banned`, `unbanned`, `track_removed`, `message_deleted`.
-    pub action: String,
-    /// Whom or what it was done to: a user's name, a track's, a message's text.
-    pub target_name: String,
-    /// For a mute, until when; for a deleted message, its text.
-    pub detail: Option<String>,
-    #[serde(with = "iso_format")]
-    pub created_at: DateTime<Utc>,
 }
 
 /// Writes an entry and trims the room's log.

@@ -7,7 +7,7 @@
 //! advisory lock), so parallel creates from one account are counted one
 //! after another and cannot overshoot, while other accounts never wait.
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::domain::failure::Failure;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ impl Held {
 
 /// Ok if `user` holds fewer than `limit` of `what`; `403` otherwise. Call
 /// inside the transaction that creates one: the lock is held until it ends.
-pub async fn room_for_one_more(tx: &mut PgConnection, what: Held, user: Uuid, limit: u64) -> ApiResult<()> {
+pub async fn room_for_one_more(tx: &mut PgConnection, what: Held, user: Uuid, limit: u64) -> Result<(), Failure> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("quota:{what:?}:{user}"))
         .execute(&mut *tx)
@@ -48,7 +48,7 @@ pub async fn room_for_one_more(tx: &mut PgConnection, what: Held, user: Uuid, li
         .fetch_one(&mut *tx)
         .await?;
     if u64::try_from(held).unwrap_or(0) >= limit {
-        return Err(ApiError::Forbidden(what.refusal(limit)));
+        return Err(Failure::Forbidden(what.refusal(limit)));
     }
     Ok(())
 }
@@ -58,7 +58,7 @@ pub async fn room_for_one_more(tx: &mut PgConnection, what: Held, user: Uuid, li
 /// limit. It takes a lock per room and user first, so that inside the
 /// transaction adding a track two uploads finishing together count each
 /// other.
-pub async fn queue_room_for(tx: &mut PgConnection, room: Uuid, user: Uuid, limit: Option<i32>) -> ApiResult<()> {
+pub async fn queue_room_for(tx: &mut PgConnection, room: Uuid, user: Uuid, limit: Option<i32>) -> Result<(), Failure> {
     let Some(limit) = limit else {
         return Ok(());
     };
@@ -75,7 +75,7 @@ pub async fn queue_room_for(tx: &mut PgConnection, room: Uuid, user: Uuid, limit
     .fetch_one(&mut *tx)
     .await?;
     if waiting >= i64::from(limit) {
-        return Err(ApiError::Forbidden(format!(
+        return Err(Failure::Forbidden(format!(
             "You have {waiting} tracks waiting in this room's queue, its limit for each listener: add more once one has played"
         )));
     }

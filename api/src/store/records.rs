@@ -3,7 +3,8 @@
 //! once and every list is read in a constant number of queries.
 
 use crate::domain::fair;
-use crate::domain::models::{Participant, Room, Track, Voter, ROOM_COLUMNS, ROOM_FROM, TRACK_COLUMNS, TRACK_FROM};
+use crate::domain::models::{Participant, Room, Track, ROOM_COLUMNS, ROOM_FROM, TRACK_COLUMNS, TRACK_FROM};
+use crate::views::participants::Voter;
 use sqlx::{PgConnection, PgExecutor};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -258,8 +259,8 @@ pub async fn voters(db: impl PgExecutor<'_>, room: Uuid, track: Uuid) -> Result<
     .await
 }
 
-pub fn room_not_found() -> crate::http::error::ApiError {
-    crate::http::error::ApiError::NotFound("Room not found".into())
+pub fn room_not_found() -> crate::domain::failure::Failure {
+    crate::domain::failure::Failure::NotFound("Room not found".into())
 }
 
 #[cfg(test)]

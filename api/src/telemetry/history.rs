@@ -7,7 +7,7 @@
 //! `sum_ms`, `max_ms`, and the same per route as `<route>|count`, … With
 //! Redis away the figures wait in the process and go with the next hand-over.
 
-use crate::store::cache::Cache;
+use crate::cache::Cache;
 use crate::telemetry::request_stats::{RequestStats, Sums};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -3,7 +3,6 @@
 pub mod db_stats;
 pub mod drift;
 pub mod edge_figures;
-pub mod figures;
 pub mod histogram;
 pub mod history;
 pub mod memory;

@@ -6,7 +6,7 @@
 use crate::support::*;
 use crate::ws::NativeClient;
 use serde_json::json;
-use spotik_api::domain::events::EventName;
+use spotik_api::store::events::EventName;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -14,7 +14,7 @@
 //! Redis away (down, slow, the cache's breaker open): [`Verdict::Away`], and
 //! the caller counts alone, in process, as before.
 
-use crate::store::cache::Cache;
+use crate::cache::Cache;
 use std::time::Duration;
 
 /// What Redis said of a reservation.

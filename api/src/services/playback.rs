@@ -11,14 +11,16 @@
 //! players can fetch its first bytes before the switch.
 
 use crate::domain::clock::{now_ms, Playback};
-use crate::domain::events::EventName;
-use crate::domain::events::{self, Pending, RoomEvent};
-use crate::domain::models::{iso, to_value, Track, TrackView};
+use crate::domain::models::Track;
 use crate::files::storage;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::events::EventName;
+use crate::store::events::{self, Pending, RoomEvent};
 use crate::store::history::{self, Ending};
 use crate::store::records;
+use crate::views::tracks::TrackView;
+use crate::views::{iso, to_value};
 use chrono::{DateTime, Duration, Utc};
 use salvo::oapi::ToSchema;
 use serde::Serialize;

@@ -9,13 +9,13 @@
 //! two last votes on two replicas at once skip once, and a vote that arrives
 //! after the skip is refused as for a track no longer playing.
 
-use crate::domain::events::{self, EventName, Pending};
-use crate::domain::models::to_value;
-use crate::domain::playback;
 use crate::http::error::{ApiError, ApiResult};
 use crate::hub::frames;
+use crate::services::playback;
 use crate::state::AppState;
+use crate::store::events::{self, EventName, Pending};
 use crate::store::history::Ending;
+use crate::views::to_value;
 use salvo::oapi::ToSchema;
 use serde::Serialize;
 use sqlx::PgConnection;

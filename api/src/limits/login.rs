@@ -13,7 +13,7 @@
 //! taken; what login must not do is let that cost anyone their account.)
 //!
 //! Every replica counts against one limit: an attempt takes its place in
-//! windows kept in Redis ([`crate::store::shared_windows`]) as well as in
+//! windows kept in Redis ([`crate::limits::shared`]) as well as in
 //! this process, so that a client whose guesses a load balancer spreads
 //! over N replicas gets the limit, not N times it. When Redis cannot be
 //! asked, each replica counts alone, as a fallback (the limit is then at
@@ -23,9 +23,9 @@
 //! most its limit's worth of entries and expires with its window.
 
 use super::windows::Windows;
+use crate::cache::Cache;
 use crate::config::LoginLimit;
-use crate::store::cache::Cache;
-use crate::store::shared_windows::{self, Verdict};
+use crate::limits::shared::{self, Verdict};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -87,7 +87,7 @@ impl LoginLimiter {
             (keys[0].shared(), self.limit.per_ip),
             (keys[1].shared(), self.limit.per_account),
         ];
-        let shared = match shared_windows::reserve(&self.shared, &windows, self.limit.window, &id).await {
+        let shared = match shared::reserve(&self.shared, &windows, self.limit.window, &id).await {
             Verdict::Reserved => Some(id),
             Verdict::Away => None,
             Verdict::Full { wait } => {
@@ -151,8 +151,8 @@ impl Attempt<'_> {
                 self.keys[1].shared(),
             );
             tokio::spawn(async move {
-                shared_windows::take_back(&cache, &client, &id).await;
-                shared_windows::forget(&cache, &account).await;
+                shared::take_back(&cache, &client, &id).await;
+                shared::forget(&cache, &account).await;
             });
         }
     }
@@ -165,7 +165,7 @@ impl Attempt<'_> {
             let windows = self.keys.clone().map(|key| key.shared());
             tokio::spawn(async move {
                 for window in windows {
-                    shared_windows::take_back(&cache, &window, &id).await;
+                    shared::take_back(&cache, &window, &id).await;
                 }
             });
         }

@@ -10,7 +10,7 @@
 //! stored ("Trojan Source"); the plain direction marks (U+200E, U+200F,
 //! U+061C) stay allowed, right-to-left names need them.
 
-use crate::http::error::ApiError;
+use crate::domain::failure::Failure;
 
 /// Whether `c` reorders or disguises the text around it.
 pub fn is_bidi_control(c: char) -> bool {
@@ -24,18 +24,18 @@ fn hidden(c: char, multiline: bool) -> bool {
 }
 
 /// Refuses a one-line name with hidden characters, as a 422 on `field`.
-pub fn name(field: &str, text: &str) -> Result<(), ApiError> {
+pub fn name(field: &str, text: &str) -> Result<(), Failure> {
     refuse_hidden(field, text, false)
 }
 
 /// Refuses a description with hidden characters (line breaks are fine).
-pub fn description(field: &str, text: &str) -> Result<(), ApiError> {
+pub fn description(field: &str, text: &str) -> Result<(), Failure> {
     refuse_hidden(field, text, true)
 }
 
-fn refuse_hidden(field: &str, text: &str, multiline: bool) -> Result<(), ApiError> {
+fn refuse_hidden(field: &str, text: &str, multiline: bool) -> Result<(), Failure> {
     if text.chars().any(|c| hidden(c, multiline)) {
-        return Err(ApiError::field(
+        return Err(Failure::field(
             field,
             "The text may not contain control characters or direction overrides.",
         ));
@@ -63,8 +63,8 @@ pub fn has_nul_in_query(query: &str) -> bool {
 }
 
 /// The 422 for a NUL in `field`.
-pub fn nul_refused(field: &str) -> ApiError {
-    ApiError::field(field, "The text may not contain NUL characters.")
+pub fn nul_refused(field: &str) -> Failure {
+    Failure::field(field, "The text may not contain NUL characters.")
 }
 
 #[cfg(test)]

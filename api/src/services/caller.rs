@@ -10,7 +10,7 @@
 //! A request without one is answered `401` by [`ApiError`]'s writer before
 //! the handler runs.
 
-use super::{authenticate, AuthUser};
+use super::sessions::{authenticate, AuthUser};
 use crate::http::error::ApiError;
 use crate::state::{from_depot, State};
 use salvo::extract::Metadata;
