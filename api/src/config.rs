@@ -222,22 +222,469 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// One setting: its environment variable (the flag is the same name in lower
+/// case with dashes), its default and what it sets. The command line's
+/// `--help`, the configuration reference (docs/configuration.md, checked by
+/// a test) and [`Config::from_lookup`] all read this one table.
+pub struct Setting {
+    pub name: &'static str,
+    pub default: Fallback,
+    pub help: &'static str,
+}
+
+/// What a setting is when it is not given.
+pub enum Fallback {
+    /// This value, read as if it had been given.
+    Value(&'static str),
+    /// Worked out from other settings or the machine, as described.
+    Said(&'static str),
+}
+
+impl Fallback {
+    /// As `--help` and the reference write it.
+    pub fn text(&self) -> &'static str {
+        match self {
+            Self::Value("") => "none",
+            Self::Value(text) | Self::Said(text) => text,
+        }
+    }
+}
+
+use Fallback::{Said, Value};
+
+/// Every setting of spotik-api.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "API_LISTEN",
+        default: Value("127.0.0.1:8000"),
+        help: "address to listen on",
+    },
+    Setting {
+        name: "DATABASE_URL",
+        default: Value("postgres://postgres@127.0.0.1:5432/spotik"),
+        help: "PostgreSQL",
+    },
+    Setting {
+        name: "REDIS_URL",
+        default: Value("redis://127.0.0.1:6379"),
+        help: "Redis for the cache and the bus between replicas",
+    },
+    Setting {
+        name: "REDIS_CLUSTER_URLS",
+        default: Value(""),
+        help: "comma-separated nodes of a Redis Cluster (any of them will do), used instead of REDIS_URL: caches by key; each room's events on a sharded channel of their own (SPUBLISH), subscribed (SSUBSCRIBE) only while a replica has listeners of the room; presence, revocations and joins on one classic channel",
+    },
+    Setting {
+        name: "REDIS_PREFIX",
+        default: Value("spotik:"),
+        help: "prefix of every Redis key",
+    },
+    Setting {
+        name: "APP_ENV",
+        default: Value("local"),
+        help: "`production` refuses the development secrets: JWT_SECRET, PUSHER_APP_SECRET and EDGE_SIGNING_SECRET must be set",
+    },
+    Setting {
+        name: "JWT_SECRET",
+        default: Said("a development secret"),
+        help: "secret signing access tokens",
+    },
+    Setting {
+        name: "JWT_TTL",
+        default: Value("60"),
+        help: "access token lifetime, minutes",
+    },
+    Setting {
+        name: "JWT_REFRESH_TTL",
+        default: Value("20160"),
+        help: "refresh window, minutes",
+    },
+    Setting {
+        name: "MEDIA_ROOT",
+        default: Value("media"),
+        help: "directory of the audio files (the directory the edge serves)",
+    },
+    Setting {
+        name: "API_PUBLIC_URL",
+        default: Said("http:// + API_LISTEN"),
+        help: "the API's origin as browsers reach it (`127.0.0.1` for `0.0.0.0`); cover links are absolute from it, so a front end served from its own origin without an `/api` proxy shows covers; empty: relative links",
+    },
+    Setting {
+        name: "EDGE_PUBLIC_URL",
+        default: Value("http://127.0.0.1:8080"),
+        help: "base URL of spotik-edge in the links handed out",
+    },
+    Setting {
+        name: "EDGE_SIGNING_SECRET",
+        default: Said("unset: links unsigned"),
+        help: "secret of the edge's signed links (unset: unsigned)",
+    },
+    Setting {
+        name: "EDGE_LINK_TTL",
+        default: Value("21600"),
+        help: "lifetime of a signed link, seconds",
+    },
+    Setting {
+        name: "STREAM_MODE",
+        default: Value("redirect"),
+        help: "`redirect` (302 to the signed edge link), or `x-accel`: `X-Accel-Redirect: /internal-audio/…` for nginx in front (nginx-compat/front)",
+    },
+    Setting {
+        name: "UPLOAD_MAX_BYTES",
+        default: Value("52428800"),
+        help: "largest audio upload",
+    },
+    Setting {
+        name: "COVER_MAX_BYTES",
+        default: Value("5242880"),
+        help: "largest cover image (JPEG, PNG or WebP, at most 8192 px a side and 40 megapixels)",
+    },
+    Setting {
+        name: "DB_POOL_MIN",
+        default: Value("1"),
+        help: "database connections kept open",
+    },
+    Setting {
+        name: "DB_POOL_MAX",
+        default: Value("20"),
+        help: "database connections at most",
+    },
+    Setting {
+        name: "DB_POOL_ACQUIRE_TIMEOUT",
+        default: Value("5"),
+        help: "seconds a request waits for a connection before 503",
+    },
+    Setting {
+        name: "DB_POOL_IDLE_TIMEOUT",
+        default: Value("600"),
+        help: "seconds an idle connection is kept",
+    },
+    Setting {
+        name: "DB_POOL_MAX_LIFETIME",
+        default: Value("1800"),
+        help: "seconds a connection lives",
+    },
+    Setting {
+        name: "REQUEST_TIMEOUT",
+        default: Said("DB_POOL_ACQUIRE_TIMEOUT + 1"),
+        help: "seconds after which any request but an upload is answered 503, so one holding a connection when PostgreSQL stops answering cannot hang",
+    },
+    Setting {
+        name: "HEALTH_CHECKS_TIMEOUT",
+        default: Value("2000"),
+        help: "milliseconds each check of /api/health (database, Redis, storage, side by side) may take, so health answers 503 in time even when PostgreSQL hangs",
+    },
+    Setting {
+        name: "HTTP_HEADER_TIMEOUT",
+        default: Value("10"),
+        help: "seconds for a request head to arrive whole, and for a kept-alive connection to wait for its next request",
+    },
+    Setting {
+        name: "HTTP_MAX_HEADER_BYTES",
+        default: Value("16384"),
+        help: "largest request head, 431 beyond",
+    },
+    Setting {
+        name: "HTTP_SLOW_REQUEST_THRESHOLD",
+        default: Value("2000"),
+        help: "milliseconds after which a request is logged as slow",
+    },
+    Setting {
+        name: "MONITORING_ENABLED",
+        default: Value("true"),
+        help: "`false` turns all monitoring off: request and query figures and /api/metrics (docs/monitoring.md)",
+    },
+    Setting {
+        name: "DB_MONITORING_ENABLED",
+        default: Value("true"),
+        help: "`false` stops timing database statements",
+    },
+    Setting {
+        name: "DB_SLOW_QUERY_THRESHOLD",
+        default: Value("1000"),
+        help: "milliseconds after which a statement is logged as slow",
+    },
+    Setting {
+        name: "DASHBOARD_TOKEN",
+        default: Said("unset"),
+        help: "token that opens /dashboard?token=…; without it or DASHBOARD_ADMINS the dashboard is open in development and closed in production",
+    },
+    Setting {
+        name: "DASHBOARD_ADMINS",
+        default: Value(""),
+        help: "comma-separated emails of accounts that may open /dashboard with their login",
+    },
+    Setting {
+        name: "EDGE_WARM_URLS",
+        default: Said("EDGE_PUBLIC_URL"),
+        help: "comma-separated base URLs of the edges as the API reaches them; when a track starts each is asked for the next track's first range (the players' signed link), so the track change finds it open and, up to the edge's small-file limit, in memory; `none` turns it off",
+    },
+    Setting {
+        name: "EDGE_METRICS_URLS",
+        default: Said("EDGE_PUBLIC_URL/metrics"),
+        help: "comma-separated /metrics URLs of the edges the dashboard shows",
+    },
+    Setting {
+        name: "SYNC_REPORT_INTERVAL_MS",
+        default: Value("5000"),
+        help: "how often one participant may send a room's sync report",
+    },
+    Setting {
+        name: "HTTP_MONITORING_ENABLED",
+        default: Value("true"),
+        help: "`false` stops timing and counting requests",
+    },
+    Setting {
+        name: "METRICS_ENABLED",
+        default: Value("true"),
+        help: "`false` answers /api/metrics with 404",
+    },
+    Setting {
+        name: "METRICS_RETENTION_DAYS",
+        default: Value("7"),
+        help: "days the hourly figures stay in Redis",
+    },
+    Setting {
+        name: "METRICS_FLUSH_INTERVAL_MS",
+        default: Value("10000"),
+        help: "how often a replica adds its figures to the hourly ones",
+    },
+    Setting {
+        name: "APP_DEBUG",
+        default: Value("false"),
+        help: "`true` adds X-Execution-Time, X-Memory-Usage and X-Peak-Memory to every answer",
+    },
+    Setting {
+        name: "CACHE_TTL_TRACKS",
+        default: Value("300"),
+        help: "seconds a cached queue is kept",
+    },
+    Setting {
+        name: "ADVANCE_INTERVAL_MS",
+        default: Value("200"),
+        help: "how often ended tracks are looked for (on each replica; one advances a room, FOR UPDATE SKIP LOCKED)",
+    },
+    Setting {
+        name: "LOGIN_LIMIT_PER_IP",
+        default: Value("30"),
+        help: "failed logins per address per window",
+    },
+    Setting {
+        name: "LOGIN_LIMIT_PER_ACCOUNT",
+        default: Value("10"),
+        help: "failed logins per account per window",
+    },
+    Setting {
+        name: "LOGIN_LIMIT_WINDOW",
+        default: Value("900"),
+        help: "seconds of the login limit's window",
+    },
+    Setting {
+        name: "ARGON2_MEMORY_KIB",
+        default: Value("19456"),
+        help: "memory of one password hash, KiB",
+    },
+    Setting {
+        name: "MAX_CONNECTIONS",
+        default: Said("the open-file limit less the pool and 96"),
+        help: "client connections open at most",
+    },
+    Setting {
+        name: "WS_MAX_CONNECTIONS",
+        default: Said("MAX_CONNECTIONS less a quarter of it (at most 256 less)"),
+        help: "WebSockets open at most",
+    },
+    Setting {
+        name: "WS_MAX_PER_CLIENT",
+        default: Value("256"),
+        help: "WebSockets one client address may hold",
+    },
+    Setting {
+        name: "WS_SUBSCRIBE_TIMEOUT",
+        default: Value("120"),
+        help: "seconds a Pusher socket may hold no channel before it is closed (4200)",
+    },
+    Setting {
+        name: "BROADCAST_AUTH_WAIT_MS",
+        default: Value("3000"),
+        help: "how long /api/broadcasting/auth for a room channel waits for the caller's own join in flight before refusing (docs/realtime.md)",
+    },
+    Setting {
+        name: "HTTP_BODY_IDLE_TIMEOUT",
+        default: Value("15"),
+        help: "seconds a request body may pause between two chunks (408); a cover being sent waits as long for its reader to take the next 64 KiB",
+    },
+    Setting {
+        name: "UPLOAD_TIMEOUT",
+        default: Value("600"),
+        help: "seconds a whole upload may take",
+    },
+    Setting {
+        name: "UPLOADS_PER_USER",
+        default: Value("2"),
+        help: "uploads (tracks and covers) one user may have in progress at once, 429 beyond",
+    },
+    Setting {
+        name: "UPLOADS_IN_PROGRESS",
+        default: Value("64"),
+        help: "uploads in progress on this replica, 503 beyond",
+    },
+    Setting {
+        name: "ROOMS_PER_USER",
+        default: Value("20"),
+        help: "rooms one user may administer, 403 beyond until they delete one",
+    },
+    Setting {
+        name: "PLAYLISTS_PER_USER",
+        default: Value("200"),
+        help: "playlists one user may own, 403 beyond until they delete one",
+    },
+    Setting {
+        name: "REGISTER_LIMIT_PER_IP",
+        default: Value("10"),
+        help: "accounts one client address may register per window, 429 + Retry-After beyond",
+    },
+    Setting {
+        name: "REGISTER_LIMIT_WINDOW",
+        default: Value("3600"),
+        help: "seconds of the registration window",
+    },
+    Setting {
+        name: "MAX_CONNECTIONS_PER_CLIENT",
+        default: Value("320"),
+        help: "connections one client address may hold open (trusted proxies excepted); at MAX_CONNECTIONS the connection idle longest between two requests is closed to let a newcomer in",
+    },
+    Setting {
+        name: "PASSWORD_HASH_MEMORY_MIB",
+        default: Value("128"),
+        help: "memory all password hashes at once may hold; sets how many run at once",
+    },
+    Setting {
+        name: "PASSWORD_HASH_WAIT_MS",
+        default: Value("2000"),
+        help: "how long a login waits for a free hash before 503 + Retry-After",
+    },
+    Setting {
+        name: "TRUSTED_PROXIES",
+        default: Value(""),
+        help: "comma-separated addresses and CIDR ranges of proxies whose X-Forwarded-For / X-Real-IP is believed (SECURITY.md)",
+    },
+    Setting {
+        name: "PROBE_PROGRAM",
+        default: Said("this binary"),
+        help: "binary run as `<it> probe-file <path>` to probe each upload in a child process with the limits below, or `inline` (tests only)",
+    },
+    Setting {
+        name: "PROBE_MEMORY_MIB",
+        default: Value("512"),
+        help: "address space of one upload probe, MiB",
+    },
+    Setting {
+        name: "PROBE_CPU_SECONDS",
+        default: Value("20"),
+        help: "CPU seconds of one upload probe",
+    },
+    Setting {
+        name: "PROBE_TIMEOUT",
+        default: Value("30"),
+        help: "seconds one upload probe may take",
+    },
+    Setting {
+        name: "PROBE_CONCURRENCY",
+        default: Value("2"),
+        help: "upload probes running at once",
+    },
+    Setting {
+        name: "CORS_ALLOWED_ORIGINS",
+        default: Said("the front end's development origins: http://localhost:3000, http://127.0.0.1:3000 and Vite's :5173"),
+        help: "comma-separated origins allowed to call the API and open its sockets, replacing the default ones; `*` is refused",
+    },
+    Setting {
+        name: "FRONTEND_URL",
+        default: Said("unset"),
+        help: "the front end's origin, added to the allowed ones",
+    },
+    Setting {
+        name: "PUSHER_APP_ID",
+        default: Value("spotik"),
+        help: "Pusher application id",
+    },
+    Setting {
+        name: "PUSHER_APP_KEY",
+        default: Value("spotik-key"),
+        help: "Pusher application key",
+    },
+    Setting {
+        name: "PUSHER_APP_SECRET",
+        default: Value("spotik-secret"),
+        help: "Pusher application secret",
+    },
+    Setting {
+        name: "BROADCAST_EVENT_NAMESPACE",
+        default: Said("App\\Events"),
+        help: "laravel-echo namespace of Pusher event names: `App\\Events\\user\\joined` is what the front end's .listen('user.joined') waits for; `none` sends short names (user.joined) to plain pusher-js clients; native /ws always uses its own",
+    },
+    Setting {
+        name: "WS_ACTIVITY_TIMEOUT",
+        default: Value("120"),
+        help: "seconds of silence before a WebSocket is pinged",
+    },
+    Setting {
+        name: "WS_PONG_TIMEOUT",
+        default: Value("30"),
+        help: "seconds a pinged WebSocket has to answer",
+    },
+    Setting {
+        name: "WS_MAX_MESSAGE_BYTES",
+        default: Value("10000"),
+        help: "largest client message; larger ones close the socket with 1009",
+    },
+    Setting {
+        name: "WS_CLIENT_BUFFER",
+        default: Value("256"),
+        help: "frames queued for a client before it is judged too slow",
+    },
+    Setting {
+        name: "WS_WRITE_TIMEOUT",
+        default: Value("10"),
+        help: "seconds one write to a client may take",
+    },
+    Setting {
+        name: "WS_CATCH_UP_DELAY_MS",
+        default: Value("750"),
+        help: "how long after joining a room a listener is told its playback (the front end's player must have mounted)",
+    },
+];
+
+/// The value `name` takes when it is not given: its declared [`Fallback::Value`],
+/// else empty (a setting worked out in [`Config::from_lookup`] reads none).
+fn default_of(name: &str) -> &'static str {
+    match SETTINGS
+        .iter()
+        .find(|setting| setting.name == name)
+        .map(|setting| &setting.default)
+    {
+        Some(Value(value)) => value,
+        _ => "",
+    }
+}
+
 const DEV_JWT_SECRET: &str = "spotik-development-secret-change-me";
 
 impl Config {
     /// Reads the environment through `var` (so tests can pass their own).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str, default: &str| {
+        let get = |name: &str| {
             var(name)
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_owned())
+                .unwrap_or_else(|| default_of(name).to_owned())
         };
-        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
-            get(name, &default.to_string())
+        let number = |name: &str| -> Result<u64, ConfigError> {
+            get(name)
                 .parse()
                 .map_err(|_| ConfigError(format!("{name} must be a whole number")))
         };
-        let secs = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
+        let secs = |name: &str| number(name).map(Duration::from_secs);
         let optional_number = |name: &str| -> Result<Option<usize>, ConfigError> {
             match var(name).filter(|v| !v.is_empty()) {
                 None => Ok(None),
@@ -247,17 +694,14 @@ impl Config {
                     .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
             }
         };
-        let switch = |name: &str, default: bool| -> Result<bool, ConfigError> {
-            match get(name, if default { "true" } else { "false" })
-                .to_ascii_lowercase()
-                .as_str()
-            {
+        let switch = |name: &str| -> Result<bool, ConfigError> {
+            match get(name).to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
                 _ => Err(ConfigError(format!("{name} must be true or false"))),
             }
         };
-        let production = matches!(get("APP_ENV", "local").as_str(), "production" | "prod");
+        let production = matches!(get("APP_ENV").as_str(), "production" | "prod");
         let jwt_secret = match var("JWT_SECRET").filter(|s| !s.is_empty()) {
             Some(secret) => secret,
             None if production => return Err(ConfigError("JWT_SECRET must be set in production".into())),
@@ -269,7 +713,7 @@ impl Config {
         if production && var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()).is_none() {
             return Err(ConfigError("EDGE_SIGNING_SECRET must be set in production".into()));
         }
-        let listen = get("API_LISTEN", "127.0.0.1:8000");
+        let listen = get("API_LISTEN");
         let configured_origins = var("CORS_ALLOWED_ORIGINS").filter(|v| !v.trim().is_empty());
         let frontend_url = var("FRONTEND_URL").unwrap_or_default();
         let cors_origins = match &configured_origins {
@@ -286,27 +730,23 @@ impl Config {
                 Some(url) => url.trim().trim_end_matches('/').to_owned(),
                 None => format!("http://{}", reachable(listen)),
             },
-            database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spotik"),
-            redis_url: get("REDIS_URL", "redis://127.0.0.1:6379"),
-            redis_cluster: comma_list(&get("REDIS_CLUSTER_URLS", "")).collect(),
-            redis_prefix: get("REDIS_PREFIX", "spotik:"),
+            database_url: get("DATABASE_URL"),
+            redis_url: get("REDIS_URL"),
+            redis_cluster: comma_list(&get("REDIS_CLUSTER_URLS")).collect(),
+            redis_prefix: get("REDIS_PREFIX"),
             jwt_secret,
-            jwt_ttl: Duration::from_secs(number("JWT_TTL", 60)? * 60),
-            jwt_refresh_ttl: Duration::from_secs(number("JWT_REFRESH_TTL", 20_160)? * 60),
-            media_root: PathBuf::from(get("MEDIA_ROOT", "media")),
-            edge_public_url: get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080")
-                .trim_end_matches('/')
-                .to_owned(),
+            jwt_ttl: Duration::from_secs(number("JWT_TTL")? * 60),
+            jwt_refresh_ttl: Duration::from_secs(number("JWT_REFRESH_TTL")? * 60),
+            media_root: PathBuf::from(get("MEDIA_ROOT")),
+            edge_public_url: get("EDGE_PUBLIC_URL").trim_end_matches('/').to_owned(),
             edge_warm_urls: match var("EDGE_WARM_URLS") {
                 Some(urls) if urls.trim() == "none" => Vec::new(),
                 Some(urls) => comma_list(&urls).map(|u| u.trim_end_matches('/').to_owned()).collect(),
-                None => vec![get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080")
-                    .trim_end_matches('/')
-                    .to_owned()],
+                None => vec![get("EDGE_PUBLIC_URL").trim_end_matches('/').to_owned()],
             },
             edge_signing_secret: var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()),
-            edge_link_ttl: secs("EDGE_LINK_TTL", 6 * 3600)?,
-            stream_x_accel: match get("STREAM_MODE", "redirect").as_str() {
+            edge_link_ttl: secs("EDGE_LINK_TTL")?,
+            stream_x_accel: match get("STREAM_MODE").as_str() {
                 "redirect" => false,
                 "x-accel" => true,
                 other => {
@@ -315,43 +755,42 @@ impl Config {
                     )))
                 }
             },
-            upload_max_bytes: number("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)?,
+            upload_max_bytes: number("UPLOAD_MAX_BYTES")?,
             pool: PoolConfig {
-                min: number("DB_POOL_MIN", 1)? as u32,
-                max: number("DB_POOL_MAX", 20)? as u32,
-                acquire_timeout: secs("DB_POOL_ACQUIRE_TIMEOUT", 5)?,
-                idle_timeout: secs("DB_POOL_IDLE_TIMEOUT", 600)?,
-                max_lifetime: secs("DB_POOL_MAX_LIFETIME", 1800)?,
+                min: number("DB_POOL_MIN")? as u32,
+                max: number("DB_POOL_MAX")? as u32,
+                acquire_timeout: secs("DB_POOL_ACQUIRE_TIMEOUT")?,
+                idle_timeout: secs("DB_POOL_IDLE_TIMEOUT")?,
+                max_lifetime: secs("DB_POOL_MAX_LIFETIME")?,
             },
-            cache_ttl_tracks: secs("CACHE_TTL_TRACKS", 300)?,
-            advance_interval: Duration::from_millis(number("ADVANCE_INTERVAL_MS", 200)?),
+            cache_ttl_tracks: secs("CACHE_TTL_TRACKS")?,
+            advance_interval: Duration::from_millis(number("ADVANCE_INTERVAL_MS")?),
             login_limit: LoginLimit {
-                per_ip: number("LOGIN_LIMIT_PER_IP", 30)? as u32,
-                per_account: number("LOGIN_LIMIT_PER_ACCOUNT", 10)? as u32,
-                window: secs("LOGIN_LIMIT_WINDOW", 900)?,
+                per_ip: number("LOGIN_LIMIT_PER_IP")? as u32,
+                per_account: number("LOGIN_LIMIT_PER_ACCOUNT")? as u32,
+                window: secs("LOGIN_LIMIT_WINDOW")?,
             },
-            argon2_memory_kib: number("ARGON2_MEMORY_KIB", 19 * 1024)? as u32,
-            password_hash_budget_mib: number("PASSWORD_HASH_MEMORY_MIB", 128)?,
-            password_hash_wait: Duration::from_millis(number("PASSWORD_HASH_WAIT_MS", 2_000)?),
-            trusted_proxies: crate::http::client_addr::TrustedProxies::parse(&get("TRUSTED_PROXIES", ""))
+            argon2_memory_kib: number("ARGON2_MEMORY_KIB")? as u32,
+            password_hash_budget_mib: number("PASSWORD_HASH_MEMORY_MIB")?,
+            password_hash_wait: Duration::from_millis(number("PASSWORD_HASH_WAIT_MS")?),
+            trusted_proxies: crate::http::client_addr::TrustedProxies::parse(&get("TRUSTED_PROXIES"))
                 .map_err(|e| ConfigError(format!("TRUSTED_PROXIES: {e}")))?,
-            slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD", 2000)?,
+            slow_request_ms: number("HTTP_SLOW_REQUEST_THRESHOLD")?,
             monitoring: {
-                let all = switch("MONITORING_ENABLED", true)?;
+                let all = switch("MONITORING_ENABLED")?;
                 MonitoringConfig {
-                    requests: all && switch("HTTP_MONITORING_ENABLED", true)?,
-                    queries: all && switch("DB_MONITORING_ENABLED", true)?,
-                    slow_query_ms: number("DB_SLOW_QUERY_THRESHOLD", 1000)?,
-                    metrics: all && switch("METRICS_ENABLED", true)?,
-                    debug_headers: switch("APP_DEBUG", false)?,
-                    retention: Duration::from_secs(number("METRICS_RETENTION_DAYS", 7)?.clamp(1, 366) * 86_400),
-                    flush_every: Duration::from_millis(number("METRICS_FLUSH_INTERVAL_MS", 10_000)?.max(10)),
-                    sync_report_every: Duration::from_millis(number("SYNC_REPORT_INTERVAL_MS", 5_000)?),
+                    requests: all && switch("HTTP_MONITORING_ENABLED")?,
+                    queries: all && switch("DB_MONITORING_ENABLED")?,
+                    slow_query_ms: number("DB_SLOW_QUERY_THRESHOLD")?,
+                    metrics: all && switch("METRICS_ENABLED")?,
+                    debug_headers: switch("APP_DEBUG")?,
+                    retention: Duration::from_secs(number("METRICS_RETENTION_DAYS")?.clamp(1, 366) * 86_400),
+                    flush_every: Duration::from_millis(number("METRICS_FLUSH_INTERVAL_MS")?.max(10)),
+                    sync_report_every: Duration::from_millis(number("SYNC_REPORT_INTERVAL_MS")?),
                     dashboard: {
                         let token = var("DASHBOARD_TOKEN").filter(|t| !t.is_empty());
-                        let admins: Vec<String> = comma_list(&get("DASHBOARD_ADMINS", ""))
-                            .map(|e| e.to_lowercase())
-                            .collect();
+                        let admins: Vec<String> =
+                            comma_list(&get("DASHBOARD_ADMINS")).map(|e| e.to_lowercase()).collect();
                         DashboardAccess {
                             open: token.is_none() && admins.is_empty() && !production,
                             token,
@@ -360,50 +799,47 @@ impl Config {
                     },
                     edge_metrics_urls: match var("EDGE_METRICS_URLS") {
                         Some(urls) => comma_list(&urls).collect(),
-                        None => vec![format!(
-                            "{}/metrics",
-                            get("EDGE_PUBLIC_URL", "http://127.0.0.1:8080").trim_end_matches('/')
-                        )],
+                        None => vec![format!("{}/metrics", get("EDGE_PUBLIC_URL").trim_end_matches('/'))],
                     },
                 }
             },
             production,
             hub: HubConfig {
-                app_id: get("PUSHER_APP_ID", "spotik"),
-                app_key: get("PUSHER_APP_KEY", "spotik-key"),
-                app_secret: get("PUSHER_APP_SECRET", "spotik-secret"),
+                app_id: get("PUSHER_APP_ID"),
+                app_key: get("PUSHER_APP_KEY"),
+                app_secret: get("PUSHER_APP_SECRET"),
                 event_namespace: event_namespace(var("BROADCAST_EVENT_NAMESPACE")),
-                activity_timeout: secs("WS_ACTIVITY_TIMEOUT", 120)?.max(Duration::from_secs(1)),
-                pong_timeout: secs("WS_PONG_TIMEOUT", 30)?.max(Duration::from_secs(1)),
-                max_message_bytes: number("WS_MAX_MESSAGE_BYTES", 10_000)? as usize,
-                client_buffer_frames: (number("WS_CLIENT_BUFFER", 256)? as usize).max(1),
-                write_timeout: secs("WS_WRITE_TIMEOUT", 10)?.max(Duration::from_secs(1)),
-                catch_up_delay: Duration::from_millis(number("WS_CATCH_UP_DELAY_MS", 750)?),
+                activity_timeout: secs("WS_ACTIVITY_TIMEOUT")?.max(Duration::from_secs(1)),
+                pong_timeout: secs("WS_PONG_TIMEOUT")?.max(Duration::from_secs(1)),
+                max_message_bytes: number("WS_MAX_MESSAGE_BYTES")? as usize,
+                client_buffer_frames: (number("WS_CLIENT_BUFFER")? as usize).max(1),
+                write_timeout: secs("WS_WRITE_TIMEOUT")?.max(Duration::from_secs(1)),
+                catch_up_delay: Duration::from_millis(number("WS_CATCH_UP_DELAY_MS")?),
                 max_sockets: optional_number("WS_MAX_CONNECTIONS")?,
-                max_sockets_per_client: number("WS_MAX_PER_CLIENT", 256)?.max(1) as usize,
-                subscribe_timeout: secs("WS_SUBSCRIBE_TIMEOUT", 120)?.max(Duration::from_secs(1)),
-                auth_join_wait: Duration::from_millis(number("BROADCAST_AUTH_WAIT_MS", 3000)?),
+                max_sockets_per_client: number("WS_MAX_PER_CLIENT")?.max(1) as usize,
+                subscribe_timeout: secs("WS_SUBSCRIBE_TIMEOUT")?.max(Duration::from_secs(1)),
+                auth_join_wait: Duration::from_millis(number("BROADCAST_AUTH_WAIT_MS")?),
             },
             cors_origins,
-            cover_max_bytes: number("COVER_MAX_BYTES", 5 * 1024 * 1024)?,
-            header_timeout: secs("HTTP_HEADER_TIMEOUT", 10)?.max(Duration::from_secs(1)),
-            max_header_bytes: number("HTTP_MAX_HEADER_BYTES", 16 * 1024)? as usize,
-            health_checks_timeout: Duration::from_millis(number("HEALTH_CHECKS_TIMEOUT", 2000)?.max(1)),
+            cover_max_bytes: number("COVER_MAX_BYTES")?,
+            header_timeout: secs("HTTP_HEADER_TIMEOUT")?.max(Duration::from_secs(1)),
+            max_header_bytes: number("HTTP_MAX_HEADER_BYTES")? as usize,
+            health_checks_timeout: Duration::from_millis(number("HEALTH_CHECKS_TIMEOUT")?.max(1)),
             request_timeout: match var("REQUEST_TIMEOUT").filter(|v| !v.is_empty()) {
-                Some(_) => secs("REQUEST_TIMEOUT", 0)?.max(Duration::from_secs(1)),
-                None => secs("DB_POOL_ACQUIRE_TIMEOUT", 5)? + Duration::from_secs(1),
+                Some(_) => secs("REQUEST_TIMEOUT")?.max(Duration::from_secs(1)),
+                None => secs("DB_POOL_ACQUIRE_TIMEOUT")? + Duration::from_secs(1),
             },
             max_connections: optional_number("MAX_CONNECTIONS")?,
-            body_idle_timeout: secs("HTTP_BODY_IDLE_TIMEOUT", 15)?.max(Duration::from_secs(1)),
-            upload_timeout: secs("UPLOAD_TIMEOUT", 600)?.max(Duration::from_secs(1)),
-            max_connections_per_client: number("MAX_CONNECTIONS_PER_CLIENT", 320)?.max(1) as usize,
+            body_idle_timeout: secs("HTTP_BODY_IDLE_TIMEOUT")?.max(Duration::from_secs(1)),
+            upload_timeout: secs("UPLOAD_TIMEOUT")?.max(Duration::from_secs(1)),
+            max_connections_per_client: number("MAX_CONNECTIONS_PER_CLIENT")?.max(1) as usize,
             quotas: Quotas {
-                uploads_per_user: number("UPLOADS_PER_USER", 2)?.max(1) as usize,
-                uploads_in_progress: number("UPLOADS_IN_PROGRESS", 64)?.max(1) as usize,
-                rooms_per_user: number("ROOMS_PER_USER", 20)?,
-                playlists_per_user: number("PLAYLISTS_PER_USER", 200)?,
-                registrations_per_ip: number("REGISTER_LIMIT_PER_IP", 10)? as u32,
-                registration_window: secs("REGISTER_LIMIT_WINDOW", 3600)?,
+                uploads_per_user: number("UPLOADS_PER_USER")?.max(1) as usize,
+                uploads_in_progress: number("UPLOADS_IN_PROGRESS")?.max(1) as usize,
+                rooms_per_user: number("ROOMS_PER_USER")?,
+                playlists_per_user: number("PLAYLISTS_PER_USER")?,
+                registrations_per_ip: number("REGISTER_LIMIT_PER_IP")? as u32,
+                registration_window: secs("REGISTER_LIMIT_WINDOW")?,
             },
             probe: ProbeConfig {
                 program: match var("PROBE_PROGRAM").filter(|p| !p.is_empty()) {
@@ -411,10 +847,10 @@ impl Config {
                     None => std::env::current_exe()
                         .map_err(|e| ConfigError(format!("PROBE_PROGRAM: cannot find this executable ({e})")))?,
                 },
-                memory_bytes: number("PROBE_MEMORY_MIB", 512)?.max(64) * 1024 * 1024,
-                cpu_secs: number("PROBE_CPU_SECONDS", 20)?.max(1),
-                timeout: secs("PROBE_TIMEOUT", 30)?.max(Duration::from_secs(1)),
-                concurrency: number("PROBE_CONCURRENCY", 2)?.max(1) as usize,
+                memory_bytes: number("PROBE_MEMORY_MIB")?.max(64) * 1024 * 1024,
+                cpu_secs: number("PROBE_CPU_SECONDS")?.max(1),
+                timeout: secs("PROBE_TIMEOUT")?.max(Duration::from_secs(1)),
+                concurrency: number("PROBE_CONCURRENCY")?.max(1) as usize,
             },
         })
     }
@@ -460,6 +896,26 @@ mod tests {
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    /// Each declared default is the value the configuration takes: giving
+    /// every setting its declared value changes nothing, and every setting
+    /// the code reads is declared (an undeclared one would read empty and
+    /// differ here or fail to parse).
+    #[test]
+    fn every_declared_default_is_the_one_the_configuration_takes() {
+        let declared: Vec<(&str, &str)> = SETTINGS
+            .iter()
+            .filter_map(|s| match s.default {
+                Value(value) => Some((s.name, value)),
+                Said(_) => None,
+            })
+            .collect();
+        let unset = format!("{:?}", with(&[]).unwrap());
+        let given = format!("{:?}", with(&declared).unwrap());
+        assert_eq!(unset, given);
+        let names: std::collections::HashSet<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), SETTINGS.len(), "a setting is declared twice");
     }
 
     #[test]
