@@ -347,20 +347,18 @@ pub fn router() -> Router {
                 .push(Router::with_path("dashboard.js").get(routes::dashboard::script))
                 .push(Router::with_path("data").get(routes::dashboard::data)),
         )
-        .push(Router::with_path("app/{key}").goal(realtime::pusher::connect))
-        .push(Router::with_path("ws").goal(realtime::native::connect));
+        // A WebSocket opens with a GET (RFC 6455); anything else is a 405.
+        .push(Router::with_path("app/{key}").get(realtime::pusher::connect))
+        .push(Router::with_path("ws").get(realtime::native::connect))
+        .push(routes::web::router());
     // The document describes the routes above; it and its page are served
     // under the same hoops.
     let document = http::openapi::document(&routes);
-    routes
-        .push(document.into_router("/api/openapi.json"))
-        .push(
-            Router::new()
-                .hoop(http::openapi::docs_headers)
-                .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs")),
-        )
-        // The web app is not part of the API's document.
-        .push(routes::web::router())
+    routes.push(document.into_router("/api/openapi.json")).push(
+        Router::new()
+            .hoop(http::openapi::docs_headers)
+            .push(salvo::oapi::swagger_ui::SwaggerUi::new("/api/openapi.json").into_router("/api/docs")),
+    )
 }
 
 pub fn service(state: State) -> Service {

@@ -8,5 +8,6 @@ pub mod cors;
 pub mod error;
 pub mod openapi;
 pub(crate) mod page;
+pub mod path;
 pub(crate) mod reply;
 pub(crate) mod request;

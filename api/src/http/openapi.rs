@@ -1,14 +1,14 @@
-//! The OpenAPI 3 document of the REST API, generated from the routes: each
-//! handler's answer type, the error type every handler shares, the bearer
-//! token of those that take the authenticated caller. Served at
+//! The OpenAPI 3 document of every route, generated from the handlers: each
+//! one's typed path parameters (`http::path`), query parameters and body,
+//! its answer type, the error type every handler shares, the bearer token
+//! of those that take the authenticated caller. Served at
 //! `/api/openapi.json` and browsable at `/api/docs`.
 //!
-//! The real-time protocols (`/ws`, `/app/{key}`, the Pusher HTTP API under
-//! `/apps/{app_id}`) are not REST and are described in `docs/realtime.md`;
-//! `/api/broadcasting/auth`, which the front end calls, is here.
+//! The WebSocket routes (`/ws`, `/app/{key}`) are here as the GET that
+//! opens them; their messages are in `docs/realtime.md`.
 
 use salvo::oapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use salvo::oapi::{BasicType, Info, KnownFormat, Object, OpenApi, Parameter, ParameterIn, Required, SchemaFormat};
+use salvo::oapi::{Info, OpenApi};
 use salvo::Router;
 
 /// The name of the bearer-token scheme routes refer to.
@@ -36,63 +36,19 @@ pub fn document(router: &Router) -> OpenApi {
         .add_security_scheme(
             BEARER,
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("JWT")),
-        )
-        // salvo warns of each route whose path parameters the handler does
-        // not declare; they are declared just below, so the warnings are
-        // kept out of the log.
-    ;
-    let mut doc = tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-        doc.merge_router(router)
-    });
-    declare_path_parameters(&mut doc);
-    doc
-}
-
-/// Handlers read their path parameters themselves, so the document learns
-/// them from the templates: `{genre}` and `{playlist}` are numbers, every
-/// other one a UUID.
-fn declare_path_parameters(doc: &mut OpenApi) {
-    for (path, item) in doc.paths.iter_mut() {
-        let names = template_names(path);
-        // On each operation: salvo-oapi writes a path item's own
-        // `parameters` flattened, which is not JSON it can write.
-        for operation in item.operations.values_mut() {
-            for name in &names {
-                let schema = if matches!(*name, "genre" | "playlist") {
-                    Object::with_type(BasicType::Integer).format(SchemaFormat::KnownFormat(KnownFormat::Int64))
-                } else {
-                    Object::with_type(BasicType::String).format(SchemaFormat::KnownFormat(KnownFormat::Uuid))
-                };
-                operation.parameters.insert(
-                    Parameter::new(*name)
-                        .parameter_in(ParameterIn::Path)
-                        .required(Required::True)
-                        .schema(schema),
-                );
-            }
+        );
+    // Every path parameter is declared by its handler's typed argument; a
+    // handler that did not would leave it out, which tests/api/openapi.rs
+    // refuses.
+    let mut doc = doc.merge_router(router);
+    // A rest-of-path parameter (`{**name}`) is an ordinary one in OpenAPI.
+    let rest: Vec<String> = doc.paths.keys().filter(|path| path.contains("{*")).cloned().collect();
+    for path in rest {
+        if let Some(item) = doc.paths.remove(&path) {
+            doc.paths.insert(path.replace("{**", "{").replace("{*", "{"), item);
         }
     }
-}
-
-/// The `{name}`s of a path template, in order.
-fn template_names(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_templates_name_their_parameters() {
-        assert_eq!(
-            template_names("/api/rooms/{room}/tracks/{track}/vote"),
-            ["room", "track"]
-        );
-        assert!(template_names("/api/genres").is_empty());
-    }
+    doc
 }
 
 /// What the docs page may load and who may frame it: its own scripts and

@@ -4,7 +4,6 @@ use crate::http::error::{ApiError, ApiResult};
 use salvo::http::ParseError;
 use salvo::prelude::*;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 /// Whether the client already holds the representation tagged `etag`
 /// (`If-None-Match`, on any of its lines; weak tags compare by value).
@@ -63,13 +62,6 @@ pub async fn refuse_nul_in_query(req: &mut Request, depot: &mut Depot, res: &mut
             .write(req, depot, res)
             .await;
     }
-}
-
-/// A UUID path parameter; anything else is a 404 (the resource cannot exist).
-pub fn uuid_param(req: &Request, name: &str) -> ApiResult<Uuid> {
-    req.param::<String>(name)
-        .and_then(|raw| Uuid::parse_str(&raw).ok())
-        .ok_or_else(|| ApiError::NotFound("Not found".into()))
 }
 
 /// A whole number from the query within `1..=most`; `default` when absent

@@ -7,12 +7,16 @@
 //! through Redis.
 
 use crate::http::error::ApiResult;
+use crate::http::path::PathText;
 use crate::http::reply::Raw;
 use crate::hub::message::PusherEvent;
 use crate::state::from_depot;
 use crate::state::AppState;
 use chrono::Utc;
 use salvo::http::{ParseError, StatusCode};
+use salvo::oapi::{
+    BasicType, Components, Content, EndpointOutRegister, Object, Operation, Response as OapiResponse, ToSchema,
+};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +44,36 @@ fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Raw {
         },
     )
 }
+
+/// What this API answers: JSON as Pusher's own HTTP API writes it, or
+/// `{"error": …}` with the status of a refusal.
+pub struct PusherAnswer(Raw);
+
+#[async_trait]
+impl Writer for PusherAnswer {
+    async fn write(self, req: &mut Request, depot: &mut Depot, res: &mut Response) {
+        self.0.write(req, depot, res).await;
+    }
+}
+
+impl EndpointOutRegister for PusherAnswer {
+    fn register(_components: &mut Components, operation: &mut Operation) {
+        let object = || Content::new(Object::with_type(BasicType::Object));
+        operation.responses.insert(
+            "200",
+            OapiResponse::new("As Pusher's HTTP API answers (docs/realtime.md)")
+                .add_content("application/json", object()),
+        );
+        operation.responses.insert(
+            "default",
+            OapiResponse::new("`{\"error\": …}`: 400, 401 (signature), 404 (another app), 413")
+                .add_content("application/json", object()),
+        );
+    }
+}
+
+/// The query every request is signed with, as Pusher's server libraries send it.
+const SIGNED: &str = "Signed as Pusher's server libraries sign: auth_key, auth_timestamp, auth_version, auth_signature (and body_md5 with a body)";
 
 /// A channel's figures; only those asked for (`?info=`) are present.
 #[derive(Serialize, Default)]
@@ -105,7 +139,8 @@ async fn verified(req: &mut Request, state: &AppState) -> Result<Vec<u8>, Raw> {
     Ok(body)
 }
 
-#[derive(Deserialize)]
+/// An event to publish to one or more channels.
+#[derive(Deserialize, ToSchema)]
 struct EventRequest {
     name: String,
     data: Value,
@@ -149,8 +184,9 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Raw> {
     serde_json::from_slice(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
-#[handler]
-pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
+/// Publishes an event to channels.
+#[endpoint(tags("pusher-http"), request_body = EventRequest, parameters(("auth_signature" = String, Query, description = SIGNED)))]
+pub async fn publish(req: &mut Request, depot: &mut Depot, _app_id: PathText) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
         let body = verified(req, state).await?;
@@ -158,16 +194,18 @@ pub async fn publish(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
         state.hub.publish_pusher_event(event).await;
         Ok::<_, Raw>(Raw::json(StatusCode::OK, Published {}))
     };
-    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+    Ok(PusherAnswer(outcome.await.unwrap_or_else(|refusal| refusal)))
 }
 
-#[derive(Deserialize)]
+/// Up to ten events.
+#[derive(Deserialize, ToSchema)]
 struct Batch {
     batch: Vec<EventRequest>,
 }
 
-#[handler]
-pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
+/// Publishes up to ten events.
+#[endpoint(tags("pusher-http"), request_body = Batch, parameters(("auth_signature" = String, Query, description = SIGNED)))]
+pub async fn publish_batch(req: &mut Request, depot: &mut Depot, _app_id: PathText) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
         let body = verified(req, state).await?;
@@ -181,7 +219,7 @@ pub async fn publish_batch(req: &mut Request, depot: &mut Depot) -> ApiResult<Ra
         }
         Ok::<_, Raw>(Raw::json(StatusCode::OK, BatchPublished { batch: [] }))
     };
-    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+    Ok(PusherAnswer(outcome.await.unwrap_or_else(|refusal| refusal)))
 }
 
 fn wants(req: &Request, field: &str) -> bool {
@@ -189,8 +227,9 @@ fn wants(req: &Request, field: &str) -> bool {
         .is_some_and(|info| info.split(',').any(|f| f.trim() == field))
 }
 
-#[handler]
-pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
+/// The occupied channels, by prefix, with the figures asked for.
+#[endpoint(tags("pusher-http"), parameters(("filter_by_prefix" = Option<String>, Query, description = "Only channels whose name starts so"), ("info" = Option<String>, Query, description = "Comma-separated: user_count, subscription_count"), ("auth_signature" = String, Query, description = SIGNED)))]
+pub async fn list_channels(req: &mut Request, depot: &mut Depot, _app_id: PathText) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
@@ -212,11 +251,17 @@ pub async fn list_channels(req: &mut Request, depot: &mut Depot) -> ApiResult<Ra
             .collect();
         Ok::<_, Raw>(Raw::json(StatusCode::OK, Channels { channels }))
     };
-    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+    Ok(PusherAnswer(outcome.await.unwrap_or_else(|refusal| refusal)))
 }
 
-#[handler]
-pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
+/// One channel's figures.
+#[endpoint(tags("pusher-http"), parameters(("info" = Option<String>, Query, description = "Comma-separated: subscription_count"), ("auth_signature" = String, Query, description = SIGNED)))]
+pub async fn show_channel(
+    req: &mut Request,
+    depot: &mut Depot,
+    _app_id: PathText,
+    _channel: PathText,
+) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
@@ -236,11 +281,17 @@ pub async fn show_channel(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw
         };
         Ok::<_, Raw>(Raw::json(StatusCode::OK, info))
     };
-    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+    Ok(PusherAnswer(outcome.await.unwrap_or_else(|refusal| refusal)))
 }
 
-#[handler]
-pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
+/// The users present in a presence channel.
+#[endpoint(tags("pusher-http"), parameters(("auth_signature" = String, Query, description = SIGNED)))]
+pub async fn list_users(
+    req: &mut Request,
+    depot: &mut Depot,
+    _app_id: PathText,
+    _channel: PathText,
+) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
         verified(req, state).await?;
@@ -251,7 +302,7 @@ pub async fn list_users(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> 
         let users = state.hub.members(&name).into_iter().map(|id| UserId { id }).collect();
         Ok::<_, Raw>(Raw::json(StatusCode::OK, Users { users }))
     };
-    Ok(outcome.await.unwrap_or_else(|refusal| refusal))
+    Ok(PusherAnswer(outcome.await.unwrap_or_else(|refusal| refusal)))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::services::sessions::{authenticate_token, AuthUser};
 use crate::state::from_depot;
 use crate::state::State;
 use chrono::Utc;
+use salvo::oapi::endpoint;
 use salvo::prelude::*;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -29,7 +30,16 @@ const TOO_SLOW: Closing = Closing {
     reason: "Try again later: the client is not reading its messages fast enough",
 };
 
-#[handler]
+/// Opens the native WebSocket (docs/realtime.md): room events, presence
+/// and chat for the rooms the caller joins over it.
+#[endpoint(
+    tags("realtime"),
+    parameters(
+        ("token" = String, Query, description = "The bearer token: a browser's WebSocket cannot send headers"),
+        ("room" = Option<String>, Query, description = "The room the socket is for: lets a front route it to the replica holding the room (it joins nothing by itself)"),
+    ),
+    responses((status_code = 101, description = "Switching protocols: the native WebSocket protocol of docs/realtime.md"))
+)]
 pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
     let state = from_depot(depot)?.clone();
     let caller = match req.query::<String>("token") {

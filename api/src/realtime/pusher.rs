@@ -21,10 +21,12 @@ use super::inbound::{self, Subscription};
 use super::link::{Inbound, Link, Liveness};
 use super::{catch_up, upgrade};
 use crate::http::error::ApiResult;
+use crate::http::path::PathText;
 use crate::hub::outbox::{Closing, Outbox};
 use crate::hub::{frames, Member, Protocol, Subscriber};
 use crate::state::from_depot;
 use crate::state::State;
+use salvo::oapi::endpoint;
 use salvo::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
@@ -44,10 +46,16 @@ const OVER_CAPACITY: Closing = Closing {
     reason: "Over capacity: the client is not reading its messages fast enough",
 };
 
-#[handler]
-pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
+/// Opens a Pusher protocol 7 WebSocket, as pusher-js and laravel-echo do
+/// (docs/realtime.md).
+#[endpoint(
+    tags("realtime"),
+    parameters(("protocol" = Option<String>, Query, description = "Pusher's protocol version: 7")),
+    responses((status_code = 101, description = "Switching protocols: Pusher protocol 7"))
+)]
+pub async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response, key: PathText) -> ApiResult<()> {
     let state = from_depot(depot)?.clone();
-    let key = req.param::<String>("key").unwrap_or_default();
+    let key = key.0;
     let protocol = req.query::<String>("protocol");
     let client = crate::http::client_addr::of(req, &state.config.trusted_proxies);
     let ticket = state.sockets.admit(client).map_err(upgrade::full)?;

@@ -5,8 +5,9 @@
 use crate::domain::chat::{self, REACTIONS};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::keyset;
+use crate::http::path::{MessageId, RoomId};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
-use crate::http::request::{json_body, keyset_page, uuid_param};
+use crate::http::request::{json_body, keyset_page};
 use crate::routes::moderation::refuse_if_muted;
 use crate::services::access::{is_moderator, require_member, require_participant};
 use crate::services::caller::Caller;
@@ -75,9 +76,9 @@ fn flooded(wait: u64, what: &str) -> ApiError {
         ("before" = Option<i64>, Query, description = "The `next_before` of the previous page")
     )
 )]
-pub async fn list_messages(caller: Caller, req: &mut Request) -> ApiResult<Fields<Chat>> {
+pub async fn list_messages(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<Chat>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     let (limit, before) = keyset_page(req)?;
     let rows = store::page(&state.db, room, before, limit + 1).await?;
@@ -87,9 +88,9 @@ pub async fn list_messages(caller: Caller, req: &mut Request) -> ApiResult<Field
 
 /// Sends a message to the room (participants; at most 5 per 10 s each).
 #[endpoint(tags("chat"), request_body = NewMessage)]
-pub async fn send_message(caller: Caller, req: &mut Request) -> ApiResult<Created<Message>> {
+pub async fn send_message(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Created<Message>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     let sent: NewMessage = json_body(req).await?;
     let body = chat::message(&sent.body).map_err(|refusal| ApiError::field("body", refusal.sentence()))?;
@@ -108,13 +109,10 @@ pub async fn send_message(caller: Caller, req: &mut Request) -> ApiResult<Create
 
 /// Deletes a message: its author, the room's moderators or its administrator.
 #[endpoint(tags("chat"))]
-pub async fn delete_message(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn delete_message(caller: Caller, room: RoomId, message: MessageId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
-    let id = req
-        .param::<String>("message")
-        .and_then(|raw| raw.parse::<i64>().ok())
-        .ok_or_else(|| ApiError::NotFound("Message not found".into()))?;
+    let room_id = room.0;
+    let id = message.0;
     let room = require_participant(state, room_id, caller.id()).await?;
     let (author, written) = store::author(&state.db, room_id, id)
         .await?
@@ -155,9 +153,9 @@ pub async fn delete_message(caller: Caller, req: &mut Request) -> ApiResult<Repl
 /// Reacts to what plays (participants; one of 👍 ❤️ 🔥 😂 👏 🎉, at most
 /// 10 per 10 s each). Not kept: everyone in the room sees it go by.
 #[endpoint(tags("chat"), request_body = NewReaction)]
-pub async fn react(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn react(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     // The room and the membership in one read: what plays is in it.
     let room = require_participant(state, room_id, caller.id()).await?;
     let reaction: NewReaction = json_body(req).await?;

@@ -13,8 +13,8 @@ use crate::files::image::{self, Format, Limits};
 use crate::files::storage;
 use crate::files::upload::{self, FormLimits};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::path::{PathText, RoomId};
 use crate::http::reply::Fields;
-use crate::http::request::uuid_param;
 use crate::routes::rooms::{announce_update, room_view};
 use crate::services::access::require_admin;
 use crate::services::caller::Caller;
@@ -123,9 +123,9 @@ pub struct CoverRemoved {
 /// `POST /rooms/{id}/cover` (administrator): the image as a multipart
 /// `cover_image` (JPEG, PNG or WebP) or, as here, a JSON `cover_data` URL.
 #[endpoint(tags("rooms"), request_body = CoverData)]
-pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fields<CoverSet>> {
+pub async fn set_room_cover(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<CoverSet>> {
     let state = std::sync::Arc::clone(&caller.state);
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     let before = require_admin(&state, room_id, caller.id()).await?;
     let _slot = state.uploads.take(caller.id())?;
     let received = received_cover(req, &state).await?;
@@ -165,9 +165,9 @@ pub async fn set_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fiel
 
 /// `DELETE /rooms/{id}/cover` (administrator): back to the generated gradient.
 #[endpoint(tags("rooms"))]
-pub async fn remove_room_cover(caller: Caller, req: &mut Request) -> ApiResult<Fields<CoverRemoved>> {
+pub async fn remove_room_cover(caller: Caller, room: RoomId) -> ApiResult<Fields<CoverRemoved>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     let before = require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE rooms SET cover_path = NULL, updated_at = now() WHERE id = $1")
@@ -190,11 +190,15 @@ fn parse_name(name: &str) -> Option<(&str, Format)> {
     Some((hash, Format::from_extension(extension)?)).filter(|_| is_hash)
 }
 
-/// `GET /api/covers/{name}`: public (an `<img>` sends no token), immutable.
-#[handler]
-pub async fn serve(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
+/// A cover image, by its content-addressed name: public (an `<img>` sends
+/// no token) and immutable.
+#[endpoint(
+    tags("covers"),
+    responses((status_code = 200, description = "The image (JPEG, PNG or WebP)"), (status_code = 304, description = "Not modified"))
+)]
+pub async fn serve(req: &mut Request, depot: &mut Depot, res: &mut Response, name: PathText) -> ApiResult<()> {
     let state = from_depot(depot)?;
-    let name = req.param::<String>("name").unwrap_or_default();
+    let name = name.0;
     let (hash, format) = parse_name(&name).ok_or_else(|| ApiError::NotFound("No such cover".into()))?;
     let etag = format!("\"{hash}\"");
     let headers = res.headers_mut();

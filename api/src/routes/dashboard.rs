@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::telemetry::edge_figures::EdgeFigures;
 use crate::telemetry::request_stats::RequestFigures;
 use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::oapi::endpoint;
 use salvo::prelude::*;
 use serde::Serialize;
 use spotik_shared::system::System;
@@ -47,7 +48,8 @@ fn asset(res: &mut Response, content_type: &'static str, body: &'static str) {
     res.write_body(body).ok();
 }
 
-#[handler]
+/// The live dashboard's page (HTML; its data is guarded, not the page).
+#[endpoint(tags("monitoring"), responses((status_code = 200, description = "The dashboard's page (HTML)")))]
 pub async fn page(depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
     if closed(from_depot(depot)?) {
         return Err(off());
@@ -56,7 +58,8 @@ pub async fn page(depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
     Ok(())
 }
 
-#[handler]
+/// The dashboard's script.
+#[endpoint(tags("monitoring"), responses((status_code = 200, description = "The dashboard's script")))]
 pub async fn script(depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
     if closed(from_depot(depot)?) {
         return Err(off());
@@ -146,7 +149,13 @@ struct SystemView {
     load_average: Option<f64>,
 }
 
-#[handler]
+/// The figures the dashboard polls: this process's, the edges', the
+/// alerts standing. With `DASHBOARD_TOKEN` or an admin's login token.
+#[endpoint(
+    tags("monitoring"),
+    parameters(("token" = Option<String>, Query, description = "DASHBOARD_TOKEN, when not sent as a bearer token")),
+    responses((status_code = 200, description = "The figures (JSON; docs/monitoring.md)"))
+)]
 pub async fn data(req: &mut Request, depot: &mut Depot, res: &mut Response) -> ApiResult<()> {
     let state = from_depot(depot)?;
     admitted(state, req).await?;

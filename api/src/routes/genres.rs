@@ -8,6 +8,7 @@
 
 use crate::domain::failure::{Failure, FieldErrors};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::path::GenreId;
 use crate::http::reply::{Created, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::services::caller::Caller;
@@ -72,12 +73,6 @@ async fn find(db: &sqlx::PgPool, id: i64) -> ApiResult<Genre> {
         .ok_or_else(|| ApiError::NotFound("Genre not found".into()))
 }
 
-fn id_param(req: &Request) -> ApiResult<i64> {
-    req.param::<String>("genre")
-        .and_then(|raw| raw.parse().ok())
-        .ok_or_else(|| ApiError::NotFound("Genre not found".into()))
-}
-
 /// Every genre, by name.
 #[endpoint(tags("genres"), operation_id = "list_genres")]
 pub async fn list(caller: Caller) -> ApiResult<Reply<Vec<GenreView>>> {
@@ -116,9 +111,9 @@ pub async fn popular(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<G
 }
 
 #[endpoint(tags("genres"), operation_id = "show_genre")]
-pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply<GenreView>> {
+pub async fn show(caller: Caller, genre: GenreId) -> ApiResult<Reply<GenreView>> {
     let state = &caller.state;
-    let genre = find(&state.db, id_param(req)?).await?;
+    let genre = find(&state.db, genre.0).await?;
     Ok(Reply::data("Genre", genre.view(caller.id())))
 }
 
@@ -217,9 +212,9 @@ async fn owned(db: &sqlx::PgPool, id: i64, user: Uuid) -> ApiResult<Genre> {
 
 /// Renames or recolours a genre its caller added.
 #[endpoint(tags("genres"), operation_id = "update_genre", request_body = GenreFields)]
-pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply<GenreView>> {
+pub async fn update(caller: Caller, req: &mut Request, genre: GenreId) -> ApiResult<Reply<GenreView>> {
     let state = &caller.state;
-    let id = id_param(req)?;
+    let id = genre.0;
     owned(&state.db, id, caller.id()).await?;
     let valid = validate(json_body(req).await?)?;
     sqlx::query(
@@ -240,9 +235,9 @@ pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply<GenreV
 
 /// Deletes a genre its caller added and no track uses (409 otherwise).
 #[endpoint(tags("genres"), operation_id = "delete_genre")]
-pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn delete(caller: Caller, genre: GenreId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let id = id_param(req)?;
+    let id = genre.0;
     owned(&state.db, id, caller.id()).await?;
     // One statement, so a track tagged meanwhile cannot slip through.
     let deleted =

@@ -2,8 +2,9 @@
 
 use crate::http::error::ApiResult;
 use crate::http::page::keyset;
+use crate::http::path::RoomId;
 use crate::http::reply::Fields;
-use crate::http::request::{keyset_page, uuid_param};
+use crate::http::request::keyset_page;
 use crate::services::access::require_member;
 use crate::services::caller::Caller;
 use crate::store::history::{self};
@@ -31,9 +32,9 @@ pub struct History {
         ("before" = Option<i64>, Query, description = "The `next_before` of the previous page")
     )
 )]
-pub async fn play_history(caller: Caller, req: &mut Request) -> ApiResult<Fields<History>> {
+pub async fn play_history(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<History>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     let (limit, before) = keyset_page(req)?;
     let rows = history::page(&state.db, room, before, limit + 1).await?;

@@ -11,8 +11,9 @@
 use crate::domain::models::{Participant, Room};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::keyset;
+use crate::http::path::{RoomId, UserId};
 use crate::http::reply::{Fields, Nothing, Reply};
-use crate::http::request::{json_body, keyset_page, uuid_param};
+use crate::http::request::{json_body, keyset_page};
 use crate::hub::message::Ending;
 use crate::services::access::{require_admin, require_moderator};
 use crate::services::caller::Caller;
@@ -174,8 +175,8 @@ async fn update(caller: &Caller, room: Uuid, target: Uuid, change: Change) -> Ap
 
 /// Makes a participant a moderator (the administrator only).
 #[endpoint(tags("moderation"))]
-pub async fn add_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
-    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+pub async fn add_moderator(caller: Caller, room: RoomId, user: UserId) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (room.0, user.0);
     let change = Change {
         statement: "UPDATE room_participants SET is_moderator = true WHERE room_id = $1 AND user_id = $2",
         minutes: None,
@@ -189,8 +190,8 @@ pub async fn add_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply
 
 /// Makes a moderator a listener again (the administrator only).
 #[endpoint(tags("moderation"))]
-pub async fn remove_moderator(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
-    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+pub async fn remove_moderator(caller: Caller, room: RoomId, user: UserId) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (room.0, user.0);
     let change = Change {
         statement: "UPDATE room_participants SET is_moderator = false WHERE room_id = $1 AND user_id = $2",
         minutes: None,
@@ -205,8 +206,8 @@ pub async fn remove_moderator(caller: Caller, req: &mut Request) -> ApiResult<Re
 /// Mutes a participant for `minutes` (1 to 1440): no queueing, chat or
 /// reactions until then. Moderators and the administrator.
 #[endpoint(tags("moderation"), request_body = Mute)]
-pub async fn mute(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
-    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+pub async fn mute(caller: Caller, req: &mut Request, room: RoomId, user: UserId) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (room.0, user.0);
     let Mute { minutes } = json_body(req).await?;
     if !(1..=MAX_MUTE_MINUTES).contains(&minutes) {
         return Err(ApiError::field(
@@ -229,8 +230,8 @@ pub async fn mute(caller: Caller, req: &mut Request) -> ApiResult<Reply<Particip
 
 /// Lifts a mute. Moderators and the administrator.
 #[endpoint(tags("moderation"))]
-pub async fn unmute(caller: Caller, req: &mut Request) -> ApiResult<Reply<ParticipantView>> {
-    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+pub async fn unmute(caller: Caller, room: RoomId, user: UserId) -> ApiResult<Reply<ParticipantView>> {
+    let (room, target) = (room.0, user.0);
     let change = Change {
         statement: "UPDATE room_participants SET muted_until = NULL WHERE room_id = $1 AND user_id = $2",
         minutes: None,
@@ -246,9 +247,9 @@ pub async fn unmute(caller: Caller, req: &mut Request) -> ApiResult<Reply<Partic
 /// on every replica, and no way back in until unbanned. Moderators and the
 /// administrator.
 #[endpoint(tags("moderation"))]
-pub async fn ban(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn ban(caller: Caller, room: RoomId, user: UserId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    let (room, target) = (room.0, user.0);
     let found = require_moderator(state, room, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     let banned = participant(&mut tx, room, target).await?;
@@ -287,9 +288,9 @@ pub async fn ban(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>>
 
 /// Lifts a ban: the user may join again. Moderators and the administrator.
 #[endpoint(tags("moderation"))]
-pub async fn unban(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn unban(caller: Caller, room: RoomId, user: UserId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let (room, target) = (uuid_param(req, "room")?, uuid_param(req, "user")?);
+    let (room, target) = (room.0, user.0);
     require_moderator(state, room, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     let name: Option<String> = sqlx::query_scalar(
@@ -308,9 +309,9 @@ pub async fn unban(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing
 
 /// Who is banned from the room, newest first. Moderators and the administrator.
 #[endpoint(tags("moderation"))]
-pub async fn list_bans(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<Ban>>> {
+pub async fn list_bans(caller: Caller, room: RoomId) -> ApiResult<Reply<Vec<Ban>>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_moderator(state, room, caller.id()).await?;
     let bans = sqlx::query_as::<_, Ban>(
         "SELECT b.user_id, u.username, b.created_at AS banned_at FROM room_bans b JOIN users u ON u.id = b.user_id \
@@ -331,9 +332,9 @@ pub async fn list_bans(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec
         ("before" = Option<i64>, Query, description = "The `next_before` of the previous page")
     )
 )]
-pub async fn read_moderation_log(caller: Caller, req: &mut Request) -> ApiResult<Fields<Log>> {
+pub async fn read_moderation_log(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<Log>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_moderator(state, room, caller.id()).await?;
     let (limit, before) = keyset_page(req)?;
     let rows = moderation_log::page(&state.db, room, before, limit + 1).await?;

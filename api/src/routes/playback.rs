@@ -2,8 +2,9 @@
 //! [`crate::services::playback`], which holds the transitions and their events.
 
 use crate::http::error::ApiResult;
+use crate::http::path::{RoomId, TrackId};
 use crate::http::reply::{Reply, Shaped};
-use crate::http::request::{query_whole, uuid_param};
+use crate::http::request::query_whole;
 use crate::services::access::{require_admin, require_member};
 use crate::services::caller::Caller;
 use crate::services::playback::{self, Command, PlaybackView, MOST_LEAD_MS};
@@ -14,9 +15,9 @@ use salvo::prelude::*;
 type Changed = Reply<Shaped<PlaybackView>>;
 
 /// `command` on the caller's room, if the caller administers it.
-async fn administer(caller: Caller, req: &mut Request, message: &'static str, command: Command) -> ApiResult<Changed> {
+async fn administer(caller: Caller, room: RoomId, message: &'static str, command: Command) -> ApiResult<Changed> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_admin(state, room, caller.id()).await?;
     Ok(Reply::data(
         message,
@@ -25,9 +26,8 @@ async fn administer(caller: Caller, req: &mut Request, message: &'static str, co
 }
 
 #[endpoint(tags("playback"))]
-pub async fn play_track(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
-    let track = uuid_param(req, "track")?;
-    administer(caller, req, "Playback started", Command::Play(track)).await
+pub async fn play_track(caller: Caller, room: RoomId, track: TrackId) -> ApiResult<Changed> {
+    administer(caller, room, "Playback started", Command::Play(track.0)).await
 }
 
 /// The lead a pause or a stop is asked for with: none when absent.
@@ -43,19 +43,19 @@ fn lead(req: &Request) -> ApiResult<Duration> {
     tags("playback"),
     parameters(("lead_ms" = Option<i64>, Query, description = "Pause this many ms ahead, 1 to 1000 (none by default)"))
 )]
-pub async fn pause_playback(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
+pub async fn pause_playback(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Changed> {
     let lead = lead(req)?;
-    administer(caller, req, "Playback paused", Command::Pause { lead }).await
+    administer(caller, room, "Playback paused", Command::Pause { lead }).await
 }
 
 #[endpoint(tags("playback"))]
-pub async fn resume_playback(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
-    administer(caller, req, "Playback resumed", Command::Resume).await
+pub async fn resume_playback(caller: Caller, room: RoomId) -> ApiResult<Changed> {
+    administer(caller, room, "Playback resumed", Command::Resume).await
 }
 
 #[endpoint(tags("playback"))]
-pub async fn skip_track(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
-    administer(caller, req, "Track skipped", Command::Skip).await
+pub async fn skip_track(caller: Caller, room: RoomId) -> ApiResult<Changed> {
+    administer(caller, room, "Track skipped", Command::Skip).await
 }
 
 /// Stops the room. With `lead_ms`, as a pause: its event's `stops_at_ms`
@@ -64,15 +64,15 @@ pub async fn skip_track(caller: Caller, req: &mut Request) -> ApiResult<Changed>
     tags("playback"),
     parameters(("lead_ms" = Option<i64>, Query, description = "Stop this many ms ahead, 1 to 1000 (none by default)"))
 )]
-pub async fn stop_playback(caller: Caller, req: &mut Request) -> ApiResult<Changed> {
+pub async fn stop_playback(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Changed> {
     let lead = lead(req)?;
-    administer(caller, req, "Playback stopped", Command::Stop { lead }).await
+    administer(caller, room, "Playback stopped", Command::Stop { lead }).await
 }
 
 #[endpoint(tags("playback"))]
-pub async fn playback_status(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaybackView>> {
+pub async fn playback_status(caller: Caller, room: RoomId) -> ApiResult<Reply<PlaybackView>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     Ok(Reply::data("Playback status", playback::status(state, room).await?))
 }

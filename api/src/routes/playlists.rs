@@ -11,6 +11,7 @@
 use crate::domain::failure::{Failure, FieldErrors};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::{Listed, Page};
+use crate::http::path::{PlaylistId, TrackId};
 use crate::http::reply::{Created, Fields, Nothing, Reply};
 use crate::http::request::json_body;
 use crate::services::caller::Caller;
@@ -163,12 +164,6 @@ async fn entries(db: &PgPool, playlists: &[i64]) -> Result<HashMap<i64, Vec<Entr
     Ok(grouped)
 }
 
-fn id_param(req: &Request) -> ApiResult<i64> {
-    req.param::<String>("playlist")
-        .and_then(|raw| raw.parse().ok())
-        .ok_or_else(|| ApiError::NotFound("Playlist not found".into()))
-}
-
 async fn find(db: &PgPool, id: i64) -> ApiResult<Playlist> {
     sqlx::query_as::<_, Playlist>(&format!("{PLAYLIST_SELECT} WHERE p.id = $1"))
         .bind(id)
@@ -310,16 +305,16 @@ pub async fn create(caller: Caller, req: &mut Request) -> ApiResult<Created<Play
 
 /// A playlist its caller owns, or a public one.
 #[endpoint(tags("playlists"), operation_id = "show_playlist")]
-pub async fn show(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
+pub async fn show(caller: Caller, playlist: PlaylistId) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
-    let playlist = readable(&state.db, id_param(req)?, caller.id()).await?;
+    let playlist = readable(&state.db, playlist.0, caller.id()).await?;
     Ok(Reply::data("Playlist", full_view(state, &playlist, caller.id()).await?))
 }
 
 #[endpoint(tags("playlists"), operation_id = "update_playlist", request_body = PlaylistFields)]
-pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
+pub async fn update(caller: Caller, req: &mut Request, playlist: PlaylistId) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
-    let id = id_param(req)?;
+    let id = playlist.0;
     owned(&state.db, id, caller.id()).await?;
     let fields: PlaylistFields = json_body(req).await?;
     validate(&fields, false)?;
@@ -342,9 +337,9 @@ pub async fn update(caller: Caller, req: &mut Request) -> ApiResult<Reply<Playli
 }
 
 #[endpoint(tags("playlists"), operation_id = "delete_playlist")]
-pub async fn delete(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn delete(caller: Caller, playlist: PlaylistId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let id = id_param(req)?;
+    let id = playlist.0;
     owned(&state.db, id, caller.id()).await?;
     sqlx::query("DELETE FROM playlists WHERE id = $1")
         .bind(id)
@@ -378,9 +373,9 @@ const MAX_POSITION: i64 = 100_000;
 /// `POST /playlists/{id}/tracks` `{track_id, position?}`: at `position`
 /// (later entries move down one), or at the end.
 #[endpoint(tags("playlists"), operation_id = "add_playlist_track", request_body = NewEntry)]
-pub async fn add_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
+pub async fn add_track(caller: Caller, req: &mut Request, playlist: PlaylistId) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
-    let id = id_param(req)?;
+    let id = playlist.0;
     owned(&state.db, id, caller.id()).await?;
     let (track_id, position) = validate_entry(json_body(req).await?)?;
     let mut tx = state.db.begin().await?;
@@ -433,11 +428,11 @@ pub async fn add_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<Pla
 
 /// `DELETE /playlists/{id}/tracks/{track}`; the entries after it move up.
 #[endpoint(tags("playlists"), operation_id = "remove_playlist_track")]
-pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<PlaylistView>> {
+pub async fn remove_track(caller: Caller, playlist: PlaylistId, track: TrackId) -> ApiResult<Reply<PlaylistView>> {
     let state = &caller.state;
-    let id = id_param(req)?;
+    let id = playlist.0;
     owned(&state.db, id, caller.id()).await?;
-    let track_id = crate::http::request::uuid_param(req, "track")?;
+    let track_id = track.0;
     let mut tx = state.db.begin().await?;
     let removed: Option<i32> =
         sqlx::query_scalar("DELETE FROM playlist_tracks WHERE playlist_id = $1 AND track_id = $2 RETURNING position")

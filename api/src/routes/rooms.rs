@@ -3,8 +3,9 @@
 use crate::domain::models::{Participant, Room, Track, User};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::{Listed, Page};
+use crate::http::path::RoomId;
 use crate::http::reply::{Created, Fields, Nothing, Reply};
-use crate::http::request::{json_body, uuid_param};
+use crate::http::request::json_body;
 use crate::hub::message::Ending;
 use crate::services::access::{require, require_admin, require_participant};
 use crate::services::caller::Caller;
@@ -286,9 +287,9 @@ pub async fn create_room(caller: Caller, req: &mut Request) -> ApiResult<Created
 /// A room in full for a participant (queue, participants, the signed audio
 /// of its current track); its summary and current track for anyone else.
 #[endpoint(tags("rooms"))]
-pub async fn show_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<RoomView>> {
+pub async fn show_room(caller: Caller, room: RoomId) -> ApiResult<Reply<RoomView>> {
     let state = &caller.state;
-    let room = require(&state.db, uuid_param(req, "room")?).await?;
+    let room = require(&state.db, room.0).await?;
     Ok(Reply::data("Room", room_view(state, &room, &caller.user).await?))
 }
 
@@ -310,9 +311,9 @@ pub async fn announce_update(tx: &mut PgConnection, room_id: Uuid, api_url: &str
 
 /// Renames or redescribes a room (administrator only); `description: null` clears it.
 #[endpoint(tags("rooms"), request_body = RoomFields)]
-pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<RoomView>> {
+pub async fn update_room(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Reply<RoomView>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     require_admin(state, room_id, caller.id()).await?;
     let fields: RoomFields = json_body(req).await?;
     let name = fields.name.as_deref().map(valid_name).transpose()?;
@@ -360,9 +361,9 @@ pub async fn update_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<R
 
 /// Deletes a room, its queue and their files (administrator only).
 #[endpoint(tags("rooms"))]
-pub async fn delete_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn delete_room(caller: Caller, room: RoomId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     require_admin(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     let nothing = serde_json::Value::Object(serde_json::Map::new());
@@ -446,9 +447,9 @@ pub struct Membership {
 
 /// Joins a room (idempotent: "Already a participant").
 #[endpoint(tags("rooms"))]
-pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Membership>> {
+pub async fn join_room(caller: Caller, room: RoomId) -> ApiResult<Reply<Membership>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     require(&state.db, room_id).await?;
     let banned: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)")
@@ -495,9 +496,9 @@ pub async fn join_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Mem
 /// Leaves a room; an administrator who leaves hands it to the
 /// longest-standing participant.
 #[endpoint(tags("rooms"))]
-pub async fn leave_room(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn leave_room(caller: Caller, room: RoomId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     let room = require_participant(state, room_id, caller.id()).await?;
     let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2")
@@ -542,9 +543,9 @@ struct Left {
 }
 
 #[endpoint(tags("rooms"))]
-pub async fn list_participants(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<ParticipantView>>> {
+pub async fn list_participants(caller: Caller, room: RoomId) -> ApiResult<Reply<Vec<ParticipantView>>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     let room = require_participant(state, room_id, caller.id()).await?;
     let participants = records::participants(&state.db, room_id).await?;
     let list: Vec<_> = participants.iter().map(|p| p.view(room.administrator_id)).collect();

@@ -2,8 +2,9 @@
 //! [`crate::services::skips`], which counts and skips.
 
 use crate::http::error::ApiResult;
+use crate::http::path::RoomId;
 use crate::http::reply::Fields;
-use crate::http::request::{json_body, uuid_param};
+use crate::http::request::json_body;
 use crate::services::access::require_member;
 use crate::services::caller::Caller;
 use crate::services::skips::{self, MyTally};
@@ -22,9 +23,9 @@ struct SkipVote {
 
 /// Where the vote to skip what plays stands, for the caller. Members only.
 #[endpoint(tags("skip votes"))]
-pub async fn skip_tally(caller: Caller, req: &mut Request) -> ApiResult<Fields<MyTally>> {
+pub async fn skip_tally(caller: Caller, room: RoomId) -> ApiResult<Fields<MyTally>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     Ok(Fields::new("Skip votes", skips::tally(state, room, caller.id()).await?))
 }
@@ -33,9 +34,9 @@ pub async fn skip_tally(caller: Caller, req: &mut Request) -> ApiResult<Fields<M
 /// that makes enough. Listeners present in the room only (connected to its
 /// channels), in a room that allows it.
 #[endpoint(tags("skip votes"), request_body = SkipVote)]
-pub async fn vote_to_skip(caller: Caller, req: &mut Request) -> ApiResult<Fields<MyTally>> {
+pub async fn vote_to_skip(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<MyTally>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     let vote: SkipVote = json_body(req).await?;
     let tally = skips::vote(state, room, caller.id(), vote.track_id).await?;
@@ -49,9 +50,9 @@ pub async fn vote_to_skip(caller: Caller, req: &mut Request) -> ApiResult<Fields
 
 /// Takes the caller's vote to skip back (idempotent).
 #[endpoint(tags("skip votes"))]
-pub async fn withdraw_skip_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<MyTally>> {
+pub async fn withdraw_skip_vote(caller: Caller, room: RoomId) -> ApiResult<Fields<MyTally>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     require_member(state, room, caller.id()).await?;
     Ok(Fields::new(
         "Vote to skip withdrawn",

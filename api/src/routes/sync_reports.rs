@@ -5,8 +5,9 @@
 //! participant reported on the same room within `SYNC_REPORT_INTERVAL_MS`.
 
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::path::RoomId;
 use crate::http::reply::Fields;
-use crate::http::request::{json_body, uuid_param};
+use crate::http::request::json_body;
 use crate::services::access::require_member;
 use crate::services::caller::Caller;
 use crate::telemetry::drift::{Report, TooSoon};
@@ -21,9 +22,9 @@ pub struct Recorded {}
 
 /// Records a participant's clock offset and playback drift (202).
 #[endpoint(tags("playback"), request_body = Report)]
-pub async fn sync_report(caller: Caller, req: &mut Request) -> ApiResult<Fields<Recorded, 202>> {
+pub async fn sync_report(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<Recorded, 202>> {
     let state = &caller.state;
-    let room = uuid_param(req, "room")?;
+    let room = room.0;
     let measured: Report = json_body(req).await?;
     measured.validate()?;
     require_member(state, room, caller.id()).await?;

@@ -2,8 +2,8 @@
 
 use crate::domain::models::Track;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::path::{RoomId, TrackId};
 use crate::http::reply::{Fields, Nothing, Raw, Reply};
-use crate::http::request::uuid_param;
 use crate::services::access::{require, require_member, require_participant};
 use crate::services::caller::Caller;
 use crate::services::playback::{self, Transition};
@@ -30,9 +30,9 @@ pub struct Queue {
 
 /// The queue, by votes then upload time, with the caller's own votes.
 #[endpoint(tags("tracks"))]
-pub async fn list_queue(caller: Caller, req: &mut Request) -> ApiResult<Fields<Queue>> {
+pub async fn list_queue(caller: Caller, room: RoomId) -> ApiResult<Fields<Queue>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     // One round trip to PostgreSQL (the room's event number, membership and
     // the caller's votes) and one to Redis for the queue itself.
     let asked = std::time::Instant::now();
@@ -101,9 +101,9 @@ pub struct Uploaded {
 
 /// Adds a track to a room's queue (participants only); an idle room starts playing it.
 #[endpoint(tags("tracks"), request_body(content = UploadForm, content_type = "multipart/form-data"))]
-pub async fn upload_track(caller: Caller, req: &mut Request) -> ApiResult<Fields<Uploaded, 201>> {
+pub async fn upload_track(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult<Fields<Uploaded, 201>> {
     let state = std::sync::Arc::clone(&caller.state);
-    let room_id = uuid_param(req, "room")?;
+    let room_id = room.0;
     let room = require_participant(&state, room_id, caller.id()).await?;
     crate::routes::moderation::refuse_if_muted(&state, room_id, caller.id()).await?;
     // Refused before a byte of the file is read; counted again as it is added.
@@ -269,10 +269,10 @@ struct RemovedTrack {
 /// Removes a track (its uploader or the room's administrator); removing the
 /// current one moves the room on.
 #[endpoint(tags("tracks"))]
-pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<Nothing>> {
+pub async fn remove_track(caller: Caller, room: RoomId, track: TrackId) -> ApiResult<Reply<Nothing>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
-    let track_id = uuid_param(req, "track")?;
+    let room_id = room.0;
+    let track_id = track.0;
     let room = require(&state.db, room_id).await?;
     let found = records::track(&state.db, track_id)
         .await?
@@ -333,7 +333,8 @@ pub async fn remove_track(caller: Caller, req: &mut Request) -> ApiResult<Reply<
 #[endpoint(
     tags("tracks"),
     parameters(
-        ("search" = Option<String>, Query, description = "Text in the track's name (at most 100 characters); `q` too"),
+        ("search" = Option<String>, Query, description = "Text in the track's name (at most 100 characters)"),
+        ("q" = Option<String>, Query, description = "The same as `search`"),
         ("genre_id" = Option<i64>, Query),
         ("limit" = Option<i64>, Query, description = "1 to 50, 20 by default"),
     )
@@ -385,10 +386,10 @@ pub async fn search_tracks(caller: Caller, req: &mut Request) -> ApiResult<Reply
     security(("bearer" = [])),
     parameters(("token" = Option<String>, Query, description = "The bearer token, for `<audio src>`"))
 )]
-pub async fn stream_track(req: &mut Request, depot: &mut Depot) -> ApiResult<Raw> {
+pub async fn stream_track(req: &mut Request, depot: &mut Depot, track: TrackId) -> ApiResult<Raw> {
     let caller = authenticate(req, depot, true).await?;
     let state = from_depot(depot)?;
-    let track_id = uuid_param(req, "track")?;
+    let track_id = track.0;
     let found = records::track(&state.db, track_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Track not found".into()))?;

@@ -1,8 +1,8 @@
 //! Votes: one per user per track, counted in the same statement that records them.
 
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::path::{RoomId, TrackId};
 use crate::http::reply::{Fields, Reply};
-use crate::http::request::uuid_param;
 use crate::services::access::require_member;
 use crate::services::caller::Caller;
 use crate::store::ballots::Ballot;
@@ -84,10 +84,9 @@ struct VotedTrack {
 /// the event number change together under the room's row lock — in one
 /// commit with the other votes of the room that arrived meanwhile
 /// ([`crate::store::ballots`]), answered once it is durable.
-async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Fields<Score>> {
+async fn vote(caller: Caller, room: RoomId, track: TrackId, up: bool) -> ApiResult<Fields<Score>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
-    let track_id = uuid_param(req, "track")?;
+    let (room_id, track_id) = (room.0, track.0);
     require_member(state, room_id, caller.id()).await?;
     let ballot = Ballot {
         track: track_id,
@@ -133,23 +132,23 @@ async fn vote(caller: Caller, req: &mut Request, up: bool) -> ApiResult<Fields<S
 
 /// Votes for a queued track (idempotent: "Already voted" the second time).
 #[endpoint(tags("votes"))]
-pub async fn add_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<Score>> {
-    vote(caller, req, true).await
+pub async fn add_vote(caller: Caller, room: RoomId, track: TrackId) -> ApiResult<Fields<Score>> {
+    vote(caller, room, track, true).await
 }
 
 /// Takes the caller's vote back (idempotent).
 #[endpoint(tags("votes"))]
-pub async fn remove_vote(caller: Caller, req: &mut Request) -> ApiResult<Fields<Score>> {
-    vote(caller, req, false).await
+pub async fn remove_vote(caller: Caller, room: RoomId, track: TrackId) -> ApiResult<Fields<Score>> {
+    vote(caller, room, track, false).await
 }
 
 /// Who voted for a queued track, earliest first (at most
 /// [`records::VOTERS_LISTED`]; the score counts them all). Members only.
 #[endpoint(tags("votes"))]
-pub async fn list_voters(caller: Caller, req: &mut Request) -> ApiResult<Reply<Vec<Voter>>> {
+pub async fn list_voters(caller: Caller, room: RoomId, track: TrackId) -> ApiResult<Reply<Vec<Voter>>> {
     let state = &caller.state;
-    let room_id = uuid_param(req, "room")?;
-    let track_id = uuid_param(req, "track")?;
+    let room_id = room.0;
+    let track_id = track.0;
     require_member(state, room_id, caller.id()).await?;
     Ok(Reply::data(
         "Voters",

@@ -9,8 +9,10 @@
 //! the app's Content-Security-Policy: scripts and styles only from here,
 //! data only from here and the edges, no framing (SECURITY.md).
 
+use crate::http::path::PathText;
 use crate::state::{from_depot, AppState};
 use salvo::http::{header, HeaderValue, StatusCode};
+use salvo::oapi::endpoint;
 use salvo::prelude::*;
 
 mod embedded {
@@ -31,14 +33,14 @@ use embedded::{Asset, ASSETS, INDEX, VERSION};
 /// stays a 404.
 pub fn router() -> Router {
     Router::new()
-        .push(Router::with_path("").get(page))
-        .push(Router::with_path("login").get(page))
-        .push(Router::with_path("register").get(page))
-        .push(Router::with_path("rooms/{room}").get(page))
-        .push(Router::with_path("playlists").get(page))
-        .push(Router::with_path("playlists/{playlist}").get(page))
-        .push(Router::with_path("search").get(page))
-        .push(Router::with_path("genres").get(page))
+        .push(Router::with_path("").get(home_page))
+        .push(Router::with_path("login").get(login_page))
+        .push(Router::with_path("register").get(register_page))
+        .push(Router::with_path("rooms/{room}").get(room_page))
+        .push(Router::with_path("playlists").get(playlists_page))
+        .push(Router::with_path("playlists/{playlist}").get(playlist_page))
+        .push(Router::with_path("search").get(search_page))
+        .push(Router::with_path("genres").get(genres_page))
         .push(Router::with_path("assets/{version}/{**name}").get(file))
 }
 
@@ -107,8 +109,9 @@ fn serve(req: &Request, res: &mut Response, state: &AppState, asset: &'static As
     res.write_body(body).ok();
 }
 
-#[handler]
-pub async fn page(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+/// The app's page, whatever route of the app is asked for: the app then
+/// shows that route itself.
+fn page(depot: &Depot, req: &Request, res: &mut Response) {
     let Ok(state) = from_depot(depot) else {
         res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
         return;
@@ -116,21 +119,58 @@ pub async fn page(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     serve(req, res, state, &INDEX, "no-cache");
 }
 
-#[handler]
-pub async fn file(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+/// An endpoint per route of the app (an operation of the OpenAPI document
+/// each), all answering its page.
+macro_rules! pages {
+    ($($name:ident: $summary:literal;)*) => {$(
+        #[doc = $summary]
+        #[endpoint(tags("web app"), responses((status_code = 200, description = "The web app's page (HTML)")))]
+        pub async fn $name(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+            page(depot, req, res);
+        }
+    )*};
+}
+
+pages! {
+    home_page: "The web app: the rooms.";
+    login_page: "The web app, signing in.";
+    register_page: "The web app, signing up.";
+    playlists_page: "The web app: your playlists.";
+    search_page: "The web app: search.";
+    genres_page: "The web app: genres.";
+}
+
+// The two routes with a parameter are written out: an endpoint's
+// extractor arguments cannot come from a `macro_rules!` pattern (the
+// endpoint macro binds them at its own call site).
+
+/// The web app in a room (the app itself checks the room).
+#[endpoint(tags("web app"), responses((status_code = 200, description = "The web app's page (HTML)")))]
+pub async fn room_page(req: &mut Request, depot: &mut Depot, res: &mut Response, _room: PathText) {
+    page(depot, req, res);
+}
+
+/// The web app: one playlist.
+#[endpoint(tags("web app"), responses((status_code = 200, description = "The web app's page (HTML)")))]
+pub async fn playlist_page(req: &mut Request, depot: &mut Depot, res: &mut Response, _playlist: PathText) {
+    page(depot, req, res);
+}
+
+/// A file of the web app; immutable under the current version.
+#[endpoint(tags("web app"), responses((status_code = 200, description = "The file (script, style, image)"), (status_code = 404, description = "No such file")))]
+pub async fn file(req: &mut Request, depot: &mut Depot, res: &mut Response, version: PathText, name: PathText) {
     let Ok(state) = from_depot(depot) else {
         res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
         return;
     };
-    let name = req.param::<String>("name").unwrap_or_default();
-    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name.0) else {
         res.status_code(StatusCode::NOT_FOUND);
         res.render(Text::Plain("No such file of the web app"));
         return;
     };
     // A page of an earlier release asking for its files gets today's, but
     // not for keeps: only the current version's URLs are immutable.
-    let current = req.param::<String>("version").is_some_and(|v| v == VERSION);
+    let current = version.0 == VERSION;
     let cache = if current {
         "public, max-age=31536000, immutable"
     } else {

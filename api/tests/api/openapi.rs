@@ -41,7 +41,10 @@ const FRONT_END_CALLS: &[(&str, &str)] = &[
     ("get", "/api/time"),
 ];
 
-/// The calls anyone may make without a token.
+/// The calls anyone may make without a bearer token: sign-up and sign-in,
+/// the health and figures, covers (an `<img>` sends none), the sockets
+/// (their token is in the query), Pusher's HTTP API (signed instead), the
+/// dashboard (its own token) and the web app's pages and files.
 const PUBLIC: &[&str] = &[
     "/api/auth/register",
     "/api/auth/login",
@@ -50,7 +53,81 @@ const PUBLIC: &[&str] = &[
     "/api/time",
     "/api/metrics",
     "/api/metrics/prometheus",
+    "/api/covers/{name}",
+    "/ws",
+    "/app/{key}",
+    "/apps/{app_id}/events",
+    "/apps/{app_id}/batch_events",
+    "/apps/{app_id}/channels",
+    "/apps/{app_id}/channels/{channel}",
+    "/apps/{app_id}/channels/{channel}/users",
+    "/dashboard",
+    "/dashboard/dashboard.js",
+    "/dashboard/data",
+    "/",
+    "/login",
+    "/register",
+    "/rooms/{room}",
+    "/playlists",
+    "/playlists/{playlist}",
+    "/search",
+    "/genres",
+    "/assets/{version}/{name}",
 ];
+
+/// Every route the server answers, as `(method, path template)`, read from
+/// its router the way the document's generator reads it: a goal under path
+/// and method filters. `ANY` where a goal has no method filter.
+fn routes() -> Vec<(String, String)> {
+    fn walk(router: &salvo::Router, base: &str, method: Option<String>, out: &mut Vec<(String, String)>) {
+        let mut path = base.to_owned();
+        let mut method = method;
+        for filter in router.filters() {
+            let info = format!("{filter:?}");
+            if let Some(segment) = info.strip_prefix("path:") {
+                path = format!("{}/{}", path.trim_end_matches('/'), segment.trim_start_matches('/'));
+            } else if let Some(verb) = info.strip_prefix("method:") {
+                method = Some(verb.to_ascii_lowercase());
+            }
+        }
+        if router.goal.is_some() {
+            let template = path.replace("{**", "{").replace("{*", "{");
+            let template = if template.is_empty() { "/".to_owned() } else { template };
+            out.push((method.clone().unwrap_or_else(|| "ANY".into()), template));
+        }
+        for child in router.routers() {
+            walk(child, &path, method.clone(), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&spotik_api::router(), "", None, &mut out);
+    out
+}
+
+/// Each route is an operation of the document, under its own method: a
+/// route added with a plain `#[handler]`, or without a method, fails here.
+/// (The document's own routes, `/api/openapi.json` and `/api/docs`, are
+/// the document.)
+#[test]
+fn every_route_is_an_operation_of_the_document() {
+    let doc = serde_json::to_value(spotik_api::http::openapi::document(&spotik_api::router())).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let routes = routes();
+    assert!(routes.len() > 80, "the router was not read: {routes:?}");
+    let mut missing = Vec::new();
+    for (method, path) in &routes {
+        if path.starts_with("/api/openapi.json") || path.starts_with("/api/docs") {
+            continue;
+        }
+        if paths.get(path).and_then(|item| item.get(method)).is_none() {
+            missing.push(format!("{method} {path}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes missing from the OpenAPI document: {missing:#?}"
+    );
+}
 
 /// The document as `/api/openapi.json` serves it.
 async fn served(app: &TestApp) -> Value {

@@ -55,6 +55,31 @@ impl Document {
             .map(|(_, template, operation)| (template, operation))
     }
 
+    /// Whether every query parameter a request sent (`a=1&b=2`) is one its
+    /// operation declares: a handler reading a parameter the document does
+    /// not name fails the first test that sends it.
+    pub fn check_query(&self, method: &Method, path: &str, query: &str) -> Verdict {
+        let Some((template, operation)) = self.operation(method, path) else {
+            return Ok(());
+        };
+        let declared: Vec<&str> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let name = pair.split('=').next().unwrap_or(pair);
+            if !declared.contains(&name) {
+                return Err(format!(
+                    "{method} {template} is sent ?{name}=, which the document does not declare"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `body`, answered `status` to `method path`, is what the
     /// document says.
     pub fn check(&self, method: &Method, path: &str, status: u16, body: &Value) -> Verdict {
@@ -231,7 +256,7 @@ mod tests {
                     "200": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Thing" } } } },
                     "default": { "content": { "application/json": { "schema": { "type": "object", "required": ["code"] } } } }
                 } } },
-                "/api/things/popular": { "get": { "responses": {
+                "/api/things/popular": { "get": { "parameters": [{ "name": "limit", "in": "query" }], "responses": {
                     "200": { "content": { "application/json": { "schema": { "type": "array", "items": { "type": "integer" } } } } }
                 } } }
             },
@@ -246,6 +271,17 @@ mod tests {
                 }
             } } }
         }))
+    }
+
+    /// A query parameter the operation does not declare is refused.
+    #[test]
+    fn undeclared_query_parameters_are_refused() {
+        let doc = document();
+        assert_eq!(doc.check_query(&Method::GET, "/api/things/popular", "limit=5"), Ok(()));
+        assert_eq!(doc.check_query(&Method::GET, "/api/things/popular", ""), Ok(()));
+        let refused = doc.check_query(&Method::GET, "/api/things/popular", "limit=5&sort=name");
+        assert!(refused.is_err_and(|e| e.contains("?sort=")));
+        assert!(doc.check_query(&Method::GET, "/api/things/7", "limit=5").is_err());
     }
 
     /// The check itself can fail: each wrong body is refused, naming where.

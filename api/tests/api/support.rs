@@ -220,14 +220,6 @@ impl TestApp {
     /// Panics unless `answer` to `method path` is what `/api/openapi.json`
     /// says it is (see `openapi_check`). Only JSON answers are judged.
     pub async fn conforms(&self, method: &Method, path: &str, answer: &Answer) {
-        let is_json = answer
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
-            return;
-        }
         static DOCUMENT: tokio::sync::OnceCell<crate::openapi_check::Document> = tokio::sync::OnceCell::const_new();
         let document = DOCUMENT
             .get_or_init(|| async {
@@ -240,8 +232,29 @@ impl TestApp {
                 crate::openapi_check::Document::new(served.json().await.expect("the document is JSON"))
             })
             .await;
-        let path = format!("/api{}", path.split('?').next().unwrap_or(path));
-        if let Err(wrong) = document.check(method, &path, answer.status.as_u16(), &answer.body) {
+        let (route, query) = path.split_once('?').unwrap_or((path, ""));
+        let route = format!("/api{route}");
+        // A request that was served used only what the document declares
+        // (a refused one may carry anything: the security tests' hostile
+        // queries).
+        if let Err(wrong) = document.check_query(method, &route, query).or_else(|wrong| {
+            if answer.status.is_success() {
+                Err(wrong)
+            } else {
+                Ok(())
+            }
+        }) {
+            panic!("a request the OpenAPI document does not describe: {wrong}");
+        }
+        let is_json = answer
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return;
+        }
+        if let Err(wrong) = document.check(method, &route, answer.status.as_u16(), &answer.body) {
             panic!("an answer the OpenAPI document does not describe: {wrong}");
         }
     }
