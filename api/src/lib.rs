@@ -195,161 +195,16 @@ async fn json_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
     ctrl.skip_rest();
 }
 
+/// Every route, behind the hoops every request passes, and the OpenAPI
+/// document of them with its page.
 pub fn router() -> Router {
-    let room = Router::with_path("{room}")
-        .get(routes::rooms::show_room)
-        .put(routes::rooms::update_room)
-        .delete(routes::rooms::delete_room)
-        .push(Router::with_path("join").post(routes::rooms::join_room))
-        .push(Router::with_path("leave").post(routes::rooms::leave_room))
-        .push(Router::with_path("participants").get(routes::rooms::list_participants))
-        .push(Router::with_path("sync-report").post(routes::sync_reports::sync_report))
-        .push(Router::with_path("history").get(routes::history::play_history))
-        .push(
-            Router::with_path("messages")
-                .get(routes::chat::list_messages)
-                .post(routes::chat::send_message)
-                .push(Router::with_path("{message}").delete(routes::chat::delete_message)),
-        )
-        .push(Router::with_path("reactions").post(routes::chat::react))
-        .push(
-            Router::with_path("moderators/{user}")
-                .put(routes::moderation::add_moderator)
-                .delete(routes::moderation::remove_moderator),
-        )
-        .push(
-            Router::with_path("mutes/{user}")
-                .put(routes::moderation::mute)
-                .delete(routes::moderation::unmute),
-        )
-        .push(
-            Router::with_path("bans").get(routes::moderation::list_bans).push(
-                Router::with_path("{user}")
-                    .put(routes::moderation::ban)
-                    .delete(routes::moderation::unban),
-            ),
-        )
-        .push(Router::with_path("moderation-log").get(routes::moderation::read_moderation_log))
-        .push(
-            Router::with_path("skip-votes")
-                .get(routes::skips::skip_tally)
-                .post(routes::skips::vote_to_skip)
-                .delete(routes::skips::withdraw_skip_vote),
-        )
-        .push(
-            Router::with_path("cover")
-                .post(routes::covers::set_room_cover)
-                .delete(routes::covers::remove_room_cover),
-        )
-        .push(
-            Router::with_path("tracks")
-                .get(routes::tracks::list_queue)
-                .post(routes::tracks::upload_track)
-                .push(
-                    Router::with_path("{track}")
-                        .delete(routes::tracks::remove_track)
-                        .push(
-                            Router::with_path("vote")
-                                .post(routes::votes::add_vote)
-                                .delete(routes::votes::remove_vote),
-                        )
-                        .push(Router::with_path("votes").get(routes::votes::list_voters))
-                        .push(Router::with_path("play").post(routes::playback::play_track)),
-                ),
-        )
-        .push(
-            Router::with_path("playback")
-                .push(Router::with_path("pause").post(routes::playback::pause_playback))
-                .push(Router::with_path("resume").post(routes::playback::resume_playback))
-                .push(Router::with_path("skip").post(routes::playback::skip_track))
-                .push(Router::with_path("stop").post(routes::playback::stop_playback))
-                .push(Router::with_path("status").get(routes::playback::playback_status)),
-        );
-    let api = Router::with_path("api")
-        .push(Router::with_path("ping").get(routes::monitoring::ping))
-        .push(Router::with_path("health").get(routes::monitoring::health))
-        .push(
-            Router::with_path("metrics")
-                .get(routes::monitoring::metrics)
-                .push(Router::with_path("prometheus").get(routes::monitoring::prometheus)),
-        )
-        .push(Router::with_path("time").get(routes::monitoring::server_time))
-        .push(
-            Router::with_path("auth")
-                .push(Router::with_path("register").post(routes::auth::register))
-                .push(Router::with_path("login").post(routes::auth::login))
-                .push(Router::with_path("refresh").post(routes::auth::refresh))
-                .push(Router::with_path("logout").post(routes::auth::logout))
-                .push(Router::with_path("me").get(routes::auth::me)),
-        )
-        .push(
-            Router::with_path("rooms")
-                .get(routes::rooms::list_rooms)
-                .post(routes::rooms::create_room)
-                .push(room),
-        )
-        .push(
-            Router::with_path("tracks")
-                .get(routes::tracks::search_tracks)
-                .push(Router::with_path("{track}/stream").get(routes::tracks::stream_track)),
-        )
-        .push(Router::with_path("covers/{name}").get(routes::covers::serve))
-        .push(
-            Router::with_path("genres")
-                .get(routes::genres::list)
-                .post(routes::genres::create)
-                .push(Router::with_path("popular").get(routes::genres::popular))
-                .push(
-                    Router::with_path("{genre}")
-                        .get(routes::genres::show)
-                        .put(routes::genres::update)
-                        .delete(routes::genres::delete),
-                ),
-        )
-        .push(
-            Router::with_path("playlists")
-                .get(routes::playlists::list)
-                .post(routes::playlists::create)
-                .push(
-                    Router::with_path("{playlist}")
-                        .get(routes::playlists::show)
-                        .put(routes::playlists::update)
-                        .delete(routes::playlists::delete)
-                        .push(
-                            Router::with_path("tracks")
-                                .post(routes::playlists::add_track)
-                                .push(Router::with_path("{track}").delete(routes::playlists::remove_track)),
-                        ),
-                ),
-        )
-        .push(Router::with_path("broadcasting/auth").post(realtime::broadcasting::authorize));
-    let apps = Router::with_path("apps/{app_id}")
-        .push(Router::with_path("events").post(realtime::http_api::publish))
-        .push(Router::with_path("batch_events").post(realtime::http_api::publish_batch))
-        .push(
-            Router::with_path("channels")
-                .get(realtime::http_api::list_channels)
-                .push(
-                    Router::with_path("{channel}")
-                        .get(realtime::http_api::show_channel)
-                        .push(Router::with_path("users").get(realtime::http_api::list_users)),
-                ),
-        );
     let routes = Router::new()
         .hoop(server::deadline::bounded)
         .hoop(server::deadline::refuse_while_database_down)
         .hoop(http::request::refuse_nul_in_query)
-        .push(api)
-        .push(apps)
-        .push(
-            Router::with_path("dashboard")
-                .get(routes::dashboard::page)
-                .push(Router::with_path("dashboard.js").get(routes::dashboard::script))
-                .push(Router::with_path("data").get(routes::dashboard::data)),
-        )
-        // A WebSocket opens with a GET (RFC 6455); anything else is a 405.
-        .push(Router::with_path("app/{key}").get(realtime::pusher::connect))
-        .push(Router::with_path("ws").get(realtime::native::connect))
+        .push(routes::router())
+        .push(realtime::router())
+        .push(routes::dashboard::router())
         .push(routes::web::router());
     // The document describes the routes above; it and its page are served
     // under the same hoops.

@@ -227,6 +227,16 @@ pub async fn me(caller: Caller) -> ApiResult<Reply<Me>> {
     ))
 }
 
+/// `/api/auth`.
+pub fn router() -> Router {
+    Router::with_path("auth")
+        .push(Router::with_path("register").post(register))
+        .push(Router::with_path("login").post(login))
+        .push(Router::with_path("refresh").post(refresh))
+        .push(Router::with_path("logout").post(logout))
+        .push(Router::with_path("me").get(me))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

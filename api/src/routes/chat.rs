@@ -181,3 +181,15 @@ pub async fn react(caller: Caller, req: &mut Request, room: RoomId) -> ApiResult
     state.publish([event]).await;
     Ok(Reply::data("Reaction sent", Nothing))
 }
+
+/// Under `/api/rooms/{room}`: messages and reactions.
+pub fn in_room() -> Router {
+    Router::new()
+        .push(
+            Router::with_path("messages")
+                .get(list_messages)
+                .post(send_message)
+                .push(Router::with_path("{message}").delete(delete_message)),
+        )
+        .push(Router::with_path("reactions").post(react))
+}

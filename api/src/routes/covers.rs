@@ -260,6 +260,18 @@ fn read_in_pieces(
     })
 }
 
+/// `/api/covers/{name}`: the stored images.
+pub fn router() -> Router {
+    Router::with_path("covers/{name}").get(serve)
+}
+
+/// Under `/api/rooms/{room}`: the room's cover.
+pub fn in_room() -> Router {
+    Router::with_path("cover")
+        .post(set_room_cover)
+        .delete(remove_room_cover)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

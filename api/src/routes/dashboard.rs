@@ -185,3 +185,11 @@ pub async fn data(req: &mut Request, depot: &mut Depot, res: &mut Response) -> A
     }));
     Ok(())
 }
+
+/// `/dashboard`: its page, script and data.
+pub fn router() -> Router {
+    Router::with_path("dashboard")
+        .get(page)
+        .push(Router::with_path("dashboard.js").get(script))
+        .push(Router::with_path("data").get(data))
+}

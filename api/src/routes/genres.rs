@@ -253,6 +253,15 @@ pub async fn delete(caller: Caller, genre: GenreId) -> ApiResult<Reply<Nothing>>
     Ok(Reply::data("Genre deleted", Nothing))
 }
 
+/// `/api/genres`.
+pub fn router() -> Router {
+    Router::with_path("genres")
+        .get(list)
+        .post(create)
+        .push(Router::with_path("popular").get(popular))
+        .push(Router::with_path("{genre}").get(show).put(update).delete(delete))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

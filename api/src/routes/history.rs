@@ -41,3 +41,8 @@ pub async fn play_history(caller: Caller, req: &mut Request, room: RoomId) -> Ap
     let (data, next_before) = keyset(rows, limit, |row| row.id);
     Ok(Fields::new("Play history", History { data, next_before }))
 }
+
+/// Under `/api/rooms/{room}`.
+pub fn in_room() -> Router {
+    Router::with_path("history").get(play_history)
+}

@@ -341,3 +341,20 @@ pub async fn read_moderation_log(caller: Caller, req: &mut Request, room: RoomId
     let (data, next_before) = keyset(rows, limit, |e| e.id);
     Ok(Fields::new("Moderation log", Log { data, next_before }))
 }
+
+/// Under `/api/rooms/{room}`: moderators, mutes, bans and the log.
+pub fn in_room() -> Router {
+    Router::new()
+        .push(
+            Router::with_path("moderators/{user}")
+                .put(add_moderator)
+                .delete(remove_moderator),
+        )
+        .push(Router::with_path("mutes/{user}").put(mute).delete(unmute))
+        .push(
+            Router::with_path("bans")
+                .get(list_bans)
+                .push(Router::with_path("{user}").put(ban).delete(unban)),
+        )
+        .push(Router::with_path("moderation-log").get(read_moderation_log))
+}

@@ -411,3 +411,16 @@ async fn answer_metrics(req: &mut Request, depot: &mut Depot, res: &mut Response
     );
     res.render(text);
 }
+
+/// `/api`: ping, health, metrics, the server's clock.
+pub fn router() -> Router {
+    Router::new()
+        .push(Router::with_path("ping").get(ping))
+        .push(Router::with_path("health").get(health))
+        .push(
+            Router::with_path("metrics")
+                .get(metrics)
+                .push(Router::with_path("prometheus").get(prometheus)),
+        )
+        .push(Router::with_path("time").get(server_time))
+}

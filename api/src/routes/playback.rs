@@ -76,3 +76,18 @@ pub async fn playback_status(caller: Caller, room: RoomId) -> ApiResult<Reply<Pl
     require_member(state, room, caller.id()).await?;
     Ok(Reply::data("Playback status", playback::status(state, room).await?))
 }
+
+/// Under `/api/rooms/{room}`: the administrator's controls and the status.
+pub fn in_room() -> Router {
+    Router::with_path("playback")
+        .push(Router::with_path("pause").post(pause_playback))
+        .push(Router::with_path("resume").post(resume_playback))
+        .push(Router::with_path("skip").post(skip_track))
+        .push(Router::with_path("stop").post(stop_playback))
+        .push(Router::with_path("status").get(playback_status))
+}
+
+/// Under `/api/rooms/{room}/tracks/{track}`.
+pub fn in_track() -> Router {
+    Router::with_path("play").post(play_track)
+}

@@ -460,6 +460,21 @@ pub async fn remove_track(caller: Caller, playlist: PlaylistId, track: TrackId) 
     ))
 }
 
+/// `/api/playlists`.
+pub fn router() -> Router {
+    Router::with_path("playlists").get(list).post(create).push(
+        Router::with_path("{playlist}")
+            .get(show)
+            .put(update)
+            .delete(delete)
+            .push(
+                Router::with_path("tracks")
+                    .post(add_track)
+                    .push(Router::with_path("{track}").delete(remove_track)),
+            ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -552,6 +552,22 @@ pub async fn list_participants(caller: Caller, room: RoomId) -> ApiResult<Reply<
     Ok(Reply::data("Participants", list))
 }
 
+/// `/api/rooms`: the list and a new room.
+pub fn router() -> Router {
+    Router::with_path("rooms").get(list_rooms).post(create_room)
+}
+
+/// Under `/api/rooms/{room}`: the room itself, joining, leaving, its participants.
+pub fn in_room() -> Router {
+    Router::new()
+        .get(show_room)
+        .put(update_room)
+        .delete(delete_room)
+        .push(Router::with_path("join").post(join_room))
+        .push(Router::with_path("leave").post(leave_room))
+        .push(Router::with_path("participants").get(list_participants))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,3 +59,11 @@ pub async fn withdraw_skip_vote(caller: Caller, room: RoomId) -> ApiResult<Field
         skips::withdraw(state, room, caller.id()).await?,
     ))
 }
+
+/// Under `/api/rooms/{room}`.
+pub fn in_room() -> Router {
+    Router::with_path("skip-votes")
+        .get(skip_tally)
+        .post(vote_to_skip)
+        .delete(withdraw_skip_vote)
+}

@@ -36,3 +36,8 @@ pub async fn sync_report(caller: Caller, req: &mut Request, room: RoomId) -> Api
         }),
     }
 }
+
+/// Under `/api/rooms/{room}`.
+pub fn in_room() -> Router {
+    Router::with_path("sync-report").post(sync_report)
+}

@@ -399,3 +399,20 @@ pub async fn stream_track(req: &mut Request, depot: &mut Depot, track: TrackId) 
     }
     Ok(Raw::redirect(storage::file_url(&state.config, &found.file_path)))
 }
+
+/// `/api/tracks`: search, and a track's audio.
+pub fn router() -> Router {
+    Router::with_path("tracks")
+        .get(search_tracks)
+        .push(Router::with_path("{track}/stream").get(stream_track))
+}
+
+/// Under `/api/rooms/{room}/tracks`: the queue and an upload.
+pub fn in_room() -> Router {
+    Router::new().get(list_queue).post(upload_track)
+}
+
+/// Under `/api/rooms/{room}/tracks/{track}`.
+pub fn in_track() -> Router {
+    Router::new().delete(remove_track)
+}

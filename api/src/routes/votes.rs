@@ -155,3 +155,10 @@ pub async fn list_voters(caller: Caller, room: RoomId, track: TrackId) -> ApiRes
         records::voters(&state.db, room_id, track_id).await?,
     ))
 }
+
+/// Under `/api/rooms/{room}/tracks/{track}`.
+pub fn in_track() -> Router {
+    Router::new()
+        .push(Router::with_path("vote").post(add_vote).delete(remove_vote))
+        .push(Router::with_path("votes").get(list_voters))
+}
