@@ -4,9 +4,9 @@
 //! at the head of what limits Spotik (docs/capacity.md). So the votes that
 //! arrive while a commit is in flight wait together, whatever their room,
 //! and go in the next commit as one batch: one statement, one flush for all
-//! of them (`spotik_apply_vote_batch`, migration 0012), each vote still
-//! judged on its own and each room's changes given its event numbers in
-//! order. A storm in one room and a vote a second in each of thousands of
+//! of them (`spotik_apply_member_vote_batch`, migration 0013), each vote
+//! still judged on its own, its voter's membership of the room with it,
+//! and each room's changes given its event numbers in order. A storm in one room and a vote a second in each of thousands of
 //! others cost a few commits a second alike.
 //!
 //! A room's votes always go through the same lane (by its id), so they
@@ -59,6 +59,9 @@ pub struct Ballot {
 /// What the vote did, as its own statement would have said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counted {
+    /// Whether the voter takes part in the room (`None`: no such room); a
+    /// vote of anyone else changes nothing.
+    pub takes_part: Option<bool>,
     /// The track's score after the vote; `None` when the track is not in the room.
     pub score: Option<i32>,
     /// Whether a vote row was added or removed.
@@ -237,7 +240,7 @@ fn is_deadlock(error: &sqlx::Error) -> bool {
 }
 
 /// A vote's row: its place in the batch, then what [`Counted`] holds.
-type Row = (i32, Option<i32>, bool, Option<i64>, DateTime<Utc>);
+type Row = (i32, Option<bool>, Option<i32>, bool, Option<i64>, DateTime<Utc>);
 
 /// One room's ballots applied in order, in one transaction.
 pub async fn apply(db: &PgPool, room: Uuid, ballots: &[Ballot]) -> Result<Vec<Counted>, sqlx::Error> {
@@ -252,18 +255,21 @@ pub async fn apply_batch(db: &PgPool, votes: &[(Uuid, Ballot)]) -> Result<Vec<Co
     let tracks: Vec<Uuid> = votes.iter().map(|(_, b)| b.track).collect();
     let users: Vec<Uuid> = votes.iter().map(|(_, b)| b.user).collect();
     let ups: Vec<bool> = votes.iter().map(|(_, b)| b.up).collect();
-    let mut rows: Vec<Row> =
-        sqlx::query_as("SELECT ordinal, score, changed, seq, voted_at FROM spotik_apply_vote_batch($1, $2, $3, $4)")
-            .bind(&rooms)
-            .bind(&tracks)
-            .bind(&users)
-            .bind(&ups)
-            .fetch_all(db)
-            .await?;
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "SELECT ordinal, takes_part, score, changed, seq, voted_at \
+             FROM spotik_apply_member_vote_batch($1, $2, $3, $4)",
+    )
+    .bind(&rooms)
+    .bind(&tracks)
+    .bind(&users)
+    .bind(&ups)
+    .fetch_all(db)
+    .await?;
     rows.sort_unstable_by_key(|row| row.0);
     Ok(rows
         .into_iter()
-        .map(|(_, score, changed, seq, at)| Counted {
+        .map(|(_, takes_part, score, changed, seq, at)| Counted {
+            takes_part,
             score,
             changed,
             seq,

@@ -95,6 +95,9 @@ async fn a_batch_judges_each_vote_as_a_vote_alone_would_be() {
         .unwrap()
         .to_owned();
     let room_id = Uuid::parse_str(&room).unwrap();
+    // One who never joined: their votes change nothing and say so.
+    let outsider = Uuid::parse_str(&app.user("outsider").await.1).unwrap();
+    let users: Vec<Uuid> = users.into_iter().chain([outsider]).collect();
     let tracks = [&track, &second, &foreign].map(|t| Uuid::parse_str(t).unwrap());
     let mut votes: HashSet<(Uuid, Uuid)> = HashSet::new();
     let mut scores = [0i32; 2];
@@ -113,8 +116,20 @@ async fn a_batch_judges_each_vote_as_a_vote_alone_would_be() {
         let counted = apply(&app.state.db, room_id, &ballots).await.unwrap();
         assert_eq!(counted.len(), size);
         for (ballot, got) in ballots.iter().zip(&counted) {
+            if ballot.user == outsider {
+                assert_eq!(
+                    (got.takes_part, got.score, got.changed, got.seq),
+                    (Some(false), None, false, None),
+                    "{ballot:?}"
+                );
+                continue;
+            }
             let Some(slot) = tracks[..2].iter().position(|t| *t == ballot.track) else {
-                assert_eq!((got.score, got.changed, got.seq), (None, false, None), "{ballot:?}");
+                assert_eq!(
+                    (got.takes_part, got.score, got.changed, got.seq),
+                    (Some(true), None, false, None),
+                    "{ballot:?}"
+                );
                 continue;
             };
             let changed = if ballot.up {
@@ -127,6 +142,7 @@ async fn a_batch_judges_each_vote_as_a_vote_alone_would_be() {
                 seq += 1;
             }
             let expected = Counted {
+                takes_part: Some(true),
                 score: Some(scores[slot]),
                 changed,
                 seq: changed.then_some(seq),
@@ -152,7 +168,10 @@ async fn a_batch_judges_each_vote_as_a_vote_alone_would_be() {
     )
     .await
     .unwrap();
-    assert_eq!((nowhere[0].score, nowhere[0].changed), (None, false));
+    assert_eq!(
+        (nowhere[0].takes_part, nowhere[0].score, nowhere[0].changed),
+        (None, None, false)
+    );
 }
 
 /// Each voter votes and unvotes 21 times as fast as answers come: exact,
@@ -301,10 +320,17 @@ async fn a_batch_of_many_rooms_judges_and_numbers_each_room_alone() {
         .iter()
         .map(|(_, track, _)| Uuid::parse_str(track).unwrap())
         .collect();
+    // Five who joined every room, and one who joined none.
     let mut users = Vec::new();
     for i in 0..5 {
-        users.push(Uuid::parse_str(&app.user(&format!("mixed{i}")).await.1).unwrap());
+        let (token, id) = app.user(&format!("mixed{i}")).await;
+        for (room, _, _) in &made {
+            app.post(&format!("/rooms/{room}/join"), &token, json!({})).await;
+        }
+        users.push(Uuid::parse_str(&id).unwrap());
     }
+    let outsider = Uuid::parse_str(&app.user("outsider").await.1).unwrap();
+    users.push(outsider);
     let mut seqs = HashMap::new();
     for room in &made {
         seqs.insert(Uuid::parse_str(&room.0).unwrap(), event_seq(&app, &room.0).await);
@@ -335,7 +361,9 @@ async fn a_batch_of_many_rooms_judges_and_numbers_each_room_alone() {
         assert_eq!(counted.len(), size);
         for ((room, ballot), got) in batch.iter().zip(&counted) {
             let slot = tracks.iter().position(|t| *t == ballot.track).unwrap();
-            if rooms.get(slot) != Some(room) {
+            let takes_part = (*room != nowhere).then_some(ballot.user != outsider);
+            assert_eq!(got.takes_part, takes_part, "{room} {ballot:?}");
+            if rooms.get(slot) != Some(room) || takes_part != Some(true) {
                 assert_eq!(
                     (got.score, got.changed, got.seq),
                     (None, false, None),
@@ -355,6 +383,7 @@ async fn a_batch_of_many_rooms_judges_and_numbers_each_room_alone() {
                 *seq += 1;
             }
             let expected = Counted {
+                takes_part: Some(true),
                 score: Some(scores[slot]),
                 changed,
                 seq: changed.then_some(*seq),
