@@ -7,41 +7,72 @@
 -- voter was a round trip per vote), and the answer is the one true under
 -- the room's lock.
 --
--- The votes that may be cast are handed to 0012's function, in their
--- order, so that a vote is judged by one piece of SQL whichever function
--- a replica calls (0012's stays for replicas of the version before during
--- a rolling update).
-CREATE FUNCTION spotik_apply_member_vote_batch(p_rooms uuid[], p_tracks uuid[], p_users uuid[], p_ups boolean[])
+-- One implementation judges votes: 0012's function, kept for replicas of
+-- the version before during a rolling update, becomes this one without
+-- the membership check (`p_members` false).
+CREATE FUNCTION spotik_apply_member_vote_batch(
+    p_rooms uuid[], p_tracks uuid[], p_users uuid[], p_ups boolean[], p_members boolean DEFAULT true
+)
 RETURNS TABLE (ordinal integer, takes_part boolean, score integer, changed boolean, seq bigint, voted_at timestamptz)
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_room uuid;
+    v_seq bigint;
+    v_taken bigint := 0;
+    v_rows integer;
 BEGIN
-    -- The rooms are locked first, in 0012's order: membership is read
-    -- under the same locks the votes are applied under.
     PERFORM 1 FROM rooms WHERE id = ANY (p_rooms) ORDER BY id FOR UPDATE;
-    RETURN QUERY
-    WITH judged AS (
-        SELECT i,
-               CASE WHEN r.id IS NULL THEN NULL ELSE EXISTS (
-                   SELECT 1 FROM room_participants p WHERE p.room_id = r.id AND p.user_id = p_users[i]
-               ) END AS part
-        FROM generate_subscripts(p_tracks, 1) AS i
-        LEFT JOIN rooms r ON r.id = p_rooms[i]
-    ),
-    cast_votes AS (
-        SELECT i, row_number() OVER (ORDER BY i)::integer AS k FROM judged WHERE part
-    ),
-    applied AS (
-        SELECT * FROM spotik_apply_vote_batch(
-            ARRAY(SELECT p_rooms[i] FROM cast_votes ORDER BY k),
-            ARRAY(SELECT p_tracks[i] FROM cast_votes ORDER BY k),
-            ARRAY(SELECT p_users[i] FROM cast_votes ORDER BY k),
-            ARRAY(SELECT p_ups[i] FROM cast_votes ORDER BY k)
-        )
-    )
-    SELECT j.i, j.part, a.score, coalesce(a.changed, false), a.seq, coalesce(a.voted_at, now())
-    FROM judged j
-    LEFT JOIN cast_votes c ON c.i = j.i
-    LEFT JOIN applied a ON a.ordinal = c.k
-    ORDER BY j.i;
+    FOR i IN 1 .. coalesce(array_length(p_tracks, 1), 0) LOOP
+        IF v_room IS DISTINCT FROM p_rooms[i] THEN
+            IF v_taken > 0 THEN
+                UPDATE rooms SET event_seq = v_seq + v_taken WHERE id = v_room;
+            END IF;
+            v_room := p_rooms[i];
+            v_taken := 0;
+            SELECT event_seq INTO v_seq FROM rooms WHERE id = v_room;
+        END IF;
+        ordinal := i;
+        voted_at := now();
+        seq := NULL;
+        changed := false;
+        score := NULL;
+        takes_part := NULL;
+        IF v_seq IS NOT NULL THEN
+            takes_part := NOT p_members OR EXISTS (
+                SELECT 1 FROM room_participants WHERE room_id = v_room AND user_id = p_users[i]
+            );
+        END IF;
+        IF takes_part THEN
+            SELECT vote_score INTO score FROM tracks WHERE id = p_tracks[i] AND room_id = v_room;
+        END IF;
+        IF score IS NOT NULL THEN
+            IF p_ups[i] THEN
+                INSERT INTO track_votes (track_id, user_id) VALUES (p_tracks[i], p_users[i]) ON CONFLICT DO NOTHING;
+            ELSE
+                DELETE FROM track_votes WHERE track_id = p_tracks[i] AND user_id = p_users[i];
+            END IF;
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            IF v_rows > 0 THEN
+                UPDATE tracks
+                SET vote_score = vote_score + CASE WHEN p_ups[i] THEN 1 ELSE -1 END, updated_at = now()
+                WHERE id = p_tracks[i]
+                RETURNING vote_score INTO score;
+                changed := true;
+                v_taken := v_taken + 1;
+                seq := v_seq + v_taken;
+            END IF;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF v_taken > 0 THEN
+        UPDATE rooms SET event_seq = v_seq + v_taken WHERE id = v_room;
+    END IF;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION spotik_apply_vote_batch(p_rooms uuid[], p_tracks uuid[], p_users uuid[], p_ups boolean[])
+RETURNS TABLE (ordinal integer, score integer, changed boolean, seq bigint, voted_at timestamptz)
+LANGUAGE sql AS $$
+    SELECT b.ordinal, b.score, b.changed, b.seq, b.voted_at
+    FROM spotik_apply_member_vote_batch(p_rooms, p_tracks, p_users, p_ups, false) AS b
 $$;

@@ -80,6 +80,22 @@ impl Document {
         Ok(())
     }
 
+    /// Whether a request that sent `body` went to an operation that
+    /// declares one (`{}` and no body say nothing).
+    pub fn check_request_body(&self, method: &Method, path: &str, body: &Value) -> Verdict {
+        let says_something = match body {
+            Value::Null => false,
+            Value::Object(fields) => !fields.is_empty(),
+            _ => true,
+        };
+        match self.operation(method, path) {
+            Some((template, operation)) if says_something && operation.get("requestBody").is_none() => Err(format!(
+                "{method} {template} is sent a body, which the document does not declare"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `body`, answered `status` to `method path`, is what the
     /// document says.
     pub fn check(&self, method: &Method, path: &str, status: u16, body: &Value) -> Verdict {
@@ -256,6 +272,7 @@ mod tests {
                     "200": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Thing" } } } },
                     "default": { "content": { "application/json": { "schema": { "type": "object", "required": ["code"] } } } }
                 } } },
+                "/api/things": { "post": { "requestBody": { "content": {} }, "responses": {} } },
                 "/api/things/popular": { "get": { "parameters": [{ "name": "limit", "in": "query" }], "responses": {
                     "200": { "content": { "application/json": { "schema": { "type": "array", "items": { "type": "integer" } } } } }
                 } } }
@@ -271,6 +288,22 @@ mod tests {
                 }
             } } }
         }))
+    }
+
+    /// A body sent to an operation that declares none is refused.
+    #[test]
+    fn undeclared_request_bodies_are_refused() {
+        let doc = document();
+        let get = Method::GET;
+        assert_eq!(doc.check_request_body(&get, "/api/things/7", &json!({})), Ok(()));
+        assert_eq!(doc.check_request_body(&get, "/api/things/7", &Value::Null), Ok(()));
+        assert!(doc
+            .check_request_body(&get, "/api/things/7", &json!({ "name": "x" }))
+            .is_err());
+        assert_eq!(
+            doc.check_request_body(&Method::POST, "/api/things", &json!({ "name": "x" })),
+            Ok(())
+        );
     }
 
     /// A query parameter the operation does not declare is refused.

@@ -209,17 +209,18 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        let sent = body.clone().unwrap_or(Value::Null);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer = answer(request.send().await.expect("request sent")).await;
-        self.conforms(&method, path, &answer).await;
+        self.conforms(&method, path, &sent, &answer).await;
         answer
     }
 
     /// Panics unless `answer` to `method path` is what `/api/openapi.json`
     /// says it is (see `openapi_check`). Only JSON answers are judged.
-    pub async fn conforms(&self, method: &Method, path: &str, answer: &Answer) {
+    pub async fn conforms(&self, method: &Method, path: &str, sent: &Value, answer: &Answer) {
         static DOCUMENT: tokio::sync::OnceCell<crate::openapi_check::Document> = tokio::sync::OnceCell::const_new();
         let document = DOCUMENT
             .get_or_init(|| async {
@@ -328,7 +329,7 @@ impl TestApp {
             .send()
             .await?;
         let answer = answer(response).await;
-        self.conforms(&Method::POST, &format!("/rooms/{room}/tracks"), &answer)
+        self.conforms(&Method::POST, &format!("/rooms/{room}/tracks"), &Value::Null, &answer)
             .await;
         Ok(answer)
     }

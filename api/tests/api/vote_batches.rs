@@ -479,3 +479,25 @@ async fn a_process_killed_mid_batch_of_many_rooms_loses_no_acknowledged_vote() {
     }
     assert_eq!(wrong, 0, "a score is not its track's count of votes");
 }
+
+/// A replica of the version before calls 0012's function during a rolling
+/// update: it still applies votes as it did (no membership asked: that
+/// version asked before casting), through the one implementation.
+#[tokio::test]
+async fn the_batch_function_of_the_version_before_still_applies_votes() {
+    let app = spawn_app().await;
+    let (room, track, _, _, _) = voting_room(&app, 0).await;
+    let outsider = Uuid::parse_str(&app.user("outsider").await.1).unwrap();
+    let (room, track) = (Uuid::parse_str(&room).unwrap(), Uuid::parse_str(&track).unwrap());
+    let row: (i32, Option<i32>, bool, Option<i64>) =
+        sqlx::query_as("SELECT ordinal, score, changed, seq FROM spotik_apply_vote_batch($1, $2, $3, $4)")
+            .bind(vec![room])
+            .bind(vec![track])
+            .bind(vec![outsider])
+            .bind(vec![true])
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((row.0, row.1, row.2), (1, Some(1), true));
+    assert_eq!(score(&app, &track.to_string()).await, 1);
+}
