@@ -235,16 +235,13 @@ impl TestApp {
             .await;
         let (route, query) = path.split_once('?').unwrap_or((path, ""));
         let route = format!("/api{route}");
-        // A request that was served used only what the document declares
-        // (a refused one may carry anything: the security tests' hostile
-        // queries).
-        if let Err(wrong) = document.check_query(method, &route, query).or_else(|wrong| {
-            if answer.status.is_success() {
-                Err(wrong)
-            } else {
-                Ok(())
-            }
-        }) {
+        // A request that was served used only what the document declares:
+        // its query parameters and its body (a refused one may carry
+        // anything: the security tests' hostile queries).
+        let declared = document
+            .check_query(method, &route, query)
+            .and_then(|()| document.check_request_body(method, &route, sent));
+        if let Err(wrong) = declared.or_else(|wrong| if answer.status.is_success() { Err(wrong) } else { Ok(()) }) {
             panic!("a request the OpenAPI document does not describe: {wrong}");
         }
         let is_json = answer
