@@ -5,7 +5,8 @@
 //! in lower case with dashes (`DATABASE_URL` → `--database-url`; `API_LISTEN`
 //! is `--listen`). A flag wins over the environment. `--help` lists them all.
 
-use crate::config::{Config, ConfigError, SETTINGS};
+use crate::config::settings::SETTINGS;
+use crate::config::{Config, ConfigError};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -180,9 +181,9 @@ mod tests {
                 _ => String::new(),
             };
             let default = match &setting.default {
-                crate::config::Fallback::Value("") => "none".to_owned(),
-                crate::config::Fallback::Value(value) => format!("`{value}`"),
-                crate::config::Fallback::Said(text) => text.to_string(),
+                crate::config::settings::Fallback::Value("") => "none".to_owned(),
+                crate::config::settings::Fallback::Value(value) => format!("`{value}`"),
+                crate::config::settings::Fallback::Said(text) => text.to_string(),
             };
             table.push_str(&format!(
                 "| `{}`{flag} | {default} | {} |\n",
@@ -197,7 +198,7 @@ mod tests {
     /// `SPOTIK_BLESS=1` rewrites the table after a setting changes.
     #[test]
     fn the_configuration_reference_is_the_declared_settings() {
-        const BEGIN: &str = "<!-- settings: generated from api/src/config.rs -->\n";
+        const BEGIN: &str = "<!-- settings: generated from api/src/config/settings.rs -->\n";
         const END: &str = "<!-- settings end -->";
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
         let reference = std::fs::read_to_string(path).unwrap_or_default();
@@ -228,7 +229,7 @@ mod tests {
 
     #[test]
     fn every_setting_the_configuration_reads_has_a_flag() {
-        let source = include_str!("config.rs");
+        let source = include_str!("config/mod.rs");
         let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
         let mut rest = source;
         while let Some(at) = rest.find('"') {
