@@ -77,14 +77,7 @@ pub struct EntryView {
 
 impl Entry {
     fn view(&self, api_url: &str) -> EntryView {
-        let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
-            (Some(id), Some(name), Some(color)) => Some(GenreRef {
-                id,
-                name: name.clone(),
-                color: color.clone(),
-            }),
-            _ => None,
-        };
+        let genre = GenreRef::of(self.genre_id, &self.genre_name, &self.genre_color);
         EntryView {
             id: self.id,
             room_id: self.room_id,

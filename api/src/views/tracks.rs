@@ -16,6 +16,21 @@ pub struct GenreRef {
     pub color: String,
 }
 
+impl GenreRef {
+    /// The genre of a row that joined `genres` (all three columns null for
+    /// a track without one).
+    pub fn of(id: Option<i64>, name: &Option<String>, color: &Option<String>) -> Option<Self> {
+        match (id, name, color) {
+            (Some(id), Some(name), Some(color)) => Some(Self {
+                id,
+                name: name.clone(),
+                color: color.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// A track as the front end reads it: the queue (`TrackQueue.vue`,
 /// `stores/track.js`), events, the player (`useAudioPlayer.js`), search.
 #[derive(Clone, Serialize, ToSchema)]
@@ -52,14 +67,7 @@ pub struct TrackView {
 impl Track {
     /// The track as clients see it; `api_url` is the API's public origin.
     pub fn view(&self, api_url: &str, file_url: Option<String>, user_has_voted: bool) -> TrackView {
-        let genre = match (self.genre_id, &self.genre_name, &self.genre_color) {
-            (Some(id), Some(name), Some(color)) => Some(GenreRef {
-                id,
-                name: name.clone(),
-                color: color.clone(),
-            }),
-            _ => None,
-        };
+        let genre = GenreRef::of(self.genre_id, &self.genre_name, &self.genre_color);
         TrackView {
             id: self.id,
             room_id: self.room_id,
