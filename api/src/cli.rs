@@ -180,10 +180,10 @@ mod tests {
                 "listen" => " (`--listen`)".to_owned(),
                 _ => String::new(),
             };
-            let default = match &setting.default {
-                crate::config::settings::Fallback::Value("") => "none".to_owned(),
-                crate::config::settings::Fallback::Value(value) => format!("`{value}`"),
-                crate::config::settings::Fallback::Said(text) => text.to_string(),
+            // A value as code; "none" and a description as words.
+            let default = match setting.default {
+                crate::config::settings::Fallback::Value(value) if !value.is_empty() => format!("`{value}`"),
+                ref other => other.text().to_owned(),
             };
             table.push_str(&format!(
                 "| `{}`{flag} | {default} | {} |\n",

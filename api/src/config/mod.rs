@@ -282,6 +282,9 @@ impl Config {
         let listen: SocketAddr = listen
             .parse()
             .map_err(|_| ConfigError(format!("API_LISTEN {listen:?} is not an address")))?;
+        // The edge's public URL is the default of the warm-up and metrics URLs too.
+        let edge_public_url = get("EDGE_PUBLIC_URL").trim_end_matches('/').to_owned();
+        let acquire_timeout = secs("DB_POOL_ACQUIRE_TIMEOUT")?;
         Ok(Self {
             listen,
             api_public_url: match var("API_PUBLIC_URL") {
@@ -296,11 +299,11 @@ impl Config {
             jwt_ttl: Duration::from_secs(number("JWT_TTL")? * 60),
             jwt_refresh_ttl: Duration::from_secs(number("JWT_REFRESH_TTL")? * 60),
             media_root: PathBuf::from(get("MEDIA_ROOT")),
-            edge_public_url: get("EDGE_PUBLIC_URL").trim_end_matches('/').to_owned(),
+            edge_public_url: edge_public_url.clone(),
             edge_warm_urls: match var("EDGE_WARM_URLS") {
                 Some(urls) if urls.trim() == "none" => Vec::new(),
                 Some(urls) => comma_list(&urls).map(|u| u.trim_end_matches('/').to_owned()).collect(),
-                None => vec![get("EDGE_PUBLIC_URL").trim_end_matches('/').to_owned()],
+                None => vec![edge_public_url.clone()],
             },
             edge_signing_secret: var("EDGE_SIGNING_SECRET").filter(|s| !s.is_empty()),
             edge_link_ttl: secs("EDGE_LINK_TTL")?,
@@ -317,7 +320,7 @@ impl Config {
             pool: PoolConfig {
                 min: number("DB_POOL_MIN")? as u32,
                 max: number("DB_POOL_MAX")? as u32,
-                acquire_timeout: secs("DB_POOL_ACQUIRE_TIMEOUT")?,
+                acquire_timeout,
                 idle_timeout: secs("DB_POOL_IDLE_TIMEOUT")?,
                 max_lifetime: secs("DB_POOL_MAX_LIFETIME")?,
             },
@@ -357,7 +360,7 @@ impl Config {
                     },
                     edge_metrics_urls: match var("EDGE_METRICS_URLS") {
                         Some(urls) => comma_list(&urls).collect(),
-                        None => vec![format!("{}/metrics", get("EDGE_PUBLIC_URL").trim_end_matches('/'))],
+                        None => vec![format!("{edge_public_url}/metrics")],
                     },
                 }
             },
@@ -385,7 +388,7 @@ impl Config {
             health_checks_timeout: Duration::from_millis(number("HEALTH_CHECKS_TIMEOUT")?.max(1)),
             request_timeout: match var("REQUEST_TIMEOUT").filter(|v| !v.is_empty()) {
                 Some(_) => secs("REQUEST_TIMEOUT")?.max(Duration::from_secs(1)),
-                None => secs("DB_POOL_ACQUIRE_TIMEOUT")? + Duration::from_secs(1),
+                None => acquire_timeout + Duration::from_secs(1),
             },
             max_connections: optional_number("MAX_CONNECTIONS")?,
             body_idle_timeout: secs("HTTP_BODY_IDLE_TIMEOUT")?.max(Duration::from_secs(1)),

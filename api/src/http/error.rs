@@ -40,9 +40,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// A 422 for one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = FieldErrors::default();
-        errors.add(field, message);
-        Self::Validation(errors)
+        Failure::field(field, message).into()
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {

@@ -113,8 +113,8 @@ struct BatchPublished {
 /// Checks the app id and the signature, then reads the body and checks it
 /// is the one signed for. The signature is checked first: an unsigned
 /// request is refused before the server waits for a byte of its body.
-async fn verified(req: &mut Request, state: &AppState) -> Result<Vec<u8>, Raw> {
-    if req.param::<String>("app_id").as_deref() != Some(state.config.hub.app_id.as_str()) {
+async fn verified(req: &mut Request, state: &AppState, app_id: &PathText) -> Result<Vec<u8>, Raw> {
+    if app_id.0 != state.config.hub.app_id {
         return Err(refuse(StatusCode::NOT_FOUND, "Unknown app"));
     }
     let config = &state.config.hub;
@@ -186,10 +186,10 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Raw> {
 
 /// Publishes an event to channels.
 #[endpoint(tags("pusher-http"), request_body = EventRequest, parameters(("auth_signature" = String, Query, description = SIGNED)))]
-pub async fn publish(req: &mut Request, depot: &mut Depot, _app_id: PathText) -> ApiResult<PusherAnswer> {
+pub async fn publish(req: &mut Request, depot: &mut Depot, app_id: PathText) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
-        let body = verified(req, state).await?;
+        let body = verified(req, state, &app_id).await?;
         let event = event(parse(&body)?)?;
         state.hub.publish_pusher_event(event).await;
         Ok::<_, Raw>(Raw::json(StatusCode::OK, Published {}))
@@ -205,10 +205,10 @@ struct Batch {
 
 /// Publishes up to ten events.
 #[endpoint(tags("pusher-http"), request_body = Batch, parameters(("auth_signature" = String, Query, description = SIGNED)))]
-pub async fn publish_batch(req: &mut Request, depot: &mut Depot, _app_id: PathText) -> ApiResult<PusherAnswer> {
+pub async fn publish_batch(req: &mut Request, depot: &mut Depot, app_id: PathText) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
-        let body = verified(req, state).await?;
+        let body = verified(req, state, &app_id).await?;
         let batch: Batch = parse(&body)?;
         if batch.batch.len() > MAX_BATCH {
             return Err(refuse(StatusCode::BAD_REQUEST, "at most 10 events per batch"));
@@ -229,10 +229,10 @@ fn wants(req: &Request, field: &str) -> bool {
 
 /// The occupied channels, by prefix, with the figures asked for.
 #[endpoint(tags("pusher-http"), parameters(("filter_by_prefix" = Option<String>, Query, description = "Only channels whose name starts so"), ("info" = Option<String>, Query, description = "Comma-separated: user_count, subscription_count"), ("auth_signature" = String, Query, description = SIGNED)))]
-pub async fn list_channels(req: &mut Request, depot: &mut Depot, _app_id: PathText) -> ApiResult<PusherAnswer> {
+pub async fn list_channels(req: &mut Request, depot: &mut Depot, app_id: PathText) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
-        verified(req, state).await?;
+        verified(req, state, &app_id).await?;
         let prefix = req.query::<String>("filter_by_prefix").unwrap_or_default();
         let (users, subscriptions) = (wants(req, "user_count"), wants(req, "subscription_count"));
         let channels = state
@@ -259,13 +259,13 @@ pub async fn list_channels(req: &mut Request, depot: &mut Depot, _app_id: PathTe
 pub async fn show_channel(
     req: &mut Request,
     depot: &mut Depot,
-    _app_id: PathText,
-    _channel: PathText,
+    app_id: PathText,
+    channel: PathText,
 ) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
-        verified(req, state).await?;
-        let name = req.param::<String>("channel").unwrap_or_default();
+        verified(req, state, &app_id).await?;
+        let name = channel.0;
         let found = state.hub.occupied(&name).await.into_iter().find(|c| c.name == name);
         let occupied = found.is_some();
         let found = found.unwrap_or(crate::hub::Occupancy {
@@ -289,13 +289,13 @@ pub async fn show_channel(
 pub async fn list_users(
     req: &mut Request,
     depot: &mut Depot,
-    _app_id: PathText,
-    _channel: PathText,
+    app_id: PathText,
+    channel: PathText,
 ) -> ApiResult<PusherAnswer> {
     let state = from_depot(depot)?;
     let outcome = async {
-        verified(req, state).await?;
-        let name = req.param::<String>("channel").unwrap_or_default();
+        verified(req, state, &app_id).await?;
+        let name = channel.0;
         if !name.starts_with("presence-") {
             return Err(refuse(StatusCode::BAD_REQUEST, "only presence channels have users"));
         }

@@ -209,10 +209,10 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let sent = body.clone().unwrap_or(Value::Null);
-        if let Some(body) = body {
-            request = request.json(&body);
+        if let Some(body) = &body {
+            request = request.json(body);
         }
+        let sent = body.unwrap_or(Value::Null);
         let answer = answer(request.send().await.expect("request sent")).await;
         self.conforms(&method, path, &sent, &answer).await;
         answer
