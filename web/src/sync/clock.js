@@ -1,6 +1,7 @@
 // The server's clock on this page, kept by clock exchanges over the room's
 // socket (`time` messages, docs/realtime.md) and fitted by `ClockFilter`.
-// Bursts of eight exchanges, one at a time, paced by pacing.js (often at
+// Bursts of eight exchanges, one at a time on a fast link and overlapping
+// on a slow one, paced by pacing.js (often at
 // first, every 10 s once settled), and at once when the socket (re)opens
 // or the page is shown again. Before the socket is open, `GET /api/time` gives a first,
 // coarser model (its instants are whole milliseconds).
@@ -10,7 +11,7 @@
 
 import { onMessage, onSocketState, send, socketState } from '../socket.js';
 import { ClockFilter, sampleOf } from './filter.js';
-import { burstEvery, burstSize } from './pacing.js';
+import { OVERLAP_MS, burstEvery, burstSize } from './pacing.js';
 
 const ANSWER_WITHIN_MS = 1000;
 
@@ -110,8 +111,15 @@ async function synchronise() {
     const overSocket = socketState() === 'open';
     /** @type {import('./filter.js').Sample[]} */
     const burst = [];
+    /** @type {Promise<import('./filter.js').Sample | null>[]} */
+    const answers = [];
     for (let i = 0; i < size; i += 1) {
-      const sample = overSocket ? await exchange() : await exchangeOverHttp();
+      const answer = overSocket ? exchange() : exchangeOverHttp();
+      answers.push(answer);
+      // The next once this one is answered or OVERLAP_MS unanswered.
+      if (i + 1 < size) await Promise.race([answer, new Promise((resolve) => setTimeout(resolve, OVERLAP_MS))]);
+    }
+    for (const sample of await Promise.all(answers)) {
       if (sample) {
         // The HTTP model measures the page's clock from its time origin.
         burst.push(overSocket ? sample : { ...sample, offset: sample.offset + performance.timeOrigin });

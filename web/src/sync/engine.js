@@ -78,6 +78,8 @@ export class Engine {
     /** How long the last starts waited for each of their steps (ms), for window.spotikSync. */
     /** @type {{ began: number, clock: number, output: number, source: number, piece: number, end: string }[]} */
     this.traces = [];
+    /** Page time (ms) this engine was made: the room page opening, for startTraces. */
+    this.openedAt = performance.now();
     /** Bumped by every change: older async work sees it and stops. */
     this.generation = 0;
     /** @type {Set<() => void>} */
@@ -168,6 +170,25 @@ export class Engine {
     return this.context;
   }
 
+  /**
+   * Opens the output before anything is to be heard, where the browser
+   * allows sound without a click: a sound server takes up to a second to
+   * settle a new output's latency (OutputLink.ready), and a start would
+   * otherwise wait for that after the room's reads — most of a late
+   * joiner's silence.
+   */
+  warm() {
+    const context = this.audio();
+    if (context.state !== 'running') context.resume().catch(() => {});
+    const until = performance.now() + 3000;
+    const read = () => {
+      if (this.context !== context) return;
+      this.readOutput();
+      if (!this.link.ready && performance.now() < until) setTimeout(read, 50);
+    };
+    read();
+  }
+
   /** @param {Track} track */
   open(track) {
     if (this.current?.id === track.id) return;
@@ -195,7 +216,7 @@ export class Engine {
 
   /** Page time (ms) at which audio clock `time` (s) is heard. */
   heardAt(/** @type {number} */ time) {
-    if (this.link.ready) return this.link.heardAt(time);
+    if (this.link.known) return this.link.heardAt(time);
     const context = /** @type {AudioContext} */ (this.context);
     const latency = (context.outputLatency || 0) + (context.baseLatency || 0);
     return performance.now() + (time - context.currentTime + latency) * 1000;
@@ -223,13 +244,24 @@ export class Engine {
         return;
       }
     }
+    // The piece the start most likely needs, fetched while the clocks are
+    // read: on a slow link its round trip is much of a late joiner's wait.
+    this.current?.source
+      .then((source) => {
+        const wanted = this.targetAt(context.currentTime + LEAD + 0.25);
+        if (generation === this.generation && wanted < source.duration) return source.piece(Math.max(0, Math.floor(wanted / source.pieceSeconds)));
+      })
+      .catch(() => {});
     // A start is worth only the clocks it is computed from: the server's
     // measured, and the output's link read a few times.
     // An output may say "running" a second or more before its clock moves
     // (PulseAudio does): a start computed then would be late by the stall.
     await clockReady();
     trace.clock = performance.now() - trace.began;
-    const deadline = performance.now() + 3000;
+    // At most until the output has been read for 3 s: one that creeps on
+    // for longer would hold every start (a restart too) for 3 s of silence
+    // and settle no sooner; its creep is followed once it plays.
+    const deadline = (Number.isNaN(this.link.since) ? performance.now() : this.link.since) + 3000;
     while (!this.link.ready && performance.now() < deadline) {
       this.readOutput();
       if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -485,7 +517,7 @@ export class Engine {
   positionAt(serverMs) {
     if (!this.timeline || !this.context) return null;
     const page = localAt(serverMs);
-    const time = this.link.ready ? this.link.contextAt(page) : this.context.currentTime + (page - this.heardAt(this.context.currentTime)) / 1000;
+    const time = this.link.known ? this.link.contextAt(page) : this.context.currentTime + (page - this.heardAt(this.context.currentTime)) / 1000;
     if (time > this.endsAt) return null;
     return this.timeline.positionAt(time) * 1000 - this.deviceDelayMs;
   }
@@ -497,7 +529,7 @@ export class Engine {
    * @param {number} unixMs
    */
   positionAtWall(unixMs) {
-    if (!this.timeline || !this.context || !this.link.ready) return null;
+    if (!this.timeline || !this.context || !this.link.known) return null;
     const time = this.link.contextAt(unixMs - performance.timeOrigin);
     if (time > this.endsAt) return null;
     return this.timeline.positionAt(time) * 1000 - this.deviceDelayMs;
@@ -516,6 +548,7 @@ export class Engine {
       liveNodes: this.live,
       mostLiveNodes: this.mostLive,
       startTraces: this.traces,
+      openedAt: this.openedAt,
       outputLagMs: this.link.lagMs,
     };
   }

@@ -6,9 +6,18 @@
 // simulated networks (web/tests/unit/network.mjs) run the same schedule.
 
 /**
- * Exchanges in a burst, one at a time. Until the page has a model the
- * burst is short, so that one exists within a second even on a slow link
- * (four round trips of 220 ms).
+ * A burst's next exchange waits for the last one's answer at most this
+ * long (ms): one after another on a fast link, where an exchange sent
+ * beside another may queue behind it; overlapping on a slow one, so that a
+ * burst takes about one round trip rather than one per exchange — a late
+ * joiner's first model is otherwise most of its wait to be heard.
+ */
+export const OVERLAP_MS = 25;
+
+/**
+ * Exchanges in a burst (clock.js overlaps them on a slow link). Until the
+ * page has a model the burst is short, so that one exists within a round
+ * trip or two.
  * @param {boolean} modelled whether a burst has been fitted already
  */
 export function burstSize(modelled) {

@@ -94,6 +94,9 @@ export function roomPositionAt(playback, serverMs) {
   return playback.positionMs;
 }
 
+/** How long an output's lag must hold still before a start trusts it (ms). */
+const SETTLED_MS = 500;
+
 /**
  * The audio clock ↔ page clock link: what the output plays at audio clock
  * `contextTime` (s) is heard at page time `contextTime · 1000 + lagMs`. The
@@ -106,6 +109,12 @@ export class OutputLink {
     /** @type {number[]} */
     this.recent = [];
     this.lagMs = NaN;
+    /** The readings of the last SETTLED_MS and the one before, for `ready`. @type {{ page: number, lag: number }[]} */
+    this.readings = [];
+    /** Ready once: its median is the link from then on, jitter or steps aside. */
+    this.known = false;
+    /** Page time (ms) of the first reading: how long the output has been read. */
+    this.since = NaN;
   }
 
   /**
@@ -113,7 +122,11 @@ export class OutputLink {
    * @param {number} performanceTime ms
    */
   add(contextTime, performanceTime) {
-    this.recent.push(performanceTime - contextTime * 1000);
+    const lag = performanceTime - contextTime * 1000;
+    if (Number.isNaN(this.since)) this.since = performanceTime;
+    this.readings.push({ page: performanceTime, lag });
+    while (this.readings.length > 2 && performanceTime - this.readings[1].page > SETTLED_MS) this.readings.shift();
+    this.recent.push(lag);
     if (this.recent.length > this.size) this.recent.shift();
     // A step (an underrun, the sound server changing its buffering): three
     // readings that agree with each other and not with the median are the
@@ -123,16 +136,25 @@ export class OutputLink {
     if (last.length === 3 && this.recent.length > 3 && spread <= 2 && Math.abs(last[1] - this.lagMs) > 5) this.recent = last;
     const sorted = [...this.recent].sort((a, b) => a - b);
     this.lagMs = sorted[Math.floor(sorted.length / 2)];
+    if (!this.known) this.known = this.ready;
   }
 
   /**
-   * Five readings in a row within 2 ms of each other: an output that has
-   * just started reports a lag that grows as its buffers fill (by its whole
-   * latency, ~90 ms through PulseAudio, over its first second).
+   * The lag held within 2 ms for SETTLED_MS of page time:
+   * an output that has just started reports a lag that grows as its
+   * buffers fill (by its whole latency, ~90 ms through PulseAudio, over its
+   * first second or more, and at times in a slow creep of tens of ms a
+   * second that a few readings 50 ms apart cannot tell from stillness),
+   * and one that says "running" before its clock moves repeats one
+   * reading, which spans no time.
    */
   get ready() {
-    const last = this.recent.slice(-5);
-    return last.length === Math.min(5, this.size) && Math.max(...last) - Math.min(...last) <= 2;
+    const readings = this.readings;
+    if (readings.length < 3) return false;
+    const first = readings[0];
+    const last = readings[readings.length - 1];
+    const lags = readings.map((reading) => reading.lag);
+    return last.page - first.page >= SETTLED_MS && Math.max(...lags) - Math.min(...lags) <= 2;
   }
 
   /** Page time (ms) at which audio clock `contextTime` (s) is heard. */

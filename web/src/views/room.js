@@ -77,6 +77,7 @@ export function roomView(main, [roomId]) {
   let heard = -1;
   let closed = false;
   const player = new Engine({ pan: panOf(location.search) });
+  player.warm();
 
   const heading = h('h1', { id: 'room-title' }, 'Room');
   const description = h('p', { class: 'muted' });
@@ -717,17 +718,29 @@ export function roomView(main, [roomId]) {
   const unsubscribe = onMessage(onEvent);
   (async () => {
     try {
-      // A newcomer joins first; refreshAll below reads the room as a member.
-      const shown = await get(`/rooms/${roomId}`);
-      if (!shown.data.is_participant) {
-        await post(`/rooms/${roomId}/join`);
-        notify(`You joined “${shown.data.name}”.`);
+      get('/genres')
+        .then((list) => {
+          genres = list.data ?? [];
+          offerGenres();
+        })
+        .catch(() => {});
+      // A member's reads go at once, one round trip before the room can be
+      // heard; a newcomer's are refused, and follow its joining.
+      joinRoom(roomId);
+      const member = await refreshAll().then(
+        () => true,
+        (error) => {
+          if (error instanceof ApiError && error.status === 403) return false;
+          throw error;
+        },
+      );
+      if (!member && !closed) {
+        const joined = await post(`/rooms/${roomId}/join`);
+        notify(`You joined “${joined.data.room.name}”.`);
+        joinRoom(roomId);
+        await refreshAll();
       }
       if (closed) return;
-      joinRoom(roomId);
-      genres = (await get('/genres')).data ?? [];
-      offerGenres();
-      await refreshAll();
       status.textContent = `Run by ${room.administrator?.username ?? 'someone'} · opened ${when(room.created_at)}`;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) status.textContent = 'This room does not exist (any more).';

@@ -84,6 +84,15 @@ test('a page opening on a bad link (80–140 ms each way, 1 % loss) is in step w
   assert.ok(p95(at10) < 4, `10 s after opening: p95 ${p95(at10).toFixed(1)} ms`);
 });
 
+test('on a slow link the first model comes after about one round trip, not one per exchange', () => {
+  // 80–140 ms each way: four exchanges in a row take 640 ms at least.
+  for (let seed = 1; seed <= 60; seed += 1) {
+    const errors = opening({ seed, loss: 0, checkpoints: [450] });
+    assert.ok(Number.isFinite(errors[450]), `seed ${seed}: no model 450 ms after opening`);
+    assert.ok(Math.abs(errors[450]) < 30, `seed ${seed}: ${errors[450].toFixed(1)} ms off`);
+  }
+});
+
 test('a burst is as good as its fastest way up and fastest way down', () => {
   // Up 10 ms and down 30 ms on one exchange, up 30 and down 10 on another:
   // each alone is 10 ms off; together they bound the offset exactly.

@@ -1,7 +1,7 @@
 // A simulated page and server exchanging clock samples over a network with
 // the given delays, for the filter's tests.
 import { ClockFilter, sampleOf } from '../../src/sync/filter.js';
-import { burstEvery, burstSize } from '../../src/sync/pacing.js';
+import { OVERLAP_MS, burstEvery, burstSize } from '../../src/sync/pacing.js';
 
 /** A seeded generator, so that a failure can be run again. */
 export function random(seed) {
@@ -61,8 +61,8 @@ export function simulate({
 /**
  * A page opening over a link like loadtest/sync/link.mjs's: each way
  * `base` ms plus uniform jitter up to twice `jitter`, `loss` of messages
- * held 200 ms (a TCP retransmission); exchanges one at a time, bursts paced
- * as clock.js paces them. Returns the model's error (ms) at each of
+ * held 200 ms (a TCP retransmission); exchanges overlapping and bursts paced
+ * as clock.js does them. Returns the model's error (ms) at each of
  * `checkpoints` (ms after opening), once a burst has been fitted.
  */
 export function opening({ base = 80, jitter = 30, loss = 0.01, seed = 1, checkpoints = [1_000, 3_000, 10_000, 30_000] }) {
@@ -76,14 +76,16 @@ export function opening({ base = 80, jitter = 30, loss = 0.01, seed = 1, checkpo
   const last = checkpoints[checkpoints.length - 1];
   for (let began = 0; began <= last; ) {
     const burst = [];
+    let sent = began;
     let now = began;
     for (let i = 0; i < burstSize(filter.ready); i += 1) {
-      const t0 = now;
+      const t0 = sent;
       const t1 = server(t0 + way());
       const t2 = t1 + 0.05;
       const t3 = t0 + (t1 - server(t0)) + 0.05 + way();
       burst.push(sampleOf(t0, t1, t2, t3));
-      now = t3;
+      sent = Math.min(t3, t0 + OVERLAP_MS);
+      now = Math.max(now, t3);
     }
     // Each checkpoint is read off the model as it was then.
     for (const at of checkpoints) if (at >= began && at < now && filter.ready) errors[at] = filter.serverAt(at) - server(at);

@@ -77,6 +77,24 @@ test('the output link is trusted only once its lag holds still', () => {
   // A starting output: its reported lag grows as its buffers fill.
   [0, 20, 45, 70, 90].forEach((grown, i) => link.add(i / 10, 1000 + i * 100 + grown));
   assert.equal(link.ready, false);
-  [92, 92.5, 91.8, 92.2, 92].forEach((grown, i) => link.add((i + 5) / 10, 1000 + (i + 5) * 100 + grown));
+  [92, 92.5, 91.8, 92.2, 92, 92.1].forEach((grown, i) => link.add((i + 5) / 10, 1000 + (i + 5) * 100 + grown));
   assert.equal(link.ready, true);
+});
+
+test('a slow creep of the lag, or an audio clock that does not move, is not an output to trust', () => {
+  const creeping = new OutputLink();
+  // As PulseAudio's null sink did in the benchmark: about 30 ms a second
+  // for seconds on end, in stairs — still for 300 ms, then 9 ms more —
+  // read every 50 ms. Still for a moment at every stair.
+  for (let i = 0; i < 60; i += 1) {
+    creeping.add(i / 20, 1000 + i * 50 + Math.floor(i / 6) * 9);
+    assert.equal(creeping.ready, false, `trusted at reading ${i}`);
+  }
+  // It settles: half a second later it is trusted.
+  for (let i = 60; i < 72; i += 1) creeping.add(i / 20, 1000 + i * 50 + 90);
+  assert.equal(creeping.ready, true);
+  // "Running" with its clock stalled: the same reading again and again.
+  const stalled = new OutputLink();
+  for (let i = 0; i < 20; i += 1) stalled.add(0.5, 1500);
+  assert.equal(stalled.ready, false);
 });
