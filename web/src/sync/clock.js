@@ -1,7 +1,7 @@
 // The server's clock on this page, kept by clock exchanges over the room's
 // socket (`time` messages, docs/realtime.md) and fitted by `ClockFilter`.
-// Bursts of eight exchanges, one at a time on a fast link and overlapping
-// on a slow one, paced by pacing.js (often at
+// Bursts of eight exchanges, one at a time (the first, of four, overlapping
+// on a slow link), paced by pacing.js (often at
 // first, every 10 s once settled), and at once when the socket (re)opens
 // or the page is shown again. Before the socket is open, `GET /api/time` gives a first,
 // coarser model (its instants are whole milliseconds).
@@ -11,7 +11,7 @@
 
 import { onMessage, onSocketState, send, socketState } from '../socket.js';
 import { ClockFilter, sampleOf } from './filter.js';
-import { OVERLAP_MS, burstEvery, burstSize } from './pacing.js';
+import { burstEvery, burstSize, overlapAfter } from './pacing.js';
 
 const ANSWER_WITHIN_MS = 1000;
 
@@ -105,6 +105,7 @@ async function exchangeOverHttp() {
 /** Measures once: a burst, then the filter. */
 async function synchronise() {
   const size = burstSize(filter.ready);
+  const wait = overlapAfter(filter.ready);
   if (bursting) return;
   bursting = true;
   try {
@@ -116,8 +117,8 @@ async function synchronise() {
     for (let i = 0; i < size; i += 1) {
       const answer = overSocket ? exchange() : exchangeOverHttp();
       answers.push(answer);
-      // The next once this one is answered or OVERLAP_MS unanswered.
-      if (i + 1 < size) await Promise.race([answer, new Promise((resolve) => setTimeout(resolve, OVERLAP_MS))]);
+      // The next once this one is answered, or (the first burst) a moment unanswered.
+      if (i + 1 < size) await (wait === Infinity ? answer : Promise.race([answer, new Promise((resolve) => setTimeout(resolve, wait))]));
     }
     for (const sample of await Promise.all(answers)) {
       if (sample) {

@@ -6,16 +6,25 @@
 // simulated networks (web/tests/unit/network.mjs) run the same schedule.
 
 /**
- * A burst's next exchange waits for the last one's answer at most this
- * long (ms): one after another on a fast link, where an exchange sent
- * beside another may queue behind it; overlapping on a slow one, so that a
- * burst takes about one round trip rather than one per exchange — a late
- * joiner's first model is otherwise most of its wait to be heard.
+ * The first burst's next exchange waits for the last one's answer at most
+ * this long (ms): one after another on a fast link, overlapping on a slow
+ * one, so that the first model comes after about one round trip rather
+ * than one per exchange — a late joiner's wait to be heard. Later bursts
+ * go one at a time: TCP keeps order, so an exchange sent behind another
+ * waits for it, and a burst is worth its fastest ways up and down.
  */
 export const OVERLAP_MS = 25;
 
 /**
- * Exchanges in a burst (clock.js overlaps them on a slow link). Until the
+ * How long a burst's next exchange may wait for the last one's answer (ms).
+ * @param {boolean} modelled whether a burst has been fitted already
+ */
+export function overlapAfter(modelled) {
+  return modelled ? Infinity : OVERLAP_MS;
+}
+
+/**
+ * Exchanges in a burst. Until the
  * page has a model the burst is short, so that one exists within a round
  * trip or two.
  * @param {boolean} modelled whether a burst has been fitted already

@@ -1,7 +1,7 @@
 // A simulated page and server exchanging clock samples over a network with
 // the given delays, for the filter's tests.
 import { ClockFilter, sampleOf } from '../../src/sync/filter.js';
-import { OVERLAP_MS, burstEvery, burstSize } from '../../src/sync/pacing.js';
+import { burstEvery, burstSize, overlapAfter } from '../../src/sync/pacing.js';
 
 /** A seeded generator, so that a failure can be run again. */
 export function random(seed) {
@@ -78,13 +78,14 @@ export function opening({ base = 80, jitter = 30, loss = 0.01, seed = 1, checkpo
     const burst = [];
     let sent = began;
     let now = began;
+    const wait = overlapAfter(filter.ready);
     for (let i = 0; i < burstSize(filter.ready); i += 1) {
       const t0 = sent;
       const t1 = server(t0 + way());
       const t2 = t1 + 0.05;
       const t3 = t0 + (t1 - server(t0)) + 0.05 + way();
       burst.push(sampleOf(t0, t1, t2, t3));
-      sent = Math.min(t3, t0 + OVERLAP_MS);
+      sent = Math.min(t3, t0 + wait);
       now = Math.max(now, t3);
     }
     // Each checkpoint is read off the model as it was then.
