@@ -33,7 +33,7 @@ use embedded::{Asset, ASSETS, INDEX, VERSION};
 /// stays a 404.
 pub fn router() -> Router {
     Router::new()
-        .push(Router::with_path("").get(home_page))
+        .get(home_page)
         .push(Router::with_path("login").get(login_page))
         .push(Router::with_path("register").get(register_page))
         .push(Router::with_path("rooms/{room}").get(room_page))
