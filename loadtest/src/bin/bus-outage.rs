@@ -43,6 +43,26 @@ struct Run {
     spread: bool,
 }
 
+/// The rooms of the listeners in the order their sockets open: each room
+/// `per_room` times, shuffled (a fixed seed, so runs compare). Plain turns
+/// (`i % rooms`) give a room every `rooms`-th socket, and a front's round
+/// robin over replicas dividing `rooms` would send all of a room's
+/// listeners to one replica: spread sockets measured as if they had room
+/// affinity. Shuffled, a room's listeners land as by chance, which is
+/// what the capacity model's "spread" assumes.
+fn opening_order(rooms: usize, per_room: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rooms * per_room).map(|i| i % rooms).collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..order.len()).rev() {
+        // xorshift64: enough to break the period, no crate for it.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
 /// One listener of `room`: the `seq` and arrival (µs since the epoch) of each `track_voted`.
 async fn listener(
     run: Arc<Run>,
@@ -200,8 +220,7 @@ async fn main() {
     let ready = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicU64::new(u64::MAX));
     let mut listeners = Vec::new();
-    for i in 0..per_room * run.rooms.len() {
-        let room = i % run.rooms.len();
+    for (i, room) in opening_order(run.rooms.len(), per_room).into_iter().enumerate() {
         listeners.push((
             room,
             tokio::spawn(listener(run.clone(), room, epoch, ready.clone(), stop.clone())),
@@ -261,4 +280,40 @@ async fn main() {
         ms(quantile(&latencies, 0.99)),
         missed.len(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opening_order;
+
+    /// Replicas a room's listeners reach, on average, when the i-th socket
+    /// goes to replica i % replicas (a round robin).
+    fn reached(order: &[usize], rooms: usize, replicas: usize) -> f64 {
+        let mut hit = vec![vec![false; replicas]; rooms];
+        for (i, &room) in order.iter().enumerate() {
+            hit[room][i % replicas] = true;
+        }
+        hit.iter().flatten().filter(|&&h| h).count() as f64 / rooms as f64
+    }
+
+    #[test]
+    fn a_rooms_listeners_land_on_replicas_as_by_chance() {
+        let per_room = 10;
+        for (rooms, replicas) in [(30, 3), (10, 3), (4, 2), (300, 3)] {
+            let order = opening_order(rooms, per_room);
+            for room in 0..rooms {
+                assert_eq!(order.iter().filter(|&&r| r == room).count(), per_room);
+            }
+            // By chance: replicas × (1 − (1 − 1/replicas)^per_room).
+            let chance = replicas as f64 * (1.0 - (1.0 - 1.0 / replicas as f64).powi(per_room as i32));
+            let got = reached(&order, rooms, replicas);
+            assert!(
+                (got - chance).abs() < 0.1,
+                "{rooms} rooms over {replicas}: {got} replicas a room, by chance {chance}"
+            );
+        }
+        // What plain turns did with 30 rooms over 3 replicas.
+        let turns: Vec<usize> = (0..300).map(|i| i % 30).collect();
+        assert_eq!(reached(&turns, 30, 3), 1.0);
+    }
 }
