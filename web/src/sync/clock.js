@@ -1,9 +1,9 @@
 // The server's clock on this page, kept by clock exchanges over the room's
 // socket (`time` messages, docs/realtime.md) and fitted by `ClockFilter`.
 // Bursts of eight exchanges, one at a time (the first, of four, overlapping
-// on a slow link), paced by pacing.js (often at
-// first, every 10 s once settled), and at once when the socket (re)opens
-// or the page is shown again. Before the socket is open, `GET /api/time` gives a first,
+// on a slow link), paced by pacing.js (often at first, every 10 s once
+// settled), and at once when the socket (re)opens or the page is shown
+// again. Before the socket is open, `GET /api/time` gives a first,
 // coarser model (its instants are whole milliseconds).
 //
 // The page's own clock is `performance.now()`: monotonic and finer than a

@@ -24,9 +24,8 @@ export function overlapAfter(modelled) {
 }
 
 /**
- * Exchanges in a burst. Until the
- * page has a model the burst is short, so that one exists within a round
- * trip or two.
+ * Exchanges in a burst. Until the page has a model the burst is short, so
+ * that one exists within a round trip or two.
  * @param {boolean} modelled whether a burst has been fitted already
  */
 export function burstSize(modelled) {

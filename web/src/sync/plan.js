@@ -140,9 +140,8 @@ export class OutputLink {
   }
 
   /**
-   * The lag held within 2 ms for SETTLED_MS of page time:
-   * an output that has just started reports a lag that grows as its
-   * buffers fill (by its whole latency, ~90 ms through PulseAudio, over its
+   * The lag held within 2 ms for SETTLED_MS of page time: an output that
+   * has just started reports a lag that grows as its buffers fill (by its whole latency, ~90 ms through PulseAudio, over its
    * first second or more, and at times in a slow creep of tens of ms a
    * second that a few readings 50 ms apart cannot tell from stillness),
    * and one that says "running" before its clock moves repeats one
