@@ -222,7 +222,7 @@ const script = [
       : () => window.spotikSync?.state().sounding;
     const sounding = await page.waitForFunction(audible, null, { timeout: 10_000, polling: 10 }).then(() => Date.now(), () => null);
     lateJoin = { audibleAfterReadyMs: sounding ? sounding - ready : null, page, at: Date.now() };
-    if (process.env.DEBUG) console.error('late joiner start', JSON.stringify(await page.evaluate(() => ({ traces: window.spotikSync?.state().startTraces, openedAt: window.spotikSync?.state().openedAt, now: performance.now() }))));
+    if (process.env.DEBUG) console.error('late joiner start', JSON.stringify(await page.evaluate(() => { const state = window.spotikSync?.state(); return { traces: state?.startTraces, openedAt: state?.openedAt, now: performance.now() }; })));
     pages.push(page);
   }],
   [55_000, 'pause', () => api('POST', `/rooms/${room.id}/playback/pause${ahead}`, admin.token)],

@@ -34,6 +34,9 @@ const FADE = 0.004;
 const SETTLE = 3;
 const SETTLE_BEYOND_MS = 3;
 
+/** The piece of `source` that holds track position `seconds`. @param {import('./source.js').Source} source @param {number} seconds */
+const pieceAt = (source, seconds) => Math.max(0, Math.floor(seconds / source.pieceSeconds));
+
 /** Where the listener's device delay is kept (docs/sync.md). */
 const DELAY_KEY = 'spotik.outputDelayMs';
 
@@ -180,13 +183,22 @@ export class Engine {
   warm() {
     const context = this.audio();
     if (context.state !== 'running') context.resume().catch(() => {});
-    const until = performance.now() + 3000;
-    const read = () => {
-      if (this.context !== context) return;
+    this.settleOutput();
+  }
+
+  /**
+   * Reads the output every 50 ms until its link is ready, at most until it
+   * has been read for 3 s: one that creeps on for longer would hold every
+   * start (a restart too) for 3 s of silence and settle no sooner; its
+   * creep is followed once it plays.
+   */
+  async settleOutput() {
+    const context = this.context;
+    const deadline = (Number.isNaN(this.link.since) ? performance.now() : this.link.since) + 3000;
+    while (this.context === context && !this.link.ready && performance.now() < deadline) {
       this.readOutput();
-      if (!this.link.ready && performance.now() < until) setTimeout(read, 50);
-    };
-    read();
+      if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** @param {Track} track */
@@ -249,23 +261,16 @@ export class Engine {
     this.current?.source
       .then((source) => {
         const wanted = this.targetAt(context.currentTime + LEAD + 0.25);
-        if (generation === this.generation && wanted < source.duration) return source.piece(Math.max(0, Math.floor(wanted / source.pieceSeconds)));
+        if (generation === this.generation && wanted < source.duration) return source.piece(pieceAt(source, wanted));
       })
       .catch(() => {});
     // A start is worth only the clocks it is computed from: the server's
-    // measured, and the output's link read a few times.
+    // measured, and the output's link settled.
     // An output may say "running" a second or more before its clock moves
     // (PulseAudio does): a start computed then would be late by the stall.
     await clockReady();
     trace.clock = performance.now() - trace.began;
-    // At most until the output has been read for 3 s: one that creeps on
-    // for longer would hold every start (a restart too) for 3 s of silence
-    // and settle no sooner; its creep is followed once it plays.
-    const deadline = (Number.isNaN(this.link.since) ? performance.now() : this.link.since) + 3000;
-    while (!this.link.ready && performance.now() < deadline) {
-      this.readOutput();
-      if (!this.link.ready) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await this.settleOutput();
     trace.output = performance.now() - trace.began;
     if (generation !== this.generation) {
       trace.end = 'superseded';
@@ -289,7 +294,7 @@ export class Engine {
         trace.end = 'over';
         return;
       }
-      const index = Math.max(0, Math.floor(wanted / source.pieceSeconds));
+      const index = pieceAt(source, wanted);
       let buffer;
       try {
         buffer = await source.piece(index);
